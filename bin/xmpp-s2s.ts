@@ -1,0 +1,105 @@
+#!/usr/bin/env node
+import "reflect-metadata";
+import { parseArgs } from "node:util";
+import { checkConfigFile } from "../core/check-config.js";
+import { isConfigError } from "../core/errors.js";
+import { createLogger } from "../core/logging/logger.js";
+import { createServer } from "../core/server/server.js";
+
+/** Exit codes (contract.md): 0 ok, 2 invalid configuration, 1 anything else. */
+const EXIT_OK = 0;
+const EXIT_FAILURE = 1;
+const EXIT_CONFIG = 2;
+const LEVELS = ["fatal", "error", "warn", "info", "debug", "trace", "silent"] as const;
+type Level = (typeof LEVELS)[number];
+
+const USAGE = `usage:
+  xmpp-s2s start --config FILE [--log-level LEVEL]   run a server (LEVEL: ${LEVELS.join(", ")}; default info)
+  xmpp-s2s check-config FILE                          validate FILE and its plugins, exit 0 or 2`;
+
+function printConfigProblems(err: unknown): boolean {
+  if (!isConfigError(err)) return false;
+  for (const line of err.problems) process.stderr.write(`${line}\n`);
+  return true;
+}
+
+async function checkConfig(file: string | undefined): Promise<number> {
+  if (!file) {
+    process.stderr.write(`${USAGE}\n`);
+    return EXIT_CONFIG;
+  }
+  try {
+    await checkConfigFile(file);
+    process.stdout.write(`${file}: configuration is valid\n`);
+    return EXIT_OK;
+  } catch (err) {
+    if (printConfigProblems(err)) return EXIT_CONFIG;
+    process.stderr.write(`${(err as Error).stack ?? String(err)}\n`);
+    return EXIT_FAILURE;
+  }
+}
+
+async function start(file: string | undefined, level: string | undefined): Promise<number> {
+  if (!file) {
+    process.stderr.write(`start: --config FILE is required\n${USAGE}\n`);
+    return EXIT_CONFIG;
+  }
+  if (level !== undefined && !(LEVELS as readonly string[]).includes(level)) {
+    process.stderr.write(`--log-level: unknown level (got "${level}", expected one of ${LEVELS.join(", ")})\n`);
+    return EXIT_CONFIG;
+  }
+  const logger = createLogger((level as Level | undefined) ?? "info");
+  let server;
+  try {
+    // Validate the file and its plugins before any socket is opened (contract.md).
+    const config = await checkConfigFile(file);
+    server = createServer(config, { logger });
+    await server.start();
+  } catch (err) {
+    if (printConfigProblems(err)) return EXIT_CONFIG;
+    logger.fatal({ what: "start_failed", err }, "cannot start");
+    await server?.stop().catch(() => {});
+    return EXIT_FAILURE;
+  }
+  const running = server;
+  return new Promise<number>((resolve) => {
+    let stopping = false;
+    const shutdown = (signal: string) => {
+      if (stopping) return;
+      stopping = true;
+      logger.info({ what: "shutdown", signal });
+      running.stop().then(
+        () => resolve(EXIT_OK),
+        (err: unknown) => {
+          logger.error({ what: "shutdown_failed", err });
+          resolve(EXIT_FAILURE);
+        },
+      );
+    };
+    process.once("SIGTERM", () => shutdown("SIGTERM"));
+    process.once("SIGINT", () => shutdown("SIGINT"));
+  });
+}
+
+async function main(argv: string[]): Promise<number> {
+  const [command, ...rest] = argv;
+  if (command === "check-config") return checkConfig(rest[0]);
+  if (command === "start") {
+    let parsed;
+    try {
+      parsed = parseArgs({ args: rest, options: { config: { type: "string", short: "c" }, "log-level": { type: "string" } }, strict: true });
+    } catch (err) {
+      process.stderr.write(`${(err as Error).message}\n${USAGE}\n`);
+      return EXIT_CONFIG;
+    }
+    return start(parsed.values.config, parsed.values["log-level"]);
+  }
+  process.stderr.write(`${USAGE}\n`);
+  return command === undefined || command === "--help" || command === "-h" ? EXIT_OK : EXIT_CONFIG;
+}
+
+main(process.argv.slice(2)).then((code) => {
+  // Let pino flush, then exit with the contract's code.
+  process.exitCode = code;
+  setImmediate(() => process.exit(code));
+});

@@ -1,0 +1,30 @@
+import type { InjectionToken } from "tsyringe";
+import type { XmlElement } from "../xml/element.js";
+import type { InboundStreamApi, OutboundStreamApi } from "../stream/streams.js";
+
+export type OutboundAuthResult =
+  /** The pair is authenticated on this stream. */
+  | { readonly outcome: "authenticated" }
+  /** The method is not offered or not usable here: try the next authenticator. */
+  | { readonly outcome: "unavailable"; readonly reason: string }
+  /** The method was tried and failed. `fatal` means the stream is unusable (no fallback on it). */
+  | { readonly outcome: "failed"; readonly reason: string; readonly fatal: boolean; readonly condition?: string };
+
+/**
+ * The Authenticators slot (many, ordered by `[plugins] authenticators`). The stream engine never
+ * hard-codes a method: inbound it collects features and offers each top-level element to every
+ * authenticator; outbound it asks them in order until one authenticates the pair.
+ */
+export interface Authenticator {
+  readonly name: string;
+  /** Stream features to advertise inbound (called after TLS negotiation state is known). */
+  inboundFeatures(stream: InboundStreamApi): XmlElement[];
+  /** Offer an inbound top-level element; return true when it was consumed. */
+  handleInbound(stream: InboundStreamApi, element: XmlElement): boolean;
+  /** Try to authenticate (local -> remote) on an outbound stream, given the peer's features. */
+  authenticateOutbound(stream: OutboundStreamApi, features: XmlElement): Promise<OutboundAuthResult>;
+  /** Offer an outbound element that nobody waits for (e.g. db:verify answers); true when consumed. */
+  handleOutbound?(stream: OutboundStreamApi, element: XmlElement): boolean;
+}
+
+export const AUTHENTICATOR: InjectionToken<Authenticator> = Symbol.for("xmpp-s2s.Authenticator");

@@ -1,0 +1,102 @@
+/**
+ * The validated, frozen configuration. Field names follow the TOML keys of MongooseIM's
+ * `[general]`, `[[listen.s2s]]`, `[[listen.service]]` and `[s2s]` sections (converted to
+ * camelCase only where TOML uses dotted sub-tables), plus our `s2s.cacertfile` and `[plugins]`.
+ * Units are normalised here: every duration is in milliseconds, whatever the TOML unit.
+ */
+export type StartTlsMode = "false" | "optional" | "required" | "required_trusted";
+export type PolicyVerdict = "allow" | "deny";
+
+export interface S2sListenerConfig {
+  readonly port: number;
+  /** Default "0.0.0.0". */
+  readonly ipAddress: string;
+  /** Bytes per top-level element; `Infinity` for "infinity". Default DEFAULT_MAX_STANZA_SIZE. */
+  readonly maxStanzaSize: number;
+  /** XEP-0368 direct TLS listener (`tls.mode = "tls"`, as MongooseIM 6.4). Default false. */
+  readonly directTls: boolean;
+  /** Ours: milliseconds an inbound stream may take to become usable (TOML `negotiation_timeout`, seconds). Default 30000. */
+  readonly negotiationTimeoutMs: number;
+  /** Ours: milliseconds without traffic before an established inbound stream is closed (TOML `idle_timeout`, seconds); Infinity for "infinity". Default 600000. */
+  readonly idleTimeoutMs: number;
+}
+
+export interface ServiceListenerConfig {
+  readonly port: number;
+  readonly ipAddress: string;
+  readonly password: string;
+  readonly maxStanzaSize: number;
+  /** Ours: milliseconds until the component has completed the handshake (TOML `negotiation_timeout`, seconds). Default 30000. */
+  readonly negotiationTimeoutMs: number;
+  /** Ours: milliseconds without traffic before the component stream is closed (TOML `idle_timeout`, seconds); Infinity for "infinity". Default 600000. */
+  readonly idleTimeoutMs: number;
+  /** MongooseIM `conflict_behaviour`: a second component for a domain already served is refused ("disconnect", default) or replaces the first ("kick_old"). */
+  readonly conflictBehaviour: "disconnect" | "kick_old";
+  /**
+   * MongooseIM `check_from`: stanzas from the component must carry a `from` in its domain. Default
+   * true. (Earlier note here: "false" would let a component claim any domain; the router decides
+   * whether to honour it, the config layer only validates the boolean.)
+   */
+  readonly checkFrom: boolean;
+}
+
+export interface HostPolicyEntry { readonly host: string; readonly policy: PolicyVerdict }
+export interface DomainCertfileEntry { readonly domain: string; readonly certfile: string }
+export interface AddressEntry {
+  readonly host: string;
+  readonly ipAddress: string;
+  /** Absent means `s2s.outgoing.port`. */
+  readonly port?: number;
+  /** XEP-0368 direct TLS to this address (MongooseIM 6.4 `tls = true`). */
+  readonly tls: boolean;
+}
+
+export interface S2sSectionConfig {
+  readonly defaultPolicy: PolicyVerdict;
+  readonly hostPolicy: readonly HostPolicyEntry[];
+  readonly useStarttls: StartTlsMode;
+  /** Absolute path, or undefined. */
+  readonly certfile?: string;
+  readonly domainCertfile: readonly DomainCertfileEntry[];
+  /** Ours: extra trusted CAs (absolute path), added to the system roots. */
+  readonly cacertfile?: string;
+  /** Undefined: a random secret per process is generated (with a warning). */
+  readonly shared?: string;
+  readonly address: readonly AddressEntry[];
+  readonly ciphers: string;
+  /** Milliseconds (TOML: seconds). */
+  readonly maxRetryDelayMs: number;
+  readonly outgoing: {
+    readonly port: number;
+    readonly ipVersions: readonly (4 | 6)[];
+    /** Milliseconds (TOML: milliseconds, see peers.md); Infinity for "infinity". */
+    readonly connectionTimeoutMs: number;
+  };
+  readonly dns: {
+    /** Milliseconds (TOML: seconds). */
+    readonly timeoutMs: number;
+    /** Total attempts. */
+    readonly retries: number;
+  };
+}
+
+/** `[plugins]` as written: validated for shape by the config layer, for meaning by the plugin loader. */
+export type PluginsSectionConfig = Readonly<Record<string, unknown>>;
+
+export interface S2sConfig {
+  /** Absolute path of the config file, or undefined for a config built in code. */
+  readonly file?: string;
+  /** Folder that relative paths (certificates, plugin modules) resolve against. */
+  readonly baseDir: string;
+  readonly general: { readonly hosts: readonly string[] };
+  readonly listen: {
+    readonly s2s: readonly S2sListenerConfig[];
+    readonly service: readonly ServiceListenerConfig[];
+  };
+  readonly s2s: S2sSectionConfig;
+  readonly plugins: PluginsSectionConfig;
+}
+
+/** RFC 6120 §13.12 asks servers to accept stanzas of at least 10,000 bytes; 64 KiB leaves room for
+ * real-world vCards and PubSub payloads while bounding memory per stream. */
+export const DEFAULT_MAX_STANZA_SIZE = 65536;

@@ -1,0 +1,572 @@
+/**
+ * Validation of the whole configuration: MongooseIM's `[general]` (hosts), `[[listen.s2s]]`,
+ * `[[listen.service]]` and `[s2s]` sections option for option, plus our `s2s.cacertfile` and
+ * `[plugins]`. Every problem is collected (style rule 5); the caller throws one ConfigError.
+ *
+ * Input is the TOML document as plain values (integers already plain numbers, see load.ts); output
+ * is the typed S2sConfig with units normalised (durations in milliseconds, paths absolute, domains
+ * lower-case A-labels). Values that fail a check fall back to their default only so the remaining
+ * cross-checks can run: a config with any problem is never returned to callers.
+ */
+import { isIP } from "node:net";
+import { resolve } from "node:path";
+import { createSecureContext } from "node:tls";
+import {
+  SYNTAX,
+  Verbatim,
+  boolean,
+  canonicalIp,
+  checkItems,
+  child,
+  domain,
+  field,
+  integer,
+  ipAddress,
+  isTable,
+  item,
+  missing,
+  nonEmptyString,
+  nonNegativeInteger,
+  oneOf,
+  orInfinity,
+  port,
+  positiveInteger,
+  problem,
+  reportDuplicates,
+  required,
+  secondsToMs,
+  string,
+  table,
+  MAX_TIMER_MS,
+  type Check,
+  type CheckContext,
+  type Table,
+  type TableShape,
+} from "./checks.js";
+import { certificateCovers, describeNames, loadCaCertificates, loadCertificateWithKey, type CertificateFile } from "./certs.js";
+import {
+  DEFAULT_MAX_STANZA_SIZE,
+  type AddressEntry,
+  type DomainCertfileEntry,
+  type HostPolicyEntry,
+  type PluginsSectionConfig,
+  type PolicyVerdict,
+  type S2sConfig,
+  type S2sListenerConfig,
+  type S2sSectionConfig,
+  type ServiceListenerConfig,
+  type StartTlsMode,
+} from "./types.js";
+
+/** Defaults of every optional setting, in normalised units. Seed text defaults, with peers.md's two corrections. */
+export const CONFIG_DEFAULTS = Object.freeze({
+  listener: Object.freeze({
+    ipAddress: "0.0.0.0",
+    ipv6Address: "::",
+    maxStanzaSize: DEFAULT_MAX_STANZA_SIZE,
+    negotiationTimeoutMs: 30_000,
+    idleTimeoutMs: 600_000,
+  }),
+  s2s: Object.freeze({
+    defaultPolicy: "allow" as PolicyVerdict,
+    useStarttls: "false" as StartTlsMode,
+    ciphers: "TLSv1.2:TLSv1.3",
+    maxRetryDelayMs: 300_000,
+    outgoingPort: 5269,
+    ipVersions: Object.freeze([4, 6] as const),
+    /** MongooseIM's default 10_000 is milliseconds (peers.md), whatever its docs say. */
+    connectionTimeoutMs: 10_000,
+    dnsTimeoutMs: 10_000,
+    dnsRetries: 2,
+  }),
+});
+
+// ---------------------------------------------------------------------------------------------
+// Shapes and expectations
+
+/** MongooseIM sections a pasted mongooseim.toml may carry that xmpp-s2s has no use for. */
+const MONGOOSEIM_ONLY_SECTIONS = [
+  "auth", "internal_databases", "outgoing_pools", "services", "modules", "shaper", "acl", "access",
+  "host_config", "instrumentation", "rdbms", "c2s",
+];
+
+const TOP_SHAPE: TableShape = {
+  keys: ["general", "listen", "s2s", "plugins"],
+  hints: Object.fromEntries(MONGOOSEIM_ONLY_SECTIONS.map((s) => [s, `[${s}] is a MongooseIM section that xmpp-s2s does not use; remove it`])),
+};
+
+/** MongooseIM's log levels; `loglevel` is accepted so a MongooseIM [general] section pastes as is. */
+const LOG_LEVELS = ["none", "emergency", "alert", "critical", "error", "warning", "notice", "info", "debug", "all"] as const;
+
+const GENERAL_SHAPE: TableShape = {
+  keys: ["hosts", "loglevel"],
+  hints: {
+    host_types: "S2S does not support MongooseIM's dynamic domains (host types); list the domains in hosts",
+    default_server_domain: "xmpp-s2s reads only hosts (and accepts loglevel) from [general]",
+  },
+};
+
+const HOSTS_EXPECTED = 'a non-empty array of unique domain names, e.g. hosts = ["a.example"]';
+
+const LISTEN_SHAPE: TableShape = {
+  keys: ["s2s", "service"],
+  hints: Object.fromEntries(
+    ["c2s", "http", "component"].map((k) => [k, `xmpp-s2s runs only [[listen.s2s]] (federation) and [[listen.service]] (XEP-0114 components) listeners`]),
+  ),
+};
+
+const COMPAT_LISTENER_KEYS = ["shaper", "num_acceptors", "backlog", "proto", "ip_version", "hibernate_after"] as const;
+const COMMON_LISTENER_KEYS = ["port", "ip_address", "max_stanza_size", "negotiation_timeout", "idle_timeout"] as const;
+
+const S2S_LISTENER_SHAPE: TableShape = {
+  keys: [...COMMON_LISTENER_KEYS, "tls", ...COMPAT_LISTENER_KEYS],
+  listed: [...COMMON_LISTENER_KEYS, "tls.mode", ...COMPAT_LISTENER_KEYS],
+};
+
+const SERVICE_LISTENER_SHAPE: TableShape = {
+  keys: [...COMMON_LISTENER_KEYS, "password", "conflict_behaviour", "check_from", "shaper_rule", ...COMPAT_LISTENER_KEYS],
+  hints: { tls: "component listeners take plain TCP only (XEP-0114); keep them on a loopback or private address" },
+};
+
+const TLS_CERT_HINT = "certificates are set once for all listeners with s2s.certfile, s2s.domain_certfile and s2s.cacertfile";
+const LISTENER_TLS_SHAPE: TableShape = {
+  keys: ["mode"],
+  hints: Object.fromEntries(["certfile", "keyfile", "cacertfile", "verify_mode", "ciphers", "dhfile", "password"].map((k) => [k, TLS_CERT_HINT])),
+};
+
+const S2S_SHAPE: TableShape = {
+  keys: [
+    "default_policy", "host_policy", "use_starttls", "certfile", "domain_certfile", "shared", "address", "ciphers",
+    "max_retry_delay", "outgoing", "dns", "cacertfile",
+  ],
+  listed: [
+    "default_policy", "host_policy", "use_starttls", "certfile", "domain_certfile", "shared", "address", "ciphers",
+    "max_retry_delay", "outgoing.port", "outgoing.ip_versions", "outgoing.connection_timeout", "dns.timeout", "dns.retries",
+    "cacertfile",
+  ],
+};
+const OUTGOING_SHAPE: TableShape = { keys: ["port", "ip_versions", "connection_timeout"] };
+const DNS_SHAPE: TableShape = { keys: ["timeout", "retries"] };
+const HOST_POLICY_SHAPE: TableShape = { keys: ["host", "policy"] };
+const DOMAIN_CERTFILE_SHAPE: TableShape = { keys: ["domain", "certfile"] };
+const ADDRESS_SHAPE: TableShape = { keys: ["host", "ip_address", "port", "tls"] };
+
+const CERTFILE_EXPECTED = "a readable PEM file holding a certificate and its private key (not protected by a passphrase)";
+const CACERTFILE_EXPECTED = "a readable PEM file holding one or more CA certificates";
+const MAX_STANZA_EXPECTED = 'a positive integer number of bytes, or "infinity"';
+const CONNECTION_TIMEOUT_EXPECTED = `a positive integer number of milliseconds, at most ${MAX_TIMER_MS}, or "infinity"`;
+
+// ---------------------------------------------------------------------------------------------
+// Entry point
+
+export function validateConfig(raw: unknown, ctx: CheckContext, meta: { readonly file?: string }): S2sConfig {
+  const root = table(ctx, "", raw, TOP_SHAPE, "a table with [general], [[listen.s2s]], [[listen.service]], [s2s] and [plugins]") ?? {};
+
+  const hosts = validateGeneral(ctx, root["general"]);
+  const listen = validateListen(ctx, root["listen"]);
+  const s2s = validateS2s(ctx, root["s2s"], hosts);
+  checkTlsCoverage(ctx, hosts, listen.s2s, s2s);
+
+  let plugins: PluginsSectionConfig = {};
+  if (root["plugins"] !== undefined) {
+    if (isTable(root["plugins"])) plugins = root["plugins"];
+    else problem(ctx, "plugins", "not a table", root["plugins"], "a table ([plugins])");
+  }
+
+  return {
+    ...(meta.file === undefined ? {} : { file: meta.file }),
+    baseDir: ctx.baseDir,
+    general: { hosts },
+    listen,
+    s2s: s2s.config,
+    plugins,
+  };
+}
+
+// ---------------------------------------------------------------------------------------------
+// [general]
+
+function validateGeneral(ctx: CheckContext, raw: unknown): string[] {
+  if (raw === undefined) {
+    missing(ctx, "general.hosts", HOSTS_EXPECTED);
+    return [];
+  }
+  const general = table(ctx, "general", raw, GENERAL_SHAPE, "a table ([general]) with hosts");
+  if (general === undefined) return [];
+  field(ctx, general, "general", "loglevel", oneOf(LOG_LEVELS)); // MongooseIM compatibility only; --log-level rules our logs
+  if (!Object.hasOwn(general, "hosts")) {
+    missing(ctx, "general.hosts", HOSTS_EXPECTED);
+    return [];
+  }
+  const hosts = checkItems(ctx, "general.hosts", general["hosts"], domain, HOSTS_EXPECTED, { nonEmpty: true }) ?? [];
+  reportDuplicates(ctx, hosts, (h) => h, (i) => item("general.hosts", i), "host");
+  return [...new Set(hosts.filter((h) => h !== undefined))];
+}
+
+// ---------------------------------------------------------------------------------------------
+// [[listen.s2s]] and [[listen.service]]
+
+interface Listeners {
+  s2s: S2sListenerConfig[];
+  service: ServiceListenerConfig[];
+}
+
+function validateListen(ctx: CheckContext, raw: unknown): Listeners {
+  const out: Listeners = { s2s: [], service: [] };
+  if (raw === undefined) return out;
+  const listen = table(ctx, "listen", raw, LISTEN_SHAPE, "a table of listener arrays ([[listen.s2s]], [[listen.service]])");
+  if (listen === undefined) return out;
+
+  const bound: { path: string; ip: string; port: number }[] = [];
+  for (const kind of ["s2s", "service"] as const) {
+    const path = child("listen", kind);
+    const list = listen[kind];
+    if (list === undefined) continue;
+    if (!Array.isArray(list)) {
+      problem(ctx, path, "not an array of tables", list, `an array of tables, written [[${path}]]`);
+      continue;
+    }
+    list.forEach((rawListener, i) => {
+      const p = item(path, i);
+      const shape = kind === "s2s" ? S2S_LISTENER_SHAPE : SERVICE_LISTENER_SHAPE;
+      const t = table(ctx, p, rawListener, shape, `a table with at least port, written [[${path}]]`);
+      if (t === undefined) return;
+      const common = listenerCommon(ctx, p, t);
+      if (common.port !== undefined) bound.push({ path: p, ip: common.ipAddress, port: common.port });
+      const base = {
+        port: common.port ?? 0,
+        ipAddress: common.ipAddress,
+        maxStanzaSize: common.maxStanzaSize,
+        negotiationTimeoutMs: common.negotiationTimeoutMs,
+        idleTimeoutMs: common.idleTimeoutMs,
+      };
+      if (kind === "s2s") {
+        out.s2s.push({ ...base, directTls: listenerTls(ctx, p, t) });
+      } else {
+        field(ctx, t, p, "shaper_rule", string); // MongooseIM compatibility, no effect
+        out.service.push({
+          ...base,
+          password: required(ctx, t, p, "password", nonEmptyString, SYNTAX.nonEmptyString) ?? "",
+          conflictBehaviour: field(ctx, t, p, "conflict_behaviour", oneOf(["disconnect", "kick_old"] as const)) ?? "disconnect",
+          checkFrom: field(ctx, t, p, "check_from", boolean) ?? true,
+        });
+      }
+    });
+  }
+
+  // Two listeners on one address and port cannot both bind; say so before any socket is opened.
+  const firstAt = new Map<string, string>();
+  for (const b of bound) {
+    const key = `${canonicalIp(b.ip)}|${b.port}`;
+    const first = firstAt.get(key);
+    if (first === undefined) firstAt.set(key, b.path);
+    else
+      problem(
+        ctx,
+        child(b.path, "port"),
+        "listener address already in use",
+        new Verbatim(`${b.ip} port ${b.port}`),
+        "an ip_address and port pair no other listener uses",
+        `already used by ${first}`,
+      );
+  }
+  return out;
+}
+
+interface ListenerCommon {
+  port: number | undefined;
+  ipAddress: string;
+  maxStanzaSize: number;
+  negotiationTimeoutMs: number;
+  idleTimeoutMs: number;
+}
+
+const ipVersion: Check<4 | 6> = (ctx, path, value) => {
+  const v = integer(4, 6, "4 or 6", "an integer")(ctx, path, value);
+  if (v === undefined) return undefined;
+  return v === 4 || v === 6 ? v : problem(ctx, path, "out of range", value, "4 or 6");
+};
+
+function listenerCommon(ctx: CheckContext, p: string, t: Table): ListenerCommon {
+  const listenerPort = required(ctx, t, p, "port", port, SYNTAX.port);
+  const ip = field(ctx, t, p, "ip_address", ipAddress);
+  const version = field(ctx, t, p, "ip_version", ipVersion);
+  if (version !== undefined && ip !== undefined && isIP(ip) !== version) {
+    problem(ctx, child(p, "ip_version"), "does not match ip_address", version, `${isIP(ip)}, the family of ip_address ${JSON.stringify(ip)}`);
+  }
+  // Compatibility keys: type-checked so a typo'd value is caught, otherwise without effect.
+  field(ctx, t, p, "shaper", string);
+  field(ctx, t, p, "num_acceptors", positiveInteger);
+  field(ctx, t, p, "backlog", positiveInteger);
+  field(ctx, t, p, "proto", oneOf(["tcp"] as const));
+  field(ctx, t, p, "hibernate_after", nonNegativeInteger);
+  const maxStanza = orInfinity(integer(1, Number.MAX_SAFE_INTEGER, MAX_STANZA_EXPECTED, "a positive integer"), MAX_STANZA_EXPECTED);
+  const d = CONFIG_DEFAULTS.listener;
+  return {
+    port: listenerPort,
+    // MongooseIM picks the wildcard of the family given by ip_version when ip_address is absent.
+    ipAddress: ip ?? (version === 6 ? d.ipv6Address : d.ipAddress),
+    maxStanzaSize: field(ctx, t, p, "max_stanza_size", maxStanza) ?? d.maxStanzaSize,
+    negotiationTimeoutMs: field(ctx, t, p, "negotiation_timeout", secondsToMs({ integral: false, infinity: false })) ?? d.negotiationTimeoutMs,
+    idleTimeoutMs: field(ctx, t, p, "idle_timeout", secondsToMs({ integral: false, infinity: true })) ?? d.idleTimeoutMs,
+  };
+}
+
+/** MongooseIM 6.4 `tls.mode`: "tls" is XEP-0368 direct TLS, "starttls" (the default) is RFC 6120 STARTTLS. */
+function listenerTls(ctx: CheckContext, p: string, t: Table): boolean {
+  if (t["tls"] === undefined) return false;
+  const tlsPath = child(p, "tls");
+  const tls = table(ctx, tlsPath, t["tls"], LISTENER_TLS_SHAPE, 'a table with mode, e.g. tls.mode = "tls"');
+  if (tls === undefined) return false;
+  return field(ctx, tls, tlsPath, "mode", oneOf(["tls", "starttls"] as const)) === "tls";
+}
+
+// ---------------------------------------------------------------------------------------------
+// [s2s]
+
+interface CheckedCertificate {
+  readonly path: string;
+  readonly file: CertificateFile;
+}
+
+interface S2sResult {
+  config: S2sSectionConfig;
+  /** Certificates that loaded, for the coverage check. Undefined `certfile` with `certfileGiven` means it failed. */
+  certfile?: CheckedCertificate;
+  certfileGiven: boolean;
+  /** domain_certfile entries for local hosts that name a certfile; `cert` undefined when it failed to load. */
+  domainCerts: { index: number; domain: string; cert?: CheckedCertificate }[];
+}
+
+function certificateFile(kind: "certfile" | "cacertfile"): Check<CheckedCertificate | string> {
+  const expected = kind === "certfile" ? CERTFILE_EXPECTED : CACERTFILE_EXPECTED;
+  return (ctx, path, value) => {
+    if (typeof value !== "string") return problem(ctx, path, "not a string", value, expected);
+    if (value.length === 0) return problem(ctx, path, "empty", value, expected);
+    const abs = resolve(ctx.baseDir, value);
+    if (kind === "cacertfile") {
+      const ca = loadCaCertificates(abs);
+      return "error" in ca ? problem(ctx, path, ca.error, value, expected, ca.detail) : abs;
+    }
+    const loaded = loadCertificateWithKey(abs);
+    return "error" in loaded ? problem(ctx, path, loaded.error, value, expected, loaded.detail) : { path: abs, file: loaded.ok };
+  };
+}
+const certfileCheck = certificateFile("certfile") as Check<CheckedCertificate>;
+const cacertfileCheck = certificateFile("cacertfile") as Check<string>;
+
+const ipVersionsExpected = "a non-empty array of unique IP versions, 4 and/or 6, e.g. [4, 6]";
+const ipVersions: Check<(4 | 6)[]> = (ctx, path, value) => {
+  const ipVersion: Check<4 | 6> = (c, p, v) => {
+    const n = integer(4, 6, ipVersionsExpected, "an integer")(c, p, v);
+    return n === undefined ? undefined : n === 4 || n === 6 ? n : problem(c, p, "not an IP version", v, ipVersionsExpected);
+  };
+  const versions = checkItems(ctx, path, value, ipVersion, ipVersionsExpected, { nonEmpty: true });
+  if (versions === undefined) return undefined;
+  const before = ctx.problems.length;
+  reportDuplicates(ctx, versions, (v) => v, (i) => item(path, i), "IP version");
+  return versions.every((v) => v !== undefined) && ctx.problems.length === before ? (versions as (4 | 6)[]) : undefined;
+};
+
+const ciphers: Check<string> = (ctx, path, value) => {
+  const expected = 'an OpenSSL cipher list string, e.g. "TLSv1.2:TLSv1.3"';
+  if (typeof value !== "string") return problem(ctx, path, "not a string", value, expected);
+  try {
+    // OpenSSL refuses a list that selects nothing ("no cipher match"); find out now, not at the first handshake.
+    createSecureContext({ ciphers: value });
+  } catch (err) {
+    return problem(ctx, path, "not a usable cipher list", value, expected, `OpenSSL: ${(err as Error).message}`);
+  }
+  return value;
+};
+
+/** An array of tables, each through `entry`; item problems carry `path[i]`. */
+function arrayOfTables<T>(
+  ctx: CheckContext,
+  path: string,
+  value: unknown,
+  shape: TableShape,
+  expected: string,
+  entry: (t: Table, p: string) => T | undefined,
+): (T | undefined)[] {
+  if (value === undefined) return [];
+  if (!Array.isArray(value)) {
+    problem(ctx, path, "not an array", value, expected);
+    return [];
+  }
+  return value.map((v, i) => {
+    const p = item(path, i);
+    const t = table(ctx, p, v, shape, expected);
+    return t === undefined ? undefined : entry(t, p);
+  });
+}
+
+function validateS2s(ctx: CheckContext, raw: unknown, hosts: readonly string[]): S2sResult {
+  const d = CONFIG_DEFAULTS.s2s;
+  const s2s = raw === undefined ? {} : table(ctx, "s2s", raw, S2S_SHAPE, "a table ([s2s])") ?? {};
+  const p = "s2s";
+  // Options are checked in the order of MongooseIM's documentation, so problems come out in that order.
+
+  const defaultPolicy = field(ctx, s2s, p, "default_policy", oneOf(["allow", "deny"] as const)) ?? d.defaultPolicy;
+
+  const policyPath = child(p, "host_policy");
+  const policyExpected = 'an array of tables {host = "b.example", policy = "allow" or "deny"}';
+  const hostPolicy = arrayOfTables(ctx, policyPath, s2s["host_policy"], HOST_POLICY_SHAPE, policyExpected, (t, ip) => {
+    const host = required(ctx, t, ip, "host", domain, SYNTAX.domain);
+    const policy = required(ctx, t, ip, "policy", oneOf(["allow", "deny"] as const), '"allow" or "deny"');
+    return host === undefined || policy === undefined ? undefined : ({ host, policy } satisfies HostPolicyEntry);
+  });
+  reportDuplicates(ctx, hostPolicy, (e) => e.host, (i) => child(item(policyPath, i), "host"), "host");
+
+  const useStarttls =
+    field(ctx, s2s, p, "use_starttls", oneOf(["false", "optional", "required", "required_trusted"] as const)) ?? d.useStarttls;
+
+  const certfile = field(ctx, s2s, p, "certfile", certfileCheck);
+
+  const domainCertPath = child(p, "domain_certfile");
+  const domainCertExpected = 'an array of tables {domain = "a.example", certfile = "a.example.pem"}';
+  const domainCerts = arrayOfTables(ctx, domainCertPath, s2s["domain_certfile"], DOMAIN_CERTFILE_SHAPE, domainCertExpected, (t, ip) => {
+    const dom = required(ctx, t, ip, "domain", domain, SYNTAX.domain);
+    const local = dom !== undefined && hosts.includes(dom);
+    if (dom !== undefined && !local && hosts.length > 0) {
+      problem(ctx, child(ip, "domain"), "not a local host", dom, `one of general.hosts (${hosts.map((h) => JSON.stringify(h)).join(", ")})`);
+    }
+    const cert = required(ctx, t, ip, "certfile", certfileCheck, CERTFILE_EXPECTED);
+    // An entry for a foreign domain is already reported; checking its certificate's names would only add noise.
+    return dom === undefined ? undefined : { domain: dom, cert, covering: Object.hasOwn(t, "certfile") && local };
+  });
+  reportDuplicates(ctx, domainCerts, (e) => e.domain, (i) => child(item(domainCertPath, i), "domain"), "domain");
+
+  const shared = field(ctx, s2s, p, "shared", nonEmptyString);
+
+  const addressPath = child(p, "address");
+  const addressExpected = 'an array of tables {host = "b.example", ip_address = "192.0.2.1", port = 5269, tls = false}';
+  const address = arrayOfTables(ctx, addressPath, s2s["address"], ADDRESS_SHAPE, addressExpected, (t, ip) => {
+    const host = required(ctx, t, ip, "host", domain, SYNTAX.domain);
+    const addr = required(ctx, t, ip, "ip_address", ipAddress, SYNTAX.ip);
+    const addrPort = field(ctx, t, ip, "port", port);
+    const tls = field(ctx, t, ip, "tls", boolean) ?? false;
+    if (host === undefined || addr === undefined) return undefined;
+    return { host, ipAddress: addr, ...(addrPort === undefined ? {} : { port: addrPort }), tls } satisfies AddressEntry;
+  });
+  reportDuplicates(ctx, address, (e) => e.host, (i) => child(item(addressPath, i), "host"), "host");
+
+  const cipherList = field(ctx, s2s, p, "ciphers", ciphers) ?? d.ciphers;
+  const maxRetryDelayMs = field(ctx, s2s, p, "max_retry_delay", secondsToMs({ integral: true, infinity: false })) ?? d.maxRetryDelayMs;
+
+  const outgoingPath = child(p, "outgoing");
+  const outgoing = subTable(ctx, s2s, p, "outgoing", OUTGOING_SHAPE);
+  const connectionTimeout = orInfinity(
+    integer(1, MAX_TIMER_MS, CONNECTION_TIMEOUT_EXPECTED, "a positive integer"),
+    CONNECTION_TIMEOUT_EXPECTED,
+  );
+  const outgoingConfig = {
+    port: field(ctx, outgoing, outgoingPath, "port", port) ?? d.outgoingPort,
+    ipVersions: field(ctx, outgoing, outgoingPath, "ip_versions", ipVersions) ?? [...d.ipVersions],
+    connectionTimeoutMs: field(ctx, outgoing, outgoingPath, "connection_timeout", connectionTimeout) ?? d.connectionTimeoutMs,
+  };
+
+  const dnsPath = child(p, "dns");
+  const dns = subTable(ctx, s2s, p, "dns", DNS_SHAPE);
+  const dnsConfig = {
+    timeoutMs: field(ctx, dns, dnsPath, "timeout", secondsToMs({ integral: true, infinity: false })) ?? d.dnsTimeoutMs,
+    retries: field(ctx, dns, dnsPath, "retries", positiveInteger) ?? d.dnsRetries,
+  };
+
+  const cacertfile = field(ctx, s2s, p, "cacertfile", cacertfileCheck);
+
+  const config: S2sSectionConfig = {
+    defaultPolicy,
+    hostPolicy: hostPolicy.filter((e) => e !== undefined),
+    useStarttls,
+    ...(certfile === undefined ? {} : { certfile: certfile.path }),
+    domainCertfile: domainCerts.flatMap((e) =>
+      e === undefined || e.cert === undefined ? [] : [{ domain: e.domain, certfile: e.cert.path } satisfies DomainCertfileEntry],
+    ),
+    ...(cacertfile === undefined ? {} : { cacertfile }),
+    ...(shared === undefined ? {} : { shared }),
+    address: address.filter((e) => e !== undefined),
+    ciphers: cipherList,
+    maxRetryDelayMs,
+    outgoing: outgoingConfig,
+    dns: dnsConfig,
+  };
+
+  return {
+    config,
+    ...(certfile === undefined ? {} : { certfile }),
+    certfileGiven: Object.hasOwn(s2s, "certfile"),
+    domainCerts: domainCerts.flatMap((e, index) =>
+      e === undefined || !e.covering ? [] : [{ index, domain: e.domain, ...(e.cert === undefined ? {} : { cert: e.cert }) }],
+    ),
+  };
+}
+
+/** `outgoing.port = 1` and `[s2s.outgoing] port = 1` both arrive as a sub-table. */
+function subTable(ctx: CheckContext, parent: Table, parentPath: string, key: string, shape: TableShape): Table {
+  const value = parent[key];
+  if (value === undefined) return {};
+  const example = `${key}.${shape.keys[0]} = ...`;
+  return table(ctx, child(parentPath, key), value, shape, `a table with ${shape.keys.join(", ")} (write ${example})`) ?? {};
+}
+
+// ---------------------------------------------------------------------------------------------
+// Certificates against local hosts
+
+/**
+ * Every local host must be able to present a certificate valid for its name whenever TLS can be
+ * used inbound: `use_starttls` other than "false", or a direct TLS listener (XEP-0368). A host
+ * uses its `domain_certfile` entry, else `certfile`. A `domain_certfile` entry must always match
+ * its own domain, TLS or not: a mismatch there is a mistake whatever the mode.
+ */
+function checkTlsCoverage(ctx: CheckContext, hosts: readonly string[], listeners: readonly S2sListenerConfig[], s2s: S2sResult): void {
+  for (const entry of s2s.domainCerts) {
+    if (entry.cert !== undefined && !certificateCovers(entry.cert.file.leaf, entry.domain)) {
+      problem(
+        ctx,
+        `s2s.domain_certfile[${entry.index}].certfile`,
+        `certificate does not cover its domain "${entry.domain}"`,
+        new Verbatim(describeNames(entry.cert.file.leaf)),
+        expectedNames(entry.domain),
+      );
+    }
+  }
+
+  const mode = s2s.config.useStarttls;
+  const directTlsAt = listeners.findIndex((l) => l.directTls);
+  if (mode === "false" && directTlsAt < 0) return;
+  const reason = mode !== "false" ? `use_starttls = "${mode}"` : `listen.s2s[${directTlsAt}] uses direct TLS (tls.mode = "tls")`;
+
+  for (const host of hosts) {
+    const perDomain = s2s.domainCerts.find((e) => e.domain === host);
+    if (perDomain !== undefined) continue; // checked above (or already reported as unreadable)
+    if (s2s.certfileGiven) {
+      if (s2s.certfile === undefined) continue; // unreadable certfile, already reported
+      if (!certificateCovers(s2s.certfile.file.leaf, host)) {
+        problem(
+          ctx,
+          "s2s.certfile",
+          `no certificate covers local host "${host}"`,
+          new Verbatim(`${s2s.certfile.path} with ${describeNames(s2s.certfile.file.leaf)}`),
+          `${expectedNames(host)}, or a domain_certfile entry for it`,
+          `needed because ${reason}`,
+        );
+      }
+      continue;
+    }
+    problem(
+      ctx,
+      "s2s.certfile",
+      `no certificate covers local host "${host}"`,
+      new Verbatim("no certfile and no domain_certfile entry"),
+      `a certfile or a domain_certfile entry with a certificate valid for "${host}"`,
+      `needed because ${reason}`,
+    );
+  }
+}
+
+function expectedNames(host: string): string {
+  const parent = host.includes(".") ? host.slice(host.indexOf(".") + 1) : undefined;
+  const wildcard = parent !== undefined && parent.includes(".") ? `, DNS:*.${parent}` : "";
+  return `a certificate with subjectAltName DNS:${host}${wildcard} or XmppAddr ${host}`;
+}

@@ -1,0 +1,27 @@
+import type { InjectionToken } from "tsyringe";
+import type { XmlElement } from "../xml/element.js";
+
+/**
+ * The Local delivery slot (many, ordered by `[plugins] local_delivery`). The router hands a stanza
+ * addressed to a local domain to each delivery in order until one takes it; nobody taking it means
+ * the router answers with a stanza error (RFC 6120 §10.5, contract.md "Bounces").
+ */
+export interface LocalDelivery {
+  readonly name: string;
+  /** Extra domains served beyond `general.hosts` (XEP-0114 components). */
+  servesDomain?(domain: string): boolean;
+  /** Return true when the stanza was taken (delivered or answered). */
+  deliver(stanza: XmlElement): boolean;
+}
+
+export const LOCAL_DELIVERY: InjectionToken<LocalDelivery> = Symbol.for("xmpp-s2s.LocalDelivery");
+
+/** Something with a lifecycle that the server starts after wiring and stops on shutdown (listeners, watchers). */
+export interface Service {
+  readonly name: string;
+  start(): Promise<void>;
+  /** `reason` is the stream error condition to send to connected peers (e.g. system-shutdown). */
+  stop(reason: string): Promise<void>;
+}
+
+export const SERVICE: InjectionToken<Service> = Symbol.for("xmpp-s2s.Service");

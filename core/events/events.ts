@@ -1,0 +1,46 @@
+import type { InjectionToken } from "tsyringe";
+import { Subject, type Observable } from "rxjs";
+
+/**
+ * Lifecycle events. `type` is also the `what` of the matching log entry, so operators grep one
+ * vocabulary (style.md §8). Outbound events carry the (local, remote) pair; inbound ones the stream id.
+ */
+export type S2sEvent =
+  | { type: "listening"; kind: "s2s" | "service"; address: string; port: number }
+  | { type: "inbound_accepted"; streamId: string; address: string }
+  | { type: "inbound_stream_error"; streamId: string; condition: string; text?: string }
+  | { type: "inbound_closed"; streamId: string }
+  | { type: "connecting"; local: string; remote: string }
+  | { type: "connect_failed"; local: string; remote: string; target?: string; reason: string }
+  | { type: "connected"; local: string; remote: string; target: string }
+  | { type: "tls_up"; local: string; remote: string; direction: "inbound" | "outbound"; streamId?: string }
+  | { type: "authenticated"; local: string; remote: string; direction: "inbound" | "outbound"; method: string; streamId?: string }
+  | { type: "auth_failed"; local: string; remote: string; direction: "inbound" | "outbound"; method: string; reason: string }
+  | { type: "established"; local: string; remote: string }
+  | { type: "failed"; local: string; remote: string; condition: string; reason: string }
+  | { type: "closed"; local: string; remote: string; reason: string }
+  | { type: "retry_scheduled"; local: string; remote: string; delayMs: number; attempt: number }
+  | { type: "policy_decision"; local: string; remote: string; direction: "inbound" | "outbound"; verdict: "allow" | "deny"; decidedBy: string }
+  | { type: "policy_failed"; policy: string; local: string; remote: string; reason: string }
+  | { type: "stanza_bounced"; from: string; to: string; condition: string; name: string }
+  | { type: "component_connected"; domain: string }
+  | { type: "component_disconnected"; domain: string }
+  | { type: "config_reloaded" };
+
+export type S2sEventType = S2sEvent["type"];
+
+/** The Events slot: one bus per server instance. The Subject stays private (style.md §9). */
+export class EventBus {
+  readonly #subject = new Subject<S2sEvent>();
+  readonly events$: Observable<S2sEvent> = this.#subject.asObservable();
+
+  emit(event: S2sEvent): void {
+    this.#subject.next(event);
+  }
+
+  complete(): void {
+    this.#subject.complete();
+  }
+}
+
+export const EVENTS: InjectionToken<EventBus> = Symbol.for("xmpp-s2s.Events");

@@ -1,0 +1,32 @@
+import type { PluginDeclaration } from "./plugin.js";
+import type { SlotName } from "../tokens.js";
+
+/**
+ * Built-in plugins by name. Loaded lazily so that a config naming one plugin does not pay for
+ * the others, and so the core never imports plugin code at module load (no import cycles).
+ */
+export const BUILTIN_PLUGINS: Readonly<Record<string, () => Promise<{ default: PluginDeclaration<any> }>>> = {
+  saxes: () => import("../../plugins/stream-saxes/index.js"),
+  dns: () => import("../../plugins/resolver-dns/index.js"),
+  static_resolver: () => import("../../plugins/resolver-static/index.js"),
+  tcp: () => import("../../plugins/connector-tcp/index.js"),
+  node_tls: () => import("../../plugins/tls-node/index.js"),
+  dialback: () => import("../../plugins/dialback/index.js"),
+  sasl_external: () => import("../../plugins/sasl-external/index.js"),
+  host_policy: () => import("../../plugins/host-policy/index.js"),
+  echo: () => import("../../plugins/echo/index.js"),
+  host_services: () => import("../../plugins/host-services/index.js"),
+  components: () => import("../../plugins/components/index.js"),
+};
+
+/** What fills each slot when `[plugins]` says nothing: a MongooseIM `[s2s]` section alone is a complete config. */
+export const DEFAULT_SLOTS: Readonly<Record<SlotName, string | readonly string[]>> = {
+  stream: "saxes",
+  resolver: "dns",
+  connector: "tcp",
+  tls: "node_tls",
+  dialback: "dialback",
+  policy: ["host_policy"],
+  authenticators: ["sasl_external", "dialback"],
+  local_delivery: ["components", "echo", "host_services"],
+};

@@ -1,0 +1,283 @@
+import { isAbsolute, resolve as resolvePath } from "node:path";
+import { pathToFileURL } from "node:url";
+import { Lifecycle, type DependencyContainer, type InjectionToken } from "tsyringe";
+import type { S2sConfig } from "../config/types.js";
+import { ConfigError } from "../errors.js";
+import type { Logger } from "../logging/logger.js";
+import { TOKEN_CATALOG, tokenName, type SlotName, type TokenInfo } from "../tokens.js";
+import { BUILTIN_PLUGINS, DEFAULT_SLOTS } from "./builtin.js";
+import type { PluginDeclaration, Provider } from "./plugin.js";
+import { closestMatch, formatValue } from "./text.js";
+
+const SLOT_NAMES = Object.keys(DEFAULT_SLOTS) as SlotName[];
+const RESERVED_PLUGIN_KEYS = new Set(["module", "enabled"]);
+
+interface PluginEntry {
+  readonly name: string;
+  readonly declaration: PluginDeclaration<unknown>;
+  readonly table: Readonly<Record<string, unknown>>;
+  readonly path: string;
+}
+
+interface Provision {
+  readonly plugin: string;
+  readonly token: InjectionToken<unknown>;
+  readonly provider: Provider<unknown>;
+}
+
+export interface LoadedPlugins {
+  /** Enabled plugins in load order. */
+  readonly names: readonly string[];
+  /** Which plugins fill each slot, in order. */
+  readonly slots: Readonly<Record<SlotName, readonly string[]>>;
+}
+
+/**
+ * Reads `[plugins]`, loads every enabled plugin (built-in by name, third-party by `module`),
+ * checks the declarations and registers what they provide into the server's child container.
+ * All problems are collected and thrown at once as a ConfigError with TOML paths.
+ */
+export async function loadPlugins(container: DependencyContainer, config: S2sConfig, logger: Logger): Promise<LoadedPlugins> {
+  const problems: string[] = [];
+  const section = config.plugins;
+  const slotChoice = new Map<SlotName, { names: string[]; explicit: boolean }>();
+  const tables = new Map<string, Readonly<Record<string, unknown>>>();
+
+  for (const [key, value] of Object.entries(section)) {
+    if ((SLOT_NAMES as string[]).includes(key)) continue;
+    if (isTable(value)) {
+      tables.set(key, value);
+      continue;
+    }
+    const hint = closestMatch(key, SLOT_NAMES);
+    problems.push(`plugins.${key}: unknown key (got ${formatValue(value)}, expected a slot (${SLOT_NAMES.join(", ")}) or a [plugins.<name>] table${hint ? `; did you mean "${hint}"?` : ""})`);
+  }
+
+  for (const slot of SLOT_NAMES) {
+    const info = slotInfo(slot);
+    const raw = section[slot];
+    if (raw === undefined) {
+      const def = DEFAULT_SLOTS[slot];
+      slotChoice.set(slot, { names: typeof def === "string" ? [def] : [...def], explicit: false });
+      continue;
+    }
+    if (info.cardinality === "one") {
+      if (typeof raw !== "string" || raw === "") {
+        problems.push(`plugins.${slot}: expected a plugin name (got ${formatValue(raw)}, expected a string)`);
+        continue;
+      }
+      slotChoice.set(slot, { names: [raw], explicit: true });
+    } else {
+      if (!Array.isArray(raw) || raw.some((n) => typeof n !== "string" || n === "")) {
+        problems.push(`plugins.${slot}: expected an ordered list of plugin names (got ${formatValue(raw)}, expected an array of strings)`);
+        continue;
+      }
+      const names = raw as string[];
+      const dup = names.find((n, i) => names.indexOf(n) !== i);
+      if (dup) problems.push(`plugins.${slot}: plugin listed twice (got ${formatValue(raw)}, expected unique names; "${dup}" repeats)`);
+      slotChoice.set(slot, { names: [...names], explicit: true });
+    }
+  }
+
+  // `enabled = false` removes a plugin from default lists; naming it in a slot and disabling it is a contradiction.
+  for (const [name, table] of tables) {
+    const enabled = table.enabled;
+    if (enabled !== undefined && typeof enabled !== "boolean") {
+      problems.push(`plugins.${name}.enabled: expected a boolean (got ${formatValue(enabled)}, expected true or false)`);
+      continue;
+    }
+    if (enabled !== false) continue;
+    for (const [slot, choice] of slotChoice) {
+      if (!choice.names.includes(name)) continue;
+      if (choice.explicit) problems.push(`plugins.${name}.enabled: plugin is disabled but plugins.${slot} names it (got false, expected true or remove it from plugins.${slot})`);
+      else choice.names = choice.names.filter((n) => n !== name);
+    }
+  }
+
+  const wanted: string[] = [];
+  const want = (name: string) => {
+    if (!wanted.includes(name)) wanted.push(name);
+  };
+  for (const slot of SLOT_NAMES) for (const name of slotChoice.get(slot)?.names ?? []) want(name);
+  for (const [name, table] of tables) {
+    if (table.enabled === true || (table.module !== undefined && table.enabled !== false)) want(name);
+  }
+
+  const entries: PluginEntry[] = [];
+  for (const name of wanted) {
+    const table = tables.get(name) ?? {};
+    const path = `plugins.${name}`;
+    try {
+      const declaration = await importDeclaration(name, table, config, path, problems);
+      if (declaration) entries.push({ name, declaration, table, path });
+    } catch (err) {
+      problems.push(`${path}.module: cannot load plugin (got ${formatValue(table.module ?? name)}, expected a module exporting a plugin declaration: ${(err as Error).message})`);
+    }
+  }
+  for (const [name, table] of tables) {
+    if (!wanted.includes(name) && table.enabled !== false && !(name in BUILTIN_PLUGINS)) {
+      const hint = closestMatch(name, Object.keys(BUILTIN_PLUGINS));
+      problems.push(`plugins.${name}: unknown plugin (got ${formatValue(name)}, expected a built-in plugin or a table with "module"${hint ? `; did you mean "${hint}"?` : ""})`);
+    }
+  }
+  if (problems.length) throw new ConfigError(problems);
+
+  checkSlots(entries, slotChoice, problems);
+  const parsed = parseAllOptions(entries, config, problems);
+  if (problems.length) throw new ConfigError(problems);
+
+  // Register: collect provisions first, then write single slots as-is and many slots in slot order.
+  const provisions: Provision[] = [];
+  for (const entry of entries) {
+    const declared = new Set(entry.declaration.provides);
+    const made = new Set<InjectionToken<unknown>>();
+    await entry.declaration.register({
+      container,
+      config,
+      options: parsed.get(entry.name),
+      logger: logger.child({ plugin: entry.name }),
+      provide: (token, provider) => {
+        if (!declared.has(token)) {
+          problems.push(`${entry.path}: plugin registered ${tokenName(token)} which its declaration does not list in provides (got ${tokenName(token)}, expected one of ${[...declared].map(tokenName).join(", ") || "nothing"})`);
+          return;
+        }
+        made.add(token);
+        provisions.push({ plugin: entry.name, token, provider: provider as Provider<unknown> });
+      },
+    });
+    for (const token of declared) {
+      if (!made.has(token)) problems.push(`${entry.path}: plugin declares ${tokenName(token)} but did not register it (got nothing, expected a provider for ${tokenName(token)})`);
+    }
+  }
+  if (problems.length) throw new ConfigError(problems);
+
+  const slots = {} as Record<SlotName, string[]>;
+  for (const slot of SLOT_NAMES) slots[slot] = [];
+  for (const info of TOKEN_CATALOG.filter((t) => !t.core)) {
+    const ofToken = provisions.filter((p) => p.token === info.token);
+    const ordered = info.slot && info.cardinality === "many"
+      ? slotChoice.get(info.slot)!.names.flatMap((n) => ofToken.filter((p) => p.plugin === n))
+      : ofToken;
+    for (const p of ordered) {
+      registerProvider(container, p.token, p.provider);
+      if (info.slot) slots[info.slot].push(p.plugin);
+    }
+  }
+  // Tokens outside the catalog (a plugin's own extension points) are registered as they came.
+  const known = new Set(TOKEN_CATALOG.map((t) => t.token));
+  for (const p of provisions) if (!known.has(p.token)) registerProvider(container, p.token, p.provider);
+
+  return { names: entries.map((e) => e.name), slots };
+}
+
+function slotInfo(slot: SlotName): TokenInfo {
+  return TOKEN_CATALOG.find((t) => t.slot === slot)!;
+}
+
+function registerProvider(container: DependencyContainer, token: InjectionToken<unknown>, provider: Provider<unknown>): void {
+  if ("useClass" in provider) container.register(token, { useClass: provider.useClass as never }, { lifecycle: Lifecycle.ContainerScoped });
+  else if ("useFactory" in provider) {
+    // Factories run once per server: cache the instance like a container-scoped class.
+    let made = false;
+    let instance: unknown;
+    container.register(token, { useFactory: (c) => (made ? instance : ((made = true), (instance = provider.useFactory(c)))) });
+  } else container.register(token, { useValue: provider.useValue });
+}
+
+async function importDeclaration(name: string, table: Readonly<Record<string, unknown>>, config: S2sConfig, path: string, problems: string[]): Promise<PluginDeclaration<unknown> | undefined> {
+  const moduleRef = table.module;
+  let mod: { default?: unknown; plugin?: unknown };
+  if (moduleRef !== undefined) {
+    if (typeof moduleRef !== "string" || moduleRef === "") {
+      problems.push(`${path}.module: expected a file path or package name (got ${formatValue(moduleRef)}, expected a string)`);
+      return undefined;
+    }
+    // A path (starts with . or /) is relative to the config file's folder; anything else is a package name.
+    const isPath = moduleRef.startsWith(".") || isAbsolute(moduleRef);
+    const specifier = isPath ? pathToFileURL(resolvePath(config.baseDir, moduleRef)).href : moduleRef;
+    mod = await import(specifier);
+  } else if (name in BUILTIN_PLUGINS) {
+    mod = await BUILTIN_PLUGINS[name]!();
+  } else {
+    const hint = closestMatch(name, Object.keys(BUILTIN_PLUGINS));
+    problems.push(`${path}: unknown plugin (got ${formatValue(name)}, expected a built-in plugin (${Object.keys(BUILTIN_PLUGINS).join(", ")}) or a [${path}] table with "module"${hint ? `; did you mean "${hint}"?` : ""})`);
+    return undefined;
+  }
+  const declaration = (mod.default ?? mod.plugin) as PluginDeclaration<unknown> | undefined;
+  const shapeProblem = checkDeclarationShape(declaration);
+  if (shapeProblem) {
+    problems.push(`${path}${moduleRef !== undefined ? ".module" : ""}: not a plugin declaration (got ${formatValue(moduleRef ?? name)}, expected ${shapeProblem})`);
+    return undefined;
+  }
+  return declaration;
+}
+
+function checkDeclarationShape(d: PluginDeclaration<unknown> | undefined): string | undefined {
+  if (!d || typeof d !== "object") return "a default export made with definePlugin()";
+  if (typeof d.name !== "string" || !d.name) return "a non-empty `name`";
+  if (!Array.isArray(d.provides)) return "a `provides` array of tokens";
+  if (typeof d.register !== "function") return "a `register(context)` function";
+  return undefined;
+}
+
+function checkSlots(entries: readonly PluginEntry[], slotChoice: Map<SlotName, { names: string[]; explicit: boolean }>, problems: string[]): void {
+  const providersOf = (token: InjectionToken<unknown>) => entries.filter((e) => e.declaration.provides.includes(token)).map((e) => e.name);
+  for (const info of TOKEN_CATALOG) {
+    if (info.core || !info.slot) continue;
+    const providers = providersOf(info.token);
+    const choice = slotChoice.get(info.slot)!;
+    if (info.cardinality === "one") {
+      if (providers.length > 1) problems.push(`plugins.${info.slot}: two providers for a single slot (got ${formatValue(providers)}, expected one; choose with plugins.${info.slot} = "<name>" and disable the other)`);
+      if (providers.length === 0) problems.push(`plugins.${info.slot}: no plugin provides ${tokenName(info.token)} (got ${formatValue(choice.names)}, expected a plugin that provides it)`);
+      for (const name of choice.names) {
+        const entry = entries.find((e) => e.name === name);
+        if (entry && !entry.declaration.provides.includes(info.token)) problems.push(`plugins.${info.slot}: plugin "${name}" does not provide ${tokenName(info.token)} (got "${name}", expected a plugin that provides it)`);
+      }
+    } else {
+      for (const name of choice.names) {
+        const entry = entries.find((e) => e.name === name);
+        if (entry && !entry.declaration.provides.includes(info.token)) problems.push(`plugins.${info.slot}: plugin "${name}" does not provide ${tokenName(info.token)} (got "${name}", expected plugins that provide it)`);
+      }
+      for (const name of providers) {
+        if (choice.names.includes(name)) continue;
+        // Default lists take other enabled providers at the end; an explicit list is the operator's order.
+        if (choice.explicit) problems.push(`plugins.${info.slot}: enabled plugin "${name}" provides ${tokenName(info.token)} but is not listed (got ${formatValue(choice.names)}, expected it in the list, in order)`);
+        else choice.names.push(name);
+      }
+    }
+  }
+  const provided = new Set(entries.flatMap((e) => e.declaration.provides));
+  for (const info of TOKEN_CATALOG) if (info.core) provided.add(info.token);
+  for (const entry of entries) {
+    for (const token of entry.declaration.requires ?? []) {
+      if (!provided.has(token)) problems.push(`${entry.path}: missing requirement (got no provider for ${tokenName(token)}, expected an enabled plugin that provides it)`);
+    }
+  }
+}
+
+function parseAllOptions(entries: readonly PluginEntry[], config: S2sConfig, problems: string[]): Map<string, unknown> {
+  const parsed = new Map<string, unknown>();
+  for (const entry of entries) {
+    const raw: Record<string, unknown> = {};
+    for (const [k, v] of Object.entries(entry.table)) if (!RESERVED_PLUGIN_KEYS.has(k)) raw[k] = v;
+    if (!entry.declaration.parseOptions) {
+      for (const [k, v] of Object.entries(raw)) problems.push(`${entry.path}.${k}: unknown option (got ${formatValue(v)}, expected no options for this plugin)`);
+      parsed.set(entry.name, {});
+      continue;
+    }
+    let result;
+    try {
+      result = entry.declaration.parseOptions(raw, config);
+    } catch (err) {
+      problems.push(`${entry.path}: option parser failed (got ${formatValue(raw)}, expected valid options: ${(err as Error).message})`);
+      continue;
+    }
+    if (result.problems) for (const p of result.problems) problems.push(`${entry.path}.${p}`);
+    else parsed.set(entry.name, result.options);
+  }
+  return parsed;
+}
+
+function isTable(value: unknown): value is Readonly<Record<string, unknown>> {
+  return typeof value === "object" && value !== null && !Array.isArray(value) && !(value instanceof Date);
+}

@@ -1,0 +1,67 @@
+import { inject, injectable } from "tsyringe";
+import { LATE, type Late } from "../late.js";
+import type { S2sConfig } from "../config/types.js";
+import { EVENTS, type EventBus } from "../events/events.js";
+import { LOGGER, type Logger } from "../logging/logger.js";
+import { CONFIG } from "../tokens.js";
+import type { PolicyChain } from "./chain.js";
+import { POLICY, type Policy, type PolicyRequest, type PolicyVerdict } from "./policy.js";
+
+/** A policy that has not answered in this time denies: a hung lookup must not hold a stream open forever. */
+export const POLICY_TIMEOUT_MS = 5000;
+
+/**
+ * First opinion wins, in `[plugins] policy` order; nobody has one: `s2s.default_policy`.
+ * A policy that throws, returns garbage or times out denies (fail closed) and is logged as
+ * `policy_failed` (style.md §4; MongooseIM's hook runner continues past a crash: fail open).
+ */
+@injectable()
+export class OrderedPolicyChain implements PolicyChain {
+  constructor(
+    @inject(CONFIG) private readonly config: S2sConfig,
+    @inject(LATE) private readonly late: Late,
+    @inject(EVENTS) private readonly events: EventBus,
+    @inject(LOGGER) private readonly logger: Logger,
+  ) {}
+
+  #policies?: Policy[];
+
+  async decide(request: PolicyRequest): Promise<PolicyVerdict> {
+    for (const policy of (this.#policies ??= this.late.all(POLICY))) {
+      let verdict: PolicyVerdict | undefined;
+      try {
+        verdict = await withTimeout(Promise.resolve(policy.decide(request)), POLICY_TIMEOUT_MS);
+        if (verdict !== undefined && verdict !== "allow" && verdict !== "deny") throw new Error(`returned ${JSON.stringify(verdict)}, expected "allow", "deny" or undefined`);
+      } catch (err) {
+        const reason = (err as Error).message;
+        this.logger.warn({ what: "policy_failed", policy: policy.name, local: request.localDomain, remote: request.remoteDomain, reason }, "policy failed: denying");
+        this.events.emit({ type: "policy_failed", policy: policy.name, local: request.localDomain, remote: request.remoteDomain, reason });
+        return this.#decided(request, "deny", policy.name);
+      }
+      if (verdict !== undefined) return this.#decided(request, verdict, policy.name);
+    }
+    return this.#decided(request, this.config.s2s.defaultPolicy, "default_policy");
+  }
+
+  #decided(request: PolicyRequest, verdict: PolicyVerdict, decidedBy: string): PolicyVerdict {
+    this.logger.debug({ what: "policy_decision", ...request, verdict, decidedBy });
+    this.events.emit({ type: "policy_decision", local: request.localDomain, remote: request.remoteDomain, direction: request.direction, verdict, decidedBy });
+    return verdict;
+  }
+}
+
+function withTimeout<T>(promise: Promise<T>, ms: number): Promise<T> {
+  return new Promise<T>((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`no answer within ${ms} ms`)), ms);
+    promise.then(
+      (v) => {
+        clearTimeout(timer);
+        resolve(v);
+      },
+      (e: unknown) => {
+        clearTimeout(timer);
+        reject(e instanceof Error ? e : new Error(String(e)));
+      },
+    );
+  });
+}

@@ -1,0 +1,103 @@
+import { inject, injectable } from "tsyringe";
+import type { S2sConfig } from "../config/types.js";
+import { LOCAL_DELIVERY, type LocalDelivery } from "../delivery/local-delivery.js";
+import { EVENTS, type EventBus } from "../events/events.js";
+import { LATE, type Late } from "../late.js";
+import { LOGGER, type Logger } from "../logging/logger.js";
+import { OUTBOUND_SESSIONS, type OutboundSessions } from "../session/outbound-sessions.js";
+import { CONFIG } from "../tokens.js";
+import type { XmlElement } from "../xml/element.js";
+import type { Router, StanzaErrorType } from "./router.js";
+import { domainOf, isBounceable, makeErrorReply, STANZA_NAMES } from "./stanza.js";
+
+/**
+ * Local vs remote routing (contract.md): a `to` domain in `general.hosts` or served by a local
+ * delivery (components) stays here; anything else goes to the outbound session of
+ * (sender's domain, recipient's domain). Every undeliverable stanza is bounced, never dropped.
+ */
+@injectable()
+export class CoreRouter implements Router {
+  readonly #hosts: ReadonlySet<string>;
+  #deliveries?: LocalDelivery[];
+  #sessions?: OutboundSessions;
+  /** Embedding API tap (`stanzas$`): takes what no delivery plugin took, when someone listens. */
+  fallback?: (stanza: XmlElement) => boolean;
+
+  constructor(
+    @inject(CONFIG) config: S2sConfig,
+    @inject(LOGGER) private readonly logger: Logger,
+    @inject(EVENTS) private readonly events: EventBus,
+    @inject(LATE) private readonly late: Late,
+  ) {
+    this.#hosts = new Set(config.general.hosts);
+  }
+
+  get #localDeliveries(): LocalDelivery[] {
+    return (this.#deliveries ??= this.late.all(LOCAL_DELIVERY));
+  }
+
+  get #outbound(): OutboundSessions {
+    return (this.#sessions ??= this.late.get(OUTBOUND_SESSIONS));
+  }
+
+  isLocalDomain(domain: string): boolean {
+    if (this.#hosts.has(domain)) return true;
+    for (const d of this.#localDeliveries) if (d.servesDomain?.(domain)) return true;
+    return false;
+  }
+
+  route(stanza: XmlElement): void {
+    if (!STANZA_NAMES.has(stanza.name)) {
+      this.logger.warn({ what: "route_rejected", name: stanza.name }, "not a stanza");
+      return;
+    }
+    const toDomain = domainOf(stanza.attr("to"));
+    const fromDomain = domainOf(stanza.attr("from"));
+    if (!fromDomain || !this.isLocalDomain(fromDomain)) {
+      // Only local senders route through here; S2S input comes in via deliverLocal after checks.
+      this.logger.warn({ what: "route_rejected", from: stanza.attr("from"), reason: "sender domain is not local" });
+      return;
+    }
+    if (!toDomain) {
+      this.bounce(stanza, "jid-malformed", "modify", "missing or malformed 'to' address");
+      return;
+    }
+    if (this.isLocalDomain(toDomain)) this.deliverLocal(stanza);
+    else this.#outbound.send(fromDomain, toDomain, stanza);
+  }
+
+  deliverLocal(stanza: XmlElement): void {
+    for (const delivery of this.#localDeliveries) {
+      try {
+        if (delivery.deliver(stanza)) return;
+      } catch (err) {
+        this.logger.error({ what: "delivery_failed", delivery: delivery.name, err }, "local delivery threw");
+        this.bounce(stanza, "internal-server-error", "wait");
+        return;
+      }
+    }
+    if (this.fallback?.(stanza)) return;
+    // RFC 6120 §8.3.3.19 / §10.5: nobody serves this address.
+    this.bounce(stanza, "service-unavailable", "cancel");
+  }
+
+  bounce(stanza: XmlElement, condition: string, type: StanzaErrorType, text?: string): void {
+    if (!isBounceable(stanza)) {
+      this.logger.debug({ what: "bounce_suppressed", name: stanza.name, condition, to: stanza.attr("to") }, "errors and IQ results are not bounced");
+      return;
+    }
+    const from = stanza.attr("from") ?? "";
+    const to = stanza.attr("to") ?? "";
+    this.events.emit({ type: "stanza_bounced", from, to, condition, name: stanza.name });
+    this.logger.info({ what: "stanza_bounced", from, to, condition, name: stanza.name });
+    const reply = makeErrorReply(stanza, condition, type, text);
+    const senderDomain = domainOf(from);
+    if (!senderDomain) return;
+    // The sender is local (its stanza was routed here); deliver the error straight back.
+    if (this.isLocalDomain(senderDomain)) this.deliverLocal(reply);
+    else {
+      const ourDomain = domainOf(to);
+      if (ourDomain && this.isLocalDomain(ourDomain)) this.#outbound.send(ourDomain, senderDomain, reply);
+    }
+  }
+}

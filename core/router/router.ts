@@ -1,0 +1,19 @@
+import type { InjectionToken } from "tsyringe";
+import type { XmlElement } from "../xml/element.js";
+
+/** Stanza error types of RFC 6120 §8.3.2. */
+export type StanzaErrorType = "cancel" | "wait" | "modify" | "auth" | "continue";
+
+/** The core router: local vs remote (contract.md), local delivery chain, bounces. */
+export interface Router {
+  /** A stanza from a local origin (component, API, echo, host services): deliver locally or federate. */
+  route(stanza: XmlElement): void;
+  /** A stanza that arrived over S2S, already checked (from authenticated, to local): deliver locally. */
+  deliverLocal(stanza: XmlElement): void;
+  /** Answer `stanza` to its sender with a stanza error (never for errors and IQ results, RFC 6120 §10.4.3). */
+  bounce(stanza: XmlElement, condition: string, type: StanzaErrorType, text?: string): void;
+  /** A host in `general.hosts` or a domain a local delivery serves (a connected component). */
+  isLocalDomain(domain: string): boolean;
+}
+
+export const ROUTER: InjectionToken<Router> = Symbol.for("xmpp-s2s.Router");

@@ -1,0 +1,44 @@
+import { el, NS, type XmlElement } from "../xml/element.js";
+import type { StanzaErrorType } from "./router.js";
+
+export const STANZA_NAMES: ReadonlySet<string> = new Set(["message", "presence", "iq"]);
+
+/** The domain part of a JID (RFC 7622 §3.2), lower-cased; undefined when the JID is malformed. */
+export function domainOf(jid: string | undefined): string | undefined {
+  if (!jid) return undefined;
+  const slash = jid.indexOf("/");
+  const bare = slash === -1 ? jid : jid.slice(0, slash);
+  const at = bare.lastIndexOf("@");
+  const domain = (at === -1 ? bare : bare.slice(at + 1)).toLowerCase();
+  if (!domain || domain.length > 1023 || /[\s@/<>'"&]/.test(domain)) return undefined;
+  return domain.endsWith(".") ? domain.slice(0, -1) : domain;
+}
+
+/** RFC 6120 §10.4.3: never answer an error with an error; IQ results are not bounced either. */
+export function isBounceable(stanza: XmlElement): boolean {
+  const type = stanza.attr("type");
+  if (type === "error") return false;
+  if (stanza.name === "iq" && type === "result") return false;
+  return true;
+}
+
+/** RFC 6120 §8.3.1: the error reply swaps `to` and `from`, keeps `id` and the payload, adds `<error/>`. */
+export function makeErrorReply(stanza: XmlElement, condition: string, type: StanzaErrorType, text?: string, by?: string): XmlElement {
+  const reply = stanza.clone();
+  reply.attrs.type = "error";
+  const from = stanza.attr("from");
+  const to = stanza.attr("to");
+  delete reply.attrs.from;
+  delete reply.attrs.to;
+  if (to !== undefined) reply.attrs.from = to;
+  if (from !== undefined) reply.attrs.to = from;
+  reply.append(
+    el("error", { type, by }, stanza.ns, el(condition, {}, NS.STANZA_ERRORS), text !== undefined && el("text", { "xml:lang": "en" }, NS.STANZA_ERRORS, text)),
+  );
+  return reply;
+}
+
+/** An IQ result for `iq` (RFC 6120 §8.2.3), with optional payload. */
+export function makeIqResult(iq: XmlElement, payload?: XmlElement): XmlElement {
+  return el("iq", { type: "result", id: iq.attr("id"), from: iq.attr("to"), to: iq.attr("from") }, iq.ns, payload);
+}

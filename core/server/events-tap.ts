@@ -1,0 +1,31 @@
+import { Observable, Subject } from "rxjs";
+import type { XmlElement } from "../xml/element.js";
+
+/**
+ * The embedding API's `stanzas$`: stanzas for local domains that no delivery plugin took. While
+ * somebody subscribes, the embedder owns those addresses (and answers IQs with `send`); with no
+ * subscriber the router bounces them as usual.
+ */
+export class StanzaTap {
+  readonly #subject = new Subject<XmlElement>();
+  #subscribers = 0;
+  readonly stanzas$: Observable<XmlElement> = new Observable<XmlElement>((subscriber) => {
+    this.#subscribers++;
+    const sub = this.#subject.subscribe(subscriber);
+    return () => {
+      this.#subscribers--;
+      sub.unsubscribe();
+    };
+  });
+
+  /** True when the stanza was handed to a subscriber. */
+  offer(stanza: XmlElement): boolean {
+    if (this.#subscribers === 0) return false;
+    this.#subject.next(stanza);
+    return true;
+  }
+
+  complete(): void {
+    this.#subject.complete();
+  }
+}

@@ -1,0 +1,71 @@
+import { createServer, type Server, type Socket } from "node:net";
+import { inject, injectable } from "tsyringe";
+import type { S2sListenerConfig } from "../config/types.js";
+import { StreamDeps } from "../session/deps.js";
+import { InboundS2sStream } from "../session/inbound-stream.js";
+
+/** Accepts TCP on every `[[listen.s2s]]` and runs an inbound stream per connection. */
+@injectable()
+export class S2sListeners {
+  readonly #servers: Server[] = [];
+  readonly #streams = new Set<InboundS2sStream>();
+
+  constructor(@inject(StreamDeps) private readonly deps: StreamDeps) {}
+
+  get streams(): ReadonlySet<InboundS2sStream> {
+    return this.#streams;
+  }
+
+  /** Bound addresses, in listener order (port 0 in a config becomes the real port). */
+  addresses(): Array<{ address: string; port: number }> {
+    return this.#servers.map((s) => {
+      const a = s.address();
+      return typeof a === "object" && a ? { address: a.address, port: a.port } : { address: String(a), port: 0 };
+    });
+  }
+
+  async start(): Promise<void> {
+    for (const listener of this.deps.config.listen.s2s) {
+      const server = createServer({ noDelay: true }, (socket) => this.#accept(socket, listener));
+      await new Promise<void>((resolve, reject) => {
+        server.once("error", reject);
+        server.listen(listener.port, listener.ipAddress, () => {
+          server.off("error", reject);
+          resolve();
+        });
+      });
+      server.on("error", (err) => this.deps.logger.error({ what: "listener_error", err }, "S2S listener error"));
+      this.#servers.push(server);
+      const a = server.address();
+      const port = typeof a === "object" && a ? a.port : listener.port;
+      this.deps.logger.info({ what: "listening", kind: "s2s", address: listener.ipAddress, port, directTls: listener.directTls });
+      this.deps.events.emit({ type: "listening", kind: "s2s", address: listener.ipAddress, port });
+    }
+  }
+
+  async stop(condition: string): Promise<void> {
+    for (const server of this.#servers) server.close();
+    for (const stream of this.#streams) stream.fail(condition, "server is shutting down");
+    this.#servers.length = 0;
+  }
+
+  async #accept(socket: Socket, listener: S2sListenerConfig): Promise<void> {
+    socket.on("error", () => {}); // reported through the stream once it exists; never crash on ECONNRESET
+    const address = `${socket.remoteAddress}:${socket.remotePort}`;
+    let tls;
+    if (listener.directTls) {
+      // XEP-0368: TLS from the first byte; SNI picks the certificate.
+      try {
+        tls = await this.deps.tls.acceptInbound(socket);
+      } catch (err) {
+        this.deps.logger.info({ what: "inbound_tls_failed", address, reason: (err as Error).message });
+        socket.destroy();
+        return;
+      }
+    }
+    const stream = new InboundS2sStream(tls?.socket ?? socket, listener, this.deps, (s) => this.#streams.delete(s), tls);
+    this.#streams.add(stream);
+    this.deps.logger.debug({ what: "inbound_accepted", streamId: stream.id, address });
+    this.deps.events.emit({ type: "inbound_accepted", streamId: stream.id, address });
+  }
+}

@@ -1,0 +1,124 @@
+import "reflect-metadata";
+import { container as rootContainer, Lifecycle, type DependencyContainer, type InjectionToken } from "tsyringe";
+import type { Observable } from "rxjs";
+import { CLOCK, systemClock, type Clock } from "../clock/clock.js";
+import type { S2sConfig } from "../config/types.js";
+import { SERVICE, type Service } from "../delivery/local-delivery.js";
+import { EVENTS, EventBus, type S2sEvent } from "../events/events.js";
+import { LATE, type Late } from "../late.js";
+import { createLogger, LOGGER, type Logger } from "../logging/logger.js";
+import { loadPlugins, type LoadedPlugins } from "../plugins/loader.js";
+import { POLICY_CHAIN } from "../policy/chain.js";
+import { OrderedPolicyChain } from "../policy/policy-chain.js";
+import { CoreRouter } from "../router/core-router.js";
+import { ROUTER } from "../router/router.js";
+import { StreamDeps } from "../session/deps.js";
+import { OutboundSessionManager } from "../session/outbound-session-manager.js";
+import { OUTBOUND_SESSIONS } from "../session/outbound-sessions.js";
+import { CONFIG } from "../tokens.js";
+import type { XmlElement } from "../xml/element.js";
+import { S2sListeners } from "./s2s-listeners.js";
+import { StanzaTap } from "./events-tap.js";
+import { ensureConfig, type ConfigInput } from "./config-input.js";
+
+export interface CreateServerOptions {
+  /** A pino logger; default: JSON lines on stdout at `logLevel`. */
+  readonly logger?: Logger;
+  readonly logLevel?: "fatal" | "error" | "warn" | "info" | "debug" | "trace" | "silent";
+  /** Time source (virtual time in tests). */
+  readonly clock?: Clock;
+  /** Parent container whose registrations this server inherits (default: tsyringe's root). */
+  readonly parent?: DependencyContainer;
+}
+
+/** The embedding API (architecture.md §5). */
+export interface S2sServer {
+  readonly config: S2sConfig;
+  /** This server's own child container (one per instance: several servers run in one process). */
+  readonly container: DependencyContainer;
+  readonly events$: Observable<S2sEvent>;
+  /** Stanzas for local addresses that no delivery plugin serves; subscribing takes ownership of them. */
+  readonly stanzas$: Observable<XmlElement>;
+  /** Loads plugins, wires the core and opens every listener. Rejects with a ConfigError on plugin problems. */
+  start(): Promise<void>;
+  /** Closes streams with `system-shutdown`, bounces queued stanzas, stops listeners. */
+  stop(): Promise<void>;
+  /** Route a stanza from a local sender (its `from` must be in a local domain). */
+  send(stanza: XmlElement): void;
+  /** Bound S2S listener addresses, in config order (useful with port 0). */
+  s2sAddresses(): Array<{ address: string; port: number }>;
+  readonly plugins?: LoadedPlugins;
+}
+
+export function createServer(input: ConfigInput, options: CreateServerOptions = {}): S2sServer {
+  const config = ensureConfig(input);
+  const child = (options.parent ?? rootContainer).createChildContainer();
+  const logger = options.logger ?? createLogger(options.logLevel ?? "info");
+  const events = new EventBus();
+  const tap = new StanzaTap();
+  const late: Late = {
+    get: <T>(token: InjectionToken<T>) => child.resolve(token),
+    all: <T>(token: InjectionToken<T>) => (child.isRegistered(token, true) ? child.resolveAll(token) : []),
+  };
+  child.register(CONFIG, { useValue: config });
+  child.register(LOGGER, { useValue: logger });
+  child.register(CLOCK, { useValue: options.clock ?? systemClock });
+  child.register(EVENTS, { useValue: events });
+  child.register(LATE, { useValue: late });
+
+  let plugins: LoadedPlugins | undefined;
+  let started = false;
+  let services: Service[] = [];
+  let listeners: S2sListeners | undefined;
+
+  const server: S2sServer = {
+    config,
+    container: child,
+    events$: events.events$,
+    stanzas$: tap.stanzas$,
+    get plugins() {
+      return plugins;
+    },
+    async start() {
+      if (started) return;
+      started = true;
+      plugins = await loadPlugins(child, config, logger);
+      const scoped = { lifecycle: Lifecycle.ContainerScoped } as const;
+      child.register(POLICY_CHAIN, { useClass: OrderedPolicyChain }, scoped);
+      child.register(ROUTER, { useClass: CoreRouter }, scoped);
+      child.register(StreamDeps, { useClass: StreamDeps }, scoped);
+      child.register(OUTBOUND_SESSIONS, { useClass: OutboundSessionManager }, scoped);
+      child.register(S2sListeners, { useClass: S2sListeners }, scoped);
+      (child.resolve(ROUTER) as CoreRouter).fallback = (stanza) => tap.offer(stanza);
+      services = late.all(SERVICE);
+      listeners = child.resolve(S2sListeners);
+      try {
+        for (const service of services) await service.start();
+        await listeners.start();
+      } catch (err) {
+        await this.stop();
+        throw err;
+      }
+      logger.info({ what: "started", hosts: config.general.hosts, plugins: plugins.names });
+    },
+    async stop() {
+      if (!started) return;
+      started = false;
+      // RFC 6120 §4.9.3.17: system-shutdown tells peers this is deliberate.
+      await listeners?.stop("system-shutdown");
+      for (const service of [...services].reverse()) await service.stop("system-shutdown").catch((err: unknown) => logger.error({ what: "service_stop_failed", service: service.name, err }));
+      if (child.isRegistered(OUTBOUND_SESSIONS, false)) await child.resolve(OUTBOUND_SESSIONS).stop("system-shutdown");
+      logger.info({ what: "stopped" });
+      tap.complete();
+      events.complete();
+    },
+    send(stanza: XmlElement) {
+      if (!started) throw new Error("server not started");
+      child.resolve(ROUTER).route(stanza);
+    },
+    s2sAddresses() {
+      return listeners?.addresses() ?? [];
+    },
+  };
+  return server;
+}

@@ -1,0 +1,261 @@
+import { randomBytes } from "node:crypto";
+import type { Socket } from "node:net";
+import type { S2sListenerConfig } from "../config/types.js";
+import type { StreamHeader } from "../stream/parser.js";
+import type { InboundStreamApi } from "../stream/streams.js";
+import { XmlStream } from "../stream/xml-stream.js";
+import type { SecureChannel } from "../tls/tls.js";
+import { el, NS, type XmlElement } from "../xml/element.js";
+import { DEFAULT_MAX_DEPTH } from "../stream/parser.js";
+import { domainOf, STANZA_NAMES } from "../router/stanza.js";
+import type { StreamDeps } from "./deps.js";
+import { checkStreamHeader } from "./header-checks.js";
+
+type Phase = "header" | "open" | "closed";
+
+/**
+ * The receiving side of an S2S stream (RFC 6120 §4, §5, §6; XEP-0220 receiving/authoritative roles
+ * live in the dialback authenticator). Stanzas are accepted only for (remote, local) pairs
+ * authenticated on this stream (RFC 6120 §4.3, §13.1: nothing from a remote domain before it is
+ * authenticated).
+ */
+export class InboundS2sStream implements InboundStreamApi {
+  readonly direction = "inbound" as const;
+  #id = newStreamId();
+  #phase: Phase = "header";
+  #localDomain = "";
+  #headerFrom?: string;
+  #tls?: SecureChannel;
+  #restartExpected = true;
+  #headers = 0;
+  readonly #authenticated = new Set<string>();
+  readonly #xml: XmlStream;
+  readonly #negotiationTimer: NodeJS.Timeout;
+
+  constructor(
+    socket: Socket,
+    private readonly listener: S2sListenerConfig,
+    private readonly deps: StreamDeps,
+    private readonly onGone: (stream: InboundS2sStream) => void,
+    tls?: SecureChannel,
+  ) {
+    this.#tls = tls;
+    this.#xml = new XmlStream(socket, deps.parserFactory, {
+      onHeader: (h) => this.#onHeader(h),
+      onElement: (e) => this.#onElement(e),
+      onStreamEnd: () => this.#xml.close("peer closed the stream"),
+      onParseError: (condition, text) => this.#streamError(condition, text),
+      onClosed: (reason) => this.#onClosed(reason),
+    }, { contentNs: NS.SERVER, limits: { maxStanzaSize: listener.maxStanzaSize, maxDepth: DEFAULT_MAX_DEPTH }, idleTimeoutMs: listener.idleTimeoutMs });
+    // A stream that does not authenticate anything in time is dropped (resource exhaustion guard).
+    this.#negotiationTimer = setTimeout(() => {
+      if (this.#authenticated.size === 0) this.#streamError("connection-timeout", "stream negotiation took too long");
+    }, listener.negotiationTimeoutMs);
+    this.#negotiationTimer.unref();
+  }
+
+  get id(): string { return this.#id; }
+  get localDomain(): string { return this.#localDomain; }
+  get headerFrom(): string | undefined { return this.#headerFrom; }
+  get tls(): SecureChannel | undefined { return this.#tls; }
+  get remoteAddress(): string { return `${this.#xml.socket.remoteAddress}:${this.#xml.socket.remotePort}`; }
+  /** Authenticated (remote, local) pairs, for policy reload. */
+  get pairs(): Array<{ remote: string; local: string }> {
+    return [...this.#authenticated].map((k) => {
+      const [remote, local] = k.split(" ");
+      return { remote: remote!, local: local! };
+    });
+  }
+
+  send(element: XmlElement): void {
+    this.#xml.send(element);
+  }
+
+  fail(condition: string, text?: string): void {
+    this.#streamError(condition, text);
+  }
+
+  close(): void {
+    this.#xml.close("closed by us");
+  }
+
+  isLocalDomain(domain: string): boolean {
+    return this.deps.router.isLocalDomain(domain);
+  }
+
+  isAuthenticated(remoteDomain: string, localDomain: string): boolean {
+    return this.#authenticated.has(`${remoteDomain} ${localDomain}`);
+  }
+
+  async authorize(remoteDomain: string, localDomain: string, method: string): Promise<boolean> {
+    const verdict = await this.deps.policy.decide({ localDomain, remoteDomain, direction: "inbound", via: method });
+    if (this.#xml.closed) return false;
+    if (verdict !== "allow") {
+      this.#streamError("invalid-from", `'${remoteDomain}' is not allowed to federate with '${localDomain}'`);
+      return false;
+    }
+    return true;
+  }
+
+  markAuthenticated(remoteDomain: string, localDomain: string, method: string): void {
+    if (this.#xml.closed) return;
+    this.#authenticated.add(`${remoteDomain} ${localDomain}`);
+    clearTimeout(this.#negotiationTimer);
+    this.deps.logger.info({ what: "authenticated", direction: "inbound", local: localDomain, remote: remoteDomain, method, streamId: this.#id });
+    this.deps.events.emit({ type: "authenticated", direction: "inbound", local: localDomain, remote: remoteDomain, method, streamId: this.#id });
+    this.deps.sessions.inboundAuthenticated(localDomain, remoteDomain);
+  }
+
+  expectRestart(): void {
+    this.#xml.restart();
+    this.#restartExpected = true;
+    this.#phase = "header";
+  }
+
+  #onHeader(header: StreamHeader): void {
+    if (!this.#restartExpected) {
+      // A second header without a restart is not well-formed XML (two roots); the parser would catch it,
+      // but say what happened.
+      this.#streamError("not-well-formed", "unexpected stream header");
+      return;
+    }
+    this.#restartExpected = false;
+    const to = header.attrs.to;
+    const problem = checkStreamHeader(header, NS.SERVER, (d) => this.isLocalDomain(d));
+    if (problem) {
+      this.#xml.fail(problem.condition, problem.text, { from: to && this.isLocalDomain(to.toLowerCase()) ? to : undefined, id: this.#id });
+      this.#logError(problem.condition, problem.text);
+      return;
+    }
+    // After a restart (TLS, SASL) the header must name the same local domain (RFC 6120 §4.3.3).
+    const local = to!.toLowerCase();
+    if (this.#localDomain && local !== this.#localDomain) {
+      this.#streamError("host-unknown", "stream restart changed the 'to' domain");
+      return;
+    }
+    this.#localDomain = local;
+    this.#headerFrom = header.attrs.from?.toLowerCase();
+    // RFC 6120 §4.3.3: every restarted stream gets a fresh id (dialback keys bind to it).
+    if (this.#headers++ > 0) this.#id = newStreamId();
+    this.#xml.sendHeader({ from: this.#localDomain, to: this.#headerFrom, id: this.#id, version: "1.0", "xml:lang": "en" });
+    this.#phase = "open";
+    this.#xml.send(this.#features());
+  }
+
+  #features(): XmlElement {
+    const features = el("features", {}, NS.STREAM);
+    const tls = this.deps.tls;
+    if (!this.#tls && tls.offersStartTls(this.#localDomain)) {
+      // RFC 6120 §5.3.1: <required/> tells the peer TLS is mandatory-to-negotiate here.
+      features.append(el("starttls", {}, NS.TLS, this.#tlsRequired() && el("required", {}, NS.TLS)));
+    }
+    // Under required TLS nothing but STARTTLS is on offer on a plaintext stream.
+    if (!this.#tls && this.#tlsRequired()) return features;
+    for (const a of this.deps.authenticators) features.append(...a.inboundFeatures(this));
+    return features;
+  }
+
+  #tlsRequired(): boolean {
+    const mode = this.deps.tls.mode;
+    return mode === "required" || mode === "required_trusted";
+  }
+
+  #onElement(element: XmlElement): void {
+    if (this.#phase !== "open") return;
+    if (element.name === "error" && element.ns === NS.STREAM) {
+      // RFC 6120 §4.9.1.1: the peer gave up on this stream; close our side too.
+      const condition = element.children.find((c): c is XmlElement => typeof c !== "string" && c.ns === NS.STREAM_ERRORS && c.name !== "text")?.name;
+      this.deps.logger.info({ what: "inbound_stream_error", streamId: this.#id, condition, sent: false, remote: this.#headerFrom });
+      this.#xml.close("peer sent a stream error");
+      return;
+    }
+    if (element.name === "starttls" && element.ns === NS.TLS) {
+      void this.#startTls();
+      return;
+    }
+    if (!this.#tls && this.#tlsRequired()) {
+      // RFC 6120 §5.3.1: TLS is mandatory-to-negotiate here; anything else first is a policy violation.
+      this.#streamError("policy-violation", "STARTTLS is required before anything else");
+      return;
+    }
+    for (const a of this.deps.authenticators) if (a.handleInbound(this, element)) return;
+    if (STANZA_NAMES.has(element.name) && (element.ns === NS.SERVER)) {
+      this.#onStanza(element);
+      return;
+    }
+    // RFC 6120 §4.9.3.24: a first-level element we do not understand.
+    this.#streamError("unsupported-stanza-type", `unexpected <${element.name} xmlns='${element.ns ?? ""}'>`);
+  }
+
+  #onStanza(stanza: XmlElement): void {
+    const from = domainOf(stanza.attr("from"));
+    const to = domainOf(stanza.attr("to"));
+    if (this.#authenticated.size === 0) {
+      // RFC 6120 §4.9.3.12: stanzas before authentication.
+      this.#streamError("not-authorized", "stanza sent before the stream was authenticated");
+      return;
+    }
+    if (!from || !to) {
+      // RFC 6120 §8.1.1.1 / §8.1.2.1: S2S stanzas must carry both addresses.
+      this.#streamError("improper-addressing", "stanza without a valid 'from' and 'to'");
+      return;
+    }
+    if (!this.isLocalDomain(to)) {
+      this.#streamError("host-unknown", `'${to}' is not served here`);
+      return;
+    }
+    if (!this.isAuthenticated(from, to)) {
+      // RFC 6120 §4.9.3.9: the 'from' domain is not authenticated on this stream (for this 'to').
+      this.#streamError("invalid-from", `'${from}' is not authenticated for '${to}' on this stream`);
+      return;
+    }
+    this.deps.router.deliverLocal(stanza);
+  }
+
+  async #startTls(): Promise<void> {
+    const tls = this.deps.tls;
+    if (this.#tls || !tls.offersStartTls(this.#localDomain)) {
+      // RFC 6120 §5.4.2.2: STARTTLS not offered -> <failure/> and close.
+      this.#xml.send(el("failure", {}, NS.TLS));
+      this.#xml.close("starttls not offered");
+      return;
+    }
+    this.#xml.send(el("proceed", {}, NS.TLS));
+    const raw = this.#xml.detachForUpgrade();
+    try {
+      const channel = await tls.acceptInbound(raw, this.#localDomain);
+      this.#tls = channel;
+      this.#restartExpected = true;
+      this.#phase = "header";
+      this.#xml.upgraded(channel.socket);
+      this.deps.events.emit({ type: "tls_up", direction: "inbound", local: this.#localDomain, remote: this.#headerFrom ?? "", streamId: this.#id });
+    } catch (err) {
+      // RFC 6120 §5.4.3.2: a failed handshake closes the TCP connection at once.
+      this.deps.logger.info({ what: "inbound_tls_failed", streamId: this.#id, reason: (err as Error).message });
+      this.#xml.destroy("tls handshake failed");
+    }
+  }
+
+  #streamError(condition: string, text?: string): void {
+    this.#logError(condition, text);
+    this.#xml.fail(condition, text, { from: this.#localDomain || undefined, id: this.#id });
+  }
+
+  #logError(condition: string, text?: string): void {
+    this.deps.logger.info({ what: "inbound_stream_error", streamId: this.#id, condition, text, remote: this.#headerFrom });
+    this.deps.events.emit({ type: "inbound_stream_error", streamId: this.#id, condition, text });
+  }
+
+  #onClosed(reason: string): void {
+    clearTimeout(this.#negotiationTimer);
+    this.#phase = "closed";
+    this.deps.logger.debug({ what: "inbound_closed", streamId: this.#id, reason });
+    this.deps.events.emit({ type: "inbound_closed", streamId: this.#id });
+    this.onGone(this);
+  }
+}
+
+export function newStreamId(): string {
+  // RFC 6120 §4.7.3: unique and unpredictable (XEP-0185 keys depend on it).
+  return randomBytes(16).toString("hex");
+}

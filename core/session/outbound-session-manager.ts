@@ -1,0 +1,78 @@
+import { inject, injectable } from "tsyringe";
+import type { OutboundSessions } from "./outbound-sessions.js";
+import type { OutboundStreamApi } from "../stream/streams.js";
+import type { XmlElement } from "../xml/element.js";
+import { StreamDeps } from "./deps.js";
+import { OutboundSession } from "./outbound-session.js";
+import { RetryScheduler } from "./retry-scheduler.js";
+
+/** Owns every outbound (local, remote) session of one server instance. */
+@injectable()
+export class OutboundSessionManager implements OutboundSessions {
+  readonly #sessions = new Map<string, OutboundSession>();
+  readonly #retry: RetryScheduler;
+  #stopped = false;
+
+  constructor(@inject(StreamDeps) private readonly deps: StreamDeps) {
+    this.#retry = new RetryScheduler(deps, (session) => this.#retryNow(session));
+  }
+
+  send(localDomain: string, remoteDomain: string, stanza: XmlElement): void {
+    if (this.#stopped) {
+      this.deps.router.bounce(stanza, "remote-server-not-found", "cancel", "server is shutting down");
+      return;
+    }
+    const session = this.#session(localDomain, remoteDomain);
+    session.send(stanza);
+    if (session.state === "idle" && !this.#retry.isWaiting(session)) void session.connect();
+    else if (this.#retry.isWaiting(session)) this.#retry.hold(session);
+  }
+
+  async openStream(localDomain: string, remoteDomain: string): Promise<OutboundStreamApi> {
+    return this.#session(localDomain, remoteDomain).openStream();
+  }
+
+  inboundAuthenticated(localDomain: string, remoteDomain: string): void {
+    const session = this.#sessions.get(`${localDomain} ${remoteDomain}`);
+    // The remote just reached us, so it is up: stop waiting and deliver now (nobody else does: peers.md).
+    if (session) this.#retry.cancelWait(session);
+  }
+
+  async closeWhere(predicate: (local: string, remote: string) => Promise<boolean> | boolean, condition: string): Promise<void> {
+    for (const session of [...this.#sessions.values()]) {
+      if (await predicate(session.localDomain, session.remoteDomain)) {
+        this.#retry.forget(session);
+        session.close(condition, "no longer allowed by policy");
+        this.#sessions.delete(session.key);
+      }
+    }
+  }
+
+  async stop(condition: string): Promise<void> {
+    this.#stopped = true;
+    this.#retry.stop();
+    for (const session of this.#sessions.values()) session.close(condition, "server is shutting down");
+    this.#sessions.clear();
+  }
+
+  #session(localDomain: string, remoteDomain: string): OutboundSession {
+    const key = `${localDomain} ${remoteDomain}`;
+    let session = this.#sessions.get(key);
+    if (!session) {
+      session = new OutboundSession(localDomain, remoteDomain, this.deps, {
+        onAttemptFailed: (s, err) => this.#retry.failed(s, err),
+        onEstablished: (s) => this.#retry.succeeded(s),
+        onIdle: (s) => {
+          if (s.queued > 0 && !this.#stopped) void s.connect();
+        },
+      });
+      this.#sessions.set(key, session);
+    }
+    return session;
+  }
+
+  #retryNow(session: OutboundSession): void {
+    if (this.#stopped) return;
+    if (session.queued > 0) void session.connect();
+  }
+}

@@ -1,0 +1,186 @@
+import { ERROR_CODES, isS2sError, S2sError } from "../errors.js";
+import type { StanzaErrorType } from "../router/router.js";
+import type { OutboundStreamApi } from "../stream/streams.js";
+import type { XmlElement } from "../xml/element.js";
+import type { StreamDeps } from "./deps.js";
+import { OutboundS2sStream } from "./outbound-stream.js";
+
+type State = "idle" | "connecting" | "established" | "closing";
+
+/** Which stanza error a failed attempt bounces with (contract.md "Bounces"). */
+function bounceFor(err: unknown): { condition: string; type: StanzaErrorType; text: string } {
+  const text = err instanceof Error ? err.message : String(err);
+  if (isS2sError(err)) {
+    if (err.code === ERROR_CODES.POLICY_DENIED) return { condition: "service-unavailable", type: "cancel", text };
+    if (err.code === ERROR_CODES.TIMEOUT || err.condition === "remote-server-timeout") return { condition: "remote-server-timeout", type: "wait", text };
+  }
+  return { condition: "remote-server-not-found", type: "cancel", text };
+}
+
+/**
+ * The (local, remote) pair: queue while not established, one connection attempt at a time, flush
+ * in order once authenticated, idle close, bounce on failure. Retry timing is decided by the
+ * session manager's pipeline, not here.
+ */
+export class OutboundSession {
+  #state: State = "idle";
+  #queue: XmlElement[] = [];
+  #stream?: OutboundS2sStream;
+  #idleTimer?: NodeJS.Timeout;
+  #attempt?: Promise<void>;
+
+  constructor(
+    readonly localDomain: string,
+    readonly remoteDomain: string,
+    private readonly deps: StreamDeps,
+    private readonly hooks: {
+      /** An attempt failed: the manager decides between bouncing now and holding for a retry. */
+      onAttemptFailed(session: OutboundSession, err: unknown): void;
+      onEstablished(session: OutboundSession): void;
+      onIdle(session: OutboundSession): void;
+    },
+  ) {}
+
+  get state(): State { return this.#state; }
+  get queued(): number { return this.#queue.length; }
+  get key(): string { return `${this.localDomain} ${this.remoteDomain}`; }
+
+  send(stanza: XmlElement): void {
+    if (this.#state === "established" && this.#stream && !this.#stream.closed) {
+      this.#stream.send(stanza);
+      this.#idleTimer?.refresh();
+      return;
+    }
+    if (this.#queue.length >= this.deps.settings.queueLimit) {
+      // Bounded queue: a dead peer must not eat our memory (RFC 6120 §8.3.3.18 resource-constraint).
+      this.deps.router.bounce(stanza, "resource-constraint", "wait", `outbound queue for ${this.remoteDomain} is full`);
+      return;
+    }
+    this.#queue.push(stanza);
+  }
+
+  /** Start an attempt unless one is running or the session is up. */
+  connect(): Promise<void> {
+    if (this.#state === "established" || this.#attempt) return this.#attempt ?? Promise.resolve();
+    this.#attempt = this.#run().finally(() => (this.#attempt = undefined));
+    return this.#attempt;
+  }
+
+  /** The pair's stream once it is past TLS (XEP-0220 §2.3 verification rides on it), connecting if needed. */
+  async openStream(): Promise<OutboundStreamApi> {
+    if (!this.#stream || this.#stream.closed) {
+      void this.connect();
+      // #run creates the stream synchronously after resolving and connecting: wait for it.
+      await this.#streamCreated;
+    }
+    const stream = this.#stream;
+    if (!stream || !(await stream.tlsSettled)) throw new S2sError(ERROR_CODES.CONNECT_FAILED, `no usable stream to ${this.remoteDomain}`, "remote-server-not-found");
+    return stream;
+  }
+
+  #streamCreated: Promise<void> = Promise.resolve();
+  #markStreamCreated?: () => void;
+
+  /** Bounce everything queued (the attempt failed and nobody will retry in time). */
+  bounceQueued(condition: string, type: StanzaErrorType, text: string): void {
+    const queued = this.#queue;
+    this.#queue = [];
+    for (const stanza of queued) this.deps.router.bounce(stanza, condition, type, text);
+  }
+
+  bounceQueuedFor(err: unknown): void {
+    const b = bounceFor(err);
+    this.bounceQueued(b.condition, b.type, b.text);
+  }
+
+  /** Close the stream (policy reload, shutdown) and bounce what is left. */
+  close(condition: string, text?: string): void {
+    this.#state = "closing";
+    clearTimeout(this.#idleTimer);
+    if (this.#stream && !this.#stream.closed) {
+      if (condition === "closed") this.#stream.close();
+      else this.#stream.fail(condition, text);
+    }
+    this.bounceQueued("remote-server-not-found", "cancel", text ?? "session closed");
+  }
+
+  async #run(): Promise<void> {
+    const { deps, localDomain: local, remoteDomain: remote } = this;
+    this.#state = "connecting";
+    this.#streamCreated = new Promise((r) => (this.#markStreamCreated = r));
+    deps.events.emit({ type: "connecting", local, remote });
+    deps.logger.debug({ what: "connecting", local, remote });
+    try {
+      const verdict = await deps.policy.decide({ localDomain: local, remoteDomain: remote, direction: "outbound", via: "connect" });
+      // Denied: no connection at all (issue 6; MongooseIM does the same), `service-unavailable` to senders.
+      if (verdict !== "allow") throw new S2sError(ERROR_CODES.POLICY_DENIED, `${remote} is denied by policy`, "service-unavailable");
+      const targets = await deps.resolver.resolve(remote);
+      if (targets.length === 0) throw new S2sError(ERROR_CODES.NO_SERVICE, `${remote} has no address for XMPP`, "remote-server-not-found");
+      const connection = await deps.connector.connect({
+        localDomain: local,
+        remoteDomain: remote,
+        targets,
+        secure: (socket) => deps.tls.connectOutbound(socket, local, remote),
+      });
+      const target = `${connection.target.host}:${connection.target.port}`;
+      deps.events.emit({ type: "connected", local, remote, target });
+      deps.logger.debug({ what: "connected", local, remote, target, directTls: connection.target.directTls });
+      const stream = new OutboundS2sStream(connection, local, remote, deps, (s, reason) => this.#onStreamClosed(s, reason), (s, e) => {
+        // Stanzas never flow on our outbound stream without XEP-0288; tell the peer instead of dropping silently.
+        s.fail("unsupported-stanza-type", `unexpected <${e.name}/> on an outbound stream`);
+      });
+      this.#stream = stream;
+      this.#markStreamCreated?.();
+      const method = await stream.negotiate(deps.settings.negotiationTimeoutMs);
+      if (stream.closed) throw new S2sError(ERROR_CODES.CONNECT_FAILED, `stream to ${remote} closed during negotiation`, "remote-server-not-found");
+      deps.events.emit({ type: "authenticated", direction: "outbound", local, remote, method });
+      deps.logger.info({ what: "established", local, remote, method, target, tls: Boolean(stream.tls) });
+      this.#state = "established";
+      deps.events.emit({ type: "established", local, remote });
+      this.#flush();
+      this.#armIdle();
+      this.hooks.onEstablished(this);
+    } catch (err) {
+      this.#markStreamCreated?.();
+      // close() may have run while we awaited: keep "closing" then.
+      if ((this.#state as State) !== "closing") this.#state = "idle";
+      const reason = err instanceof Error ? err.message : String(err);
+      const condition = isS2sError(err) ? err.condition ?? "remote-server-not-found" : "internal-server-error";
+      if (this.#stream && !this.#stream.closed) this.#stream.destroy(reason);
+      this.#stream = undefined;
+      deps.events.emit({ type: "failed", local, remote, condition, reason });
+      deps.logger.info({ what: "failed", local, remote, condition, reason });
+      this.hooks.onAttemptFailed(this, err);
+    }
+  }
+
+  #flush(): void {
+    const queued = this.#queue;
+    this.#queue = [];
+    this.#stream?.sendMany(queued);
+  }
+
+  #armIdle(): void {
+    const ms = this.deps.settings.idleTimeoutMs;
+    if (ms === Infinity) return;
+    // Idle means nothing *sent* for a while: incoming traffic (acks, verifies) does not keep it open
+    // (MongooseIM's outbound timer is reset by incoming data: peers.md).
+    this.#idleTimer = setTimeout(() => {
+      this.deps.logger.debug({ what: "outbound_idle", local: this.localDomain, remote: this.remoteDomain });
+      this.#stream?.close("idle");
+    }, ms);
+    this.#idleTimer.unref();
+  }
+
+  #onStreamClosed(stream: OutboundS2sStream, reason: string): void {
+    if (stream !== this.#stream) return;
+    clearTimeout(this.#idleTimer);
+    const wasEstablished = this.#state === "established";
+    this.#stream = undefined;
+    if (this.#state !== "closing") this.#state = "idle";
+    this.deps.events.emit({ type: "closed", local: this.localDomain, remote: this.remoteDomain, reason });
+    this.deps.logger.debug({ what: "closed", local: this.localDomain, remote: this.remoteDomain, reason });
+    // Stanzas that queued meanwhile get a new attempt right away.
+    if (wasEstablished) this.hooks.onIdle(this);
+  }
+}

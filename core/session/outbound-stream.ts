@@ -1,0 +1,237 @@
+import type { Connection } from "../connector/connector.js";
+import { ERROR_CODES, S2sError } from "../errors.js";
+import { DEFAULT_MAX_DEPTH, type StreamHeader } from "../stream/parser.js";
+import type { OutboundStreamApi } from "../stream/streams.js";
+import { XmlStream } from "../stream/xml-stream.js";
+import type { SecureChannel } from "../tls/tls.js";
+import { DEFAULT_MAX_STANZA_SIZE } from "../config/types.js";
+import { el, NS, type XmlElement } from "../xml/element.js";
+import type { StreamDeps } from "./deps.js";
+
+interface Waiter {
+  match: (e: XmlElement) => boolean;
+  resolve: (e: XmlElement) => void;
+  reject: (err: Error) => void;
+  timer: NodeJS.Timeout;
+}
+
+/**
+ * The initiating side of an S2S stream (RFC 6120 §4.2-§6): header, features, STARTTLS per
+ * `use_starttls`, then the authenticators in order. `tlsSettled` resolves once the stream is past
+ * TLS negotiation, which is all dialback verification needs (XEP-0220 §2.3).
+ */
+export class OutboundS2sStream implements OutboundStreamApi {
+  readonly direction = "outbound" as const;
+  #id = "";
+  #tls?: SecureChannel;
+  #waiters: Waiter[] = [];
+  #headerWaiter?: { resolve: (h: StreamHeader) => void; reject: (err: Error) => void };
+  #closedError?: Error;
+  #tlsSettled!: (ok: boolean) => void;
+  /** True when the stream got past TLS negotiation; false when it failed before. */
+  readonly tlsSettled: Promise<boolean> = new Promise((r) => (this.#tlsSettled = r));
+  readonly #xml: XmlStream;
+
+  constructor(
+    connection: Connection,
+    readonly localDomain: string,
+    readonly remoteDomain: string,
+    private readonly deps: StreamDeps,
+    private readonly onClosed: (stream: OutboundS2sStream, reason: string) => void,
+    private readonly onUnexpected: (stream: OutboundS2sStream, element: XmlElement) => void,
+  ) {
+    this.#tls = connection.tls;
+    this.#xml = new XmlStream(connection.socket, deps.parserFactory, {
+      onHeader: (h) => this.#onHeader(h),
+      onElement: (e) => this.#onElement(e),
+      onStreamEnd: () => this.#xml.close("peer closed the stream"),
+      onParseError: (condition, text) => this.fail(condition, text),
+      onClosed: (reason) => this.#onClosed(reason),
+    }, { contentNs: NS.SERVER, limits: { maxStanzaSize: DEFAULT_MAX_STANZA_SIZE, maxDepth: DEFAULT_MAX_DEPTH }, idleTimeoutMs: Infinity });
+  }
+
+  get id(): string { return this.#id; }
+  get tls(): SecureChannel | undefined { return this.#tls; }
+  get closed(): boolean { return this.#xml.closed; }
+
+  send(element: XmlElement): void {
+    this.#xml.send(element);
+  }
+
+  sendMany(elements: readonly XmlElement[]): void {
+    this.#xml.sendMany(elements);
+  }
+
+  fail(condition: string, text?: string): void {
+    this.deps.logger.info({ what: "outbound_stream_error", local: this.localDomain, remote: this.remoteDomain, condition, text, sent: true });
+    this.#xml.fail(condition, text, { from: this.localDomain, to: this.remoteDomain });
+  }
+
+  close(reason = "closed by us"): void {
+    this.#xml.close(reason);
+  }
+
+  destroy(reason: string): void {
+    this.#xml.destroy(reason);
+  }
+
+  next(match: (element: XmlElement) => boolean, timeoutMs: number): Promise<XmlElement> {
+    if (this.#closedError) return Promise.reject(this.#closedError);
+    return new Promise((resolve, reject) => {
+      const waiter: Waiter = {
+        match,
+        resolve,
+        reject,
+        timer: setTimeout(() => {
+          this.#waiters = this.#waiters.filter((w) => w !== waiter);
+          reject(new S2sError(ERROR_CODES.TIMEOUT, `no answer from ${this.remoteDomain} within ${timeoutMs} ms`, "remote-server-timeout"));
+        }, timeoutMs),
+      };
+      this.#waiters.push(waiter);
+    });
+  }
+
+  async restart(timeoutMs = this.deps.settings.negotiationTimeoutMs): Promise<XmlElement> {
+    this.#xml.restart();
+    return this.#openStream(timeoutMs);
+  }
+
+  /** Run the whole negotiation; resolves when the pair is authenticated, rejects with an S2sError otherwise. */
+  async negotiate(timeoutMs: number): Promise<string> {
+    try {
+      let features = await this.#openStream(timeoutMs);
+      if (!this.#tls) features = await this.#negotiateTls(features, timeoutMs);
+      this.#tlsSettled(true);
+      return await this.#authenticate(features);
+    } catch (err) {
+      this.#tlsSettled(false);
+      throw err;
+    }
+  }
+
+  async #openStream(timeoutMs: number): Promise<XmlElement> {
+    const header = new Promise<StreamHeader>((resolve, reject) => (this.#headerWaiter = { resolve, reject }));
+    // RFC 6120 §4.3.2: version 1.0 peers send <stream:features/> right after their header, often in
+    // the same TCP segment: wait for both from the start.
+    const features = this.next((e) => e.name === "features" && e.ns === NS.STREAM, timeoutMs);
+    features.catch(() => {});
+    this.#xml.sendHeader({ from: this.localDomain, to: this.remoteDomain, version: "1.0", "xml:lang": "en" });
+    await withTimeout(header, timeoutMs, this.remoteDomain);
+    return features;
+  }
+
+  /** RFC 6120 §5.4: STARTTLS as `use_starttls` says; verification before anything else is sent. */
+  async #negotiateTls(features: XmlElement, timeoutMs: number): Promise<XmlElement> {
+    const tls = this.deps.tls;
+    const mode = tls.mode;
+    const offer = features.getChild("starttls", NS.TLS);
+    const mandatory = mode === "required" || mode === "required_trusted";
+    if (!offer || mode === "false") {
+      if (mandatory) {
+        this.fail("policy-violation", "STARTTLS is required by this server's policy");
+        throw new S2sError(ERROR_CODES.TLS_FAILED, `${this.remoteDomain} does not offer STARTTLS and use_starttls is ${mode}`, "remote-server-not-found");
+      }
+      if (offer?.getChild("required", NS.TLS)) {
+        this.close("peer requires TLS");
+        throw new S2sError(ERROR_CODES.TLS_FAILED, `${this.remoteDomain} requires STARTTLS and use_starttls is "false"`, "remote-server-not-found");
+      }
+      return features;
+    }
+    this.send(el("starttls", {}, NS.TLS));
+    const answer = await this.next((e) => e.ns === NS.TLS && (e.name === "proceed" || e.name === "failure"), timeoutMs);
+    if (answer.name === "failure") {
+      this.destroy("starttls failure");
+      throw new S2sError(ERROR_CODES.TLS_FAILED, `${this.remoteDomain} answered STARTTLS with <failure/>`, "remote-server-not-found");
+    }
+    const raw = this.#xml.detachForUpgrade();
+    let channel: SecureChannel;
+    try {
+      channel = await tls.connectOutbound(raw, this.localDomain, this.remoteDomain);
+    } catch (err) {
+      raw.destroy();
+      throw new S2sError(ERROR_CODES.TLS_FAILED, `TLS handshake with ${this.remoteDomain} failed: ${(err as Error).message}`, "remote-server-not-found", { cause: err });
+    }
+    if (mode === "required_trusted") {
+      // Verified before a single byte of XML goes over the channel (MongooseIM never checks: peers.md).
+      const check = tls.checkPeer(channel, this.remoteDomain);
+      if (!check.trusted) {
+        channel.socket.destroy();
+        throw new S2sError(ERROR_CODES.TLS_FAILED, `certificate of ${this.remoteDomain} not trusted: ${check.reason}`, "remote-server-not-found");
+      }
+    }
+    this.#tls = channel;
+    this.#xml.upgraded(channel.socket);
+    this.deps.events.emit({ type: "tls_up", direction: "outbound", local: this.localDomain, remote: this.remoteDomain });
+    return this.#openStream(timeoutMs);
+  }
+
+  async #authenticate(features: XmlElement): Promise<string> {
+    const reasons: string[] = [];
+    let condition = "remote-server-not-found";
+    for (const authenticator of this.deps.authenticators) {
+      const result = await authenticator.authenticateOutbound(this, features);
+      if (result.outcome === "authenticated") return authenticator.name;
+      reasons.push(`${authenticator.name}: ${result.reason}`);
+      this.deps.logger.info({ what: "auth_failed", direction: "outbound", local: this.localDomain, remote: this.remoteDomain, method: authenticator.name, reason: result.reason, outcome: result.outcome });
+      if (result.outcome === "failed") {
+        condition = result.condition ?? condition;
+        this.deps.events.emit({ type: "auth_failed", direction: "outbound", local: this.localDomain, remote: this.remoteDomain, method: authenticator.name, reason: result.reason });
+        if (result.fatal || this.closed) break;
+      }
+    }
+    if (!this.closed) this.close("authentication failed");
+    throw new S2sError(ERROR_CODES.AUTH_FAILED, `could not authenticate to ${this.remoteDomain} (${reasons.join("; ") || "no authenticator"})`, condition);
+  }
+
+  #onHeader(header: StreamHeader): void {
+    const waiter = this.#headerWaiter;
+    this.#headerWaiter = undefined;
+    if (header.name !== "stream" || header.ns !== NS.STREAM || header.defaultNs !== NS.SERVER) {
+      this.fail("invalid-namespace", "expected an S2S stream header");
+      return;
+    }
+    // RFC 6120 §4.7.3 / XEP-0220 §2.1.1: the id the receiving server chose is what dialback keys bind to.
+    this.#id = header.attrs.id ?? "";
+    waiter?.resolve(header);
+  }
+
+  #onElement(element: XmlElement): void {
+    if (element.name === "error" && element.ns === NS.STREAM) {
+      const condition = element.children.find((c): c is XmlElement => typeof c !== "string" && c.ns === NS.STREAM_ERRORS && c.name !== "text")?.name ?? "undefined-condition";
+      this.deps.logger.info({ what: "outbound_stream_error", local: this.localDomain, remote: this.remoteDomain, condition, text: element.getChildText("text", NS.STREAM_ERRORS), sent: false });
+      this.#closedError = new S2sError(ERROR_CODES.STREAM_ERROR, `${this.remoteDomain} sent stream error ${condition}`, condition);
+      this.#xml.close(`stream error from peer: ${condition}`);
+      return;
+    }
+    const index = this.#waiters.findIndex((w) => w.match(element));
+    if (index !== -1) {
+      const [waiter] = this.#waiters.splice(index, 1);
+      clearTimeout(waiter!.timer);
+      waiter!.resolve(element);
+      return;
+    }
+    for (const a of this.deps.authenticators) if (a.handleOutbound?.(this, element)) return;
+    this.onUnexpected(this, element);
+  }
+
+  #onClosed(reason: string): void {
+    const err = this.#closedError ?? new S2sError(ERROR_CODES.CONNECT_FAILED, `stream to ${this.remoteDomain} closed: ${reason}`, "remote-server-not-found");
+    this.#closedError = err;
+    this.#headerWaiter?.reject(err);
+    for (const w of this.#waiters) {
+      clearTimeout(w.timer);
+      w.reject(err);
+    }
+    this.#waiters = [];
+    this.#tlsSettled(false);
+    this.onClosed(this, reason);
+  }
+}
+
+function withTimeout<T>(promise: Promise<T>, ms: number, remote: string): Promise<T> {
+  if (ms === Infinity) return promise;
+  return new Promise<T>((resolve, reject) => {
+    const timer = setTimeout(() => reject(new S2sError(ERROR_CODES.TIMEOUT, `no stream header from ${remote} within ${ms} ms`, "remote-server-timeout")), ms);
+    promise.then((v) => { clearTimeout(timer); resolve(v); }, (e: unknown) => { clearTimeout(timer); reject(e); });
+  });
+}

@@ -1,0 +1,226 @@
+import type { Socket } from "node:net";
+import { el, escapeAttr, NS, serialize, type XmlElement } from "../xml/element.js";
+import type { ParserErrorCondition, StreamHeader, StreamParser, StreamParserFactory, StreamParserLimits } from "./parser.js";
+
+export interface XmlStreamHandlers {
+  onHeader(header: StreamHeader): void;
+  onElement(element: XmlElement): void;
+  onStreamEnd(): void;
+  onParseError(condition: ParserErrorCondition, text: string): void;
+  /** The transport is gone (after our close, the peer's, or an error). Called once. */
+  onClosed(reason: string): void;
+}
+
+export interface XmlStreamOptions {
+  /** Default namespace of the stream content: jabber:server or jabber:component:accept. */
+  readonly contentNs: string;
+  readonly limits: StreamParserLimits;
+  /** Idle timeout in ms (Infinity: none); any received byte resets it (RFC 6120 §4.6.4 keepalives). */
+  readonly idleTimeoutMs: number;
+}
+
+/** How long we wait for the peer's `</stream:stream>` after ours before dropping the socket (RFC 6120 §4.4). */
+const CLOSE_GRACE_MS = 2000;
+
+const CONTENT_NAMESPACES: ReadonlySet<string> = new Set([NS.SERVER, NS.CLIENT, NS.COMPONENT]);
+
+const STREAM_PREFIXES: ReadonlyMap<string, string> = new Map([
+  [NS.STREAM, "stream"],
+  [NS.DIALBACK, "db"],
+]);
+
+/**
+ * One XML stream over a socket: header, framed elements in and out, stream errors, closing,
+ * transport upgrade (STARTTLS) and stream restarts. Knows nothing about S2S semantics.
+ */
+export class XmlStream {
+  #socket: Socket;
+  #parser: StreamParser;
+  #headerSent = false;
+  #closing = false;
+  #closed = false;
+  #idleTimer?: NodeJS.Timeout;
+  #graceTimer?: NodeJS.Timeout;
+  readonly #onData = (chunk: Buffer) => {
+    this.#touch();
+    try {
+      this.#parser.write(chunk);
+    } catch (err) {
+      // A handler bug must cost one stream, not the process (RFC 6120 §4.9.3.8 internal-server-error).
+      this.handlers.onParseError("internal-server-error", (err as Error).message);
+    }
+  };
+  readonly #onSocketClose = () => this.#finish("transport closed");
+  readonly #onSocketError = (err: Error) => this.#finish(`transport error: ${err.message}`);
+
+  constructor(
+    socket: Socket,
+    private readonly parserFactory: StreamParserFactory,
+    private readonly handlers: XmlStreamHandlers,
+    private readonly options: XmlStreamOptions,
+  ) {
+    this.#socket = socket;
+    this.#parser = this.#newParser();
+    this.#attach(socket);
+    this.#touch();
+  }
+
+  get socket(): Socket {
+    return this.#socket;
+  }
+
+  get closed(): boolean {
+    return this.#closed || this.#closing;
+  }
+
+  get headerSent(): boolean {
+    return this.#headerSent;
+  }
+
+  /** Send our `<stream:stream>` header (RFC 6120 §4.7). `db` is declared on S2S streams for XEP-0220. */
+  sendHeader(attrs: Record<string, string | undefined>): void {
+    let out = `<?xml version='1.0'?><stream:stream xmlns='${this.options.contentNs}' xmlns:stream='${NS.STREAM}'`;
+    if (this.options.contentNs === NS.SERVER) out += ` xmlns:db='${NS.DIALBACK}'`;
+    for (const [k, v] of Object.entries(attrs)) if (v !== undefined) out += ` ${k}='${escapeAttr(v)}'`;
+    out += ">";
+    this.#headerSent = true;
+    this.#write(out);
+  }
+
+  send(element: XmlElement): void {
+    this.#write(this.#serialize(element));
+  }
+
+  /**
+   * Stanzas move between streams with different content namespaces (a component's
+   * jabber:component:accept, S2S jabber:server): a stanza in any of them is written in the
+   * default namespace of this stream (RFC 6120 §4.8.3, XEP-0114 §3).
+   */
+  #serialize(element: XmlElement): string {
+    const inherited = element.ns !== undefined && CONTENT_NAMESPACES.has(element.ns) ? element.ns : this.options.contentNs;
+    return serialize(element, inherited, STREAM_PREFIXES);
+  }
+
+  /** Several elements in one write: one TLS record and one syscall instead of many. */
+  sendMany(elements: readonly XmlElement[]): void {
+    if (elements.length === 0) return;
+    let out = "";
+    for (const e of elements) out += this.#serialize(e);
+    this.#write(out);
+  }
+
+  /**
+   * RFC 6120 §4.9.1: a stream error is unrecoverable: send it, close the stream, close the socket.
+   * §4.9.1.2: if we have not sent our header yet, send one first so the peer can parse the error.
+   */
+  fail(condition: string, text?: string, headerAttrs?: Record<string, string | undefined>): void {
+    if (this.closed) return;
+    if (!this.#headerSent) this.sendHeader({ version: "1.0", ...headerAttrs });
+    const error = el("error", {}, NS.STREAM, el(condition, {}, NS.STREAM_ERRORS), text !== undefined && el("text", { "xml:lang": "en" }, NS.STREAM_ERRORS, text));
+    this.send(error);
+    this.close(`stream error: ${condition}`);
+  }
+
+  /** Send `</stream:stream>` and close the transport once the peer closes too, or after a grace period. */
+  close(reason = "closed"): void {
+    if (this.closed) return;
+    if (!this.#headerSent) this.sendHeader({ version: "1.0" });
+    this.#write("</stream:stream>");
+    this.#closing = true;
+    this.#clearIdle();
+    this.#socket.end();
+    this.#graceTimer = setTimeout(() => this.#socket.destroy(), CLOSE_GRACE_MS);
+    this.#graceTimer.unref();
+    this.#closeReason = reason;
+  }
+  #closeReason?: string;
+
+  /** Drop the transport now without a closing tag (peer vanished, shutdown deadline). */
+  destroy(reason: string): void {
+    this.#socket.destroy();
+    this.#finish(reason);
+  }
+
+  /** Stream restart (RFC 6120 §4.3.3): a fresh parser on the same transport; the next bytes start a new stream. */
+  restart(): void {
+    this.#parser.close();
+    this.#parser = this.#newParser();
+    this.#headerSent = false;
+  }
+
+  /**
+   * Stop reading before a TLS handshake takes over the socket (after `<proceed/>`), so no plaintext
+   * byte is parsed as part of the encrypted stream (RFC 6120 §5.4.3.3).
+   */
+  detachForUpgrade(): Socket {
+    this.#detach(this.#socket);
+    this.#parser.close();
+    return this.#socket;
+  }
+
+  /** Continue on the upgraded (TLS) transport with a fresh parser: the peer sends a new header. */
+  upgraded(secureSocket: Socket): void {
+    this.#socket = secureSocket;
+    this.#parser = this.#newParser();
+    this.#headerSent = false;
+    this.#attach(secureSocket);
+    this.#touch();
+  }
+
+  #newParser(): StreamParser {
+    const h = this.handlers;
+    return this.parserFactory.create(
+      {
+        onStreamStart: (header) => h.onHeader(header),
+        onElement: (element) => h.onElement(element),
+        onStreamEnd: () => h.onStreamEnd(),
+        onError: (condition, text) => h.onParseError(condition, text),
+      },
+      this.options.limits,
+    );
+  }
+
+  #attach(socket: Socket): void {
+    socket.on("data", this.#onData);
+    socket.on("close", this.#onSocketClose);
+    socket.on("error", this.#onSocketError);
+  }
+
+  #detach(socket: Socket): void {
+    socket.off("data", this.#onData);
+    socket.off("close", this.#onSocketClose);
+    socket.off("error", this.#onSocketError);
+  }
+
+  #write(data: string): void {
+    if (this.#closing || this.#closed || this.#socket.destroyed || !this.#socket.writable) return;
+    this.#socket.write(data);
+  }
+
+  #touch(): void {
+    if (this.options.idleTimeoutMs === Infinity || this.#closing) return;
+    if (this.#idleTimer) {
+      this.#idleTimer.refresh();
+      return;
+    }
+    this.#idleTimer = setTimeout(() => this.fail("connection-timeout", "idle timeout"), this.options.idleTimeoutMs);
+    this.#idleTimer.unref();
+  }
+
+  #clearIdle(): void {
+    if (this.#idleTimer) clearTimeout(this.#idleTimer);
+    this.#idleTimer = undefined;
+  }
+
+  #finish(reason: string): void {
+    if (this.#closed) return;
+    this.#closed = true;
+    this.#clearIdle();
+    if (this.#graceTimer) clearTimeout(this.#graceTimer);
+    this.#parser.close();
+    this.#detach(this.#socket);
+    this.#socket.on("error", () => {}); // late errors after close must not crash the process
+    if (!this.#socket.destroyed) this.#socket.destroy();
+    this.handlers.onClosed(this.#closeReason ?? reason);
+  }
+}

@@ -1,0 +1,106 @@
+import { createServer, type Server } from "node:net";
+import type { S2sConfig, ServiceListenerConfig } from "../../core/config/types.js";
+import type { LocalDelivery, Service } from "../../core/delivery/local-delivery.js";
+import type { EventBus } from "../../core/events/events.js";
+import type { Logger } from "../../core/logging/logger.js";
+import type { Router } from "../../core/router/router.js";
+import { domainOf } from "../../core/router/stanza.js";
+import type { StreamParserFactory } from "../../core/stream/parser.js";
+import type { XmlElement } from "../../core/xml/element.js";
+import { ComponentStream, type ComponentRegistry } from "./component-stream.js";
+
+/** The `[[listen.service]]` listeners, the registry of connected components, and delivery to them. */
+export class ComponentsService implements Service, LocalDelivery, ComponentRegistry {
+  readonly name = "components";
+  readonly #connected = new Map<string, ComponentStream>();
+  readonly #all = new Set<ComponentStream>();
+  readonly #servers: Server[] = [];
+  readonly #hosts: ReadonlySet<string>;
+
+  constructor(
+    private readonly config: S2sConfig,
+    private readonly parserFactory: StreamParserFactory,
+    private readonly router: () => Router,
+    private readonly logger: Logger,
+    private readonly events: EventBus,
+  ) {
+    this.#hosts = new Set(config.general.hosts);
+  }
+
+  servesDomain(domain: string): boolean {
+    return this.#connected.has(domain);
+  }
+
+  deliver(stanza: XmlElement): boolean {
+    const domain = domainOf(stanza.attr("to"));
+    const component = domain === undefined ? undefined : this.#connected.get(domain);
+    if (!component) return false;
+    component.send(stanza);
+    return true;
+  }
+
+  claim(domain: string, stream: ComponentStream): boolean {
+    if (this.#hosts.has(domain)) return false;
+    const existing = this.#connected.get(domain);
+    if (existing) {
+      const listener = this.#listenerOf(stream);
+      if (listener?.conflictBehaviour !== "kick_old") return false;
+      // kick_old: the newcomer wins, the old connection is told why.
+      this.#connected.delete(domain);
+      existing.fail("conflict", "replaced by a new connection");
+    }
+    this.#connected.set(domain, stream);
+    return true;
+  }
+
+  release(domain: string, stream: ComponentStream): void {
+    if (this.#connected.get(domain) === stream) this.#connected.delete(domain);
+  }
+
+  #listeners = new Map<ComponentStream, ServiceListenerConfig>();
+
+  #listenerOf(stream: ComponentStream): ServiceListenerConfig | undefined {
+    return this.#listeners.get(stream);
+  }
+
+  async start(): Promise<void> {
+    for (const listener of this.config.listen.service) {
+      const server = createServer({ noDelay: true }, (socket) => {
+        socket.on("error", () => {});
+        const stream = new ComponentStream(socket, listener, this.parserFactory, this, this.router, this.logger, this.events);
+        this.#all.add(stream);
+        this.#listeners.set(stream, listener);
+        socket.once("close", () => {
+          this.#all.delete(stream);
+          this.#listeners.delete(stream);
+        });
+      });
+      await new Promise<void>((resolve, reject) => {
+        server.once("error", reject);
+        server.listen(listener.port, listener.ipAddress, () => {
+          server.off("error", reject);
+          resolve();
+        });
+      });
+      this.#servers.push(server);
+      const a = server.address();
+      const port = typeof a === "object" && a ? a.port : listener.port;
+      this.logger.info({ what: "listening", kind: "service", address: listener.ipAddress, port });
+      this.events.emit({ type: "listening", kind: "service", address: listener.ipAddress, port });
+    }
+  }
+
+  /** Bound ports, in config order (for tests using port 0). */
+  addresses(): Array<{ address: string; port: number }> {
+    return this.#servers.map((s) => {
+      const a = s.address();
+      return typeof a === "object" && a ? { address: a.address, port: a.port } : { address: "", port: 0 };
+    });
+  }
+
+  async stop(condition: string): Promise<void> {
+    for (const server of this.#servers) server.close();
+    this.#servers.length = 0;
+    for (const stream of this.#all) stream.fail(condition, "server is shutting down");
+  }
+}

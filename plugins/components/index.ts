@@ -1,0 +1,20 @@
+import { LOCAL_DELIVERY, SERVICE } from "../../core/delivery/local-delivery.js";
+import { EVENTS } from "../../core/events/events.js";
+import { definePlugin } from "../../core/plugins/plugin.js";
+import { ROUTER } from "../../core/router/router.js";
+import { STREAM_PARSER_FACTORY } from "../../core/stream/parser.js";
+import { ComponentsService } from "./components-service.js";
+
+export default definePlugin({
+  name: "components",
+  description: "XEP-0114 external components on every [[listen.service]]",
+  provides: [LOCAL_DELIVERY, SERVICE],
+  requires: [STREAM_PARSER_FACTORY],
+  register(ctx) {
+    let service: ComponentsService | undefined;
+    const make = (c: import("tsyringe").DependencyContainer) =>
+      (service ??= new ComponentsService(ctx.config, c.resolve(STREAM_PARSER_FACTORY), () => c.resolve(ROUTER), ctx.logger, c.resolve(EVENTS)));
+    ctx.provide(LOCAL_DELIVERY, { useFactory: make });
+    ctx.provide(SERVICE, { useFactory: make });
+  },
+});

@@ -1,0 +1,46 @@
+import type { OptionsResult } from "../../core/plugins/plugin.js";
+import { formatValue } from "../../core/plugins/text.js";
+
+export interface TcpConnectorOptions {
+  readonly queueLimit: number;
+  readonly idleTimeoutMs: number;
+  readonly negotiationTimeoutMs: number;
+  readonly initialRetryDelayMs: number;
+  readonly holdWindowMs: number;
+}
+
+export const TCP_DEFAULTS: TcpConnectorOptions = {
+  queueLimit: 10_000,
+  idleTimeoutMs: 600_000,
+  negotiationTimeoutMs: 30_000,
+  initialRetryDelayMs: 1_000,
+  holdWindowMs: 10_000,
+};
+
+/** Seconds in TOML (like MongooseIM's max_retry_delay), ms inside. */
+const SECONDS_KEYS = {
+  idle_timeout: "idleTimeoutMs",
+  negotiation_timeout: "negotiationTimeoutMs",
+  initial_retry_delay: "initialRetryDelayMs",
+  hold_window: "holdWindowMs",
+} as const;
+
+export function parseTcpOptions(raw: Readonly<Record<string, unknown>>): OptionsResult<TcpConnectorOptions> {
+  const problems: string[] = [];
+  const out: { -readonly [K in keyof TcpConnectorOptions]: TcpConnectorOptions[K] } = { ...TCP_DEFAULTS };
+  for (const [key, value] of Object.entries(raw)) {
+    if (key === "queue_limit") {
+      if (typeof value === "number" && Number.isInteger(value) && value > 0) out.queueLimit = value;
+      else problems.push(`queue_limit: expected a positive integer (got ${formatValue(value)}, expected e.g. 10000)`);
+    } else if (key in SECONDS_KEYS) {
+      const field = SECONDS_KEYS[key as keyof typeof SECONDS_KEYS];
+      const allowInfinity = key === "idle_timeout";
+      if (allowInfinity && value === "infinity") out[field] = Infinity;
+      else if (typeof value === "number" && Number.isFinite(value) && (key === "hold_window" ? value >= 0 : value > 0)) out[field] = Math.round(value * 1000);
+      else problems.push(`${key}: expected ${key === "hold_window" ? "a non-negative" : "a positive"} number of seconds${allowInfinity ? ' or "infinity"' : ""} (got ${formatValue(value)}, expected e.g. 30)`);
+    } else {
+      problems.push(`${key}: unknown option (got ${formatValue(value)}, expected one of queue_limit, ${Object.keys(SECONDS_KEYS).join(", ")})`);
+    }
+  }
+  return problems.length ? { problems } : { options: out };
+}

@@ -1,0 +1,172 @@
+import type { Authenticator, OutboundAuthResult } from "../../core/auth/authenticator.js";
+import type { DialbackKeys } from "../../core/dialback/dialback.js";
+import type { Logger } from "../../core/logging/logger.js";
+import type { Late } from "../../core/late.js";
+import { OUTBOUND_SESSIONS } from "../../core/session/outbound-sessions.js";
+import type { InboundStreamApi, OutboundStreamApi } from "../../core/stream/streams.js";
+import { el, NS, type XmlElement } from "../../core/xml/element.js";
+import { domainOf } from "../../core/router/stanza.js";
+
+type Verdict = "valid" | "invalid" | { error: string };
+
+/**
+ * XEP-0220 Server Dialback in all three roles:
+ * - originating (outbound): send `db:result` with our key, wait for valid/invalid/error (§2.1.1);
+ * - receiving (inbound `db:result`): ask the authoritative server with `db:verify` over an outbound
+ *   stream to it, reusing the pair's stream (§2.1.2, §2.3), then answer `db:result` (§2.2.1);
+ * - authoritative (inbound `db:verify`): check the key and answer (§2.2.2).
+ */
+export class DialbackAuthenticator implements Authenticator {
+  readonly name = "dialback";
+  /** Verifications we asked for, per outbound stream (answers must come on the same stream, §2.1.2). */
+  readonly #pending = new WeakMap<OutboundStreamApi, Map<string, (v: Verdict) => void>>();
+
+  constructor(
+    private readonly keys: DialbackKeys,
+    private readonly late: Late,
+    private readonly logger: Logger,
+    private readonly timeoutMs: number,
+  ) {}
+
+  inboundFeatures(): XmlElement[] {
+    // XEP-0220 §2.4.1: advertise dialback with error support.
+    return [el("dialback", {}, NS.DIALBACK_FEATURE, el("errors", {}, NS.DIALBACK_FEATURE))];
+  }
+
+  handleInbound(stream: InboundStreamApi, element: XmlElement): boolean {
+    if (element.ns !== NS.DIALBACK || (element.name !== "result" && element.name !== "verify")) return false;
+    if (element.attr("type") !== undefined) {
+      // XEP-0220 §2.2 and §4.1: typed results on an inbound stream are unsolicited answers (a spoofing vector).
+      stream.fail("not-authorized", `unsolicited <db:${element.name} type='${element.attr("type")}'/> on an inbound stream`);
+      return true;
+    }
+    const from = domainOf(element.attr("from"));
+    const to = domainOf(element.attr("to"));
+    if (!from || !to || (element.name === "verify" && !element.attr("id"))) {
+      stream.fail("invalid-xml", `<db:${element.name}/> needs 'from', 'to'${element.name === "verify" ? " and 'id'" : ""}`);
+      return true;
+    }
+    if (element.name === "verify") this.#answerVerify(stream, element, from, to);
+    else void this.#receive(stream, element.text().trim(), from, to);
+    return true;
+  }
+
+  /** Authoritative role (§2.2.2). */
+  #answerVerify(stream: InboundStreamApi, request: XmlElement, receiving: string, originating: string): void {
+    const id = request.attr("id")!;
+    if (!stream.isLocalDomain(originating)) {
+      stream.send(dialbackError("verify", { from: originating, to: receiving, id }, "item-not-found"));
+      return;
+    }
+    const valid = this.keys.verify(receiving, originating, id, request.text());
+    this.logger.debug({ what: "dialback_verify_answered", receiving, originating, valid });
+    stream.send(el("verify", { from: originating, to: receiving, id, type: valid ? "valid" : "invalid" }, NS.DIALBACK));
+  }
+
+  /** Receiving role (§2.2.1): authorize, verify with the authoritative server, answer. */
+  async #receive(stream: InboundStreamApi, key: string, originating: string, receiving: string): Promise<void> {
+    if (!stream.isLocalDomain(receiving)) {
+      // §2.2.1: not a stream error, other pairs may be in use on this stream.
+      stream.send(dialbackError("result", { from: receiving, to: originating }, "item-not-found"));
+      return;
+    }
+    if (stream.isAuthenticated(originating, receiving)) {
+      stream.send(el("result", { from: receiving, to: originating, type: "valid" }, NS.DIALBACK));
+      return;
+    }
+    if (!key) {
+      stream.send(dialbackError("result", { from: receiving, to: originating }, "not-acceptable"));
+      return;
+    }
+    if (!(await stream.authorize(originating, receiving, "dialback"))) return;
+    const verdict = await this.#askAuthoritative(receiving, originating, stream.id, key);
+    if (verdict === "valid") {
+      stream.markAuthenticated(originating, receiving, "dialback");
+      stream.send(el("result", { from: receiving, to: originating, type: "valid" }, NS.DIALBACK));
+    } else if (verdict === "invalid") {
+      // §2.2.1: an invalid key is a spoofing attempt: say so and close the stream.
+      this.logger.info({ what: "auth_failed", direction: "inbound", method: "dialback", local: receiving, remote: originating, reason: "invalid dialback key" });
+      stream.send(el("result", { from: receiving, to: originating, type: "invalid" }, NS.DIALBACK));
+      stream.fail("not-authorized", `dialback key for '${originating}' is invalid`);
+    } else {
+      // §2.4: trouble reaching the authoritative server is a non-fatal dialback error.
+      stream.send(dialbackError("result", { from: receiving, to: originating }, verdict.error));
+    }
+  }
+
+  async #askAuthoritative(receiving: string, originating: string, streamId: string, key: string): Promise<Verdict> {
+    let outbound: OutboundStreamApi;
+    try {
+      outbound = await this.late.get(OUTBOUND_SESSIONS).openStream(receiving, originating);
+    } catch (err) {
+      this.logger.info({ what: "dialback_verify_failed", local: receiving, remote: originating, reason: (err as Error).message });
+      // §2.4: an error reaching the authoritative server (step 3) is reported as remote-server-not-found.
+      return { error: "remote-server-not-found" };
+    }
+    let pending = this.#pending.get(outbound);
+    if (!pending) this.#pending.set(outbound, (pending = new Map()));
+    const slot = `${receiving} ${originating} ${streamId}`;
+    const answer = new Promise<Verdict>((resolve) => {
+      const timer = setTimeout(() => resolve({ error: "remote-server-timeout" }), this.timeoutMs);
+      pending!.set(slot, (v) => {
+        clearTimeout(timer);
+        resolve(v);
+      });
+    });
+    outbound.send(el("verify", { from: receiving, to: originating, id: streamId }, NS.DIALBACK, key));
+    const verdict = await answer;
+    pending.delete(slot);
+    return verdict;
+  }
+
+  handleOutbound(stream: OutboundStreamApi, element: XmlElement): boolean {
+    if (element.ns !== NS.DIALBACK) return false;
+    if (element.name === "verify") {
+      const slot = `${domainOf(element.attr("to"))} ${domainOf(element.attr("from"))} ${element.attr("id")}`;
+      const resolve = this.#pending.get(stream)?.get(slot);
+      const type = element.attr("type");
+      if (!resolve) {
+        // §2.1.2: an answer with no matching request is dropped (and logged: it may be an attack).
+        this.logger.info({ what: "dialback_unsolicited", remote: stream.remoteDomain, from: element.attr("from"), to: element.attr("to") });
+        return true;
+      }
+      if (type === "valid" || type === "invalid") resolve(type);
+      else resolve({ error: errorCondition(element) === "item-not-found" ? "remote-server-not-found" : "remote-server-timeout" });
+      return true;
+    }
+    if (element.name === "result") {
+      this.logger.info({ what: "dialback_unsolicited", remote: stream.remoteDomain, from: element.attr("from"), to: element.attr("to") });
+      return true;
+    }
+    return false;
+  }
+
+  /** Originating role (§2.1.1). */
+  async authenticateOutbound(stream: OutboundStreamApi): Promise<OutboundAuthResult> {
+    const { localDomain: local, remoteDomain: remote } = stream;
+    if (!stream.id) return { outcome: "unavailable", reason: "peer sent no stream id" };
+    stream.send(el("result", { from: local, to: remote }, NS.DIALBACK, this.keys.generate(remote, local, stream.id)));
+    let answer: XmlElement;
+    try {
+      answer = await stream.next((e) => e.name === "result" && e.ns === NS.DIALBACK && domainOf(e.attr("from")) === remote && domainOf(e.attr("to")) === local && e.attr("type") !== undefined, this.timeoutMs);
+    } catch (err) {
+      return { outcome: "failed", reason: (err as Error).message, fatal: true, condition: "remote-server-timeout" };
+    }
+    const type = answer.attr("type");
+    if (type === "valid") return { outcome: "authenticated" };
+    if (type === "invalid") return { outcome: "failed", reason: `${remote} rejected our dialback key`, fatal: true };
+    // §2.4: a dialback error is not fatal for the stream, but queued stanzas bounce with remote-server-timeout.
+    return { outcome: "failed", reason: `dialback error from ${remote}: ${errorCondition(answer)}`, fatal: false, condition: "remote-server-timeout" };
+  }
+}
+
+function dialbackError(name: "result" | "verify", attrs: Record<string, string>, condition: string): XmlElement {
+  // §2.4: the <error/> child is qualified by jabber:server, its condition by the stanza-error namespace.
+  return el(name, { ...attrs, type: "error" }, NS.DIALBACK, el("error", { type: "cancel" }, NS.SERVER, el(condition, {}, NS.STANZA_ERRORS)));
+}
+
+function errorCondition(element: XmlElement): string {
+  const error = element.getChild("error");
+  const condition = error?.children.find((c): c is XmlElement => typeof c !== "string" && c.ns === NS.STANZA_ERRORS && c.name !== "text");
+  return condition?.name ?? "undefined-condition";
+}

@@ -1,0 +1,28 @@
+import { AUTHENTICATOR } from "../../core/auth/authenticator.js";
+import { CONNECTOR } from "../../core/connector/connector.js";
+import { DIALBACK } from "../../core/dialback/dialback.js";
+import { LATE } from "../../core/late.js";
+import { definePlugin } from "../../core/plugins/plugin.js";
+import { DialbackAuthenticator } from "./dialback-authenticator.js";
+import { randomSecret, Xep0185Keys } from "./dialback-keys.js";
+
+/** Server Dialback (XEP-0220) with XEP-0185 keys from `s2s.shared`. */
+export default definePlugin({
+  name: "dialback",
+  description: "XEP-0220 Server Dialback (originating, receiving, authoritative roles) with XEP-0185 keys",
+  provides: [DIALBACK, AUTHENTICATOR],
+  requires: [CONNECTOR],
+  s2sOptions: ["shared"],
+  register(ctx) {
+    let secret = ctx.config.s2s.shared;
+    if (secret === undefined) {
+      secret = randomSecret();
+      ctx.logger.warn({ what: "dialback_random_secret" }, "s2s.shared is not set: using a random secret for this process; every node of a cluster must share one, set s2s.shared");
+    }
+    const keys = new Xep0185Keys(secret);
+    ctx.provide(DIALBACK, { useValue: keys });
+    ctx.provide(AUTHENTICATOR, {
+      useFactory: (c) => new DialbackAuthenticator(keys, c.resolve(LATE), ctx.logger, c.resolve(CONNECTOR).sessionSettings.negotiationTimeoutMs),
+    });
+  },
+});

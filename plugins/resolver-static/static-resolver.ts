@@ -1,0 +1,30 @@
+import { isIP } from "node:net";
+import type { S2sSectionConfig } from "../../core/config/types.js";
+import type { ConnectTarget, Resolver } from "../../core/resolver/resolver.js";
+import { addressOverride } from "../../core/resolver/address-override.js";
+
+export interface StaticEntry {
+  readonly domain: string;
+  readonly host: string;
+  readonly port?: number;
+  readonly tls: boolean;
+}
+
+/**
+ * A resolver without DNS: `s2s.address` first, then this plugin's own table (several targets per
+ * domain, tried in order). A domain in neither has no address: its stanzas bounce at once.
+ */
+export class StaticResolver implements Resolver {
+  constructor(
+    private readonly s2s: S2sSectionConfig,
+    private readonly table: readonly StaticEntry[],
+  ) {}
+
+  async resolve(domain: string): Promise<ConnectTarget[]> {
+    const override = addressOverride(this.s2s, domain);
+    if (override) return override;
+    return this.table
+      .filter((e) => e.domain === domain)
+      .map((e) => ({ host: e.host, port: e.port ?? this.s2s.outgoing.port, directTls: e.tls, family: isIP(e.host) === 6 ? 6 : isIP(e.host) === 4 ? 4 : undefined, via: domain }));
+  }
+}

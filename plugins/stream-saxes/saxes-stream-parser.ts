@@ -1,0 +1,367 @@
+import { StringDecoder } from "node:string_decoder";
+import type { SaxesStartTagNS, SaxesTagNS } from "saxes";
+import { XmlElement } from "../../core/xml/element.js";
+import type {
+  ParserErrorCondition,
+  StreamHeader,
+  StreamParser,
+  StreamParserFactory,
+  StreamParserHandlers,
+  StreamParserLimits,
+} from "../../core/stream/parser.js";
+import { cursorOf, FastSaxesParser, type SaxesCursor } from "./fast-saxes.js";
+import { Utf8Validator } from "./utf8-check.js";
+
+/** Bytes allowed before the stream header's `>`: XML declaration, whitespace and the header itself. */
+export const MAX_HEADER_BYTES = 16 * 1024;
+/** Bytes allowed between two top-level elements when `maxStanzaSize` is Infinity. */
+export const MAX_GAP_BYTES_UNLIMITED = 16 * 1024;
+/**
+ * Longest piece (in UTF-16 units) handed to saxes at once. Limits are checked between pieces, so a
+ * huge socket chunk is refused after at most this much work past the limit, never after all of it.
+ */
+const MAX_PIECE = 64 * 1024;
+
+/**
+ * Largest `maxDepth` accepted. saxes resolves a namespace prefix by walking the open elements, so
+ * each element costs time proportional to its depth: capping the depth keeps the worst case (a
+ * flood of tiny elements at the deepest level) linear with a bounded factor (~1.4 MB/s per core
+ * at 256 against ~4 MB/s at 32 on the dev machine, README.md).
+ */
+export const MAX_SUPPORTED_DEPTH = 256;
+
+const CR = 0x0d;
+
+/** Thrown through saxes to stop it mid-chunk once the parser is closed; never leaves `write`. */
+const STOP: unique symbol = Symbol("stream-saxes.stop");
+
+const NO_ATTRS: Readonly<Record<string, string>> = Object.freeze({});
+
+function isHighSurrogate(code: number): boolean {
+  return code >= 0xd800 && code <= 0xdbff;
+}
+
+/** XML `S` (saxes has already turned CR and CRLF into LF). */
+function isWhitespace(text: string): boolean {
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    if (c !== 0x20 && c !== 0x0a && c !== 0x09 && c !== CR) return false;
+  }
+  return true;
+}
+
+function checkLimits(limits: StreamParserLimits): void {
+  const { maxStanzaSize, maxDepth } = limits;
+  if (!(maxStanzaSize === Infinity || (Number.isInteger(maxStanzaSize) && maxStanzaSize > 0))) {
+    throw new RangeError(`maxStanzaSize: expected a positive integer or Infinity, got ${String(maxStanzaSize)}`);
+  }
+  if (!(Number.isInteger(maxDepth) && maxDepth > 0 && maxDepth <= MAX_SUPPORTED_DEPTH)) {
+    throw new RangeError(`maxDepth: expected an integer from 1 to ${MAX_SUPPORTED_DEPTH}, got ${String(maxDepth)}`);
+  }
+}
+
+/**
+ * One XML stream (RFC 6120 §4) parsed with saxes, as restricted XML (RFC 6120 §11.1), with byte and
+ * depth limits. Depth here counts below the stream root: a stanza is depth 1.
+ *
+ * Byte accounting: `consumed` counts the UTF-8 bytes of everything handed to saxes. Inside a piece,
+ * the saxes cursor (a string index) is turned into a byte offset with `byteAt`: identity plus a base
+ * for ASCII pieces (the common case, free), an incremental `Buffer.byteLength` otherwise (each byte
+ * measured once). A top-level element's size is the byte distance from its `<` to just after its
+ * end tag's `>`.
+ *
+ * Delivery of a completed top-level element (and of the stream end) is deferred until saxes calls
+ * us again or returns from `write`: saxes calls the close-tag handler for each element it pops
+ * *before* reporting that the end tag did not match (`<stream:stream><message></stream:stream>`),
+ * so delivering at once would hand out an element the stream never properly closed.
+ */
+export class SaxesStreamParser implements StreamParser {
+  private readonly sax: FastSaxesParser;
+  private readonly cursor: SaxesCursor;
+  private readonly decoder = new StringDecoder("utf8");
+  private readonly utf8 = new Utf8Validator();
+  private readonly maxStanzaSize: number;
+  private readonly maxDepth: number;
+  /** Limit for whitespace (and anything else) between top-level elements. */
+  private readonly maxGap: number;
+
+  private closed = false;
+  private writing = false;
+  private rootOpen = false;
+  /** Between the `<name` of a top-level element and its end. */
+  private inStanza = false;
+  /** Open elements below the root; `stack[0]` is the top-level element being built. */
+  private stack: XmlElement[] = [];
+  private pending: XmlElement | null = null;
+  private pendingEnd = false;
+
+  /** Bytes handed to saxes so far. */
+  private consumed = 0;
+  /** Absolute byte offset of index 0 of the chunk saxes is working on (it may start with a carried char). */
+  private base = 0;
+  /** That chunk, kept only when it is not ASCII (for `byteAt`). */
+  private chunk = "";
+  private ascii = true;
+  private mapIndex = 0;
+  private mapBytes = 0;
+  /** Character saxes holds back to the start of the next chunk (trailing CR or high surrogate). */
+  private carry = "";
+  private stanzaStart = 0;
+  private gapStart = 0;
+
+  constructor(
+    private readonly handlers: StreamParserHandlers,
+    limits: StreamParserLimits,
+  ) {
+    checkLimits(limits);
+    this.maxStanzaSize = limits.maxStanzaSize;
+    this.maxDepth = limits.maxDepth;
+    this.maxGap = limits.maxStanzaSize === Infinity ? MAX_GAP_BYTES_UNLIMITED : limits.maxStanzaSize;
+
+    const sax = (this.sax = new FastSaxesParser());
+    this.cursor = cursorOf(sax);
+    sax.on("opentagstart", (tag) => this.onOpenTagStart(tag));
+    sax.on("opentag", (tag) => this.onOpenTag(tag));
+    sax.on("closetag", () => this.onCloseTag());
+    sax.on("text", (text) => this.onText(text));
+    sax.on("cdata", (text) => this.onText(text));
+    // RFC 6120 §11.1: comments, processing instructions and DTDs are forbidden in XMPP streams.
+    // The XML declaration is not a processing instruction; saxes only accepts it at the very start.
+    sax.on("doctype", () => this.restricted("a document type declaration"));
+    sax.on("processinginstruction", (pi) => this.restricted(`a processing instruction (<?${pi.target}?>)`));
+    sax.on("comment", () => this.restricted("a comment"));
+    sax.on("error", (err) => this.fail("not-well-formed", err.message));
+  }
+
+  write(input: Buffer | string): void {
+    if (this.closed) return;
+    if (this.writing) throw new Error("SaxesStreamParser.write called from one of its own handlers");
+    this.writing = true;
+    try {
+      let text: string;
+      if (typeof input === "string") {
+        text = input;
+      } else {
+        // StringDecoder keeps a character split across chunks until its last byte arrives.
+        text = this.decoder.write(input);
+        if (!this.utf8.check(input, text)) this.fail("not-well-formed", "invalid UTF-8 (RFC 6120 §11.6)");
+      }
+      const length = text.length;
+      if (length <= MAX_PIECE) {
+        if (length > 0) this.feed(text);
+      } else {
+        for (let from = 0; from < length; ) {
+          let to = Math.min(length, from + MAX_PIECE);
+          if (to < length && isHighSurrogate(text.charCodeAt(to - 1))) to++;
+          this.feed(text.slice(from, to));
+          from = to;
+        }
+      }
+    } catch (err) {
+      if (err !== STOP) {
+        // A handler threw: saxes stopped in the middle of a chunk and cannot be resumed.
+        this.shutdown();
+        throw err;
+      }
+    } finally {
+      this.writing = false;
+    }
+  }
+
+  close(): void {
+    this.shutdown();
+  }
+
+  private feed(piece: string): void {
+    const carry = this.carry;
+    const bytes = Buffer.byteLength(piece);
+    this.ascii = bytes === piece.length && (carry === "" || carry === "\r");
+    this.base = this.consumed - (carry === "" ? 0 : Buffer.byteLength(carry));
+    this.chunk = this.ascii ? "" : carry + piece;
+    this.mapIndex = 0;
+    this.mapBytes = 0;
+    this.consumed += bytes;
+    const last = piece.charCodeAt(piece.length - 1);
+    this.carry = last === CR || isHighSurrogate(last) ? piece.charAt(piece.length - 1) : "";
+
+    this.sax.write(piece);
+    this.flush();
+    this.checkOpenEnded();
+  }
+
+  /** Byte offset in the stream of index `index` of the chunk saxes is working on. */
+  private byteAt(index: number): number {
+    // Negative: a name that began in an earlier chunk; counted as ASCII (off by a few bytes at most).
+    if (this.ascii || index <= 0) return this.base + index;
+    if (index < this.mapIndex) {
+      this.mapIndex = 0;
+      this.mapBytes = 0;
+    }
+    this.mapBytes += Buffer.byteLength(this.chunk.slice(this.mapIndex, index));
+    this.mapIndex = index;
+    return this.base + this.mapBytes;
+  }
+
+  /**
+   * After each piece: whatever is still open (header, element, gap between elements) must stay
+   * within its limit, so nothing grows without bound whatever the peer sends.
+   */
+  private checkOpenEnded(): void {
+    const end = this.consumed;
+    if (!this.rootOpen) {
+      if (end > MAX_HEADER_BYTES) this.fail("policy-violation", `stream header larger than ${MAX_HEADER_BYTES} bytes`);
+    } else if (this.inStanza) {
+      if (end - this.stanzaStart > this.maxStanzaSize) this.tooBig();
+    } else {
+      if (end - this.gapStart > this.maxGap) this.fail("policy-violation", `more than ${this.maxGap} bytes between top-level elements`);
+      // Whitespace keepalives are legitimate for the life of the stream: once saxes has dropped
+      // them, they no longer count. Anything else (partial markup, text) keeps counting.
+      if (this.sax.discardPendingWhitespace()) this.gapStart = end;
+    }
+  }
+
+  private onOpenTagStart(tag: SaxesStartTagNS): void {
+    if (this.pending !== null || this.pendingEnd) this.flush();
+    if (!this.rootOpen || this.inStanza) return;
+    // A top-level element begins at its "<": saxes has just read the character after the name.
+    const start = this.byteAt(this.cursor.prevI - tag.name.length - 1);
+    if (start - this.gapStart > this.maxGap) {
+      this.fail("policy-violation", `more than ${this.maxGap} bytes between top-level elements`);
+    }
+    this.inStanza = true;
+    this.stanzaStart = start;
+  }
+
+  private onOpenTag(tag: SaxesTagNS): void {
+    if (!this.rootOpen) {
+      this.openRoot(tag);
+      return;
+    }
+    const stack = this.stack;
+    const depth = stack.length + 1;
+    if (depth > this.maxDepth) this.fail("policy-violation", `elements nested deeper than ${this.maxDepth} levels`);
+    if (this.maxStanzaSize !== Infinity && this.byteAt(this.cursor.i) - this.stanzaStart > this.maxStanzaSize) this.tooBig();
+
+    const element = new XmlElement(tag.local, NO_ATTRS, tag.uri);
+    const attrs = element.attrs;
+    const attributes = tag.attributes;
+    for (const name in attributes) {
+      const attribute = attributes[name]!;
+      // Namespace declarations are not attributes of the element: `ns` carries their effect and
+      // the serializer writes them back (core/xml/element.ts).
+      if (attribute.prefix === "xmlns" || name === "xmlns") continue;
+      attrs[name] = attribute.value;
+    }
+    if (depth > 1) stack[depth - 2]!.children.push(element);
+    stack.push(element);
+  }
+
+  private openRoot(tag: SaxesTagNS): void {
+    const end = this.byteAt(this.cursor.i);
+    if (end > MAX_HEADER_BYTES) this.fail("policy-violation", `stream header larger than ${MAX_HEADER_BYTES} bytes`);
+    this.rootOpen = true;
+    this.gapStart = end;
+
+    const attrs: Record<string, string> = {};
+    for (const name in tag.attributes) {
+      const attribute = tag.attributes[name]!;
+      if (attribute.prefix === "xmlns" || name === "xmlns") continue;
+      attrs[name] = attribute.value;
+    }
+    let defaultNs: string | undefined;
+    const prefixes: Record<string, string> = {};
+    for (const prefix in tag.ns) {
+      if (prefix === "") defaultNs = tag.ns[prefix];
+      else prefixes[prefix] = tag.ns[prefix]!;
+    }
+    // The namespace is reported as found: the stream engine decides what is acceptable (RFC 6120 §4.8).
+    const header: StreamHeader = { name: tag.local, ns: tag.uri, attrs, defaultNs, prefixes };
+    this.handlers.onStreamStart(header);
+    if (this.closed) throw STOP;
+  }
+
+  private onCloseTag(): void {
+    if (this.pending !== null || this.pendingEnd) this.flush();
+    const stack = this.stack;
+    if (stack.length === 0) {
+      // The root element itself (RFC 6120 §4.4); delivered by `flush` unless saxes objects first.
+      this.pendingEnd = true;
+      return;
+    }
+    const element = stack.pop()!;
+    if (stack.length > 0) return;
+    const end = this.byteAt(this.cursor.i);
+    if (end - this.stanzaStart > this.maxStanzaSize) this.tooBig();
+    this.inStanza = false;
+    this.gapStart = end;
+    this.pending = element;
+  }
+
+  private onText(text: string): void {
+    if (this.pending !== null || this.pendingEnd) this.flush();
+    const stack = this.stack;
+    const depth = stack.length;
+    if (depth === 0) {
+      // Whitespace between top-level elements is allowed (keepalives, RFC 6120 §4.6.1); other
+      // character data directly inside the root is not. Before the root, saxes itself objects.
+      if (this.rootOpen && !isWhitespace(text)) this.fail("not-well-formed", "character data at stream level");
+      return;
+    }
+    const children = stack[depth - 1]!.children;
+    const last = children.length - 1;
+    // Adjacent text (entities, CDATA sections, chunk ends) becomes one string.
+    if (last >= 0 && typeof children[last] === "string") children[last] += text;
+    else children.push(text);
+  }
+
+  private restricted(what: string): void {
+    if (this.pending !== null || this.pendingEnd) this.flush();
+    this.fail("restricted-xml", `${what} is not allowed in an XML stream (RFC 6120 §11.1)`);
+  }
+
+  private tooBig(): never {
+    return this.fail("policy-violation", `top-level element larger than ${this.maxStanzaSize} bytes`);
+  }
+
+  /** Delivers what `onCloseTag` deferred; stops saxes when the stream ended or a handler closed us. */
+  private flush(): void {
+    const element = this.pending;
+    if (element !== null) {
+      this.pending = null;
+      this.handlers.onElement(element);
+      if (this.closed) throw STOP;
+    }
+    if (this.pendingEnd) {
+      this.shutdown();
+      this.handlers.onStreamEnd();
+      throw STOP;
+    }
+  }
+
+  /** Reports a fatal condition once, closes, and unwinds saxes. */
+  private fail(condition: ParserErrorCondition, text: string): never {
+    if (!this.closed) {
+      this.shutdown();
+      this.handlers.onError(condition, text);
+    }
+    throw STOP;
+  }
+
+  private shutdown(): void {
+    if (this.closed) return;
+    this.closed = true;
+    this.pending = null;
+    this.pendingEnd = false;
+    this.stack = [];
+    this.chunk = "";
+    this.decoder.end();
+    // Drops saxes' own buffers (pending text, open tags, chunk). Safe mid-write: we unwind with STOP.
+    this.sax._init();
+  }
+}
+
+export class SaxesStreamParserFactory implements StreamParserFactory {
+  create(handlers: StreamParserHandlers, limits: StreamParserLimits): StreamParser {
+    return new SaxesStreamParser(handlers, limits);
+  }
+}
