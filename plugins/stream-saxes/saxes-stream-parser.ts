@@ -13,6 +13,8 @@ import { cursorOf, FastSaxesParser, type SaxesCursor } from "./fast-saxes.js";
 import { Utf8Validator } from "./utf8-check.js";
 
 /** Bytes allowed before the stream header's `>`: XML declaration, whitespace and the header itself. */
+const STREAMS_NS = "http://etherx.jabber.org/streams";
+
 export const MAX_HEADER_BYTES = 16 * 1024;
 /** Bytes allowed between two top-level elements when `maxStanzaSize` is Infinity. */
 export const MAX_GAP_BYTES_UNLIMITED = 16 * 1024;
@@ -240,6 +242,9 @@ export class SaxesStreamParser implements StreamParser {
     const stack = this.stack;
     const depth = stack.length + 1;
     if (depth > this.maxDepth) this.fail("policy-violation", `elements nested deeper than ${this.maxDepth} levels`);
+    // RFC 6120 §4.3.3: a new stream header is only valid after a restart (a new parser); inside an
+    // open stream it can never become a complete element, so refuse it when it opens.
+    if (depth === 1 && tag.local === "stream" && tag.uri === STREAMS_NS) this.fail("invalid-xml", "stream header inside an open stream");
     if (this.maxStanzaSize !== Infinity && this.byteAt(this.cursor.i) - this.stanzaStart > this.maxStanzaSize) this.tooBig();
 
     const element = new XmlElement(tag.local, NO_ATTRS, tag.uri);

@@ -1,0 +1,120 @@
+import "reflect-metadata";
+import { after, before, describe, it } from "node:test";
+import assert from "node:assert/strict";
+import { createServer, type Server, type Socket } from "node:net";
+import { xml } from "@xmpp/component";
+import { el } from "../../core/xml/element.js";
+import { addressOf, reservePorts, startNode, type TestNode } from "../helpers/servers.js";
+import { connectComponent, type TestComponent } from "../helpers/component.js";
+import { freePort } from "../helpers/ports.js";
+import { waitFor } from "../helpers/wait.js";
+
+function errorCondition(stanza: any): string | undefined {
+  const error = stanza.getChild("error");
+  return error?.children.find((c: any) => typeof c !== "string" && c.attrs.xmlns === "urn:ietf:params:xml:ns:xmpp-stanzas" && c.name !== "text")?.name;
+}
+
+describe("outbound sessions, bounces and the local side", () => {
+  let a: TestNode;
+  let b: TestNode;
+  let bot: TestComponent;
+  let silent: Server;
+  const silentSockets: Socket[] = [];
+
+  before(async () => {
+    // A TCP peer that accepts and never says a word: the stream never becomes usable.
+    silent = createServer((s) => {
+      silentSockets.push(s);
+      s.on("error", () => {});
+    });
+    await new Promise<void>((r) => silent.listen(0, "127.0.0.34", r));
+    const silentPort = (silent.address() as { port: number }).port;
+    const deadPort = await freePort("127.0.0.35");
+    const pa = await reservePorts("127.0.0.31");
+    b = await startNode({ hosts: ["b.example"], ip: "127.0.0.32", s2s: { address: [addressOf({ ip: pa.ip, s2sPort: pa.s2sPort }, "bot.a.example"), addressOf({ ip: pa.ip, s2sPort: pa.s2sPort }, "a.example")] } });
+    a = await startNode(
+      {
+        hosts: ["a.example"],
+        ip: pa.ip,
+        componentPassword: "pw",
+        s2s: {
+          address: [
+            addressOf(b, "b.example"),
+            { host: "dead.example", ip_address: "127.0.0.35", port: deadPort },
+            { host: "silent.example", ip_address: "127.0.0.34", port: silentPort },
+          ],
+          host_policy: [{ host: "denied.example", policy: "deny" }],
+        },
+        plugins: { tcp: { queue_limit: 3, negotiation_timeout: 1, idle_timeout: 1, initial_retry_delay: 30 } },
+      },
+      pa,
+    );
+    bot = await connectComponent(a.ip, a.servicePort!, "bot.a.example", "pw");
+  });
+
+  after(async () => {
+    await bot?.stop();
+    await a?.stop();
+    await b?.stop();
+    for (const s of silentSockets) s.destroy();
+    silent?.close();
+  });
+
+  it("bounces remote-server-not-found to the component when the remote is unreachable", async () => {
+    await bot.send(xml("message", { from: "u@bot.a.example", to: "x@dead.example", id: "dead1" }, xml("body", {}, "anyone?")));
+    const bounce = await bot.next((s) => s.attrs.id === "dead1");
+    assert.equal(bounce.attrs.type, "error");
+    assert.equal(bounce.attrs.from, "x@dead.example");
+    assert.equal(errorCondition(bounce), "remote-server-not-found");
+    assert.equal(bounce.getChild("error").attrs.type, "cancel");
+    assert.equal(bounce.getChildText("body"), "anyone?");
+  });
+
+  it("bounces service-unavailable without connecting when policy denies the remote", async () => {
+    const connecting = waitFor(a.server.events$, (e) => e.type === "connected" && e.remote === "denied.example", 3000).then(() => true, () => false);
+    await bot.send(xml("message", { from: "u@bot.a.example", to: "x@denied.example", id: "deny1" }, xml("body", {}, "no")));
+    const bounce = await bot.next((s) => s.attrs.id === "deny1");
+    assert.equal(errorCondition(bounce), "service-unavailable");
+    assert.equal(await connecting, false);
+  });
+
+  it("bounces queue overflow with resource-constraint and the rest with remote-server-timeout", async () => {
+    for (let i = 0; i < 5; i++) await bot.send(xml("message", { from: "u@bot.a.example", to: "x@silent.example", id: `q${i}` }, xml("body", {}, `q${i}`)));
+    const replies = await Promise.all([0, 1, 2, 3, 4].map((i) => bot.next((s) => s.attrs.id === `q${i}`)));
+    const conditions = replies.map(errorCondition);
+    assert.deepEqual(conditions.slice(3), ["resource-constraint", "resource-constraint"]);
+    assert.deepEqual(conditions.slice(0, 3), ["remote-server-timeout", "remote-server-timeout", "remote-server-timeout"]);
+    assert.equal(replies[0].getChild("error").attrs.type, "wait");
+  });
+
+  it("never bounces an error stanza (RFC 6120 §10.4.3)", async () => {
+    const bounced = waitFor(a.server.events$, (e) => e.type === "stanza_bounced" && e.to === "x@dead.example" && e.name === "message", 2000).then(() => true, () => false);
+    await bot.send(xml("message", { from: "u@bot.a.example", to: "x@dead.example", type: "error", id: "err1" }, xml("error", { type: "cancel" })));
+    assert.equal(await bounced, false);
+  });
+
+  it("closes an idle outbound stream and reconnects on the next stanza", async () => {
+    await bot.send(xml("message", { from: "u@bot.a.example", to: "echo@b.example", id: "idle1" }, xml("body", {}, "one")));
+    await bot.next((s) => s.attrs.id === "idle1" && s.attrs.type !== "error");
+    await waitFor(a.server.events$, (e) => e.type === "closed" && e.remote === "b.example" && e.local === "bot.a.example");
+    await bot.send(xml("message", { from: "u@bot.a.example", to: "echo@b.example", id: "idle2" }, xml("body", {}, "two")));
+    const echo = await bot.next((s) => s.attrs.id === "idle2");
+    assert.equal(echo.getChildText("body"), "two");
+  });
+
+  it("refuses a component with a wrong password (not-authorized) and a second one for the same domain (conflict)", async () => {
+    await assert.rejects(connectComponent(a.ip, a.servicePort!, "other.a.example", "wrong"));
+    await assert.rejects(connectComponent(a.ip, a.servicePort!, "bot.a.example", "pw"));
+    await assert.rejects(connectComponent(a.ip, a.servicePort!, "a.example", "pw"));
+  });
+
+  it("embedding API: stanzas$ receives what no plugin serves, send() routes over S2S", async () => {
+    const received = waitFor(b.server.stanzas$, (s) => s.attr("id") === "api1");
+    await bot.send(xml("message", { from: "u@bot.a.example", to: "user@b.example", id: "api1" }, xml("body", {}, "to the embedder")));
+    const stanza = await received;
+    assert.equal(stanza.getChildText("body"), "to the embedder");
+    b.server.send(el("message", { from: "user@b.example", to: "u@bot.a.example", id: "api2" }, "jabber:server", el("body", {}, "jabber:server", "from the embedder")));
+    const reply = await bot.next((s) => s.attrs.id === "api2");
+    assert.equal(reply.getChildText("body"), "from the embedder");
+  });
+});
