@@ -15,7 +15,9 @@ type Level = (typeof LEVELS)[number];
 
 const USAGE = `usage:
   xmpp-s2s start --config FILE [--log-level LEVEL]   run a server (LEVEL: ${LEVELS.join(", ")}; default info)
-  xmpp-s2s check-config FILE                          validate FILE and its plugins, exit 0 or 2`;
+  xmpp-s2s check-config FILE                          validate FILE and its plugins, exit 0 or 2
+  xmpp-s2s reload --pid PID [--config FILE]           validate FILE (when given), then ask the server
+                                                      PID to re-read its config file (SIGHUP)`;
 
 function printConfigProblems(err: unknown): boolean {
   if (!isConfigError(err)) return false;
@@ -78,7 +80,40 @@ async function start(file: string | undefined, level: string | undefined): Promi
     };
     process.once("SIGTERM", () => shutdown("SIGTERM"));
     process.once("SIGINT", () => shutdown("SIGINT"));
+    // SIGHUP: re-read the config file; an invalid file is refused and logged, the running config stays.
+    process.on("SIGHUP", () => {
+      if (stopping) return;
+      logger.info({ what: "reload_requested", signal: "SIGHUP" });
+      running.reload().catch(() => {});
+    });
   });
+}
+
+async function reload(args: string[]): Promise<number> {
+  let parsed;
+  try {
+    parsed = parseArgs({ args, options: { pid: { type: "string" }, config: { type: "string", short: "c" } }, strict: true });
+  } catch (err) {
+    process.stderr.write(`${(err as Error).message}\n${USAGE}\n`);
+    return EXIT_CONFIG;
+  }
+  const pid = Number(parsed.values.pid);
+  if (!Number.isInteger(pid) || pid <= 0) {
+    process.stderr.write(`--pid: expected the server's process id (got ${JSON.stringify(parsed.values.pid ?? null)})\n`);
+    return EXIT_CONFIG;
+  }
+  if (parsed.values.config) {
+    // Refuse before signalling: an invalid file would only be refused by the server, quietly, in its log.
+    const code = await checkConfig(parsed.values.config);
+    if (code !== EXIT_OK) return code;
+  }
+  try {
+    process.kill(pid, "SIGHUP");
+  } catch (err) {
+    process.stderr.write(`cannot signal process ${pid}: ${(err as Error).message}\n`);
+    return EXIT_FAILURE;
+  }
+  return EXIT_OK;
 }
 
 async function main(argv: string[]): Promise<number> {
@@ -94,6 +129,7 @@ async function main(argv: string[]): Promise<number> {
     }
     return start(parsed.values.config, parsed.values["log-level"]);
   }
+  if (command === "reload") return reload(rest);
   process.stderr.write(`${USAGE}\n`);
   return command === undefined || command === "--help" || command === "-h" ? EXIT_OK : EXIT_CONFIG;
 }

@@ -1,4 +1,6 @@
-import { isAbsolute, resolve as resolvePath } from "node:path";
+import { existsSync, readFileSync } from "node:fs";
+import { createRequire } from "node:module";
+import { isAbsolute, join, resolve as resolvePath } from "node:path";
 import { pathToFileURL } from "node:url";
 import { Lifecycle, type DependencyContainer, type InjectionToken } from "tsyringe";
 import type { S2sConfig } from "../config/types.js";
@@ -95,12 +97,20 @@ export async function loadPlugins(container: DependencyContainer, config: S2sCon
   }
 
   const wanted: string[] = [];
-  const want = (name: string) => {
+  // Where each wanted name was written, for problems about the name itself (unknown plugin).
+  const origin = new Map<string, string>();
+  const want = (name: string, where: string) => {
     if (!wanted.includes(name)) wanted.push(name);
+    if (!origin.has(name)) origin.set(name, where);
   };
-  for (const slot of SLOT_NAMES) for (const name of slotChoice.get(slot)?.names ?? []) want(name);
+  for (const slot of SLOT_NAMES) {
+    const choice = slotChoice.get(slot);
+    if (!choice) continue;
+    const listed = Array.isArray(section[slot]);
+    choice.names.forEach((name, i) => want(name, choice.explicit ? (listed ? `plugins.${slot}[${i}]` : `plugins.${slot}`) : `plugins.${name}`));
+  }
   for (const [name, table] of tables) {
-    if (table.enabled === true || (table.module !== undefined && table.enabled !== false)) want(name);
+    if (table.enabled === true || (table.module !== undefined && table.enabled !== false)) want(name, `plugins.${name}`);
   }
 
   const entries: PluginEntry[] = [];
@@ -108,16 +118,21 @@ export async function loadPlugins(container: DependencyContainer, config: S2sCon
     const table = tables.get(name) ?? {};
     const path = `plugins.${name}`;
     try {
-      const declaration = await importDeclaration(name, table, config, path, problems);
+      const declaration = await importDeclaration(name, table, config, path, origin.get(name) ?? path, problems);
       if (declaration) entries.push({ name, declaration, table, path });
     } catch (err) {
       problems.push(`${path}.module: cannot load plugin (got ${formatValue(table.module ?? name)}, expected a module exporting a plugin declaration: ${(err as Error).message})`);
     }
   }
   for (const [name, table] of tables) {
-    if (!wanted.includes(name) && table.enabled !== false && !(name in BUILTIN_PLUGINS)) {
+    if (wanted.includes(name) || table.enabled === false) continue;
+    if (table.enabled !== undefined && typeof table.enabled !== "boolean") continue; // reported above
+    if (!(name in BUILTIN_PLUGINS)) {
       const hint = closestMatch(name, Object.keys(BUILTIN_PLUGINS));
       problems.push(`plugins.${name}: unknown plugin (got ${formatValue(name)}, expected a built-in plugin or a table with "module"${hint ? `; did you mean "${hint}"?` : ""})`);
+    } else {
+      // Options for a built-in plugin that no slot uses would be silently ignored (style.md §5).
+      problems.push(`plugins.${name}: plugin is not enabled, so its options would be ignored (got ${formatValue(table)}, expected enabled = true, or its name in a [plugins] slot, or enabled = false)`);
     }
   }
   if (problems.length) throw new ConfigError(problems);
@@ -184,7 +199,11 @@ function registerProvider(container: DependencyContainer, token: InjectionToken<
   } else container.register(token, { useValue: provider.useValue });
 }
 
-async function importDeclaration(name: string, table: Readonly<Record<string, unknown>>, config: S2sConfig, path: string, problems: string[]): Promise<PluginDeclaration<unknown> | undefined> {
+/**
+ * `path` is the plugin's own table (`plugins.<name>`); `namedAt` is where its name was written
+ * (`plugins.resolver`, `plugins.policy[1]` or the table), which is where an unknown name is reported.
+ */
+async function importDeclaration(name: string, table: Readonly<Record<string, unknown>>, config: S2sConfig, path: string, namedAt: string, problems: string[]): Promise<PluginDeclaration<unknown> | undefined> {
   const moduleRef = table.module;
   let mod: { default?: unknown; plugin?: unknown };
   if (moduleRef !== undefined) {
@@ -194,13 +213,13 @@ async function importDeclaration(name: string, table: Readonly<Record<string, un
     }
     // A path (starts with . or /) is relative to the config file's folder; anything else is a package name.
     const isPath = moduleRef.startsWith(".") || isAbsolute(moduleRef);
-    const specifier = isPath ? pathToFileURL(resolvePath(config.baseDir, moduleRef)).href : moduleRef;
+    const specifier = isPath ? pathToFileURL(resolvePath(config.baseDir, moduleRef)).href : resolvePackage(moduleRef, config.baseDir);
     mod = await import(specifier);
   } else if (name in BUILTIN_PLUGINS) {
     mod = await BUILTIN_PLUGINS[name]!();
   } else {
     const hint = closestMatch(name, Object.keys(BUILTIN_PLUGINS));
-    problems.push(`${path}: unknown plugin (got ${formatValue(name)}, expected a built-in plugin (${Object.keys(BUILTIN_PLUGINS).join(", ")}) or a [${path}] table with "module"${hint ? `; did you mean "${hint}"?` : ""})`);
+    problems.push(`${namedAt}: unknown plugin (got ${formatValue(name)}, expected a built-in plugin (${Object.keys(BUILTIN_PLUGINS).join(", ")}) or a [${path}] table with "module"${hint ? `; did you mean "${hint}"?` : ""})`);
     return undefined;
   }
   const declaration = (mod.default ?? mod.plugin) as PluginDeclaration<unknown> | undefined;
@@ -210,6 +229,65 @@ async function importDeclaration(name: string, table: Readonly<Record<string, un
     return undefined;
   }
   return declaration;
+}
+
+/**
+ * A package name is resolved like an import written in a file in the config's folder: its
+ * `node_modules`, then the parents' (so a plugin installed next to the config is found, not only
+ * one installed next to xmpp-s2s). Packages found nowhere there fall back to xmpp-s2s's own
+ * resolution (plugins installed alongside it, e.g. globally). Returns an import specifier.
+ */
+function resolvePackage(name: string, baseDir: string): string {
+  const require = createRequire(join(baseDir, "noop.js"));
+  try {
+    return pathToFileURL(require.resolve(name)).href;
+  } catch (err) {
+    const code = (err as { code?: string }).code;
+    if (code === "ERR_PACKAGE_PATH_NOT_EXPORTED") {
+      // `require.resolve` applies the "require" conditions; an ESM-only package exports "import".
+      const entry = resolveEsmOnlyPackage(name, require);
+      if (entry) return pathToFileURL(entry).href;
+      throw err;
+    }
+    if (code === "MODULE_NOT_FOUND") return name;
+    throw err;
+  }
+}
+
+/** The "import" entry of a package whose `exports` offer no "require"/"default" target (no subpath patterns). */
+function resolveEsmOnlyPackage(name: string, require: NodeRequire): string | undefined {
+  const parts = name.split("/");
+  const packageName = name.startsWith("@") ? parts.slice(0, 2).join("/") : parts[0]!;
+  const subpath = `.${name.slice(packageName.length)}`;
+  for (const dir of require.resolve.paths(packageName) ?? []) {
+    const packageJson = join(dir, packageName, "package.json");
+    if (!existsSync(packageJson)) continue;
+    const exports = (JSON.parse(readFileSync(packageJson, "utf8")) as { exports?: unknown }).exports;
+    const bySubpath = isTable(exports) && Object.keys(exports).some((k) => k.startsWith("."));
+    const target = exportTarget(bySubpath ? (exports as Record<string, unknown>)[subpath] : subpath === "." ? exports : undefined);
+    return target === undefined ? undefined : join(dir, packageName, target);
+  }
+  return undefined;
+}
+
+/** First target for the conditions of an ESM import (in the order the package lists them). */
+function exportTarget(entry: unknown): string | undefined {
+  if (typeof entry === "string") return entry;
+  if (Array.isArray(entry)) {
+    for (const e of entry) {
+      const t = exportTarget(e);
+      if (t !== undefined) return t;
+    }
+    return undefined;
+  }
+  if (isTable(entry)) {
+    for (const [condition, value] of Object.entries(entry)) {
+      if (condition !== "import" && condition !== "node" && condition !== "default") continue;
+      const t = exportTarget(value);
+      if (t !== undefined) return t;
+    }
+  }
+  return undefined;
 }
 
 function checkDeclarationShape(d: PluginDeclaration<unknown> | undefined): string | undefined {

@@ -1,3 +1,4 @@
+import { domainToASCII } from "node:url";
 import { inject, injectable } from "tsyringe";
 import { LATE, type Late } from "../late.js";
 import type { S2sConfig } from "../config/types.js";
@@ -25,8 +26,24 @@ export class OrderedPolicyChain implements PolicyChain {
   ) {}
 
   #policies?: Policy[];
+  #defaultPolicy?: PolicyVerdict;
 
-  async decide(request: PolicyRequest): Promise<PolicyVerdict> {
+  /** Reload: the new policy plugins and default take effect for every later decision. */
+  replace(policies: Policy[], defaultPolicy: PolicyVerdict): Policy[] {
+    const old = this.#policies ?? [];
+    this.#policies = policies;
+    this.#defaultPolicy = defaultPolicy;
+    return old;
+  }
+
+  /** Shutdown: release the current policies' watchers and timers. */
+  async close(): Promise<void> {
+    for (const p of this.#policies ?? []) await Promise.resolve(p.close?.()).catch(() => {});
+  }
+
+  async decide(input: PolicyRequest): Promise<PolicyVerdict> {
+    // host_policy matches the exact lower-cased domain after IDNA (peers.md); normalise once for every policy.
+    const request: PolicyRequest = { ...input, remoteDomain: normaliseDomain(input.remoteDomain), localDomain: normaliseDomain(input.localDomain) };
     for (const policy of (this.#policies ??= this.late.all(POLICY))) {
       let verdict: PolicyVerdict | undefined;
       try {
@@ -40,7 +57,7 @@ export class OrderedPolicyChain implements PolicyChain {
       }
       if (verdict !== undefined) return this.#decided(request, verdict, policy.name);
     }
-    return this.#decided(request, this.config.s2s.defaultPolicy, "default_policy");
+    return this.#decided(request, this.#defaultPolicy ?? this.config.s2s.defaultPolicy, "default_policy");
   }
 
   #decided(request: PolicyRequest, verdict: PolicyVerdict, decidedBy: string): PolicyVerdict {
@@ -48,6 +65,12 @@ export class OrderedPolicyChain implements PolicyChain {
     this.events.emit({ type: "policy_decision", local: request.localDomain, remote: request.remoteDomain, direction: request.direction, verdict, decidedBy });
     return verdict;
   }
+}
+
+function normaliseDomain(domain: string): string {
+  const lower = domain.toLowerCase();
+  // domainToASCII returns "" for names it cannot convert: keep the lower-cased input then.
+  return domainToASCII(lower) || lower;
 }
 
 function withTimeout<T>(promise: Promise<T>, ms: number): Promise<T> {

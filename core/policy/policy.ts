@@ -19,6 +19,8 @@ export interface PolicyRequest {
 export interface Policy {
   readonly name: string;
   decide(request: PolicyRequest): PolicyVerdict | undefined | Promise<PolicyVerdict | undefined>;
+  /** Release watchers and timers: called when a reload replaces this policy and at shutdown. */
+  close?(): void | Promise<void>;
 }
 
 export const POLICY: InjectionToken<Policy> = Symbol.for("xmpp-s2s.Policy");

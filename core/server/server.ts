@@ -20,6 +20,9 @@ import type { XmlElement } from "../xml/element.js";
 import { S2sListeners } from "./s2s-listeners.js";
 import { StanzaTap } from "./events-tap.js";
 import { ensureConfig, type ConfigInput } from "./config-input.js";
+import { applyReload, type ReloadReport } from "./reload.js";
+import { loadConfigFile } from "../config/load.js";
+import { isConfigError } from "../errors.js";
 
 export interface CreateServerOptions {
   /** A pino logger; default: JSON lines on stdout at `logLevel`. */
@@ -48,10 +51,16 @@ export interface S2sServer {
   /** Bound S2S listener addresses, in config order (useful with port 0). */
   s2sAddresses(): Array<{ address: string; port: number }>;
   readonly plugins?: LoadedPlugins;
+  /**
+   * Apply a new configuration without restarting (issue 6): policies at once (established
+   * sessions now denied are closed), certificate files re-read. Without an argument the config
+   * file is read again. An invalid config throws a ConfigError and the running config stays.
+   */
+  reload(input?: ConfigInput): Promise<ReloadReport>;
 }
 
 export function createServer(input: ConfigInput, options: CreateServerOptions = {}): S2sServer {
-  const config = ensureConfig(input);
+  let config = ensureConfig(input);
   const child = (options.parent ?? rootContainer).createChildContainer();
   const logger = options.logger ?? createLogger(options.logLevel ?? "info");
   const events = new EventBus();
@@ -72,7 +81,9 @@ export function createServer(input: ConfigInput, options: CreateServerOptions = 
   let listeners: S2sListeners | undefined;
 
   const server: S2sServer = {
-    config,
+    get config() {
+      return config;
+    },
     container: child,
     events$: events.events$,
     stanzas$: tap.stanzas$,
@@ -108,6 +119,7 @@ export function createServer(input: ConfigInput, options: CreateServerOptions = 
       await listeners?.stop("system-shutdown");
       for (const service of [...services].reverse()) await service.stop("system-shutdown").catch((err: unknown) => logger.error({ what: "service_stop_failed", service: service.name, err }));
       if (child.isRegistered(OUTBOUND_SESSIONS, false)) await child.resolve(OUTBOUND_SESSIONS).stop("system-shutdown");
+      if (child.isRegistered(POLICY_CHAIN, false)) await (child.resolve(POLICY_CHAIN) as OrderedPolicyChain).close();
       logger.info({ what: "stopped" });
       tap.complete();
       events.complete();
@@ -118,6 +130,22 @@ export function createServer(input: ConfigInput, options: CreateServerOptions = 
     },
     s2sAddresses() {
       return listeners?.addresses() ?? [];
+    },
+    async reload(next?: ConfigInput) {
+      if (!started || !listeners) throw new Error("server not started");
+      let nextConfig: S2sConfig;
+      try {
+        if (next !== undefined) nextConfig = ensureConfig(next);
+        else if (config.file) nextConfig = loadConfigFile(config.file);
+        else throw new Error("reload(): no config file to read again; pass the new config");
+        const report = await applyReload(child, config, nextConfig, listeners);
+        config = nextConfig;
+        return report;
+      } catch (err) {
+        const problems = isConfigError(err) ? err.problems : [(err as Error).message];
+        logger.error({ what: "reload_failed", problems }, "reload refused: the running configuration stays");
+        throw err;
+      }
     },
   };
   return server;

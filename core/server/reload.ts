@@ -1,0 +1,95 @@
+import { container as rootContainer, type DependencyContainer, type InjectionToken } from "tsyringe";
+import { CLOCK } from "../clock/clock.js";
+import type { S2sConfig } from "../config/types.js";
+import { EVENTS, type EventBus } from "../events/events.js";
+import { LATE, type Late } from "../late.js";
+import { LOGGER, type Logger } from "../logging/logger.js";
+import { loadPlugins } from "../plugins/loader.js";
+import { POLICY, type Policy } from "../policy/policy.js";
+import { POLICY_CHAIN } from "../policy/chain.js";
+import type { OrderedPolicyChain } from "../policy/policy-chain.js";
+import { OUTBOUND_SESSIONS } from "../session/outbound-sessions.js";
+import { TLS_PROVIDER } from "../tls/tls.js";
+import { CONFIG } from "../tokens.js";
+import type { S2sListeners } from "./s2s-listeners.js";
+
+/** What a reload changed, and what it could not change without a restart. */
+export interface ReloadReport {
+  readonly policiesReplaced: number;
+  readonly certificatesReloaded: boolean;
+  /** Top-level config keys that differ but only take effect after a restart. */
+  readonly needsRestart: readonly string[];
+  readonly closedInbound: number;
+}
+
+/** Keys a reload applies live: policy (issue 6) and certificate files re-read in place. */
+const LIVE_S2S_KEYS = new Set(["defaultPolicy", "hostPolicy"]);
+
+/**
+ * Apply a new, already validated config to a running server. Plugins are loaded for the new
+ * config in a scratch container first, so any plugin problem throws (ConfigError) before anything
+ * changes: the running config stays. Then the policy chain is swapped and every established
+ * session is judged again; those now denied are closed with `policy-violation`.
+ */
+export async function applyReload(live: DependencyContainer, current: S2sConfig, next: S2sConfig, listeners: S2sListeners): Promise<ReloadReport> {
+  const logger = live.resolve(LOGGER);
+  const scratch = rootContainer.createChildContainer();
+  const late: Late = {
+    get: <T>(token: InjectionToken<T>) => scratch.resolve(token),
+    all: <T>(token: InjectionToken<T>) => (scratch.isRegistered(token, true) ? scratch.resolveAll(token) : []),
+  };
+  scratch.register(CONFIG, { useValue: next });
+  scratch.register(LOGGER, { useValue: logger });
+  scratch.register(CLOCK, { useValue: live.resolve(CLOCK) });
+  scratch.register(EVENTS, { useValue: live.resolve(EVENTS) });
+  scratch.register(LATE, { useValue: late });
+  await loadPlugins(scratch, next, logger);
+  const policies: Policy[] = late.all(POLICY);
+
+  const chain = live.resolve(POLICY_CHAIN) as OrderedPolicyChain;
+  const old = chain.replace(policies, next.s2s.defaultPolicy);
+  for (const p of old) await Promise.resolve(p.close?.()).catch((err: unknown) => logger.warn({ what: "policy_close_failed", policy: p.name, err }));
+
+  const tls = live.resolve(TLS_PROVIDER);
+  let certificatesReloaded = false;
+  if (tls.reload) {
+    await tls.reload();
+    certificatesReloaded = true;
+  }
+
+  const needsRestart = restartOnlyChanges(current, next);
+  if (needsRestart.length) logger.warn({ what: "reload_needs_restart", keys: needsRestart }, "these changes take effect after a restart");
+
+  // Judge established sessions again: a pair that is now denied loses its stream.
+  let closedInbound = 0;
+  for (const stream of [...listeners.streams]) {
+    for (const { remote, local } of stream.pairs) {
+      if ((await chain.decide({ localDomain: local, remoteDomain: remote, direction: "inbound", via: "reload" })) === "deny") {
+        stream.fail("policy-violation", `'${remote}' is no longer allowed to federate with '${local}'`);
+        closedInbound++;
+        break;
+      }
+    }
+  }
+  await live.resolve(OUTBOUND_SESSIONS).closeWhere(async (local, remote) => (await chain.decide({ localDomain: local, remoteDomain: remote, direction: "outbound", via: "reload" })) === "deny", "policy-violation");
+
+  const events: EventBus = live.resolve(EVENTS);
+  events.emit({ type: "config_reloaded" });
+  logger.info({ what: "config_reloaded", policies: policies.map((p) => p.name), certificatesReloaded, closedInbound });
+  return { policiesReplaced: policies.length, certificatesReloaded, needsRestart, closedInbound };
+}
+
+function restartOnlyChanges(current: S2sConfig, next: S2sConfig): string[] {
+  const changed: string[] = [];
+  const same = (a: unknown, b: unknown) => JSON.stringify(a) === JSON.stringify(b);
+  if (!same(current.general, next.general)) changed.push("general");
+  if (!same(current.listen, next.listen)) changed.push("listen");
+  for (const key of Object.keys(next.s2s) as (keyof S2sConfig["s2s"])[]) {
+    if (!LIVE_S2S_KEYS.has(key) && !same(current.s2s[key], next.s2s[key])) changed.push(`s2s.${key}`);
+  }
+  // [plugins] other than policies: new resolvers or connectors need a restart.
+  const { policy: _a, ...restCurrent } = current.plugins as Record<string, unknown>;
+  const { policy: _b, ...restNext } = next.plugins as Record<string, unknown>;
+  if (!same(restCurrent, restNext)) changed.push("plugins (other than policies)");
+  return changed;
+}
