@@ -153,6 +153,7 @@ export class XmlStream {
    * byte is parsed as part of the encrypted stream (RFC 6120 §5.4.3.3).
    */
   detachForUpgrade(): Socket {
+    this.#uncork();
     this.#detach(this.#socket);
     this.#parser.close();
     return this.#socket;
@@ -193,9 +194,23 @@ export class XmlStream {
   }
 
   #write(data: string): void {
-    if (this.#closing || this.#closed || this.#socket.destroyed || !this.#socket.writable) return;
-    this.#socket.write(data);
+    const socket = this.#socket;
+    if (this.#closing || this.#closed || socket.destroyed || !socket.writable) return;
+    // Writes of one tick leave in one syscall (and one TLS record) instead of one per stanza.
+    if (!this.#corked) {
+      this.#corked = socket;
+      socket.cork();
+      process.nextTick(this.#uncork);
+    }
+    socket.write(data);
   }
+
+  #corked?: Socket;
+  readonly #uncork = () => {
+    const socket = this.#corked;
+    this.#corked = undefined;
+    socket?.uncork();
+  };
 
   #touch(): void {
     if (this.options.idleTimeoutMs === Infinity || this.#closing) return;
