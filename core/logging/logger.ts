@@ -1,11 +1,12 @@
 import type { InjectionToken } from "tsyringe";
-import { pino, type Logger as PinoLogger, type LevelWithSilent } from "pino";
+import { pino, type DestinationStream, type Logger as PinoLogger, type LevelWithSilent } from "pino";
 
 /** Structured logger (pino). Every entry has a `what` drawn from the events vocabulary (style.md §8). */
 export type Logger = PinoLogger;
 
 export const LOGGER: InjectionToken<Logger> = Symbol.for("xmpp-s2s.Logger");
 
-export function createLogger(level: LevelWithSilent = "info", destination?: NodeJS.WritableStream): Logger {
-  return pino({ level, base: { name: "xmpp-s2s" }, timestamp: pino.stdTimeFunctions.isoTime }, destination as never);
+export function createLogger(level: LevelWithSilent = "info", destination?: DestinationStream): Logger {
+  const options = { level, base: { name: "xmpp-s2s" }, timestamp: pino.stdTimeFunctions.isoTime };
+  return destination ? pino(options, destination) : pino(options);
 }

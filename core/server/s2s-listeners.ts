@@ -65,6 +65,7 @@ export class S2sListeners {
     }
     const stream = new InboundS2sStream(tls?.socket ?? socket, listener, this.deps, (s) => this.#streams.delete(s), tls);
     this.#streams.add(stream);
+    if (!stream.checkDirectTls()) return;
     this.deps.logger.debug({ what: "inbound_accepted", streamId: stream.id, address });
     this.deps.events.emit({ type: "inbound_accepted", streamId: stream.id, address });
   }

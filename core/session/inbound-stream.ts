@@ -88,6 +88,15 @@ export class InboundS2sStream implements InboundStreamApi {
   }
 
   async authorize(remoteDomain: string, localDomain: string, method: string): Promise<boolean> {
+    if (this.deps.tls.mode === "required_trusted") {
+      // required_trusted: whatever the method, the certificate must be valid for the claimed domain
+      // (RFC 6125); MongooseIM accepts peers without one (peers.md).
+      const check = this.#tls ? this.deps.tls.checkPeer(this.#tls, remoteDomain) : { trusted: false, reason: "no TLS" };
+      if (!check.trusted) {
+        this.#streamError("not-authorized", `certificate not valid for '${remoteDomain}': ${check.reason ?? "untrusted"}`);
+        return false;
+      }
+    }
     const verdict = await this.deps.policy.decide({ localDomain, remoteDomain, direction: "inbound", via: method });
     if (this.#xml.closed) return false;
     if (verdict !== "allow") {
@@ -224,6 +233,7 @@ export class InboundS2sStream implements InboundStreamApi {
     const raw = this.#xml.detachForUpgrade();
     try {
       const channel = await tls.acceptInbound(raw, this.#localDomain);
+      if (!this.#acceptableChannel(channel)) return;
       this.#tls = channel;
       this.#restartExpected = true;
       this.#phase = "header";
@@ -234,6 +244,29 @@ export class InboundS2sStream implements InboundStreamApi {
       this.deps.logger.info({ what: "inbound_tls_failed", streamId: this.#id, reason: (err as Error).message });
       this.#xml.destroy("tls handshake failed");
     }
+  }
+
+  /**
+   * required_trusted: a peer without a certificate chaining to a trusted CA is refused right after
+   * the handshake (the domain match is checked when it authenticates a domain).
+   */
+  #acceptableChannel(channel: SecureChannel): boolean {
+    if (this.deps.tls.mode !== "required_trusted") return true;
+    if (channel.peerCertificate && channel.chainTrusted) return true;
+    const reason = channel.peerCertificate ? `certificate not trusted: ${channel.chainError ?? "unknown issuer"}` : "no client certificate";
+    this.deps.logger.info({ what: "inbound_tls_refused", streamId: this.#id, reason });
+    this.#tls = channel;
+    this.#xml.upgraded(channel.socket);
+    this.#restartExpected = true;
+    this.#phase = "header";
+    // The peer sends its new header next; answer it with the error (RFC 6120 §4.9.1.2 allows either order).
+    this.#xml.fail("not-authorized", reason, { from: this.#localDomain, id: newStreamId() });
+    return false;
+  }
+
+  /** Direct-TLS listener: the channel exists before the first header. */
+  checkDirectTls(): boolean {
+    return this.#tls ? this.#acceptableChannel(this.#tls) : true;
   }
 
   #streamError(condition: string, text?: string): void {

@@ -99,6 +99,8 @@ export class OutboundS2sStream implements OutboundStreamApi {
   /** Run the whole negotiation; resolves when the pair is authenticated, rejects with an S2sError otherwise. */
   async negotiate(timeoutMs: number): Promise<string> {
     try {
+      // Direct TLS (XEP-0368): the channel is up before the first byte of XML; verify it first.
+      if (this.#tls) this.#verifyBeforeUse(this.#tls);
       let features = await this.#openStream(timeoutMs);
       if (!this.#tls) features = await this.#negotiateTls(features, timeoutMs);
       this.#tlsSettled(true);
@@ -151,18 +153,20 @@ export class OutboundS2sStream implements OutboundStreamApi {
       raw.destroy();
       throw new S2sError(ERROR_CODES.TLS_FAILED, `TLS handshake with ${this.remoteDomain} failed: ${(err as Error).message}`, "remote-server-not-found", { cause: err });
     }
-    if (mode === "required_trusted") {
-      // Verified before a single byte of XML goes over the channel (MongooseIM never checks: peers.md).
-      const check = tls.checkPeer(channel, this.remoteDomain);
-      if (!check.trusted) {
-        channel.socket.destroy();
-        throw new S2sError(ERROR_CODES.TLS_FAILED, `certificate of ${this.remoteDomain} not trusted: ${check.reason}`, "remote-server-not-found");
-      }
-    }
+    this.#verifyBeforeUse(channel);
     this.#tls = channel;
     this.#xml.upgraded(channel.socket);
     this.deps.events.emit({ type: "tls_up", direction: "outbound", local: this.localDomain, remote: this.remoteDomain });
     return this.#openStream(timeoutMs);
+  }
+
+  /** required_trusted: verified before a single byte of XML goes over the channel (MongooseIM never checks: peers.md). */
+  #verifyBeforeUse(channel: SecureChannel): void {
+    if (this.deps.tls.mode !== "required_trusted") return;
+    const check = this.deps.tls.checkPeer(channel, this.remoteDomain);
+    if (check.trusted) return;
+    channel.socket.destroy();
+    throw new S2sError(ERROR_CODES.TLS_FAILED, `certificate of ${this.remoteDomain} not trusted: ${check.reason}`, "remote-server-not-found");
   }
 
   async #authenticate(features: XmlElement): Promise<string> {
