@@ -6,6 +6,7 @@ import { OUTBOUND_SESSIONS } from "../../core/session/outbound-sessions.js";
 import type { InboundStreamApi, OutboundStreamApi } from "../../core/stream/streams.js";
 import { el, NS, type XmlElement } from "../../core/xml/element.js";
 import { domainOf } from "../../core/router/stanza.js";
+import { ERROR_CODES, isS2sError } from "../../core/errors.js";
 
 type Verdict = "valid" | "invalid" | { error: string };
 
@@ -150,7 +151,10 @@ export class DialbackAuthenticator implements Authenticator {
     try {
       answer = await stream.next((e) => e.name === "result" && e.ns === NS.DIALBACK && domainOf(e.attr("from")) === remote && domainOf(e.attr("to")) === local && e.attr("type") !== undefined, this.timeoutMs);
     } catch (err) {
-      return { outcome: "failed", reason: (err as Error).message, fatal: true, condition: "remote-server-timeout" };
+      // No answer in time: the peer was reached but never became usable. A stream error instead
+      // (e.g. invalid-from from a policy refusal) is a refusal: not found, not "try later".
+      const timedOut = isS2sError(err) && err.code === ERROR_CODES.TIMEOUT;
+      return { outcome: "failed", reason: (err as Error).message, fatal: true, condition: timedOut ? "remote-server-timeout" : "remote-server-not-found" };
     }
     const type = answer.attr("type");
     if (type === "valid") return { outcome: "authenticated" };

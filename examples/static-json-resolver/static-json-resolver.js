@@ -1,0 +1,66 @@
+// @ts-check
+/** @import { ConnectTarget, Resolver, S2sConfig } from "xmpp-s2s" */
+import { isIP } from "node:net";
+
+/**
+ * One place to connect to, as written in the JSON file (`port` absent: `s2s.outgoing.port`).
+ * @typedef {{ readonly host: string, readonly port?: number, readonly tls: boolean }} JsonTarget
+ */
+
+/**
+ * A Resolver that replaces DNS: it is provided in the Resolver slot; nothing wraps the DNS plugin.
+ * `s2s.address` comes first, as with every resolver (MongooseIM semantics); then the JSON table,
+ * targets tried in file order. A domain in neither has no address: `[]` ("no answer" is a value;
+ * "could not ask" would be an error), so its stanzas bounce with `remote-server-not-found` at once
+ * instead of waiting for a timeout.
+ *
+ * @implements {Resolver}
+ */
+export class StaticJsonResolver {
+  /** @type {S2sConfig["s2s"]} */ #s2s;
+  /** @type {ReadonlyMap<string, readonly JsonTarget[]>} */ #table;
+
+  /**
+   * @param {S2sConfig["s2s"]} s2s
+   * @param {ReadonlyMap<string, readonly JsonTarget[]>} table keys lower-cased and IDNA-normalised
+   */
+  constructor(s2s, table) {
+    this.#s2s = s2s;
+    this.#table = table;
+  }
+
+  /**
+   * @param {string} domain
+   * @returns {Promise<ConnectTarget[]>}
+   */
+  async resolve(domain) {
+    const override = addressOverride(this.#s2s, domain);
+    if (override) return override;
+    return (this.#table.get(domain) ?? []).map((t) => target(t.host, t.port ?? this.#s2s.outgoing.port, t.tls, domain));
+  }
+}
+
+/**
+ * `s2s.address`: an entry for the domain wins and skips any lookup. (The built-in resolvers share
+ * this rule through core/resolver/address-override.ts, which "xmpp-s2s" does not export yet.)
+ *
+ * @param {S2sConfig["s2s"]} s2s
+ * @param {string} domain
+ * @returns {ConnectTarget[] | undefined}
+ */
+export function addressOverride(s2s, domain) {
+  const entry = s2s.address.find((a) => a.host === domain);
+  return entry && [target(entry.ipAddress, entry.port ?? s2s.outgoing.port, entry.tls, domain)];
+}
+
+/**
+ * @param {string} host
+ * @param {number} port
+ * @param {boolean} directTls XEP-0368: TLS from the first byte
+ * @param {string} via
+ * @returns {ConnectTarget}
+ */
+function target(host, port, directTls, via) {
+  const family = isIP(host);
+  return { host, port, directTls, family: family === 6 ? 6 : family === 4 ? 4 : undefined, via };
+}
