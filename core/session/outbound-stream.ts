@@ -166,7 +166,7 @@ export class OutboundS2sStream implements OutboundStreamApi {
     const check = this.deps.tls.checkPeer(channel, this.remoteDomain);
     if (check.trusted) return;
     channel.socket.destroy();
-    throw new S2sError(ERROR_CODES.TLS_FAILED, `certificate of ${this.remoteDomain} not trusted: ${check.reason}`, "remote-server-not-found");
+    throw new S2sError(ERROR_CODES.TLS_FAILED, `certificate of ${this.remoteDomain} refused: ${check.reason}`, "remote-server-not-found");
   }
 
   async #authenticate(features: XmlElement): Promise<string> {

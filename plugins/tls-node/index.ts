@@ -1,20 +1,20 @@
-// Placeholder until the node:tls provider lands: TLS off only.
-import { TLS_PROVIDER, type TlsProvider } from "../../core/tls/tls.js";
 import { definePlugin } from "../../core/plugins/plugin.js";
+import { TLS_PROVIDER } from "../../core/tls/tls.js";
+import { NodeTlsProvider, settingsFromConfig } from "./node-tls-provider.js";
 
+/**
+ * STARTTLS and direct TLS on node:tls (RFC 6120 §5, XEP-0368): certificates per local domain with
+ * SNI, trust in system roots plus `s2s.cacertfile`, peer identity by RFC 6125 (DNS-ID, SRV-ID,
+ * XmppAddr). All settings come from `[s2s]`; the plugin has no options of its own.
+ */
 export default definePlugin({
   name: "node_tls",
-  description: "STARTTLS and direct TLS with node:tls",
+  description: "STARTTLS and direct TLS with node:tls: SNI certificates per domain, RFC 6125 peer verification",
   provides: [TLS_PROVIDER],
+  s2sOptions: ["use_starttls", "certfile", "domain_certfile", "cacertfile", "ciphers"],
   register(ctx) {
-    const provider: TlsProvider = {
-      mode: ctx.config.s2s.useStarttls,
-      offersStartTls: () => false,
-      acceptInbound: () => Promise.reject(new Error("TLS not implemented")),
-      connectOutbound: () => Promise.reject(new Error("TLS not implemented")),
-      checkPeer: () => ({ trusted: false, reason: "TLS not implemented" }),
-      hasCertificateFor: () => false,
-    };
-    ctx.provide(TLS_PROVIDER, { useValue: provider });
+    // The files were checked by the config layer; reading them again here cannot fail unless they
+    // changed in between, in which case the ConfigError names the key.
+    ctx.provide(TLS_PROVIDER, { useValue: new NodeTlsProvider(settingsFromConfig(ctx.config), ctx.logger) });
   },
 });

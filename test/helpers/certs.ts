@@ -47,7 +47,8 @@ export interface CertAuthority {
   readonly configPath: string;
 }
 
-export type Eku = "serverAuth" | "clientAuth";
+/** OpenSSL short names of extended key usages; any other short name (e.g. "emailProtection") is written as given. */
+export type Eku = "serverAuth" | "clientAuth" | (string & {});
 
 export interface LeafOptions {
   /**

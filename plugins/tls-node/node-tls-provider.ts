@@ -1,0 +1,353 @@
+import type { X509Certificate } from "node:crypto";
+import { readFileSync } from "node:fs";
+import { isIP, type Socket } from "node:net";
+import * as tls from "node:tls";
+import { loadCaCertificates, loadCertificateWithKey } from "../../core/config/certs.js";
+import type { DomainCertfileEntry, S2sConfig, StartTlsMode } from "../../core/config/types.js";
+import { ConfigError, ERROR_CODES, S2sError } from "../../core/errors.js";
+import type { Logger } from "../../core/logging/logger.js";
+import type { PeerIdentityCheck, SecureChannel, TlsProvider } from "../../core/tls/tls.js";
+import { chainFromDetailed, TrustStore, verifyChain } from "./chain.js";
+import { describeIdentities, matchIdentity } from "./identity.js";
+
+/** What the provider needs from the configuration (the `[s2s]` TLS keys), plus knobs for tests. */
+export interface NodeTlsSettings {
+  readonly mode: StartTlsMode;
+  /** Absolute path of the default certificate (PEM: certificate, chain, unencrypted key). */
+  readonly certfile?: string;
+  readonly domainCertfile: readonly DomainCertfileEntry[];
+  /** Absolute path of extra trusted CAs, added to the system roots. */
+  readonly cacertfile?: string;
+  /** OpenSSL cipher list (TLS 1.2 suites; TLS 1.3 suites stay on, stack-notes). */
+  readonly ciphers: string;
+  /** Milliseconds a TLS handshake may take. Default 30000. */
+  readonly handshakeTimeoutMs?: number;
+  /** Trust the roots Node ships (`tls.rootCertificates`). Default true. */
+  readonly systemRoots?: boolean;
+  /** Time source for certificate validity (milliseconds since the epoch). Default `Date.now`. */
+  readonly now?: () => number;
+}
+
+export function settingsFromConfig(config: S2sConfig): NodeTlsSettings {
+  const s2s = config.s2s;
+  return { mode: s2s.useStarttls, certfile: s2s.certfile, domainCertfile: s2s.domainCertfile, cacertfile: s2s.cacertfile, ciphers: s2s.ciphers };
+}
+
+export const DEFAULT_HANDSHAKE_TIMEOUT_MS = 30_000;
+
+/** RFC 8996 / RFC 7590 §3.1: nothing older than TLS 1.2. */
+const MIN_VERSION = "TLSv1.2";
+
+/**
+ * What OpenSSL says of a client certificate without the clientAuth EKU. Node 20 maps
+ * X509_V_ERR_INVALID_PURPOSE to INVALID_PURPOSE; the other spelling is the name some OpenSSL
+ * builds print for the same check (kept so a runtime upgrade cannot silently turn the feature off).
+ */
+const PURPOSE_ERRORS: ReadonlySet<string> = new Set(["INVALID_PURPOSE", "UNSUPPORTED_CERTIFICATE_PURPOSE"]);
+
+/** A certificate we present: the combined PEM file split into its parts. */
+interface Identity {
+  readonly path: string;
+  /** Leaf then chain, PEM. */
+  readonly certPem: string;
+  readonly keyPem: string;
+  readonly leaf: X509Certificate;
+}
+
+/** An immutable snapshot of the certificate files and everything built from them; `reload` swaps it whole. */
+class Material {
+  readonly trust: TrustStore;
+  readonly #contexts = new Map<Identity | undefined, tls.SecureContext>();
+  readonly #servers = new Map<Identity, tls.Server>();
+
+  constructor(
+    readonly defaultCert: Identity | undefined,
+    readonly domainCerts: ReadonlyMap<string, Identity>,
+    readonly caPems: readonly string[],
+    private readonly ciphers: string,
+    private readonly newServer: (options: tls.TlsOptions) => tls.Server,
+  ) {
+    this.trust = new TrustStore(caPems);
+  }
+
+  /** `domain_certfile` entry for the domain, else `certfile`. */
+  certFor(domain: string): Identity | undefined {
+    return this.domainCerts.get(domain) ?? this.defaultCert;
+  }
+
+  /**
+   * One secure context per certificate (and one without, for outbound streams of domains we have
+   * no certificate for), built on first use: each holds the whole trust store, ~20 ms to build.
+   * The trust store is in EVERY context: with SNI, OpenSSL verifies client certificates against
+   * the CA list of the context SNI selected (stack-notes).
+   */
+  contextFor(identity: Identity | undefined): tls.SecureContext {
+    let context = this.#contexts.get(identity);
+    if (!context) {
+      context = tls.createSecureContext({ ...this.#baseOptions(), ...(identity ? { cert: identity.certPem, key: identity.keyPem } : {}) });
+      this.#contexts.set(identity, context);
+    }
+    return context;
+  }
+
+  /**
+   * The server side of a handshake runs in a non-listening `tls.Server` fed with
+   * `emit("connection", socket)`: a hand-made server `TLSSocket` never sets `authorized` for client
+   * certificates (stack-notes). One server per default certificate, reused for every connection.
+   */
+  serverFor(identity: Identity, handshakeTimeoutMs: number): tls.Server {
+    let server = this.#servers.get(identity);
+    if (!server) {
+      server = this.newServer({
+        ...this.#baseOptions(),
+        cert: identity.certPem,
+        key: identity.keyPem,
+        // Ask for the peer's certificate but never fail the handshake on it: checkPeer and the
+        // authenticators decide what an untrusted or mismatching certificate means (RFC 6120 §13.7.2).
+        requestCert: true,
+        rejectUnauthorized: false,
+        handshakeTimeout: handshakeTimeoutMs,
+        SNICallback: (servername, callback) => {
+          // XEP-0368 / RFC 6066: the certificate of the domain the peer asked for.
+          const name = servername.toLowerCase().replace(/\.$/, "");
+          callback(null, this.contextFor(this.domainCerts.get(name) ?? this.defaultCert ?? identity));
+        },
+      });
+      this.#servers.set(identity, server);
+    }
+    return server;
+  }
+
+  #baseOptions(): tls.SecureContextOptions {
+    return { ca: [...this.caPems], ciphers: this.ciphers, minVersion: MIN_VERSION };
+  }
+}
+
+interface PendingHandshake {
+  secure(socket: tls.TLSSocket): void;
+  fail(err: Error): void;
+}
+
+/**
+ * The TLS slot on node:tls: STARTTLS and direct TLS in both directions, one certificate per local
+ * domain with SNI, a trust store of system roots plus `s2s.cacertfile`, and RFC 6125 identity checks
+ * (RFC 6120 §5, §13.7.1.2; XEP-0178; XEP-0368).
+ */
+export class NodeTlsProvider implements TlsProvider {
+  readonly mode: StartTlsMode;
+  #material: Material;
+  /** Inbound handshakes in progress, by TCP 4-tuple (the only link from a server's TLSSocket back to its raw socket). */
+  readonly #pending = new Map<string, PendingHandshake>();
+  readonly #timeoutMs: number;
+  readonly #now: () => number;
+
+  constructor(
+    private readonly settings: NodeTlsSettings,
+    private readonly logger?: Logger,
+  ) {
+    this.mode = settings.mode;
+    this.#timeoutMs = settings.handshakeTimeoutMs ?? DEFAULT_HANDSHAKE_TIMEOUT_MS;
+    this.#now = settings.now ?? Date.now;
+    this.#material = this.#load();
+  }
+
+  offersStartTls(localDomain: string): boolean {
+    return this.mode !== "false" && this.hasCertificateFor(localDomain);
+  }
+
+  hasCertificateFor(localDomain: string): boolean {
+    return this.#material.certFor(localDomain.toLowerCase()) !== undefined;
+  }
+
+  async reload(): Promise<void> {
+    // Build everything before swapping: a broken file leaves the running certificates in place.
+    this.#material = this.#load();
+    this.logger?.info({ what: "tls_reloaded", certfile: this.settings.certfile, domains: [...this.#material.domainCerts.keys()] });
+  }
+
+  acceptInbound(socket: Socket, hintDomain?: string): Promise<SecureChannel> {
+    const material = this.#material;
+    const hint = hintDomain?.toLowerCase();
+    const identity = (hint !== undefined ? material.domainCerts.get(hint) : undefined) ?? material.defaultCert ?? material.domainCerts.values().next().value;
+    socket.on("error", noop); // the TLS socket reports errors; the raw one must never crash the process
+    if (!identity) {
+      socket.destroy();
+      return Promise.reject(new S2sError(ERROR_CODES.TLS_FAILED, "no certificate configured (s2s.certfile or s2s.domain_certfile)"));
+    }
+    const key = tupleKey(socket);
+    if (key === undefined || this.#pending.has(key)) {
+      socket.destroy();
+      return Promise.reject(new S2sError(ERROR_CODES.TLS_FAILED, "connection closed before the TLS handshake"));
+    }
+    const server = material.serverFor(identity, this.#timeoutMs);
+    return new Promise<SecureChannel>((resolve, reject) => {
+      let tlsSocket: tls.TLSSocket | undefined;
+      const done = () => {
+        clearTimeout(timer);
+        socket.off("close", onClose);
+        this.#pending.delete(key);
+      };
+      const fail = (err: Error) => {
+        done();
+        tlsSocket?.destroy();
+        socket.destroy();
+        reject(err instanceof S2sError ? err : new S2sError(ERROR_CODES.TLS_FAILED, `TLS handshake failed: ${err.message}`, undefined, { cause: err }));
+      };
+      const onClose = () => fail(new S2sError(ERROR_CODES.TLS_FAILED, "connection closed during the TLS handshake"));
+      const timer = setTimeout(() => fail(new S2sError(ERROR_CODES.TIMEOUT, `TLS handshake not completed within ${this.#timeoutMs} ms`, "connection-timeout")), this.#timeoutMs);
+      socket.once("close", onClose);
+      this.#pending.set(key, {
+        fail,
+        secure: (secured) => {
+          tlsSocket = secured;
+          const channel = this.#channel(secured, material, "inbound");
+          // use_starttls = "required_trusted": a peer without a certificate we trust gets nothing
+          // further (MongooseIM accepts one that sends no certificate at all: peers.md). Which
+          // domain the certificate must name is known only later, from the stream or the
+          // authentication; checkPeer does that part.
+          if (this.mode === "required_trusted" && !channel.chainTrusted) {
+            fail(new S2sError(ERROR_CODES.TLS_FAILED, `peer certificate not trusted (use_starttls = "required_trusted"): ${channel.chainError}`, "policy-violation"));
+            return;
+          }
+          done();
+          resolve(channel);
+        },
+      });
+      server.emit("connection", socket);
+    });
+  }
+
+  connectOutbound(socket: Socket, localDomain: string, remoteDomain: string): Promise<SecureChannel> {
+    const material = this.#material;
+    const identity = material.certFor(localDomain.toLowerCase());
+    socket.on("error", noop);
+    return new Promise<SecureChannel>((resolve, reject) => {
+      const secured = tls.connect({
+        socket,
+        // RFC 6120 §13.7.2.1 / XEP-0368: SNI is the domain we want to talk to (never an IP literal, RFC 6066 §3).
+        servername: isIP(remoteDomain.replace(/^\[|\]$/g, "")) === 0 ? remoteDomain : undefined,
+        secureContext: material.contextFor(identity),
+        // We decide after the handshake (checkPeer, use_starttls); Node's own host check knows
+        // neither SRV-IDs nor XmppAddr, and mixes identity into `authorized`: turned off.
+        rejectUnauthorized: false,
+        checkServerIdentity: () => undefined,
+      });
+      const fail = (err: Error) => {
+        clearTimeout(timer);
+        secured.destroy();
+        socket.destroy();
+        reject(err instanceof S2sError ? err : new S2sError(ERROR_CODES.TLS_FAILED, `TLS handshake with ${remoteDomain} failed: ${err.message}`, undefined, { cause: err }));
+      };
+      const onError = (err: Error) => fail(err);
+      const onClose = () => fail(new S2sError(ERROR_CODES.TLS_FAILED, `${remoteDomain} closed the connection during the TLS handshake`));
+      const timer = setTimeout(() => fail(new S2sError(ERROR_CODES.TIMEOUT, `TLS handshake with ${remoteDomain} not completed within ${this.#timeoutMs} ms`, "remote-server-timeout")), this.#timeoutMs);
+      secured.once("error", onError);
+      secured.once("close", onClose);
+      secured.once("secureConnect", () => {
+        clearTimeout(timer);
+        secured.off("error", onError);
+        secured.off("close", onClose);
+        secured.on("error", noop); // until the stream attaches its own handlers
+        resolve(this.#channel(secured, material, "outbound", localDomain, remoteDomain));
+      });
+    });
+  }
+
+  checkPeer(channel: SecureChannel, domain: string): PeerIdentityCheck {
+    const cert = channel.peerCertificate;
+    if (!cert) return { trusted: false, reason: "no certificate" };
+    const now = this.#now();
+    if (now > Date.parse(cert.validTo)) return { trusted: false, reason: "certificate expired" };
+    if (now < Date.parse(cert.validFrom)) return { trusted: false, reason: "certificate not yet valid" };
+    if (!channel.chainTrusted) return { trusted: false, reason: `certificate not trusted: ${channel.chainError ?? "unknown error"}` };
+    if (matchIdentity(cert, domain) === undefined) {
+      return { trusted: false, reason: `certificate does not match ${domain} (it names ${describeIdentities(cert)})` };
+    }
+    return { trusted: true };
+  }
+
+  /** Builds the channel, reading the peer's certificates exactly once. */
+  #channel(socket: tls.TLSSocket, material: Material, direction: "inbound" | "outbound", local?: string, remote?: string): SecureChannel {
+    // One call, the detailed form, before anything else: on Node 20 a getPeerX509Certificate()
+    // call empties every later answer, including the chain we need for our own verification
+    // (stack-notes; seen here on client sockets). The leaf is the chain's first element.
+    const certs = chainFromDetailed(socket.getPeerCertificate(true));
+    const leaf = certs[0];
+    let chainTrusted: boolean;
+    let chainError: string | undefined;
+    if (!leaf) {
+      chainTrusted = false;
+      chainError = "no certificate";
+    } else if (socket.authorized) {
+      chainTrusted = true;
+    } else if (direction === "inbound" && PURPOSE_ERRORS.has(String(socket.authorizationError))) {
+      // A server certificate without clientAuth, presented as a client certificate: accepted when
+      // otherwise valid, as Prosody 13 and ejabberd do (peers.md). OpenSSL reports only its last
+      // error, so its verdict cannot be trusted here: verify the chain ourselves (chain.ts).
+      const verdict = verifyChain(leaf, certs.slice(1), material.trust, this.#now());
+      chainTrusted = verdict.trusted;
+      chainError = verdict.error;
+      this.logger?.debug({ what: "tls_peer_without_client_auth", subject: leaf.subject, chainTrusted, chainError });
+    } else {
+      chainTrusted = false;
+      chainError = String(socket.authorizationError ?? "unknown error");
+    }
+    const servername = direction === "inbound" && typeof socket.servername === "string" ? socket.servername : undefined;
+    this.logger?.debug({ what: "tls_handshake_done", direction, local, remote, servername, protocol: socket.getProtocol(), cipher: socket.getCipher()?.name, chainTrusted, chainError });
+    return { socket, peerCertificate: leaf, chainTrusted, chainError, servername };
+  }
+
+  /** A shared server (Material.serverFor) hands each finished handshake back to its acceptInbound call. */
+  #newServer(options: tls.TlsOptions): tls.Server {
+    const server = tls.createServer(options);
+    server.on("secureConnection", (secured: tls.TLSSocket) => {
+      const pending = this.#pending.get(tupleKey(secured) ?? "");
+      if (pending) pending.secure(secured);
+      else secured.destroy();
+    });
+    server.on("tlsClientError", (err: Error, secured: tls.TLSSocket) => {
+      const pending = this.#pending.get(tupleKey(secured) ?? "");
+      secured.destroy();
+      pending?.fail(err);
+    });
+    return server;
+  }
+
+  #load(): Material {
+    const s = this.settings;
+    const problems: string[] = [];
+    const identity = (path: string, where: string): Identity | undefined => {
+      const loaded = loadCertificateWithKey(path);
+      if ("error" in loaded) {
+        problems.push(`${where}: ${loaded.error}${loaded.detail ? ` (${loaded.detail})` : ""}`);
+        return undefined;
+      }
+      const text = readFileSync(path, "utf8");
+      const certPem = [...text.matchAll(/-----BEGIN CERTIFICATE-----[\s\S]*?-----END CERTIFICATE-----/g)].map((m) => m[0]).join("\n") + "\n";
+      const keyPem = /-----BEGIN ([A-Z ]*)PRIVATE KEY-----[\s\S]*?-----END \1PRIVATE KEY-----/.exec(text)![0] + "\n";
+      return { path, certPem, keyPem, leaf: loaded.ok.leaf };
+    };
+    const defaultCert = s.certfile !== undefined ? identity(s.certfile, "s2s.certfile") : undefined;
+    const domainCerts = new Map<string, Identity>();
+    s.domainCertfile.forEach((entry, i) => {
+      const loaded = identity(entry.certfile, `s2s.domain_certfile[${i}].certfile`);
+      if (loaded) domainCerts.set(entry.domain.toLowerCase(), loaded);
+    });
+    const caPems = s.systemRoots === false ? [] : [...tls.rootCertificates];
+    if (s.cacertfile !== undefined) {
+      const cas = loadCaCertificates(s.cacertfile);
+      if ("error" in cas) problems.push(`s2s.cacertfile: ${cas.error}`);
+      else caPems.push(...cas.ok.map((c) => c.toString()));
+    }
+    if (problems.length > 0) throw new ConfigError(problems);
+    return new Material(defaultCert, domainCerts, caPems, s.ciphers, (options) => this.#newServer(options));
+  }
+}
+
+function noop(): void {}
+
+function tupleKey(socket: Socket): string | undefined {
+  const { remoteAddress, remotePort, localAddress, localPort } = socket;
+  if (remoteAddress === undefined || remotePort === undefined) return undefined;
+  return `${remoteAddress}|${remotePort}|${localAddress}|${localPort}`;
+}
