@@ -1,6 +1,7 @@
 #!/usr/bin/env node
 import "reflect-metadata";
 import { parseArgs } from "node:util";
+import { pino } from "pino";
 import { checkConfigFile } from "../core/check-config.js";
 import { isConfigError } from "../core/errors.js";
 import { createLogger } from "../core/logging/logger.js";
@@ -50,7 +51,27 @@ async function start(file: string | undefined, level: string | undefined): Promi
     process.stderr.write(`--log-level: unknown level (got "${level}", expected one of ${LEVELS.join(", ")})\n`);
     return EXIT_CONFIG;
   }
-  const logger = createLogger((level as Level | undefined) ?? "info");
+  // Synchronous stdout: pino's default asynchronous writer, at process.exit, writes the queued
+  // lines while an earlier write is still in flight, so the last lines (`shutdown`, `stopped`)
+  // came out in the wrong order (and `logger.flush(cb)` does not wait when minLength is 0).
+  // One write per line is cheap at the rate a server logs; a crash or exit loses nothing.
+  const logger = createLogger((level as Level | undefined) ?? "info", pino.destination({ dest: 1, sync: true }) as unknown as NodeJS.WritableStream);
+  // Signal handlers go in before anything is started or logged: a supervisor that sends SIGTERM
+  // as soon as it reads "started" (or at any moment of start-up) must get a graceful shutdown,
+  // not the default action (immediate exit). A signal during start-up is acted on once started.
+  let pendingSignal: NodeJS.Signals | undefined;
+  let pendingReload = false;
+  let onSignal = (signal: NodeJS.Signals): void => {
+    pendingSignal ??= signal;
+  };
+  let onHangup = (): void => {
+    pendingReload = true;
+  };
+  // `once`: a second SIGTERM/SIGINT gets the default action (forced exit) if shutdown hangs.
+  process.once("SIGTERM", () => onSignal("SIGTERM"));
+  process.once("SIGINT", () => onSignal("SIGINT"));
+  process.on("SIGHUP", () => onHangup());
+
   let server;
   try {
     // Validate the file and its plugins before any socket is opened (contract.md).
@@ -78,14 +99,16 @@ async function start(file: string | undefined, level: string | undefined): Promi
         },
       );
     };
-    process.once("SIGTERM", () => shutdown("SIGTERM"));
-    process.once("SIGINT", () => shutdown("SIGINT"));
     // SIGHUP: re-read the config file; an invalid file is refused and logged, the running config stays.
-    process.on("SIGHUP", () => {
+    const reloadConfig = () => {
       if (stopping) return;
       logger.info({ what: "reload_requested", signal: "SIGHUP" });
       running.reload().catch(() => {});
-    });
+    };
+    onSignal = shutdown;
+    onHangup = reloadConfig;
+    if (pendingSignal) shutdown(pendingSignal);
+    else if (pendingReload) reloadConfig();
   });
 }
 
@@ -135,7 +158,7 @@ async function main(argv: string[]): Promise<number> {
 }
 
 main(process.argv.slice(2)).then((code) => {
-  // Let pino flush, then exit with the contract's code.
+  // Log lines are written synchronously (see start()), so nothing is pending: exit with the contract's code.
   process.exitCode = code;
   setImmediate(() => process.exit(code));
 });
