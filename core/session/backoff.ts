@@ -25,7 +25,7 @@ export interface BackoffOptions {
 
 /** Delay before retry number `attempt` (1-based): initial × 2^(attempt-1), capped at the maximum, then jittered. */
 export function backoffDelay(attempt: number, options: BackoffOptions): number {
-  const base = Math.min(options.initialDelayMs * 2 ** Math.min(attempt - 1, 52), options.maxDelayMs);
+  const base = Math.min(options.initialDelayMs * 2 ** Math.min(Math.max(attempt, 1) - 1, 52), options.maxDelayMs);
   const random = options.random ?? Math.random;
   const jittered = base * (1 + options.jitter * (2 * random() - 1));
   return Math.max(0, Math.min(Math.round(jittered), options.maxDelayMs));
@@ -38,9 +38,10 @@ export function backoffDelay(attempt: number, options: BackoffOptions): number {
  */
 export function retrySignals$(outcomes$: Observable<PairOutcome>, options: BackoffOptions, scheduler?: SchedulerLike): Observable<RetrySignal> {
   return outcomes$.pipe(
-    scan((state, outcome) => ({ attempt: outcome.kind === "failed" ? state.attempt + 1 : 0, outcome }), { attempt: 0, outcome: { kind: "succeeded" } as PairOutcome }),
-    switchMap(({ attempt, outcome }) => {
-      if (outcome.kind === "inbound_authenticated") return of({ attempt: 0, delayMs: 0 });
+    scan((state, outcome) => ({ attempt: outcome.kind === "failed" ? state.attempt + 1 : 0, previous: state.attempt, outcome }), { attempt: 0, previous: 0, outcome: { kind: "succeeded" } as PairOutcome }),
+    switchMap(({ attempt, previous, outcome }) => {
+      // Only a pair that has failed has anything to retry; an inbound stream on a healthy pair is no signal.
+      if (outcome.kind === "inbound_authenticated") return previous > 0 ? of({ attempt: 0, delayMs: 0 }) : EMPTY;
       if (outcome.kind === "succeeded") return EMPTY;
       const delayMs = backoffDelay(attempt, options);
       options.onScheduled?.(attempt, delayMs);

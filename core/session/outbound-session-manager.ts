@@ -33,9 +33,10 @@ export class OutboundSessionManager implements OutboundSessions {
   }
 
   inboundAuthenticated(localDomain: string, remoteDomain: string): void {
-    const session = this.#sessions.get(`${localDomain} ${remoteDomain}`);
-    // The remote just reached us, so it is up: stop waiting and deliver now (nobody else does: peers.md).
-    if (session) this.#retry.cancelWait(session);
+    // The remote just reached us, so it is up: every pair waiting to retry it (ours and our
+    // components') stops waiting and delivers now (nobody else does: peers.md).
+    for (const session of this.#sessions.values()) if (session.remoteDomain === remoteDomain) this.#retry.cancelWait(session);
+    void localDomain;
   }
 
   async closeWhere(predicate: (local: string, remote: string) => Promise<boolean> | boolean, condition: string): Promise<void> {

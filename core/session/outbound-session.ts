@@ -131,7 +131,7 @@ export class OutboundSession {
       });
       this.#stream = stream;
       this.#markStreamCreated?.();
-      const method = await stream.negotiate(deps.settings.negotiationTimeoutMs);
+      const method = await withDeadline(stream.negotiate(deps.settings.negotiationTimeoutMs), deps.settings.negotiationTimeoutMs, () => stream.destroy("negotiation deadline"), remote);
       if (stream.closed) throw new S2sError(ERROR_CODES.CONNECT_FAILED, `stream to ${remote} closed during negotiation`, "remote-server-not-found");
       deps.events.emit({ type: "authenticated", direction: "outbound", local, remote, method });
       deps.logger.info({ what: "established", local, remote, method, target, tls: Boolean(stream.tls) });
@@ -183,4 +183,25 @@ export class OutboundSession {
     // Stanzas that queued meanwhile get a new attempt right away.
     if (wasEstablished) this.hooks.onIdle(this);
   }
+}
+
+/** The whole negotiation (TLS, authentication) within `ms` of the TCP connection, not just each step. */
+function withDeadline<T>(work: Promise<T>, ms: number, onTimeout: () => void, remote: string): Promise<T> {
+  if (ms === Infinity) return work;
+  return new Promise<T>((resolve, reject) => {
+    const timer = setTimeout(() => {
+      onTimeout();
+      reject(new S2sError(ERROR_CODES.TIMEOUT, `stream to ${remote} not usable within ${ms} ms`, "remote-server-timeout"));
+    }, ms);
+    work.then(
+      (v) => {
+        clearTimeout(timer);
+        resolve(v);
+      },
+      (e: unknown) => {
+        clearTimeout(timer);
+        reject(e);
+      },
+    );
+  });
 }

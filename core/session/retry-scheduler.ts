@@ -1,4 +1,4 @@
-import { Subject, takeUntil } from "rxjs";
+import { Subject, takeUntil, type Subscription } from "rxjs";
 import { ERROR_CODES, isS2sError } from "../errors.js";
 import type { StreamDeps } from "./deps.js";
 import type { OutboundSession } from "./outbound-session.js";
@@ -11,7 +11,10 @@ interface PairState {
   readonly outcomes: Subject<PairOutcome>;
   waiting: boolean;
   attempt: number;
-  holdTimer?: NodeJS.Timeout;
+  /** The hold window, on the clock's scheduler (virtual time in tests). */
+  holdTimer?: Subscription;
+  /** This pair's retry pipeline; ended by forget() so a pending wait cannot fire afterwards. */
+  pipeline?: Subscription;
 }
 
 /**
@@ -65,17 +68,18 @@ export class RetryScheduler {
   hold(session: OutboundSession): void {
     const state = this.#pairs.get(session);
     if (!state?.waiting || state.holdTimer) return;
-    state.holdTimer = setTimeout(() => {
+    state.holdTimer = this.deps.clock.scheduler.schedule(() => {
       state.holdTimer = undefined;
       session.bounceQueued("remote-server-not-found", "cancel", `${session.remoteDomain} is unreachable; retrying later`);
     }, this.deps.settings.holdWindowMs);
-    state.holdTimer.unref();
   }
 
   forget(session: OutboundSession): void {
     const state = this.#pairs.get(session);
     if (!state) return;
     this.#endWait(state);
+    // complete() alone would let switchMap finish a pending timer and retry a forgotten session.
+    state.pipeline?.unsubscribe();
     state.outcomes.complete();
     this.#pairs.delete(session);
   }
@@ -103,7 +107,7 @@ export class RetryScheduler {
         this.deps.logger.info({ what: "retry_scheduled", local, remote, delayMs, attempt });
       },
     };
-    retrySignals$(outcomes, options, this.deps.clock.scheduler)
+    state.pipeline = retrySignals$(outcomes, options, this.deps.clock.scheduler)
       .pipe(takeUntil(this.#shutdown$))
       .subscribe(() => {
         this.#endWait(s);
@@ -115,7 +119,7 @@ export class RetryScheduler {
 
   #endWait(state: PairState): void {
     state.waiting = false;
-    if (state.holdTimer) clearTimeout(state.holdTimer);
+    state.holdTimer?.unsubscribe();
     state.holdTimer = undefined;
   }
 }

@@ -1,4 +1,4 @@
-import { connect as netConnect, type Socket } from "node:net";
+import { connect as netConnect } from "node:net";
 import type { Connection, ConnectRequest, Connector, SessionSettings } from "../../core/connector/connector.js";
 import { ERROR_CODES, S2sError } from "../../core/errors.js";
 import type { EventBus } from "../../core/events/events.js";
@@ -65,6 +65,8 @@ export class TcpConnector implements Connector {
             resolve(connection);
           },
           (err: Error) => {
+            // The racer lost to a faster attempt: not a failure of that target.
+            if (done || err instanceof Superseded) return settleFailure();
             reasons.push(`${target.host}:${target.port}: ${err.message}`);
             this.events.emit({ type: "connect_failed", local: request.localDomain, remote: request.remoteDomain, target: `${target.host}:${target.port}`, reason: err.message });
             this.logger.info({ what: "connect_failed", local: request.localDomain, remote: request.remoteDomain, target: `${target.host}:${target.port}`, reason: err.message });
@@ -86,41 +88,69 @@ export class TcpConnector implements Connector {
     });
   }
 
+  /**
+   * One attempt: TCP connect and, for a direct-TLS target, the TLS handshake, together bounded by
+   * `outgoing.connection_timeout` (a peer that accepts TCP but never answers TLS must not hold the
+   * pair forever: the session's negotiation timer only starts once the connector returns).
+   * `abort()` settles the attempt at once and frees its socket and timer.
+   */
   #attempt(target: ConnectTarget, request: ConnectRequest): { result: Promise<Connection>; abort: () => void } {
-    let socket: Socket | undefined;
-    let timer: NodeJS.Timeout | undefined;
+    let abort: () => void = () => {};
     const result = new Promise<Connection>((resolve, reject) => {
+      let settled = false;
+      let phase = "TCP connection";
+      let timer: NodeJS.Timeout | undefined;
       // Connect to the address the resolver found; getaddrinfo would bypass the resolver's DNS servers (stack-notes).
-      socket = netConnect({ host: target.host, port: target.port, noDelay: true, autoSelectFamily: false });
-      const s = socket;
-      const fail = (err: Error) => {
+      const socket = netConnect({ host: target.host, port: target.port, noDelay: true, autoSelectFamily: false });
+      const finish = () => {
+        settled = true;
         clearTimeout(timer);
-        s.destroy();
+        request.signal?.removeEventListener("abort", onAbort);
+        socket.off("error", fail);
+      };
+      const fail = (err: Error) => {
+        if (settled) return;
+        finish();
+        // Keep a listener: destroy() after an error must not turn a late 'error' into a crash.
+        socket.on("error", () => {});
+        socket.destroy();
         reject(err);
       };
-      s.once("error", fail);
+      const onAbort = () => fail(new Error("aborted"));
+      abort = () => fail(new Superseded("superseded by another attempt"));
+      socket.once("error", fail);
       if (this.connectionTimeoutMs !== Infinity) {
-        timer = setTimeout(() => fail(new Error(`no TCP connection within ${this.connectionTimeoutMs} ms`)), this.connectionTimeoutMs);
+        timer = setTimeout(() => fail(new Error(`no ${phase} within ${this.connectionTimeoutMs} ms`)), this.connectionTimeoutMs);
       }
-      request.signal?.addEventListener("abort", () => fail(new Error("aborted")), { once: true });
-      s.once("connect", () => {
-        clearTimeout(timer);
-        s.off("error", fail);
+      if (request.signal?.aborted) return onAbort();
+      request.signal?.addEventListener("abort", onAbort, { once: true });
+      socket.once("connect", () => {
+        if (settled) return;
         if (!target.directTls) {
-          resolve({ socket: s, target });
+          finish();
+          resolve({ socket, target });
           return;
         }
-        // XEP-0368: TLS from the first byte; a failed handshake moves on to the next target.
-        s.once("error", () => {});
-        request.secure(s, target).then(
-          (tls) => resolve({ socket: tls.socket, target, tls }),
-          (err: Error) => {
-            s.destroy();
-            reject(new Error(`direct TLS failed: ${err.message}`));
+        // XEP-0368: TLS from the first byte; a failed or stalled handshake moves on to the next target.
+        phase = "direct TLS handshake";
+        request.secure(socket, target).then(
+          (tls) => {
+            if (settled) {
+              tls.socket.destroy();
+              return;
+            }
+            finish();
+            // The TLS socket is the one the stream uses; the raw one under it must not crash on a late error.
+            socket.on("error", () => {});
+            resolve({ socket: tls.socket, target, tls });
           },
+          (err: Error) => fail(new Error(`direct TLS failed: ${err.message}`)),
         );
       });
     });
-    return { result, abort: () => socket?.destroy() };
+    return { result, abort: () => abort() };
   }
 }
+
+/** An attempt abandoned because another one of its group connected first. */
+class Superseded extends Error {}

@@ -1,4 +1,5 @@
 import { isIP } from "node:net";
+import { domainToASCII } from "node:url";
 import type { S2sSectionConfig } from "../../core/config/types.js";
 import type { ConnectTarget, Resolver } from "../../core/resolver/resolver.js";
 import { addressOverride } from "../../core/resolver/address-override.js";
@@ -20,7 +21,9 @@ export class StaticResolver implements Resolver {
     private readonly table: readonly StaticEntry[],
   ) {}
 
-  async resolve(domain: string): Promise<ConnectTarget[]> {
+  async resolve(input: string): Promise<ConnectTarget[]> {
+    // The table holds ASCII (IDNA) names; a stanza may carry the Unicode form.
+    const domain = domainToASCII(input.toLowerCase()) || input.toLowerCase();
     const override = addressOverride(this.s2s, domain);
     if (override) return override;
     return this.table

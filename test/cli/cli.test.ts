@@ -5,6 +5,7 @@
  * server answering a stream header, logging JSON lines with `what`, and shutting down on SIGTERM
  * with `system-shutdown` to open streams.
  */
+import { ensureBuilt } from "../helpers/build.js";
 import "reflect-metadata";
 import { after, before, describe, it } from "node:test";
 import assert from "node:assert/strict";
@@ -165,9 +166,8 @@ describe("xmpp-s2s CLI (dist/bin/xmpp-s2s.js)", () => {
   let tmp: string;
 
   before(() => {
-    // Build unconditionally: the test must run the current sources, not a stale dist/.
-    const build = spawnSync("npm", ["run", "build"], { cwd: ROOT, encoding: "utf8", timeout: 300_000 });
-    assert.equal(build.status, 0, `npm run build failed:\n${build.stdout}\n${build.stderr}`);
+    // The test must run the current sources, not a stale dist/ (npm test builds once up front).
+    ensureBuilt();
     assert.ok(existsSync(BIN), `${BIN} missing after the build`);
     tmp = mkdtempSync(join(tmpdir(), "xmpp-s2s-cli-"));
   });
