@@ -5,14 +5,11 @@ import { createServer, type Server, type Socket } from "node:net";
 import { xml } from "@xmpp/component";
 import { el } from "../../core/xml/element.js";
 import { addressOf, reservePorts, startNode, type TestNode } from "../helpers/servers.js";
+import { errorCondition } from "../helpers/stanzas.js";
 import { connectComponent, type TestComponent } from "../helpers/component.js";
 import { freePort } from "../helpers/ports.js";
 import { waitFor } from "../helpers/wait.js";
 
-function errorCondition(stanza: any): string | undefined {
-  const error = stanza.getChild("error");
-  return error?.children.find((c: any) => typeof c !== "string" && c.attrs.xmlns === "urn:ietf:params:xml:ns:xmpp-stanzas" && c.name !== "text")?.name;
-}
 
 describe("outbound sessions, bounces and the local side", () => {
   let a: TestNode;

@@ -120,7 +120,7 @@ domains = "bad.example"
 
   it("rejects two providers for a single slot", async () => {
     const line = await oneProblemAt(toml(`[plugins.static_resolver]\nenabled = true`), "plugins.resolver");
-    assert.match(line, /two providers for a single slot \(got \["dns","static_resolver"\]/);
+    assert.match(line, /two providers for a single slot \(got \["dns", "static_resolver"\]/);
   });
 
   it("accepts the other provider once the slot names it", async () => {

@@ -5,6 +5,7 @@ import { fileURLToPath } from "node:url";
 import { dirname, join } from "node:path";
 import { xml } from "@xmpp/component";
 import { addressOf, reservePorts, startNode, type TestNode } from "../helpers/servers.js";
+import { errorCondition } from "../helpers/stanzas.js";
 import { connectComponent, type TestComponent } from "../helpers/component.js";
 import { ScriptedPeer } from "../helpers/s2s-peer.js";
 import { waitFor } from "../helpers/wait.js";
@@ -13,9 +14,6 @@ import type { S2sEvent } from "../../core/events/events.js";
 
 const fixtures = join(dirname(fileURLToPath(import.meta.url)), "fixtures");
 
-function errorCondition(stanza: any): string | undefined {
-  return stanza.getChild("error")?.children.find((c: any) => typeof c !== "string" && c.attrs.xmlns === "urn:ietf:params:xml:ns:xmpp-stanzas")?.name;
-}
 
 /** A (with component bot.a.example) -> B, where B's policy is what each test sets. */
 async function pair(ipA: string, ipB: string, bPolicy: { s2s?: Record<string, unknown>; plugins?: Record<string, unknown> }, aExtra: { s2s?: Record<string, unknown>; plugins?: Record<string, unknown> } = {}) {

@@ -4,6 +4,7 @@ import assert from "node:assert/strict";
 import { X509Certificate } from "node:crypto";
 import { xml } from "@xmpp/component";
 import { addressOf, reservePorts, startNode, type TestNode } from "../helpers/servers.js";
+import { errorCondition } from "../helpers/stanzas.js";
 import { connectComponent, type TestComponent } from "../helpers/component.js";
 import { makeCa, makeCertDir, makeLeaf, removeCertDir, type CertAuthority } from "../helpers/certs.js";
 import { waitFor } from "../helpers/wait.js";
@@ -19,9 +20,6 @@ let ca: CertAuthority;
 let otherCa: CertAuthority;
 let ipCounter = 70;
 
-function errorCondition(stanza: any): string | undefined {
-  return stanza.getChild("error")?.children.find((c: any) => typeof c !== "string" && c.attrs.xmlns === "urn:ietf:params:xml:ns:xmpp-stanzas" && c.name !== "text")?.name;
-}
 
 /** A (component bot.a.example) and B, each with its own mode and certificate. */
 async function world(modeA: Mode, modeB: Mode, certB?: string) {
