@@ -143,9 +143,15 @@ export class DialbackAuthenticator implements Authenticator {
   }
 
   /** Originating role (§2.1.1). */
-  async authenticateOutbound(stream: OutboundStreamApi): Promise<OutboundAuthResult> {
+  async authenticateOutbound(stream: OutboundStreamApi, features: XmlElement): Promise<OutboundAuthResult> {
     const { localDomain: local, remoteDomain: remote } = stream;
     if (!stream.id) return { outcome: "unavailable", reason: "peer sent no stream id" };
+    // XEP-0220 §2.4.1: peers advertise dialback. One that offers SASL but not dialback is in
+    // certificate-only mode (e.g. Prosody with s2s_secure_auth); one that offers neither may be an
+    // older server that supports dialback without saying so, so it is still tried.
+    if (!features.getChild("dialback", NS.DIALBACK_FEATURE) && features.getChild("mechanisms", NS.SASL)) {
+      return { outcome: "unavailable", reason: `${remote} does not offer dialback (certificate authentication only)` };
+    }
     stream.send(el("result", { from: local, to: remote }, NS.DIALBACK, this.keys.generate(remote, local, stream.id)));
     let answer: XmlElement;
     try {
