@@ -91,12 +91,21 @@ const ATTR_ESCAPES: Record<string, string> = { "&": "&amp;", "<": "&lt;", ">": "
 // eslint-disable-next-line no-control-regex
 const INVALID_XML_CHARS = /[\u0000-\u0008\u000B\u000C\u000E-\u001F\uFFFE\uFFFF]|[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/g;
 
+// Hot path (every attribute and text node of every stanza): one scan to find out whether anything
+// needs escaping at all; most addresses, ids and bodies do not.
+// eslint-disable-next-line no-control-regex
+const NEEDS_TEXT_ESCAPE = /[&<>\r\u0000-\u0008\u000B\u000C\u000E-\u001F\uD800-\uDFFF\uFFFE\uFFFF]/;
+// eslint-disable-next-line no-control-regex
+const NEEDS_ATTR_ESCAPE = /[&<>'"\u0000-\u001F\uD800-\uDFFF\uFFFE\uFFFF]/;
+
 export function escapeText(text: string): string {
+  if (!NEEDS_TEXT_ESCAPE.test(text)) return text;
   return text.replace(/[&<>\r]/g, (c) => TEXT_ESCAPES[c]!).replace(INVALID_XML_CHARS, "\uFFFD");
 }
 
 /** Attribute values are written in single quotes; both quote kinds are escaped so callers may choose. */
 export function escapeAttr(text: string): string {
+  if (!NEEDS_ATTR_ESCAPE.test(text)) return text;
   return text.replace(/[&<>'"]/g, (c) => ATTR_ESCAPES[c]!).replace(/[\t\n\r]/g, (c) => `&#${c.charCodeAt(0)};`).replace(INVALID_XML_CHARS, "\uFFFD");
 }
 
@@ -107,32 +116,29 @@ export function escapeAttr(text: string): string {
  * that `<db:result/>` is written the way every deployed server expects (XEP-0220 §2.1).
  */
 export function serialize(element: XmlElement, parentNs?: string, prefixes?: ReadonlyMap<string, string>): string {
-  const parts: string[] = [];
-  write(element, parentNs, prefixes, parts);
-  return parts.join("");
+  return write(element, parentNs, prefixes);
 }
 
-function write(element: XmlElement, parentNs: string | undefined, prefixes: ReadonlyMap<string, string> | undefined, out: string[]): void {
-  const prefix = element.ns !== undefined ? prefixes?.get(element.ns) : undefined;
+// String concatenation (V8 ropes) rather than an array join: this runs for every stanza sent.
+function write(element: XmlElement, parentNs: string | undefined, prefixes: ReadonlyMap<string, string> | undefined): string {
+  const prefix = element.ns !== undefined && prefixes !== undefined ? prefixes.get(element.ns) : undefined;
   const qname = prefix ? `${prefix}:${element.name}` : element.name;
-  out.push("<", qname);
+  let out = "<" + qname;
   let childDefaultNs = parentNs;
   if (!prefix && element.ns !== undefined && element.ns !== parentNs) {
-    out.push(" xmlns='", escapeAttr(element.ns), "'");
+    out += " xmlns='" + escapeAttr(element.ns) + "'";
     childDefaultNs = element.ns;
   }
   const attrs = element.attrs;
-  for (const key in attrs) out.push(" ", key, "='", escapeAttr(attrs[key]!), "'");
-  if (element.children.length === 0) {
-    out.push("/>");
-    return;
+  for (const key in attrs) out += " " + key + "='" + escapeAttr(attrs[key]!) + "'";
+  const children = element.children;
+  if (children.length === 0) return out + "/>";
+  out += ">";
+  for (let i = 0; i < children.length; i++) {
+    const child = children[i]!;
+    out += typeof child === "string" ? escapeText(child) : write(child, childDefaultNs, prefixes);
   }
-  out.push(">");
-  for (const child of element.children) {
-    if (typeof child === "string") out.push(escapeText(child));
-    else write(child, childDefaultNs, prefixes, out);
-  }
-  out.push("</", qname, ">");
+  return out + "</" + qname + ">";
 }
 
 export const NS = {
