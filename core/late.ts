@@ -12,3 +12,9 @@ export interface Late {
 }
 
 export const LATE: InjectionToken<Late> = Symbol.for("xmpp-s2s.Late");
+
+/** A getter that resolves once, on first use (the router is wired after the plugins that use it). */
+export function lazy<T>(make: () => T): () => T {
+  let value: T | undefined;
+  return () => (value ??= make());
+}

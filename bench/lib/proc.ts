@@ -1,5 +1,5 @@
 import { readFileSync } from "node:fs";
-import { loadavg } from "node:os";
+import { availableParallelism, loadavg } from "node:os";
 
 /** Clock ticks per second of /proc/PID/stat times (Linux USER_HZ: 100 on every mainstream kernel). */
 const USER_HZ = 100;
@@ -29,4 +29,28 @@ export function median(values: readonly number[]): number {
   const sorted = [...values].sort((a, b) => a - b);
   const mid = Math.floor(sorted.length / 2);
   return sorted.length % 2 ? sorted[mid]! : (sorted[mid - 1]! + sorted[mid]!) / 2;
+}
+
+/** Peak resident set size in bytes (VmHWM of /proc/PID/status). */
+export function peakRssBytes(pid: number): number {
+  const status = readFileSync(`/proc/${pid}/status`, "utf8");
+  const kb = Number(/VmHWM:\s+(\d+) kB/.exec(status)?.[1] ?? NaN);
+  return kb * 1024;
+}
+
+/** os.loadavg() as numbers (1, 5, 15 minutes). */
+export function loadNumbers(): [number, number, number] {
+  const [a, b, c] = loadavg();
+  return [a ?? 0, b ?? 0, c ?? 0];
+}
+
+/** CPU model (first "model name" of /proc/cpuinfo) and the number of CPUs this process may use. */
+export function machine(): { cpuModel: string; nproc: number } {
+  let cpuModel = "unknown";
+  try {
+    cpuModel = /^model name\s*:\s*(.+)$/m.exec(readFileSync("/proc/cpuinfo", "utf8"))?.[1]?.trim() ?? cpuModel;
+  } catch {
+    /* not Linux */
+  }
+  return { cpuModel, nproc: availableParallelism() };
 }

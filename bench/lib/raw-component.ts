@@ -8,7 +8,10 @@ import { connect, type Socket } from "node:net";
  */
 export class RawComponent {
   received = 0;
+  /** Set when the server closed the socket (a stream error, a crash). */
+  closed = false;
   #tail = "";
+  #recent = "";
   #waiters: Array<{ count: number; resolve: () => void }> = [];
   #firstArrival?: (at: number) => void;
 
@@ -33,6 +36,8 @@ export class RawComponent {
           clearTimeout(timer);
           socket.off("data", onData);
           socket.on("data", (c: string) => client.#count(c));
+          socket.on("close", () => (client.closed = true));
+          socket.on("error", () => {});
           resolve();
         } else if (/<stream:error/.test(text)) {
           clearTimeout(timer);
@@ -78,7 +83,13 @@ export class RawComponent {
     this.socket.destroy();
   }
 
+  /** The last few KB received (for error messages: a bounce, a stream error). */
+  get recent(): string {
+    return this.#recent;
+  }
+
   #count(chunk: string): void {
+    this.#recent = this.#recent.length + chunk.length > 4096 ? (this.#recent + chunk).slice(-4096) : this.#recent + chunk;
     const text = this.#tail + chunk;
     let n = 0;
     for (let i = text.indexOf("</message>"); i !== -1; i = text.indexOf("</message>", i + 10)) n++;

@@ -46,24 +46,27 @@ export class CoreRouter implements Router {
     return false;
   }
 
-  route(stanza: XmlElement): void {
+  route(stanza: XmlElement): Promise<void> | undefined {
     if (!STANZA_NAMES.has(stanza.name)) {
       this.logger.warn({ what: "route_rejected", name: stanza.name }, "not a stanza");
-      return;
+      return undefined;
     }
     const toDomain = domainOf(stanza.attr("to"));
     const fromDomain = domainOf(stanza.attr("from"));
     if (!fromDomain || !this.isLocalDomain(fromDomain)) {
       // Only local senders route through here; S2S input comes in via deliverLocal after checks.
       this.logger.warn({ what: "route_rejected", from: stanza.attr("from"), reason: "sender domain is not local" });
-      return;
+      return undefined;
     }
     if (!toDomain) {
       this.bounce(stanza, "jid-malformed", "modify", "missing or malformed 'to' address");
-      return;
+      return undefined;
     }
-    if (this.isLocalDomain(toDomain)) this.deliverLocal(stanza);
-    else this.#outbound.send(fromDomain, toDomain, stanza);
+    if (this.isLocalDomain(toDomain)) {
+      this.deliverLocal(stanza);
+      return undefined;
+    }
+    return this.#outbound.send(fromDomain, toDomain, stanza);
   }
 
   deliverLocal(stanza: XmlElement): void {

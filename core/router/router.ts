@@ -6,8 +6,12 @@ export type StanzaErrorType = "cancel" | "wait" | "modify" | "auth" | "continue"
 
 /** The core router: local vs remote (contract.md), local delivery chain, bounces. */
 export interface Router {
-  /** A stanza from a local origin (component, API, echo, host services): deliver locally or federate. */
-  route(stanza: XmlElement): void;
+  /**
+   * A stanza from a local origin (component, API, echo, host services): deliver locally or federate.
+   * Returns a promise when the way out is congested: a caller reading from a socket pauses until it
+   * settles (flow control); undefined otherwise.
+   */
+  route(stanza: XmlElement): Promise<void> | undefined;
   /** A stanza that arrived over S2S, already checked (from authenticated, to local): deliver locally. */
   deliverLocal(stanza: XmlElement): void;
   /** Answer `stanza` to its sender with a stanza error (never for errors and IQ results, RFC 6120 §10.4.3). */

@@ -6,6 +6,20 @@ export const STANZA_NAMES: ReadonlySet<string> = new Set(["message", "presence",
 /** The domain part of a JID (RFC 7622 §3.2), lower-cased; undefined when the JID is malformed. */
 export function domainOf(jid: string | undefined): string | undefined {
   if (!jid) return undefined;
+  // Hot path: called several times per stanza with the same few addresses.
+  const cached = DOMAIN_CACHE.get(jid);
+  if (cached !== undefined) return cached || undefined;
+  const domain = parseDomain(jid);
+  if (DOMAIN_CACHE.size >= DOMAIN_CACHE_MAX) DOMAIN_CACHE.clear();
+  DOMAIN_CACHE.set(jid, domain ?? "");
+  return domain;
+}
+
+const DOMAIN_CACHE = new Map<string, string>();
+/** Bounded: a flood of distinct addresses costs at most this many entries. */
+const DOMAIN_CACHE_MAX = 10_000;
+
+function parseDomain(jid: string): string | undefined {
   const slash = jid.indexOf("/");
   const bare = slash === -1 ? jid : jid.slice(0, slash);
   const at = bare.lastIndexOf("@");

@@ -28,7 +28,8 @@ export class InboundS2sStream implements InboundStreamApi {
   #tls?: SecureChannel;
   #restartExpected = true;
   #headers = 0;
-  readonly #authenticated = new Set<string>();
+  /** remote domain -> local domains it is authenticated for on this stream (nested: no key string per stanza). */
+  readonly #authenticated = new Map<string, Set<string>>();
   readonly #xml: XmlStream;
   readonly #negotiationTimer: NodeJS.Timeout;
 
@@ -61,10 +62,9 @@ export class InboundS2sStream implements InboundStreamApi {
   get remoteAddress(): string { return `${this.#xml.socket.remoteAddress}:${this.#xml.socket.remotePort}`; }
   /** Authenticated (remote, local) pairs, for policy reload. */
   get pairs(): Array<{ remote: string; local: string }> {
-    return [...this.#authenticated].map((k) => {
-      const [remote, local] = k.split(" ");
-      return { remote: remote!, local: local! };
-    });
+    const out: Array<{ remote: string; local: string }> = [];
+    for (const [remote, locals] of this.#authenticated) for (const local of locals) out.push({ remote, local });
+    return out;
   }
 
   send(element: XmlElement): void {
@@ -84,7 +84,7 @@ export class InboundS2sStream implements InboundStreamApi {
   }
 
   isAuthenticated(remoteDomain: string, localDomain: string): boolean {
-    return this.#authenticated.has(`${remoteDomain} ${localDomain}`);
+    return this.#authenticated.get(remoteDomain)?.has(localDomain) ?? false;
   }
 
   async authorize(remoteDomain: string, localDomain: string, method: string): Promise<boolean> {
@@ -108,7 +108,9 @@ export class InboundS2sStream implements InboundStreamApi {
 
   markAuthenticated(remoteDomain: string, localDomain: string, method: string): void {
     if (this.#xml.closed) return;
-    this.#authenticated.add(`${remoteDomain} ${localDomain}`);
+    let locals = this.#authenticated.get(remoteDomain);
+    if (!locals) this.#authenticated.set(remoteDomain, (locals = new Set()));
+    locals.add(localDomain);
     clearTimeout(this.#negotiationTimer);
     this.deps.logger.info({ what: "authenticated", direction: "inbound", local: localDomain, remote: remoteDomain, method, streamId: this.#id });
     this.deps.events.emit({ type: "authenticated", direction: "inbound", local: localDomain, remote: remoteDomain, method, streamId: this.#id });

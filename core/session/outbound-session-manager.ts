@@ -17,15 +17,16 @@ export class OutboundSessionManager implements OutboundSessions {
     this.#retry = new RetryScheduler(deps, (session) => this.#retryNow(session));
   }
 
-  send(localDomain: string, remoteDomain: string, stanza: XmlElement): void {
+  send(localDomain: string, remoteDomain: string, stanza: XmlElement): Promise<void> | undefined {
     if (this.#stopped) {
       this.deps.router.bounce(stanza, "remote-server-not-found", "cancel", "server is shutting down");
-      return;
+      return undefined;
     }
     const session = this.#session(localDomain, remoteDomain);
-    session.send(stanza);
+    const backpressure = session.send(stanza);
     if (session.state === "idle" && !this.#retry.isWaiting(session)) void session.connect();
     else if (this.#retry.isWaiting(session)) this.#retry.hold(session);
+    return backpressure;
   }
 
   async openStream(localDomain: string, remoteDomain: string): Promise<OutboundStreamApi> {
@@ -45,6 +46,7 @@ export class OutboundSessionManager implements OutboundSessions {
         this.#retry.forget(session);
         session.close(condition, "no longer allowed by policy");
         this.#sessions.delete(session.key);
+        this.#last = undefined;
       }
     }
   }
@@ -54,9 +56,15 @@ export class OutboundSessionManager implements OutboundSessions {
     this.#retry.stop();
     for (const session of this.#sessions.values()) session.close(condition, "server is shutting down");
     this.#sessions.clear();
+    this.#last = undefined;
   }
 
+  /** The last session looked up: bulk traffic goes to one pair, so skip building its key per stanza. */
+  #last?: OutboundSession;
+
   #session(localDomain: string, remoteDomain: string): OutboundSession {
+    const last = this.#last;
+    if (last && last.localDomain === localDomain && last.remoteDomain === remoteDomain) return last;
     const key = `${localDomain} ${remoteDomain}`;
     let session = this.#sessions.get(key);
     if (!session) {
@@ -69,6 +77,7 @@ export class OutboundSessionManager implements OutboundSessions {
       });
       this.#sessions.set(key, session);
     }
+    this.#last = session;
     return session;
   }
 

@@ -45,18 +45,20 @@ export class OutboundSession {
   get queued(): number { return this.#queue.length; }
   get key(): string { return `${this.localDomain} ${this.remoteDomain}`; }
 
-  send(stanza: XmlElement): void {
+  /** Returns a backpressure promise when the established stream is congested (see Router.route). */
+  send(stanza: XmlElement): Promise<void> | undefined {
     if (this.#state === "established" && this.#stream && !this.#stream.closed) {
       this.#stream.send(stanza);
       this.#idleTimer?.refresh();
-      return;
+      return this.#stream.backpressure();
     }
     if (this.#queue.length >= this.deps.settings.queueLimit) {
       // Bounded queue: a dead peer must not eat our memory (RFC 6120 §8.3.3.18 resource-constraint).
       this.deps.router.bounce(stanza, "resource-constraint", "wait", `outbound queue for ${this.remoteDomain} is full`);
-      return;
+      return undefined;
     }
     this.#queue.push(stanza);
+    return undefined;
   }
 
   /** Start an attempt unless one is running or the session is up. */

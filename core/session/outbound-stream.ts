@@ -62,6 +62,11 @@ export class OutboundS2sStream implements OutboundStreamApi {
     this.#xml.sendMany(elements);
   }
 
+  /** Backpressure for whoever feeds this stream: undefined, or a promise that settles when it drained. */
+  backpressure(): Promise<void> | undefined {
+    return this.#xml.congested ? this.#xml.drained() : undefined;
+  }
+
   fail(condition: string, text?: string): void {
     this.deps.logger.info({ what: "outbound_stream_error", local: this.localDomain, remote: this.remoteDomain, condition, text, sent: true });
     this.#xml.fail(condition, text, { from: this.localDomain, to: this.remoteDomain });

@@ -19,6 +19,9 @@ export interface XmlStreamOptions {
   readonly idleTimeoutMs: number;
 }
 
+/** Bytes queued in a socket beyond which senders feeding it are paused (flow control). */
+const WRITE_HIGH_WATER = 256 * 1024;
+
 /** How long we wait for the peer's `</stream:stream>` after ours before dropping the socket (RFC 6120 §4.4). */
 const CLOSE_GRACE_MS = 2000;
 
@@ -76,6 +79,47 @@ export class XmlStream {
   get headerSent(): boolean {
     return this.#headerSent;
   }
+
+  /** More than WRITE_HIGH_WATER bytes wait in the socket: the peer reads slower than we write. */
+  get congested(): boolean {
+    return this.#socket.writableLength > WRITE_HIGH_WATER;
+  }
+
+  /** Resolves when the socket has drained (or is gone). */
+  drained(): Promise<void> {
+    const socket = this.#socket;
+    if (!this.congested || socket.destroyed) return Promise.resolve();
+    // One waiter per congestion episode, however many stanzas ask.
+    return (this.#drain ??= new Promise<void>((resolve) => {
+      const done = () => {
+        socket.off("drain", done);
+        socket.off("close", done);
+        this.#drain = undefined;
+        resolve();
+      };
+      socket.on("drain", done);
+      socket.on("close", done);
+    }));
+  }
+
+  #drain?: Promise<void>;
+
+  /**
+   * Flow control: stop reading this stream until `until` settles, so a fast sender cannot make us
+   * buffer without bound for a slower receiver further on (the stanzas already read are handled).
+   */
+  pauseReadingUntil(until: Promise<void>): void {
+    if (this.#pausedUntil) return;
+    const socket = this.#socket;
+    this.#pausedUntil = until;
+    socket.pause();
+    void until.finally(() => {
+      this.#pausedUntil = undefined;
+      if (!socket.destroyed) socket.resume();
+    });
+  }
+
+  #pausedUntil?: Promise<void>;
 
   /** Send our `<stream:stream>` header (RFC 6120 §4.7). `db` is declared on S2S streams for XEP-0220. */
   sendHeader(attrs: Record<string, string | undefined>): void {

@@ -98,7 +98,9 @@ export class ComponentStream {
       this.fail("improper-addressing", "stanza without 'from'");
       return;
     }
-    this.router().route(element);
+    const backpressure = this.router().route(element);
+    // The S2S link is slower than this component: stop reading it until the link drains.
+    if (backpressure) this.#xml.pauseReadingUntil(backpressure);
   }
 
   #handshake(digest: string): void {

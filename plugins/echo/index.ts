@@ -1,6 +1,7 @@
 import { LOCAL_DELIVERY } from "../../core/delivery/local-delivery.js";
 import { definePlugin } from "../../core/plugins/plugin.js";
 import { ROUTER } from "../../core/router/router.js";
+import { lazy } from "../../core/late.js";
 import { EchoService } from "./echo-service.js";
 
 export default definePlugin({
@@ -8,6 +9,6 @@ export default definePlugin({
   description: "echo@<host>: sends message bodies back to their sender",
   provides: [LOCAL_DELIVERY],
   register(ctx) {
-    ctx.provide(LOCAL_DELIVERY, { useFactory: (c) => new EchoService(ctx.config.general.hosts, () => c.resolve(ROUTER)) });
+    ctx.provide(LOCAL_DELIVERY, { useFactory: (c) => new EchoService(ctx.config.general.hosts, lazy(() => c.resolve(ROUTER))) });
   },
 });

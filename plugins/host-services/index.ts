@@ -1,6 +1,7 @@
 import { LOCAL_DELIVERY } from "../../core/delivery/local-delivery.js";
 import { definePlugin } from "../../core/plugins/plugin.js";
 import { ROUTER } from "../../core/router/router.js";
+import { lazy } from "../../core/late.js";
 import { HostServices } from "./host-services.js";
 
 export default definePlugin({
@@ -8,6 +9,6 @@ export default definePlugin({
   description: "XEP-0199 ping and XEP-0030 disco#info at every local host",
   provides: [LOCAL_DELIVERY],
   register(ctx) {
-    ctx.provide(LOCAL_DELIVERY, { useFactory: (c) => new HostServices(ctx.config.general.hosts, () => c.resolve(ROUTER)) });
+    ctx.provide(LOCAL_DELIVERY, { useFactory: (c) => new HostServices(ctx.config.general.hosts, lazy(() => c.resolve(ROUTER))) });
   },
 });

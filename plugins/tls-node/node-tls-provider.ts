@@ -110,12 +110,29 @@ class Material {
         SNICallback: (servername, callback) => {
           // XEP-0368 / RFC 6066: the certificate of the domain the peer asked for.
           const name = servername.toLowerCase().replace(/\.$/, "");
-          callback(null, this.contextFor(this.domainCerts.get(name) ?? this.defaultCert ?? identity));
+          const chosen = this.domainCerts.get(name) ?? this.defaultCert ?? identity;
+          // Same certificate as this server's own: keep its default context. Switching the
+          // connection to another context (even an equal one) costs ~120 KiB of native memory per
+          // link (measured by the bench, docs/performance.md).
+          callback(null, chosen === identity ? undefined : this.contextFor(chosen));
         },
       });
       this.#servers.set(identity, server);
     }
     return server;
+  }
+
+  /**
+   * Build every context and server now rather than on the first handshake: each takes ~20 ms
+   * (the whole trust store), which the first message on a fresh link would otherwise wait for.
+   */
+  warm(handshakeTimeoutMs: number): void {
+    this.contextFor(this.defaultCert);
+    for (const identity of new Set([this.defaultCert, ...this.domainCerts.values()])) {
+      if (!identity) continue;
+      this.contextFor(identity);
+      this.serverFor(identity, handshakeTimeoutMs);
+    }
   }
 
   #baseOptions(): tls.SecureContextOptions {
@@ -149,6 +166,11 @@ export class NodeTlsProvider implements TlsProvider {
     this.#timeoutMs = settings.handshakeTimeoutMs ?? DEFAULT_HANDSHAKE_TIMEOUT_MS;
     this.#now = settings.now ?? Date.now;
     this.#material = this.#load();
+    if (this.mode !== "false") {
+      // Off the start-up path, but before the first peer usually arrives.
+      const material = this.#material;
+      setImmediate(() => material.warm(this.#timeoutMs)).unref();
+    }
   }
 
   offersStartTls(localDomain: string): boolean {

@@ -1,0 +1,532 @@
+/**
+ * `npm run bench` (issue 8): xmpp-s2s against Prosody 0.12, in the same invocation, with the same
+ * client code for both, on this machine.
+ *
+ *   node --import tsx bench/run.ts            # full: 5 trials, 20,000 messages, 1,000 links (~1.5 min)
+ *   node --import tsx bench/run.ts --quick    # 1 trial, 5,000 messages, 200 links, smaller parser corpus
+ *   node --import tsx bench/run.ts --smoke    # ours -> ours only, plain loopback, no root/netns/Prosody (npm test)
+ *
+ * Options: --trials N, --messages N, --links N, --batch N (messages per client write, default 1),
+ * --warmup N (untimed messages over the link before the timed run, default 0: steady state), --cpu-prof (our servers run with `node --cpu-prof`;
+ * the hot spots are printed and the profiles kept next to the results), --out DIR (results folder,
+ * default bench/results), --keep (keep the temp folder: configs, server logs, dnsmasq log).
+ *
+ * What it measures (topology per system: component X -> server A -> one S2S link, STARTTLS +
+ * dialback -> server B -> component Y; servers found through DNS SRV on non-standard ports):
+ * 1. messages/s over one link (20,000 messages of ~200 bytes, after one warm-up message);
+ * 2. CPU µs per message per server (/proc utime+stime of A and B over that run / messages);
+ * 3. first-message latency on a fresh link (fresh processes each trial: SRV + TCP + STARTTLS +
+ *    dialback, including B's verification connection back to A's domain);
+ * 4. resident memory per idle authenticated TLS link (1,000 inbound links from a Node load
+ *    generator to a fresh B; (RSS after - RSS before) / links);
+ * 5. parser throughput (MB/s, stanzas/s) on one corpus: plugins/stream-saxes vs Prosody's
+ *    util.xmppstream (lua5.4).
+ * Medians of the trials; systems alternate first/second between trials so a load change on this
+ * shared machine hits both. The table goes to stdout, the JSON to bench/results/.
+ *
+ * Needs root (network namespace, dnsmasq on port 53, Prosody) and Prosody 0.12, dnsmasq, iproute2,
+ * openssl, lua5.4: otherwise prints why and exits 2. Like test/interop/run.ts (whose helpers are
+ * not exported, hence the copy of its namespace handling below): a namespace of its own, the
+ * measuring process re-executed inside it (`ip netns exec NS node ... --inside`, its own process
+ * group), every process stopped by PID, the namespace and /etc/netns/NS deleted at the end, also
+ * on failure and on SIGINT/SIGTERM. The whole run is bounded (9.5 min).
+ */
+import { spawn, spawnSync, type ChildProcess } from "node:child_process";
+import { cpSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { randomBytes } from "node:crypto";
+import { tmpdir } from "node:os";
+import { dirname, join, relative, resolve } from "node:path";
+import { fileURLToPath } from "node:url";
+import { ensureBuilt } from "../test/helpers/build.js";
+import { formatProfile, summarizeProfile } from "./lib/cpu-profile.js";
+import { loadNumbers, machine, median } from "./lib/proc.js";
+import { RawComponent } from "./lib/raw-component.js";
+import { S2sLoadGen } from "./lib/s2s-loadgen.js";
+import { stopAll, within } from "./lib/spawn.js";
+import { firstMessageLatency } from "./scenarios/latency.js";
+import { memoryPerLink, type MemoryResult } from "./scenarios/memory.js";
+import { parserScenario, type ParserScenarioResult } from "./scenarios/parser.js";
+import { DEFAULT_BATCH, throughput, type ThroughputResult } from "./scenarios/throughput.js";
+import { BenchWorld, type Mode, type System } from "./world.js";
+
+const HERE = dirname(fileURLToPath(import.meta.url));
+const ROOT = join(HERE, "..");
+const SELF = fileURLToPath(import.meta.url);
+/** The whole measuring run; `npm run bench` must stay under 10 minutes. */
+const RUN_DEADLINE_MS = 570_000;
+const EXIT_CANNOT_RUN = 2;
+
+function say(line: string): void {
+  process.stdout.write(`[bench] ${line}\n`);
+}
+
+// --- Options ---------------------------------------------------------------------------------
+
+interface Options {
+  readonly smoke: boolean;
+  readonly quick: boolean;
+  readonly inside: boolean;
+  readonly keep: boolean;
+  readonly cpuProf: boolean;
+  readonly trials: number;
+  readonly messages: number;
+  readonly links: number;
+  readonly batch: number;
+  /** Messages sent (and awaited) over the link before the timed run, untimed: V8 warm-up. */
+  readonly warmup: number;
+  readonly parserBytes: number;
+  readonly parserRuns: number;
+  readonly outDir: string;
+  readonly systems: readonly System[];
+  /** The command line as typed (without --inside), for the JSON and the inner process. */
+  readonly args: readonly string[];
+}
+
+function parseOptions(argv: readonly string[]): Options {
+  const has = (flag: string) => argv.includes(flag);
+  const value = (flag: string): string | undefined => {
+    const i = argv.indexOf(flag);
+    return i >= 0 ? argv[i + 1] : undefined;
+  };
+  const int = (flag: string, fallback: number): number => {
+    const v = value(flag);
+    if (v === undefined) return fallback;
+    const n = Number(v);
+    if (!Number.isInteger(n) || n <= 0) throw new Error(`${flag}: expected a positive integer (got ${JSON.stringify(v)})`);
+    return n;
+  };
+  const known = new Set(["--smoke", "--quick", "--inside", "--keep", "--cpu-prof", "--trials", "--messages", "--links", "--batch", "--warmup", "--out"]);
+  for (let i = 0; i < argv.length; i++) {
+    const a = argv[i]!;
+    if (!known.has(a)) throw new Error(`unknown option ${a} (expected ${[...known].filter((k) => k !== "--inside").join(", ")})`);
+    if (["--trials", "--messages", "--links", "--batch", "--warmup", "--out"].includes(a)) i++;
+  }
+  const smoke = has("--smoke");
+  const quick = has("--quick");
+  const preset = smoke
+    ? { trials: 1, messages: 300, links: 20, parserBytes: 200_000, parserRuns: 1 }
+    : quick
+      ? { trials: 1, messages: 5_000, links: 200, parserBytes: 2_000_000, parserRuns: 3 }
+      : { trials: 5, messages: 20_000, links: 1_000, parserBytes: 8_000_000, parserRuns: 5 };
+  return {
+    smoke,
+    quick,
+    inside: has("--inside"),
+    keep: has("--keep") || process.env.XMPP_S2S_BENCH_KEEP === "1",
+    cpuProf: has("--cpu-prof"),
+    trials: int("--trials", preset.trials),
+    messages: int("--messages", preset.messages),
+    links: int("--links", preset.links),
+    batch: int("--batch", DEFAULT_BATCH),
+    warmup: value("--warmup") === "0" ? 0 : int("--warmup", 0),
+    parserBytes: preset.parserBytes,
+    parserRuns: preset.parserRuns,
+    outDir: resolve(value("--out") ?? join(ROOT, "bench", "results")),
+    systems: smoke ? ["ours"] : ["ours", "prosody"],
+    // --out made absolute: the measuring process runs from the repository root.
+    args: argv.filter((a) => a !== "--inside").map((a, i, all) => (all[i - 1] === "--out" ? resolve(a) : a)),
+  };
+}
+
+class CannotRun extends Error {}
+
+// --- Outside the namespace: checks, build, namespace, re-exec inside, teardown ------------------
+
+const REQUIRED_COMMANDS = ["ip", "dnsmasq", "prosody", "prosodyctl", "openssl", "lua5.4"];
+
+function hasCommand(cmd: string): boolean {
+  return spawnSync("sh", ["-c", `command -v ${cmd}`], { stdio: "ignore" }).status === 0;
+}
+
+function preflight(): void {
+  if (process.platform !== "linux") throw new CannotRun(`needs Linux network namespaces (this is ${process.platform})`);
+  if (process.getuid?.() !== 0) throw new CannotRun("not root: the network namespace, dnsmasq on port 53 and Prosody need root (run it with sudo, or use --smoke for ours -> ours on plain loopback)");
+  const missing = REQUIRED_COMMANDS.filter((c) => !hasCommand(c));
+  if (missing.length > 0) {
+    throw new CannotRun(`missing ${missing.join(", ")}: install Prosody 0.12 and the tools, e.g. apt-get install --no-install-recommends prosody lua-unbound lua-sec lua-event dnsmasq-base iproute2 openssl lua5.4 (with a policy-rc.d that keeps the packaged Prosody from starting; see docs/interop.md)`);
+  }
+  const lua = spawnSync("lua5.4", ["-e", 'package.path="/usr/lib/prosody/?.lua;"..package.path; package.cpath="/usr/lib/prosody/?.so;"..package.cpath; require "util.xmppstream"; require "util.time"'], { encoding: "utf8", timeout: 10_000 });
+  if (lua.status !== 0) throw new CannotRun(`Prosody's util.xmppstream does not load in lua5.4 (is Prosody 0.12 installed under /usr/lib/prosody, with lua-expat?): ${(lua.stderr || "").trim()}`);
+}
+
+let netns: string | undefined;
+let inner: ChildProcess | undefined;
+let innerExited: Promise<void> | undefined;
+let outerTornDown: Promise<void> | undefined;
+
+function innerAlive(): boolean {
+  return inner !== undefined && inner.exitCode === null && inner.signalCode === null;
+}
+
+/** Stops the measuring process's group (it and the servers it started), by its PID. */
+async function stopInner(): Promise<void> {
+  if (!inner?.pid || !innerAlive()) return;
+  try {
+    process.kill(-inner.pid, "SIGTERM");
+  } catch {
+    /* gone */
+  }
+  if (await within(innerExited!, 15_000)) return;
+  say(`measuring process (pid ${inner.pid}) ignored SIGTERM: SIGKILL to its group`);
+  try {
+    process.kill(-inner.pid, "SIGKILL");
+  } catch {
+    /* gone */
+  }
+  await within(innerExited!, 3_000);
+}
+
+function outerTeardown(): Promise<void> {
+  outerTornDown ??= (async () => {
+    await stopInner();
+    if (netns) {
+      spawnSync("ip", ["netns", "delete", netns], { stdio: "ignore", timeout: 10_000 });
+      rmSync(join("/etc/netns", netns), { recursive: true, force: true });
+      say(`deleted network namespace ${netns}`);
+    }
+  })();
+  return outerTornDown;
+}
+
+async function outer(options: Options): Promise<number> {
+  preflight();
+  ensureBuilt();
+  netns = `xs2s-bench-${process.pid}-${randomBytes(3).toString("hex")}`;
+  const add = spawnSync("ip", ["netns", "add", netns], { encoding: "utf8", timeout: 10_000 });
+  if (add.status !== 0) {
+    const why = (add.stderr || add.error?.message || "").trim();
+    netns = undefined;
+    throw new CannotRun(`cannot create a network namespace (ip netns add: ${why})`);
+  }
+  const up = spawnSync("ip", ["-n", netns, "link", "set", "lo", "up"], { encoding: "utf8", timeout: 10_000 });
+  if (up.status !== 0) throw new Error(`ip -n ${netns} link set lo up: ${up.stderr}`);
+  const etc = join("/etc/netns", netns);
+  mkdirSync(etc, { recursive: true });
+  writeFileSync(join(etc, "resolv.conf"), "nameserver 127.0.0.53\noptions timeout:1 attempts:2\n");
+  writeFileSync(join(etc, "hosts"), "127.0.0.1 localhost\n");
+  say(`network namespace ${netns}`);
+
+  inner = spawn("ip", ["netns", "exec", netns, process.execPath, ...process.execArgv, SELF, "--inside", ...options.args], { cwd: ROOT, stdio: "inherit", detached: true, env: { ...process.env, XMPP_S2S_BUILT: "1" } });
+  innerExited = new Promise<void>((resolve) => inner!.once("exit", () => resolve()));
+  inner.once("error", (err) => say(`measuring process: ${err.message}`));
+  if (!(await within(innerExited, RUN_DEADLINE_MS))) {
+    say(`the run took longer than ${RUN_DEADLINE_MS / 1000} s: stopping it`);
+    await stopInner();
+    return 1;
+  }
+  return inner.exitCode ?? 1;
+}
+
+// --- Inside (or on plain loopback with --smoke): the measurements ------------------------------
+
+interface LinkTrial {
+  readonly trial: number;
+  readonly latencyMs: number;
+  readonly throughput: ThroughputResult;
+}
+
+interface Collected {
+  link: Record<System, LinkTrial[]>;
+  memory: Record<System, MemoryResult[]>;
+  parser?: ParserScenarioResult;
+  errors: string[];
+}
+
+function prosodyVersion(world: BenchWorld): string {
+  const r = spawnSync("prosodyctl", ["--config", world.servers.prosody.a.configFile, "about"], { encoding: "utf8", timeout: 20_000 });
+  // Never `prosody --version`: 0.12 has no such flag and starts a server from the system config.
+  return /^Prosody \S+/m.exec(r.stdout ?? "")?.[0] ?? "Prosody (unknown version)";
+}
+
+function ourVersion(): string {
+  const pkg = JSON.parse(readFileSync(join(ROOT, "package.json"), "utf8")) as { version: string };
+  const head = spawnSync("git", ["rev-parse", "--short", "HEAD"], { cwd: ROOT, encoding: "utf8" }).stdout?.trim();
+  const dirty = spawnSync("git", ["status", "--porcelain", "--untracked-files=no"], { cwd: ROOT, encoding: "utf8" }).stdout?.trim();
+  return `xmpp-s2s ${pkg.version}${head ? ` (${head}${dirty ? ", modified" : ""})` : ""}`;
+}
+
+async function linkTrial(world: BenchWorld, system: System, trial: number, options: Options): Promise<LinkTrial> {
+  const pair = await world.startPair(system);
+  let x: RawComponent | undefined;
+  let y: RawComponent | undefined;
+  try {
+    const { a, b } = pair;
+    y = await RawComponent.connect(b.spec.ip, b.spec.servicePort, b.spec.componentDomain, b.spec.componentSecret);
+    x = await RawComponent.connect(a.spec.ip, a.spec.servicePort, a.spec.componentDomain, a.spec.componentSecret);
+    const latencyMs = await firstMessageLatency(x, y, 30_000).catch((err: Error) => {
+      throw new Error(`${err.message}\n--- ${a.spec.name} log:\n${a.tail()}\n--- ${b.spec.name} log:\n${b.tail()}`);
+    });
+    if (options.warmup > 0) {
+      // Untimed: lets V8 optimise the hot path first (steady state); the issue's figure is without it.
+      await throughput(x, y, { a: a.pid, b: b.pid }, options.warmup, 120_000, options.batch);
+    }
+    const tp = await throughput(x, y, { a: a.pid, b: b.pid }, options.messages, 120_000, options.batch).catch((err: Error) => {
+      throw new Error(`${err.message}\n--- ${a.spec.name} log:\n${a.tail()}\n--- ${b.spec.name} log:\n${b.tail()}`);
+    });
+    return { trial, latencyMs, throughput: tp };
+  } finally {
+    x?.close();
+    y?.close();
+    await pair.stop();
+  }
+}
+
+async function memoryTrial(world: BenchWorld, system: System, options: Options): Promise<MemoryResult> {
+  const target = await world.startServer(system, "b", "memory");
+  const spec = world.loadgen;
+  let gen: S2sLoadGen | undefined;
+  try {
+    gen = await S2sLoadGen.start({ domain: spec.domain, secret: spec.secret, listenHost: spec.ip, listenPort: spec.port, certPem: spec.certPem, keyPem: spec.keyPem });
+    return await memoryPerLink(gen, { host: target.spec.ip, port: target.spec.s2sPort, domain: target.spec.domain, pid: target.pid }, options.links, {
+      concurrency: 25,
+      linkTimeoutMs: 20_000,
+      deadlineMs: 120_000,
+    }).catch((err: Error) => {
+      throw new Error(`${err.message}\n--- ${target.spec.name} log:\n${target.tail()}`);
+    });
+  } finally {
+    await gen?.close();
+    await target.stop();
+  }
+}
+
+const fmt = {
+  int: (n: number | undefined) => (n === undefined || !Number.isFinite(n) ? "-" : Math.round(n).toLocaleString("en-US")),
+  dec: (n: number | undefined, d = 1) => (n === undefined || !Number.isFinite(n) ? "-" : n.toFixed(d)),
+};
+
+interface Row {
+  readonly figure: string;
+  readonly ours?: number;
+  readonly prosody?: number;
+  readonly digits: number;
+  readonly better: "higher" | "lower";
+  /** Target on ours/Prosody, when the issue sets one. */
+  readonly target?: { readonly op: ">=" | "<="; readonly ratio: number; readonly label: string };
+}
+
+function ratioOf(r: Row): number | undefined {
+  return r.ours !== undefined && r.prosody !== undefined && r.prosody > 0 ? r.ours / r.prosody : undefined;
+}
+
+function met(r: Row): "yes" | "NO" | "" {
+  const ratio = ratioOf(r);
+  if (!r.target || ratio === undefined) return "";
+  return (r.target.op === ">=" ? ratio >= r.target.ratio : ratio <= r.target.ratio) ? "yes" : "NO";
+}
+
+function table(rows: readonly Row[]): string {
+  const head = ["figure", "ours", "Prosody", "ours/Prosody", "better", "target", "met"];
+  const cells = rows.map((r) => {
+    const ratio = ratioOf(r);
+    const num = (n: number | undefined) => (r.digits === 0 ? fmt.int(n) : fmt.dec(n, r.digits));
+    return [r.figure, num(r.ours), num(r.prosody), ratio === undefined ? "-" : `${ratio.toFixed(2)}x`, r.better, r.target?.label ?? "", met(r)];
+  });
+  const all = [head, ...cells];
+  const widths = head.map((_, c) => Math.max(...all.map((row) => row[c]!.length)));
+  return all.map((row) => row.map((cell, c) => (c === 0 || c >= 4 ? cell.padEnd(widths[c]!) : cell.padStart(widths[c]!))).join("  ").trimEnd()).join("\n");
+}
+
+function med(values: readonly number[]): number | undefined {
+  return values.length > 0 ? median(values) : undefined;
+}
+
+/** The measuring run's temp folder, removed on a signal too (unless --keep). */
+let workDir: string | undefined;
+
+async function measure(options: Options, mode: Mode): Promise<number> {
+  const dir = mkdtempSync(join(tmpdir(), "xmpp-s2s-bench-"));
+  workDir = dir;
+  const started = Date.now();
+  const loadBefore = loadNumbers();
+  const { cpuModel, nproc } = machine();
+  const cpuProfDir = options.cpuProf ? join(dir, "profiles") : undefined;
+  if (cpuProfDir) mkdirSync(cpuProfDir, { recursive: true });
+  const collected: Collected = { link: { ours: [], prosody: [] }, memory: { ours: [], prosody: [] }, errors: [] };
+  let world: BenchWorld | undefined;
+  let prosody = "";
+  const ours = ourVersion();
+  try {
+    world = await BenchWorld.create({ mode, dir, root: ROOT, cpuProfDir });
+    if (options.systems.includes("prosody")) prosody = prosodyVersion(world);
+    say(`${ours} vs ${prosody || "(Prosody not measured: --smoke)"}; node ${process.version}; ${cpuModel}, nproc ${nproc}; load ${loadBefore.map((l) => l.toFixed(2)).join(" ")}`);
+    say(`${options.trials} trial(s); ${options.messages} messages per link run; ${options.links} links for memory; parser corpus ${(options.parserBytes / 1e6).toFixed(1)} MB x ${options.parserRuns} runs; temp folder ${dir}`);
+
+    // 1-3: fresh pair per trial and system: first message (latency), then the throughput run on that link.
+    for (let t = 1; t <= options.trials; t++) {
+      const order = t % 2 === 1 ? options.systems : [...options.systems].reverse();
+      for (const system of order) {
+        try {
+          const r = await linkTrial(world, system, t, options);
+          collected.link[system].push(r);
+          const tp = r.throughput;
+          say(`link trial ${t} ${system}: first message ${r.latencyMs.toFixed(1)} ms; ${fmt.int(tp.msgsPerSec)} msgs/s (${tp.messages} in ${tp.seconds.toFixed(2)} s); CPU/msg A ${tp.cpuUsPerMsgA.toFixed(1)} µs, B ${tp.cpuUsPerMsgB.toFixed(1)} µs, client ${tp.cpuUsPerMsgClient.toFixed(1)} µs; peak RSS A ${(tp.peakRssA / 2 ** 20).toFixed(1)} MiB, B ${(tp.peakRssB / 2 ** 20).toFixed(1)} MiB`);
+        } catch (err) {
+          const text = `link trial ${t} ${system} failed: ${(err as Error).message}`;
+          collected.errors.push(text);
+          say(text);
+        }
+      }
+    }
+
+    // 4: memory per idle authenticated TLS link, fresh target per trial.
+    for (let t = 1; t <= options.trials; t++) {
+      const order = t % 2 === 1 ? options.systems : [...options.systems].reverse();
+      for (const system of order) {
+        try {
+          const m = await memoryTrial(world, system, options);
+          collected.memory[system].push(m);
+          say(`memory trial ${t} ${system}: ${m.links} links in ${(m.openMs / 1000).toFixed(1)} s (${m.verifications} db:verify); RSS ${(m.rssBefore / 2 ** 20).toFixed(1)} -> ${(m.rssAfter / 2 ** 20).toFixed(1)} MiB = ${m.kibPerLink.toFixed(1)} KiB/link`);
+        } catch (err) {
+          const text = `memory trial ${t} ${system} failed: ${(err as Error).message}`;
+          collected.errors.push(text);
+          say(text);
+        }
+      }
+    }
+
+    // 5: parsers on one corpus.
+    try {
+      collected.parser = parserScenario({ dir, bytes: options.parserBytes, runs: options.parserRuns, prosody: options.systems.includes("prosody"), timeoutMs: 120_000 });
+      const p = collected.parser;
+      say(`parser: ${(p.bytes / 1e6).toFixed(2)} MB, ${p.stanzas} stanzas: ours ${p.ours.mbPerSec.toFixed(1)} MB/s${p.prosody ? `, Prosody ${p.prosody.mbPerSec.toFixed(1)} MB/s` : ""}`);
+    } catch (err) {
+      const text = `parser scenario failed: ${(err as Error).message}`;
+      collected.errors.push(text);
+      say(text);
+    }
+  } finally {
+    await world?.close();
+    await stopAll();
+  }
+
+  const loadAfter = loadNumbers();
+  const pick = (system: System, f: (r: LinkTrial) => number) => med(collected.link[system].map(f));
+  const pickMem = (system: System) => med(collected.memory[system].map((m) => m.kibPerLink));
+  const rows: Row[] = [
+    { figure: "messages/s over one link", ours: pick("ours", (r) => r.throughput.msgsPerSec), prosody: pick("prosody", (r) => r.throughput.msgsPerSec), digits: 0, better: "higher", target: { op: ">=", ratio: 4, label: ">= 4x" } },
+    { figure: "CPU µs per message, server A", ours: pick("ours", (r) => r.throughput.cpuUsPerMsgA), prosody: pick("prosody", (r) => r.throughput.cpuUsPerMsgA), digits: 1, better: "lower", target: { op: "<=", ratio: 1 / 3, label: "<= 0.33x" } },
+    { figure: "CPU µs per message, server B", ours: pick("ours", (r) => r.throughput.cpuUsPerMsgB), prosody: pick("prosody", (r) => r.throughput.cpuUsPerMsgB), digits: 1, better: "lower", target: { op: "<=", ratio: 1 / 3, label: "<= 0.33x" } },
+    { figure: "CPU µs per message, bench client (info)", ours: pick("ours", (r) => r.throughput.cpuUsPerMsgClient), prosody: pick("prosody", (r) => r.throughput.cpuUsPerMsgClient), digits: 1, better: "lower" },
+    { figure: "first message on a fresh link, ms", ours: pick("ours", (r) => r.latencyMs), prosody: pick("prosody", (r) => r.latencyMs), digits: 1, better: "lower", target: { op: "<=", ratio: 1, label: "<= 1x" } },
+    { figure: "memory per idle TLS link, KiB", ours: pickMem("ours"), prosody: pickMem("prosody"), digits: 1, better: "lower", target: { op: "<=", ratio: 1, label: "<= 1x" } },
+    { figure: "parser MB/s", ours: collected.parser?.ours.mbPerSec, prosody: collected.parser?.prosody?.mbPerSec, digits: 1, better: "higher" },
+    { figure: "parser stanzas/s", ours: collected.parser?.ours.stanzasPerSec, prosody: collected.parser?.prosody?.stanzasPerSec, digits: 0, better: "higher" },
+    { figure: "peak RSS after the run, MiB, server A", ours: pick("ours", (r) => r.throughput.peakRssA / 2 ** 20), prosody: pick("prosody", (r) => r.throughput.peakRssA / 2 ** 20), digits: 1, better: "lower" },
+    { figure: "peak RSS after the run, MiB, server B", ours: pick("ours", (r) => r.throughput.peakRssB / 2 ** 20), prosody: pick("prosody", (r) => r.throughput.peakRssB / 2 ** 20), digits: 1, better: "lower" },
+  ];
+  const elapsed = (Date.now() - started) / 1000;
+  const lines = [
+    "",
+    `xmpp-s2s bench (${options.smoke ? "smoke: ours -> ours on plain loopback, s2s.address" : "ours -> ours vs Prosody -> Prosody, network namespace, DNS SRV"}): medians of ${options.trials} trial(s)`,
+    `${ours}; ${prosody || "Prosody not measured"}; node ${process.version}; ${cpuModel}, nproc ${nproc}`,
+    `load average before ${loadBefore.map((l) => l.toFixed(2)).join(" ")}, after ${loadAfter.map((l) => l.toFixed(2)).join(" ")}; ${elapsed.toFixed(0)} s`,
+    `link: ${options.messages} messages of ~200 B${options.batch > 1 ? ` (${options.batch} per write)` : ", one write each"}${options.warmup > 0 ? ` after ${options.warmup} untimed warm-up messages` : ""}, component -> A -> S2S (STARTTLS + dialback) -> B -> component; memory: ${options.links} inbound links to B; parser: ${collected.parser ? `${(collected.parser.bytes / 1e6).toFixed(1)} MB, ${collected.parser.stanzas} stanzas, ${collected.parser.chunk / 1024} KiB chunks` : "-"}`,
+    "",
+    table(rows),
+    "",
+  ];
+  process.stdout.write(`${lines.join("\n")}\n`);
+
+  // Hot spots (--cpu-prof): our servers' profiles, from the last link trial's pair.
+  const profiles: Array<{ title: string; summary: ReturnType<typeof summarizeProfile> }> = [];
+  if (cpuProfDir) {
+    const files = readdirSync(cpuProfDir).filter((f) => f.endsWith(".cpuprofile")).sort();
+    const lastA = files.filter((f) => f.startsWith("ours-link-a-")).pop();
+    const lastB = files.filter((f) => f.startsWith("ours-link-b-")).pop();
+    const window = collected.link.ours[collected.link.ours.length - 1]?.throughput.windowUs;
+    for (const [title, f] of [["ours A (sender side), throughput run only", lastA], ["ours B (receiver side), throughput run only", lastB]] as const) {
+      if (!f) continue;
+      try {
+        const summary = summarizeProfile(join(cpuProfDir, f), ROOT, 20, window);
+        profiles.push({ title, summary });
+        process.stdout.write(`${formatProfile(summary, title)}\n\n`);
+      } catch (err) {
+        say(`cannot read profile ${f}: ${(err as Error).message}`);
+      }
+    }
+  }
+
+  const stamp = new Date().toISOString().replace(/[-:]/g, "").replace(/\.\d+Z$/, "Z");
+  mkdirSync(options.outDir, { recursive: true });
+  const outFile = join(options.outDir, `bench-${options.smoke ? "smoke-" : options.quick ? "quick-" : ""}${stamp}.json`);
+  if (cpuProfDir) {
+    const kept = join(options.outDir, `profiles-${stamp}`);
+    cpSync(cpuProfDir, kept, { recursive: true });
+    say(`CPU profiles kept in ${relative(process.cwd(), kept) || kept}`);
+  }
+  const json = {
+    date: new Date().toISOString(),
+    command: `node --import tsx bench/run.ts ${options.args.join(" ")}`.trim(),
+    ours,
+    prosody: prosody || undefined,
+    machine: { cpuModel, nproc, node: process.version, loadBefore, loadAfter },
+    seconds: elapsed,
+    settings: { mode, trials: options.trials, messages: options.messages, batch: options.batch, warmup: options.warmup, links: options.links, parserBytes: options.parserBytes, parserRuns: options.parserRuns },
+    figures: rows.map((r) => ({ figure: r.figure, ours: r.ours, prosody: r.prosody, ratio: ratioOf(r), better: r.better, target: r.target?.label, met: met(r) || undefined })),
+    trials: collected,
+    hotSpots: profiles.map((p) => ({ title: p.title, ...p.summary })),
+  };
+  writeFileSync(outFile, `${JSON.stringify(json, null, 2)}\n`);
+  process.stdout.write(`results: ${outFile}\n`);
+  if (options.keep) say(`kept ${dir}`);
+  else rmSync(dir, { recursive: true, force: true });
+
+  if (collected.errors.length > 0) {
+    process.stdout.write(`\n${collected.errors.length} measurement(s) FAILED (see above); the table lacks them.\n`);
+    return 1;
+  }
+  const missed = rows.filter((r) => met(r) === "NO").map((r) => r.figure);
+  if (missed.length > 0) process.stdout.write(`targets missed: ${missed.join("; ")}${options.cpuProf ? "" : " (profile our servers with --cpu-prof)"}\n`);
+  return 0;
+}
+
+// --- Entry ----------------------------------------------------------------------------------
+
+let options: Options;
+try {
+  options = parseOptions(process.argv.slice(2));
+} catch (err) {
+  process.stderr.write(`bench: ${(err as Error).message}\n`);
+  process.exit(EXIT_CANNOT_RUN);
+}
+
+let exiting = false;
+for (const sig of ["SIGINT", "SIGTERM", "SIGHUP"] as const) {
+  process.on(sig, () => {
+    if (exiting) return;
+    exiting = true;
+    say(`${sig}: stopping`);
+    const done = options.inside || options.smoke
+      ? stopAll().then(() => {
+          if (workDir && !options.keep) rmSync(workDir, { recursive: true, force: true });
+        })
+      : outerTeardown();
+    void done.finally(() => process.exit(sig === "SIGINT" ? 130 : 143));
+  });
+}
+
+let code: number;
+try {
+  if (options.smoke) {
+    ensureBuilt();
+    code = await measure(options, "loopback");
+  } else if (options.inside) {
+    code = await measure(options, "netns");
+  } else {
+    code = await outer(options);
+  }
+} catch (err) {
+  if (err instanceof CannotRun) {
+    process.stdout.write(`bench: cannot run: ${err.message}\n`);
+    code = EXIT_CANNOT_RUN;
+  } else {
+    process.stdout.write(`bench FAILED: ${(err as Error).stack ?? err}\n`);
+    code = 1;
+  }
+}
+if (!exiting) {
+  if (options.inside || options.smoke) await stopAll();
+  else await outerTeardown();
+  process.exit(code);
+}

@@ -1,0 +1,53 @@
+import { describe, it } from "node:test";
+import assert from "node:assert/strict";
+import { spawn } from "node:child_process";
+import { mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { dirname, join } from "node:path";
+import { fileURLToPath } from "node:url";
+import { ensureBuilt } from "../helpers/build.js";
+
+const root = join(dirname(fileURLToPath(import.meta.url)), "..", "..");
+/** The smoke run takes a few seconds; this only bounds a hang. */
+const DEADLINE_MS = 50_000;
+
+/**
+ * Keeps `npm run bench` from rotting: `bench/run.ts --smoke` runs every scenario with tiny counts
+ * (300 messages, 20 links, a 200 KB parser corpus, one trial), ours -> ours only, on plain
+ * loopback (no network namespace, root, DNS or Prosody: `s2s.address`). A benchmark is not a
+ * test: this asserts that the run completed and printed its table, never a timing.
+ */
+describe("bench smoke run (bench/run.ts --smoke)", () => {
+  it("completes and prints the table with numbers, and writes the JSON", async () => {
+    ensureBuilt();
+    const out = mkdtempSync(join(tmpdir(), "xmpp-s2s-bench-smoke-"));
+    try {
+      const child = spawn(process.execPath, ["--import", "tsx", "bench/run.ts", "--smoke", "--out", out], { cwd: root, stdio: ["ignore", "pipe", "pipe"] });
+      let output = "";
+      child.stdout!.on("data", (d: Buffer) => (output += d.toString()));
+      child.stderr!.on("data", (d: Buffer) => (output += d.toString()));
+      const code = await new Promise<number | string>((resolve) => {
+        const timer = setTimeout(() => {
+          child.kill("SIGTERM");
+          resolve("timeout");
+        }, DEADLINE_MS);
+        child.once("exit", (c, signal) => {
+          clearTimeout(timer);
+          resolve(c ?? signal ?? "?");
+        });
+      });
+      assert.equal(code, 0, `bench --smoke exited with ${code}:\n${output}`);
+      for (const figure of ["messages/s over one link", "CPU µs per message, server A", "first message on a fresh link, ms", "memory per idle TLS link, KiB", "parser MB/s"]) {
+        const row = output.split("\n").find((line) => line.startsWith(figure));
+        assert.ok(row, `no "${figure}" row in:\n${output}`);
+        assert.match(row.slice(figure.length), /^\s+[\d,]+(\.\d+)?\s/, `"${figure}" has no number for ours: ${row}`);
+      }
+      const files = readdirSync(out).filter((f) => f.endsWith(".json"));
+      assert.equal(files.length, 1, `one JSON result in ${out}: ${files.join(", ")}`);
+      const json = JSON.parse(readFileSync(join(out, files[0]!), "utf8")) as { figures: Array<{ figure: string; ours?: number }> };
+      assert.ok(json.figures.some((f) => f.figure === "messages/s over one link" && typeof f.ours === "number"), "the JSON carries the figures");
+    } finally {
+      rmSync(out, { recursive: true, force: true });
+    }
+  });
+});
