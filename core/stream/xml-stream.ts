@@ -170,6 +170,7 @@ export class XmlStream {
     if (this.closed) return;
     if (!this.#headerSent) this.sendHeader({ version: "1.0" });
     this.#write("</stream:stream>");
+    this.#flush();
     this.#closing = true;
     this.#clearIdle();
     this.#socket.end();
@@ -197,7 +198,7 @@ export class XmlStream {
    * byte is parsed as part of the encrypted stream (RFC 6120 §5.4.3.3).
    */
   detachForUpgrade(): Socket {
-    this.#uncork();
+    this.#flush();
     this.#detach(this.#socket);
     this.#parser.close();
     return this.#socket;
@@ -240,20 +241,17 @@ export class XmlStream {
   #write(data: string): void {
     const socket = this.#socket;
     if (this.#closing || this.#closed || socket.destroyed || !socket.writable) return;
-    // Writes of one tick leave in one syscall (and one TLS record) instead of one per stanza.
-    if (!this.#corked) {
-      this.#corked = socket;
-      socket.cork();
-      process.nextTick(this.#uncork);
-    }
-    socket.write(data);
+    // Writes of one tick leave as one string: one syscall and one TLS record instead of one per
+    // stanza (and no per-chunk writev bookkeeping in node:stream).
+    if (this.#pending === "") process.nextTick(this.#flush);
+    this.#pending += data;
   }
 
-  #corked?: Socket;
-  readonly #uncork = () => {
-    const socket = this.#corked;
-    this.#corked = undefined;
-    socket?.uncork();
+  #pending = "";
+  readonly #flush = () => {
+    const data = this.#pending;
+    this.#pending = "";
+    if (data !== "" && !this.#socket.destroyed && this.#socket.writable) this.#socket.write(data);
   };
 
   #touch(): void {
