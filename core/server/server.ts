@@ -117,8 +117,10 @@ export function createServer(input: ConfigInput, options: CreateServerOptions = 
       started = false;
       // RFC 6120 §4.9.3.17: system-shutdown tells peers this is deliberate.
       await listeners?.stop("system-shutdown");
-      for (const service of [...services].reverse()) await service.stop("system-shutdown").catch((err: unknown) => logger.error({ what: "service_stop_failed", service: service.name, err }));
+      // Outbound sessions before services: their queued stanzas bounce to local senders (components)
+      // that are still connected to receive the errors.
       if (child.isRegistered(OUTBOUND_SESSIONS, false)) await child.resolve(OUTBOUND_SESSIONS).stop("system-shutdown");
+      for (const service of [...services].reverse()) await service.stop("system-shutdown").catch((err: unknown) => logger.error({ what: "service_stop_failed", service: service.name, err }));
       if (child.isRegistered(POLICY_CHAIN, false)) await (child.resolve(POLICY_CHAIN) as OrderedPolicyChain).close();
       logger.info({ what: "stopped" });
       tap.complete();

@@ -115,3 +115,26 @@ describe("outbound sessions, bounces and the local side", () => {
     assert.equal(reply.getChildText("body"), "from the embedder");
   });
 });
+
+describe("graceful shutdown", () => {
+  it("bounces queued stanzas to a still-connected component when the server stops", async () => {
+    const silent = createServer((s) => s.on("error", () => {}));
+    await new Promise<void>((r) => silent.listen(0, "127.0.0.37", r));
+    const port = (silent.address() as { port: number }).port;
+    const a = await startNode({ hosts: ["a.example"], ip: "127.0.0.36", componentPassword: "pw", s2s: { address: [{ host: "slow.example", ip_address: "127.0.0.37", port }] }, plugins: { tcp: { negotiation_timeout: 60 } } });
+    const bot = await connectComponent(a.ip, a.servicePort!, "bot.a.example", "pw");
+    try {
+      await bot.send(xml("message", { from: "u@bot.a.example", to: "x@slow.example", id: "shut1" }, xml("body", {}, "queued")));
+      await waitFor(a.server.events$, (e) => e.type === "connected" && e.remote === "slow.example");
+      const stopping = a.server.stop();
+      const bounce = await bot.next((s) => s.attrs.id === "shut1");
+      await stopping;
+      assert.equal(bounce.attrs.type, "error");
+      assert.equal(errorCondition(bounce), "remote-server-not-found");
+    } finally {
+      await bot.stop();
+      await a.stop();
+      silent.close();
+    }
+  });
+});
