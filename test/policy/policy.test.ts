@@ -4,6 +4,7 @@ import assert from "node:assert/strict";
 import { fileURLToPath } from "node:url";
 import { dirname, join } from "node:path";
 import { xml } from "@xmpp/component";
+import { el } from "../../core/xml/element.js";
 import { addressOf, reservePorts, startNode, type TestNode } from "../helpers/servers.js";
 import { errorCondition } from "../helpers/stanzas.js";
 import { connectComponent, type TestComponent } from "../helpers/component.js";
@@ -117,8 +118,10 @@ describe("policy on every path", () => {
     await bot.send(xml("message", { from: "u@bot.a.example", to: "echo@b.example", id: "r1" }, xml("body", {}, "before")));
     await bot.next((s) => s.attrs.id === "r1");
     const other = waitFor(a.server.stanzas$, (s) => s.attr("id") === "r2");
-    a.server.send(xml("message", { from: "u@a.example", to: "echo@b.example", id: "r2" }, xml("body", {}, "other")) as never);
-    await other.catch(() => undefined);
+    a.server.send(el("message", { from: "u@a.example", to: "echo@b.example", id: "r2" }, "jabber:server", el("body", {}, "jabber:server", "other")));
+    await other;
+    const aEvents: S2sEvent[] = [];
+    const sub = a.server.events$.subscribe((e) => aEvents.push(e));
     const closedOnA = waitFor(a.server.events$, (e) => e.type === "closed" && e.local === "bot.a.example" && e.remote === "b.example");
     const report = await b.server.reload({ ...rawOf(b), s2s: { ...rawOf(b).s2s, host_policy: [{ host: "bot.a.example", policy: "deny" }] } });
     assert.equal(report.closedInbound, 1);
@@ -126,6 +129,12 @@ describe("policy on every path", () => {
     await bot.send(xml("message", { from: "u@bot.a.example", to: "echo@b.example", id: "r3" }, xml("body", {}, "after")));
     const bounce = await bot.next((s) => s.attrs.id === "r3");
     assert.equal(bounce.attrs.type, "error");
+    // The other session (a.example -> b.example) was not dropped: it carries the next stanza as is.
+    const again = waitFor(a.server.stanzas$, (s) => s.attr("id") === "r4");
+    a.server.send(el("message", { from: "u@a.example", to: "echo@b.example", id: "r4" }, "jabber:server", el("body", {}, "jabber:server", "still here")));
+    assert.equal((await again).getChildText("body"), "still here");
+    sub.unsubscribe();
+    assert.equal(aEvents.some((e) => (e.type === "closed" || e.type === "connecting") && e.local === "a.example"), false);
     // An invalid new config is refused and the running one stays.
     await assert.rejects(b.server.reload({ ...rawOf(b), s2s: { ...rawOf(b).s2s, default_policy: "ask" } }), /default_policy/);
     assert.equal(b.server.config.s2s.hostPolicy[0]?.host, "bot.a.example");
