@@ -1,6 +1,8 @@
 // @ts-check
 /** @import { ConnectTarget, Resolver, S2sConfig } from "xmpp-s2s" */
 import { isIP } from "node:net";
+// `s2s.address` wins and skips any lookup: the same rule as the built-in resolvers.
+import { addressOverride } from "xmpp-s2s";
 
 /**
  * One place to connect to, as written in the JSON file (`port` absent: `s2s.outgoing.port`).
@@ -38,19 +40,6 @@ export class StaticJsonResolver {
     if (override) return override;
     return (this.#table.get(domain) ?? []).map((t) => target(t.host, t.port ?? this.#s2s.outgoing.port, t.tls, domain));
   }
-}
-
-/**
- * `s2s.address`: an entry for the domain wins and skips any lookup. (The built-in resolvers share
- * this rule through core/resolver/address-override.ts, which "xmpp-s2s" does not export yet.)
- *
- * @param {S2sConfig["s2s"]} s2s
- * @param {string} domain
- * @returns {ConnectTarget[] | undefined}
- */
-export function addressOverride(s2s, domain) {
-  const entry = s2s.address.find((a) => a.host === domain);
-  return entry && [target(entry.ipAddress, entry.port ?? s2s.outgoing.port, entry.tls, domain)];
 }
 
 /**
