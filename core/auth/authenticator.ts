@@ -17,6 +17,12 @@ export type OutboundAuthResult =
  */
 export interface Authenticator {
   readonly name: string;
+  /**
+   * This method authenticates inbound peers with their TLS client certificate (SASL EXTERNAL).
+   * The TLS slot asks peers for a certificate only when an enabled authenticator says so (or
+   * use_starttls = "required_trusted"): asking costs memory on every link.
+   */
+  readonly usesPeerCertificate?: boolean;
   /** Stream features to advertise inbound (called after TLS negotiation state is known). */
   inboundFeatures(stream: InboundStreamApi): XmlElement[];
   /** Offer an inbound top-level element; return true when it was consumed. */

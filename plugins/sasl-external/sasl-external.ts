@@ -29,6 +29,7 @@ const BASE64 = /^(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?$
  */
 export class SaslExternalAuthenticator implements Authenticator {
   readonly name = "sasl_external";
+  readonly usesPeerCertificate = true;
   readonly #timeoutMs: number;
   #tls?: TlsProvider;
   /** Streams with an `<auth/>` being decided (policy is asynchronous). */

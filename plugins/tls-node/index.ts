@@ -1,4 +1,6 @@
 import { definePlugin } from "../../core/plugins/plugin.js";
+import { AUTHENTICATOR } from "../../core/auth/authenticator.js";
+import { LATE } from "../../core/late.js";
 import { TLS_PROVIDER } from "../../core/tls/tls.js";
 import { NodeTlsProvider, settingsFromConfig } from "./node-tls-provider.js";
 
@@ -15,6 +17,15 @@ export default definePlugin({
   register(ctx) {
     // The files were checked by the config layer; reading them again here cannot fail unless they
     // changed in between, in which case the ConfigError names the key.
-    ctx.provide(TLS_PROVIDER, { useValue: new NodeTlsProvider(settingsFromConfig(ctx.config), ctx.logger) });
+    // Ask inbound peers for a certificate only if an enabled authenticator uses it (SASL EXTERNAL):
+    // decided when the first TLS server is built, after every plugin has registered.
+    const clientCertificates = () => {
+      try {
+        return ctx.container.resolve(LATE).all(AUTHENTICATOR).some((a) => a.usesPeerCertificate === true);
+      } catch {
+        return true; // not wired into a server (check-config): ask, the safe default
+      }
+    };
+    ctx.provide(TLS_PROVIDER, { useValue: new NodeTlsProvider({ ...settingsFromConfig(ctx.config), clientCertificates }, ctx.logger) });
   },
 });

@@ -26,6 +26,13 @@ export interface NodeTlsSettings {
   readonly systemRoots?: boolean;
   /** Time source for certificate validity (milliseconds since the epoch). Default `Date.now`. */
   readonly now?: () => number;
+  /**
+   * Whether an inbound handshake asks for the peer's certificate when `use_starttls` is not
+   * "required_trusted" (which always asks). Asking costs ~28 KiB of native memory per link
+   * (docs/performance.md), so the plugin asks only when an enabled authenticator uses it.
+   * Default: always ask.
+   */
+  readonly clientCertificates?: () => boolean;
 }
 
 export function settingsFromConfig(config: S2sConfig): NodeTlsSettings {
@@ -321,7 +328,8 @@ export class NodeTlsProvider implements TlsProvider {
 
   /** A shared server (Material.serverFor) hands each finished handshake back to its acceptInbound call. */
   #newServer(options: tls.TlsOptions): tls.Server {
-    const server = tls.createServer(options);
+    const requestCert = this.mode === "required_trusted" || (this.settings.clientCertificates?.() ?? true);
+    const server = tls.createServer({ ...options, requestCert });
     server.on("secureConnection", (secured: tls.TLSSocket) => {
       const pending = this.#pending.get(tupleKey(secured) ?? "");
       if (pending) pending.secure(secured);

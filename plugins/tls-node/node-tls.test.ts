@@ -63,6 +63,16 @@ describe("NodeTlsProvider over real sockets", () => {
   const provider = (settings: Partial<NodeTlsSettings>) =>
     new NodeTlsProvider({ mode: "optional", domainCertfile: [], ciphers: "TLSv1.2:TLSv1.3", cacertfile: ca.cafile, ...settings });
 
+  it("asks for the peer's certificate only when an authenticator uses it (or required_trusted)", async () => {
+    const A = provider({ certfile: a.certfile });
+    const noAsk = await handshake(A, provider({ certfile: b.certfile, clientCertificates: () => false }), "a.example", "b.example");
+    assert.equal(noAsk.inb.peerCertificate, undefined, "dialback only: no client certificate requested");
+    const ask = await handshake(A, provider({ certfile: b.certfile, clientCertificates: () => true }), "a.example", "b.example");
+    assert.ok(ask.inb.peerCertificate, "SASL EXTERNAL enabled: the certificate is requested");
+    const trusted = await handshake(A, provider({ mode: "required_trusted", certfile: b.certfile, clientCertificates: () => false }), "a.example", "b.example");
+    assert.ok(trusted.inb.peerCertificate, "required_trusted always asks");
+  });
+
   it("both sides trust a chain from the shared CA; each certificate matches its domain", async () => {
     const A = provider({ certfile: a.certfile });
     const B = provider({ certfile: b.certfile });
