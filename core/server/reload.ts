@@ -3,7 +3,7 @@ import { CLOCK } from "../clock/clock.js";
 import type { S2sConfig } from "../config/types.js";
 import { EVENTS, type EventBus } from "../events/events.js";
 import { LATE, type Late } from "../late.js";
-import { LOGGER, type Logger } from "../logging/logger.js";
+import { LOGGER } from "../logging/logger.js";
 import { loadPlugins } from "../plugins/loader.js";
 import { POLICY, type Policy } from "../policy/policy.js";
 import { POLICY_CHAIN } from "../policy/chain.js";

@@ -35,7 +35,7 @@ export class InboundS2sStream implements InboundStreamApi {
 
   constructor(
     socket: Socket,
-    private readonly listener: S2sListenerConfig,
+    listener: S2sListenerConfig,
     private readonly deps: StreamDeps,
     private readonly onGone: (stream: InboundS2sStream) => void,
     tls?: SecureChannel,
