@@ -72,13 +72,27 @@ export class OutboundSessionManager implements OutboundSessions {
         onAttemptFailed: (s, err) => this.#retry.failed(s, err),
         onEstablished: (s) => this.#retry.succeeded(s),
         onIdle: (s) => {
-          if (s.queued > 0 && !this.#stopped) void s.connect();
+          if (this.#stopped) return;
+          if (s.queued > 0) {
+            void s.connect();
+            return;
+          }
+          // A pair whose stream closed after working has nothing to remember (no backoff): drop
+          // it, so sessions do not pile up for every domain we ever talked to.
+          this.#forget(s);
         },
       });
       this.#sessions.set(key, session);
     }
     this.#last = session;
     return session;
+  }
+
+  #forget(session: OutboundSession): void {
+    if (this.#sessions.get(session.key) !== session) return;
+    this.#retry.forget(session);
+    this.#sessions.delete(session.key);
+    if (this.#last === session) this.#last = undefined;
   }
 
   #retryNow(session: OutboundSession): void {
