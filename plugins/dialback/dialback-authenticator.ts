@@ -19,6 +19,8 @@ type Verdict = "valid" | "invalid" | { error: string };
  */
 export class DialbackAuthenticator implements Authenticator {
   readonly name = "dialback";
+  /** Verifications under way per inbound stream: each costs a DNS lookup and maybe a connection. */
+  readonly #verifying = new WeakMap<InboundStreamApi, number>();
   /** Verifications we asked for, per outbound stream (answers must come on the same stream, §2.1.2). */
   readonly #pending = new WeakMap<OutboundStreamApi, Map<string, (v: Verdict) => void>>();
 
@@ -79,8 +81,21 @@ export class DialbackAuthenticator implements Authenticator {
       stream.send(dialbackError("result", { from: receiving, to: originating }, "not-acceptable"));
       return;
     }
-    if (!(await stream.authorize(originating, receiving, "dialback"))) return;
-    const verdict = await this.#askAuthoritative(receiving, originating, stream.id, key);
+    const inFlight = this.#verifying.get(stream) ?? 0;
+    if (inFlight >= MAX_VERIFICATIONS_PER_STREAM) {
+      // One peer must not make us resolve and dial any number of claimed domains at once.
+      stream.send(dialbackError("result", { from: receiving, to: originating }, "resource-constraint", "wait"));
+      return;
+    }
+    // Counted before the first await: several db:result in one TCP segment are handled in one go.
+    this.#verifying.set(stream, inFlight + 1);
+    let verdict: Verdict;
+    try {
+      if (!(await stream.authorize(originating, receiving, "dialback"))) return;
+      verdict = await this.#askAuthoritative(receiving, originating, stream.id, key);
+    } finally {
+      this.#verifying.set(stream, (this.#verifying.get(stream) ?? 1) - 1);
+    }
     if (verdict === "valid") {
       stream.markAuthenticated(originating, receiving, "dialback");
       stream.send(el("result", { from: receiving, to: originating, type: "valid" }, NS.DIALBACK));
@@ -170,10 +185,13 @@ export class DialbackAuthenticator implements Authenticator {
   }
 }
 
-function dialbackError(name: "result" | "verify", attrs: Record<string, string>, condition: string): XmlElement {
+function dialbackError(name: "result" | "verify", attrs: Record<string, string>, condition: string, type: "cancel" | "wait" = "cancel"): XmlElement {
   // §2.4: the <error/> child is qualified by jabber:server, its condition by the stanza-error namespace.
-  return el(name, { ...attrs, type: "error" }, NS.DIALBACK, el("error", { type: "cancel" }, NS.SERVER, el(condition, {}, NS.STANZA_ERRORS)));
+  return el(name, { ...attrs, type: "error" }, NS.DIALBACK, el("error", { type }, NS.SERVER, el(condition, {}, NS.STANZA_ERRORS)));
 }
+
+/** Dialback verifications one inbound stream may have under way (XEP-0220 leaves it to policy). */
+export const MAX_VERIFICATIONS_PER_STREAM = 10;
 
 function errorCondition(element: XmlElement): string {
   const error = element.getChild("error");

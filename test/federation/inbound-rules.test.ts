@@ -209,3 +209,28 @@ describe("inbound timeouts", () => {
     assert.match(p.data, /negotiation/);
   });
 });
+
+describe("dialback verification limits", () => {
+  it("answers resource-constraint once a stream has 10 verifications under way", async () => {
+    const { createServer } = await import("node:net");
+    const held: import("node:net").Socket[] = [];
+    const silent = createServer((s) => { held.push(s); s.on("error", () => {}); });
+    await new Promise<void>((r) => silent.listen(0, "127.0.0.25", r));
+    const port = (silent.address() as { port: number }).port;
+    const claimed = Array.from({ length: 11 }, (_, i) => `d${i}.example`);
+    const b = await startNode({ hosts: ["b.example"], ip: "127.0.0.24", s2s: { address: claimed.map((host) => ({ host, ip_address: "127.0.0.25", port })) }, plugins: { tcp: { negotiation_timeout: 60 } } });
+    const p = await ScriptedPeer.connect(b.ip, b.s2sPort);
+    try {
+      await p.open("d0.example", "b.example");
+      for (const d of claimed) p.write(`<db:result from='${d}' to='b.example'>${"ab".repeat(32)}</db:result>`);
+      await p.waitFor(/<db:result[^>]*to='d10\.example'[^>]*type='error'[^>]*>\s*<error type='wait'><resource-constraint|<db:result[^>]*type='error'[^>]*to='d10\.example'[^>]*>\s*<error type='wait'><resource-constraint/);
+      // The first ten are still waiting for their authoritative servers: no answer for them yet.
+      assert.doesNotMatch(p.data, /to='d0\.example'[^>]*type=/);
+    } finally {
+      p.close();
+      await b.stop();
+      for (const s of held) s.destroy();
+      silent.close();
+    }
+  });
+});
