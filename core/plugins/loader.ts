@@ -45,7 +45,8 @@ export async function loadPlugins(container: DependencyContainer, config: S2sCon
   const tables = new Map<string, Readonly<Record<string, unknown>>>();
 
   for (const [key, value] of Object.entries(section)) {
-    if ((SLOT_NAMES as string[]).includes(key)) continue;
+    // `dialback` is both a slot and a plugin: a string is the slot's choice, a table the plugin's.
+    if ((SLOT_NAMES as string[]).includes(key) && !isTable(value)) continue;
     if (isTable(value)) {
       tables.set(key, value);
       continue;
@@ -56,7 +57,7 @@ export async function loadPlugins(container: DependencyContainer, config: S2sCon
 
   for (const slot of SLOT_NAMES) {
     const info = slotInfo(slot);
-    const raw = section[slot];
+    const raw = isTable(section[slot]) ? undefined : section[slot];
     if (raw === undefined) {
       const def = DEFAULT_SLOTS[slot];
       slotChoice.set(slot, { names: typeof def === "string" ? [def] : [...def], explicit: false });
@@ -259,8 +260,12 @@ function checkSlots(entries: readonly PluginEntry[], slotChoice: Map<SlotName, {
       for (const name of providers) {
         if (choice.names.includes(name)) continue;
         // Default lists take other enabled providers at the end; an explicit list is the operator's order.
-        if (choice.explicit) problems.push(`plugins.${info.slot}: enabled plugin "${name}" provides ${tokenName(info.token)} but is not listed (got ${formatValue(choice.names)}, expected it in the list, in order)`);
-        else choice.names.push(name);
+        if (!choice.explicit) choice.names.push(name);
+        // A plugin enabled for another slot (dialback fills `dialback`) may stay out of an explicit
+        // list: `authenticators = ["sasl_external"]` turns dialback authentication off.
+        else if (![...slotChoice].some(([other, c]) => other !== info.slot && c.names.includes(name))) {
+          problems.push(`plugins.${info.slot}: enabled plugin "${name}" provides ${tokenName(info.token)} but is not listed (got ${formatValue(choice.names)}, expected it in the list, in order)`);
+        }
       }
     }
   }

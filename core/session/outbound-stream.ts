@@ -50,6 +50,13 @@ export class OutboundS2sStream implements OutboundStreamApi {
     }, { contentNs: NS.SERVER, limits: { maxStanzaSize: DEFAULT_MAX_STANZA_SIZE, maxDepth: DEFAULT_MAX_DEPTH }, idleTimeoutMs: Infinity });
   }
 
+  #markClosed!: () => void;
+  readonly #closed: Promise<void> = new Promise((r) => (this.#markClosed = r));
+
+  whenClosed(): Promise<void> {
+    return this.#closed;
+  }
+
   get id(): string { return this.#id; }
   get tls(): SecureChannel | undefined { return this.#tls; }
   get closed(): boolean { return this.#xml.closed; }
@@ -233,6 +240,7 @@ export class OutboundS2sStream implements OutboundStreamApi {
     }
     this.#waiters = [];
     this.#tlsSettled(false);
+    this.#markClosed();
     this.onClosed(this, reason);
   }
 }

@@ -45,4 +45,6 @@ export interface OutboundStreamApi extends S2sStreamApi {
   next(match: (element: XmlElement) => boolean, timeoutMs: number): Promise<XmlElement>;
   /** Send a new stream header on the same transport and resolve with the new `<stream:features/>`. */
   restart(): Promise<XmlElement>;
+  /** Resolves when the stream is gone (closed by either side or broken). */
+  whenClosed(): Promise<void>;
 }

@@ -130,6 +130,8 @@ export class DialbackAuthenticator implements Authenticator {
       });
     });
     outbound.send(el("verify", { from: receiving, to: originating, id: streamId }, NS.DIALBACK, key));
+    // §2.1.2: a connection closed with requests pending fails them now, like an error answer.
+    void outbound.whenClosed().then(() => pending.get(slot)?.({ error: "remote-server-timeout" }));
     const verdict = await answer;
     pending.delete(slot);
     return verdict;

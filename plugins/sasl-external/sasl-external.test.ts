@@ -102,6 +102,9 @@ class FakeOutbound implements OutboundStreamApi {
     assert.ok(match(this.answer), "the authenticator waits for this answer");
     return this.answer;
   }
+  whenClosed(): Promise<void> {
+    return new Promise(() => {});
+  }
   async restart(): Promise<XmlElement> {
     this.log.push("restart");
     if (this.restartFails) throw new Error("no stream header from b.example within 30000 ms");

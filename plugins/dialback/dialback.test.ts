@@ -1,0 +1,514 @@
+/**
+ * Server Dialback (XEP-0220) with XEP-0185 keys, as pure logic: the key function against the
+ * published vectors, the declaration and its secret, and the authenticator's three roles against
+ * small fake streams. Two servers really dialing back each other live in test/federation/.
+ */
+import "reflect-metadata";
+import { describe, it } from "node:test";
+import assert from "node:assert/strict";
+import { container as rootContainer, type DependencyContainer, type InjectionToken } from "tsyringe";
+import { AUTHENTICATOR, type Authenticator, type OutboundAuthResult } from "../../core/auth/authenticator.js";
+import { configFromObject } from "../../core/config/load.js";
+import type { S2sConfig } from "../../core/config/types.js";
+import { CONNECTOR } from "../../core/connector/connector.js";
+import { DIALBACK, type DialbackKeys } from "../../core/dialback/dialback.js";
+import { ERROR_CODES, isConfigError, S2sError } from "../../core/errors.js";
+import { EventBus } from "../../core/events/events.js";
+import { LATE, type Late } from "../../core/late.js";
+import { createLogger, type Logger } from "../../core/logging/logger.js";
+import { loadPlugins } from "../../core/plugins/loader.js";
+import type { PluginContext, Provider } from "../../core/plugins/plugin.js";
+import { OUTBOUND_SESSIONS, type OutboundSessions } from "../../core/session/outbound-sessions.js";
+import type { InboundStreamApi, OutboundStreamApi } from "../../core/stream/streams.js";
+import { CONFIG, EVENTS } from "../../core/tokens.js";
+import { el, NS, type XmlElement } from "../../core/xml/element.js";
+import { DialbackAuthenticator, MAX_VERIFICATIONS_PER_STREAM } from "./dialback-authenticator.js";
+import { randomSecret, Xep0185Keys } from "./dialback-keys.js";
+import plugin from "./index.js";
+
+const config = (extra: Record<string, unknown> = {}): S2sConfig => configFromObject({ general: { hosts: ["b.example"] }, ...extra }, { baseDir: process.cwd() });
+
+/** A pino logger writing JSON lines into `lines` (level warn and up unless told otherwise). */
+function capturingLogger(lines: Array<Record<string, unknown>>, level: "warn" | "debug" = "warn"): Logger {
+  return createLogger(level, { write: (line: string) => void lines.push(JSON.parse(line) as Record<string, unknown>) });
+}
+
+const silent = createLogger("silent");
+const tick = () => new Promise<void>((resolve) => setImmediate(resolve));
+
+/** Run the declaration's `register` with a fake context; returns what it provided. */
+async function register(cfg: S2sConfig, logger: Logger): Promise<Map<InjectionToken<unknown>, Provider<unknown>>> {
+  const provided = new Map<InjectionToken<unknown>, Provider<unknown>>();
+  await plugin.register({
+    config: cfg,
+    options: {},
+    logger,
+    provide: (token: InjectionToken<unknown>, provider: Provider<unknown>) => void provided.set(token, provider),
+  } as unknown as PluginContext<Record<string, never>>);
+  return provided;
+}
+
+function keysOf(provided: Map<InjectionToken<unknown>, Provider<unknown>>): DialbackKeys {
+  const provider = provided.get(DIALBACK);
+  assert.ok(provider && "useValue" in provider, "DIALBACK is provided as a value");
+  return provider.useValue as DialbackKeys;
+}
+
+/** An inbound stream that records what the authenticator does with it. */
+class FakeInbound implements InboundStreamApi {
+  readonly direction = "inbound" as const;
+  readonly id: string;
+  readonly localDomain = "b.example";
+  readonly sent: XmlElement[] = [];
+  readonly failures: string[] = [];
+  readonly authenticated = new Set<string>();
+  readonly authorized: string[] = [];
+  allow = true;
+
+  constructor(id = "417GAF25", private readonly local: readonly string[] = ["b.example"]) {
+    this.id = id;
+  }
+
+  send(element: XmlElement): void {
+    this.sent.push(element);
+  }
+  fail(condition: string): void {
+    this.failures.push(condition);
+  }
+  async authorize(remote: string, local: string): Promise<boolean> {
+    this.authorized.push(`${remote} -> ${local}`);
+    if (!this.allow) this.fail("invalid-from");
+    return this.allow;
+  }
+  markAuthenticated(remote: string, local: string): void {
+    this.authenticated.add(`${remote} ${local}`);
+  }
+  isAuthenticated(remote: string, local: string): boolean {
+    return this.authenticated.has(`${remote} ${local}`);
+  }
+  isLocalDomain(domain: string): boolean {
+    return this.local.includes(domain);
+  }
+  expectRestart(): void {}
+}
+
+/** An outbound stream: records what is sent; `next` answers with `answer` (or throws it). */
+class FakeOutbound implements OutboundStreamApi {
+  readonly direction = "outbound" as const;
+  readonly sent: XmlElement[] = [];
+  readonly failures: string[] = [];
+  answer: XmlElement | Error = new Error("no answer scripted");
+
+  constructor(
+    readonly localDomain = "a.example",
+    readonly remoteDomain = "b.example",
+    readonly id = "D60000229F",
+  ) {}
+
+  send(element: XmlElement): void {
+    this.sent.push(element);
+  }
+  fail(condition: string): void {
+    this.failures.push(condition);
+  }
+  async next(match: (e: XmlElement) => boolean): Promise<XmlElement> {
+    if (this.answer instanceof Error) throw this.answer;
+    assert.ok(match(this.answer), `the authenticator waits for ${this.answer.toString()}`);
+    return this.answer;
+  }
+  async restart(): Promise<XmlElement> {
+    throw new Error("dialback never restarts a stream");
+  }
+  #close!: () => void;
+  readonly #closed = new Promise<void>((r) => (this.#close = r));
+  whenClosed(): Promise<void> {
+    return this.#closed;
+  }
+  /** Test hook: the transport went away. */
+  closeNow(): void {
+    this.#close();
+  }
+}
+
+/** OUTBOUND_SESSIONS whose `openStream` is answered by the test (`open` records each request). */
+class FakeSessions implements Pick<OutboundSessions, "openStream"> {
+  readonly requests: Array<{ local: string; remote: string; settle: (s: OutboundStreamApi | Error) => void }> = [];
+  openStream(local: string, remote: string): Promise<OutboundStreamApi> {
+    return new Promise((resolve, reject) => {
+      this.requests.push({ local, remote, settle: (s) => (s instanceof Error ? reject(s) : resolve(s)) });
+    });
+  }
+}
+
+function lateWith(sessions: FakeSessions): Late {
+  return {
+    get: <T>(token: InjectionToken<T>): T => {
+      assert.equal(token, OUTBOUND_SESSIONS);
+      return sessions as unknown as T;
+    },
+    all: () => assert.fail("dialback never asks for a many-slot"),
+  };
+}
+
+const SECRET_B = "d14lb4ck43v3r";
+const keysB = new Xep0185Keys(SECRET_B);
+
+function authenticator(sessions = new FakeSessions(), timeoutMs = 20_000): { auth: DialbackAuthenticator; sessions: FakeSessions } {
+  return { auth: new DialbackAuthenticator(keysB, lateWith(sessions), silent, timeoutMs), sessions };
+}
+
+const db = (name: "result" | "verify", attrs: Record<string, string | undefined>, key?: string) => el(name, attrs, NS.DIALBACK, key);
+
+/** The stanza-error condition inside a dialback `<error/>` (XEP-0220 §2.4). */
+function dialbackError(element: XmlElement): { type?: string; condition?: string } {
+  const error = element.getChild("error", NS.SERVER);
+  const condition = error?.children.find((c): c is XmlElement => typeof c !== "string" && c.ns === NS.STANZA_ERRORS);
+  return { type: error?.attr("type"), condition: condition?.name };
+}
+
+describe("dialback plugin", () => {
+  it("rejects bad options: the plugin has none, so any key under [plugins.dialback] is refused with its path", async () => {
+    assert.equal(plugin.name, "dialback");
+    assert.equal(plugin.parseOptions, undefined);
+    const cfg = config({ plugins: { dialback: { foo: 1 } } });
+    const container: DependencyContainer = rootContainer.createChildContainer();
+    container.register(CONFIG, { useValue: cfg });
+    container.register(EVENTS, { useValue: new EventBus() });
+    await assert.rejects(loadPlugins(container, cfg, silent), (err: unknown) => {
+      assert.ok(isConfigError(err), `expected a ConfigError, got ${String(err)}`);
+      assert.equal(err.problems.length, 1, err.problems.join("\n"));
+      // `dialback` is also a slot key: a table there is the plugin's options, refused by name.
+      assert.match(err.problems[0]!, /^plugins\.dialback\.foo: unknown option \(got 1, expected no options for this plugin\)/);
+      return true;
+    });
+    // The [s2s] key it owns is checked by the config layer: an empty secret is no secret.
+    assert.throws(() => config({ s2s: { shared: "" } }), (err: unknown) => isConfigError(err) && err.problems.some((p) => p.startsWith("s2s.shared: ")));
+    assert.throws(() => config({ s2s: { shared: 42 } }), (err: unknown) => isConfigError(err) && err.problems.some((p) => p.startsWith("s2s.shared: ")));
+  });
+
+  it("declares the Dialback slot and an authenticator, needs the connector, reads s2s.shared", () => {
+    assert.deepEqual(plugin.provides, [DIALBACK, AUTHENTICATOR]);
+    assert.deepEqual(plugin.requires, [CONNECTOR]);
+    assert.deepEqual(plugin.s2sOptions, ["shared"]);
+  });
+
+  it("keys come from s2s.shared, without a warning", async () => {
+    const lines: Array<Record<string, unknown>> = [];
+    const keys = keysOf(await register(config({ s2s: { shared: "s3cr3tf0rd14lb4ck" } }), capturingLogger(lines)));
+    // XEP-0220 §2.1.1 example 1.
+    assert.equal(keys.generate("montague.example", "capulet.example", "D60000229F"), "b4835385f37fe2895af6c196b59097b16862406db80559900d96bf6fa7d23df3");
+    assert.deepEqual(lines, []);
+  });
+
+  it("without s2s.shared: a random secret per process, and a warning that names the option", async () => {
+    const lines: Array<Record<string, unknown>> = [];
+    const first = keysOf(await register(config(), capturingLogger(lines)));
+    const second = keysOf(await register(config(), capturingLogger(lines)));
+    assert.equal(lines.length, 2);
+    for (const line of lines) {
+      assert.equal(line.what, "dialback_random_secret");
+      assert.equal(line.level, 40, "logged at warn level");
+      assert.match(String(line.msg), /s2s\.shared/);
+    }
+    const key = first.generate("b.example", "a.example", "id1");
+    assert.ok(first.verify("b.example", "a.example", "id1", key), "a process verifies its own keys");
+    assert.equal(second.verify("b.example", "a.example", "id1", key), false, "another start has another secret");
+    assert.match(randomSecret(), /^[0-9a-f]{20}$/);
+    assert.notEqual(randomSecret(), randomSecret());
+  });
+
+  it("the authenticator factory resolves LATE and the connector's negotiation timeout", async () => {
+    const provided = await register(config({ s2s: { shared: "x" } }), silent);
+    const provider = provided.get(AUTHENTICATOR);
+    assert.ok(provider && "useFactory" in provider, "AUTHENTICATOR is a factory (the connector is resolved per server)");
+    const asked: unknown[] = [];
+    const fake = {
+      resolve: (token: unknown) => {
+        asked.push(token);
+        if (token === LATE) return lateWith(new FakeSessions());
+        if (token === CONNECTOR) return { sessionSettings: { negotiationTimeoutMs: 1234 } };
+        assert.fail(`unexpected token ${String(token)}`);
+      },
+    } as unknown as DependencyContainer;
+    const made = provider.useFactory(fake) as Authenticator;
+    assert.ok(made instanceof DialbackAuthenticator);
+    assert.equal(made.name, "dialback");
+    assert.deepEqual(asked, [LATE, CONNECTOR]);
+  });
+});
+
+describe("XEP-0185 keys", () => {
+  it("match the published vectors (XEP-0185 §3, XEP-0220 §2.1.1 and §2.2.2)", () => {
+    // XEP-0185 §3: SHA256('s3cr3tf0rd14lb4ck') = a7136eb1..., receiving xmpp.example.com, originating example.org.
+    assert.equal(new Xep0185Keys("s3cr3tf0rd14lb4ck").generate("xmpp.example.com", "example.org", "D60000229F"), "37c69b1cf07a3f67c04a5ef5902fa5114f2c76fe4a2686482ba5b89323075643");
+    // XEP-0220 §2.1.1: capulet.example (secret s3cr3tf0rd14lb4ck) sends a key to montague.example.
+    assert.equal(new Xep0185Keys("s3cr3tf0rd14lb4ck").generate("montague.example", "capulet.example", "D60000229F"), "b4835385f37fe2895af6c196b59097b16862406db80559900d96bf6fa7d23df3");
+    // XEP-0220 §2.2.2: montague.example (secret d14lb4ck43v3r) checks the key capulet.example was given.
+    assert.equal(new Xep0185Keys("d14lb4ck43v3r").generate("capulet.example", "montague.example", "417GAF25"), "225cc5aa6a071133249d25fef42ae516fc7a86c523aa1c6980a7f73e784c972d");
+  });
+
+  it("verify() accepts the right key whatever its case and surrounding whitespace, and nothing else", () => {
+    const keys = new Xep0185Keys("d14lb4ck43v3r");
+    const good = "225cc5aa6a071133249d25fef42ae516fc7a86c523aa1c6980a7f73e784c972d";
+    assert.equal(keys.verify("capulet.example", "montague.example", "417GAF25", good), true);
+    assert.equal(keys.verify("capulet.example", "montague.example", "417GAF25", `\n       ${good.toUpperCase()}\n     `), true, "XEP-0220 examples indent the key");
+    assert.equal(keys.verify("capulet.example", "montague.example", "417GAF25", good.replace(/.$/, "e")), false, "one hex digit off");
+    assert.equal(keys.verify("capulet.example", "montague.example", "417GAF25", good.slice(0, 32)), false, "truncated");
+    assert.equal(keys.verify("capulet.example", "montague.example", "417GAF25", ""), false, "empty");
+    assert.equal(keys.verify("capulet.example", "montague.example", "417GAF26", good), false, "bound to the stream id");
+    assert.equal(keys.verify("montague.example", "capulet.example", "417GAF25", good), false, "bound to the direction");
+    assert.equal(new Xep0185Keys("s3cr3tf0rd14lb4ck").verify("capulet.example", "montague.example", "417GAF25", good), false, "bound to the secret");
+  });
+});
+
+describe("DialbackAuthenticator inbound", () => {
+  it("advertises urn:xmpp:features:dialback with <errors/> (XEP-0220 §2.4.1)", () => {
+    const features = authenticator().auth.inboundFeatures();
+    assert.equal(features.length, 1);
+    const [dialback] = features;
+    assert.equal(dialback!.name, "dialback");
+    assert.equal(dialback!.ns, NS.DIALBACK_FEATURE);
+    assert.ok(dialback!.getChild("errors", NS.DIALBACK_FEATURE));
+  });
+
+  it("ignores elements outside the dialback namespace", () => {
+    const stream = new FakeInbound();
+    assert.equal(authenticator().auth.handleInbound(stream, el("message", { from: "a.example", to: "b.example" }, NS.SERVER)), false);
+    assert.equal(authenticator().auth.handleInbound(stream, el("auth", { mechanism: "EXTERNAL" }, NS.SASL)), false);
+    assert.equal(stream.failures.length, 0);
+  });
+
+  it("closes the stream with not-authorized on an unsolicited typed db:result or db:verify", () => {
+    for (const name of ["result", "verify"] as const) {
+      const stream = new FakeInbound();
+      const taken = authenticator().auth.handleInbound(stream, db(name, { from: "a.example", to: "b.example", id: "x", type: "valid" }));
+      assert.equal(taken, true);
+      assert.deepEqual(stream.failures, ["not-authorized"], name);
+      assert.equal(stream.sent.length, 0);
+      assert.equal(stream.authenticated.size, 0);
+    }
+  });
+
+  it("closes the stream with invalid-xml when 'from' or 'to' (or a db:verify 'id') is missing", () => {
+    const cases = [
+      db("result", { to: "b.example" }, "key"),
+      db("result", { from: "a.example" }, "key"),
+      db("verify", { to: "b.example", id: "x" }, "key"),
+      db("verify", { from: "a.example", to: "b.example" }, "key"),
+    ];
+    for (const element of cases) {
+      const stream = new FakeInbound();
+      assert.equal(authenticator().auth.handleInbound(stream, element), true);
+      assert.deepEqual(stream.failures, ["invalid-xml"], element.toString());
+    }
+  });
+
+  it("authoritative role: answers db:verify valid or invalid with the attributes swapped", () => {
+    const { auth } = authenticator();
+    const stream = new FakeInbound("any-stream");
+    const key = "225cc5aa6a071133249d25fef42ae516fc7a86c523aa1c6980a7f73e784c972d";
+    // XEP-0220 §2.2.2 with b.example standing for montague.example and a.example for capulet.example.
+    const ourKey = keysB.generate("a.example", "b.example", "417GAF25");
+    auth.handleInbound(stream, db("verify", { from: "a.example", to: "b.example", id: "417GAF25" }, ourKey));
+    auth.handleInbound(stream, db("verify", { from: "a.example", to: "b.example", id: "417GAF25" }, key));
+    assert.deepEqual(stream.sent.map((e) => [e.name, e.ns, e.attrs]), [
+      ["verify", NS.DIALBACK, { from: "b.example", to: "a.example", id: "417GAF25", type: "valid" }],
+      ["verify", NS.DIALBACK, { from: "b.example", to: "a.example", id: "417GAF25", type: "invalid" }],
+    ]);
+    assert.deepEqual(stream.failures, [], "an invalid key is not a reason to close the verification stream");
+  });
+
+  it("authoritative role: db:verify for a domain not served here gets type='error' item-not-found, the stream stays", () => {
+    const stream = new FakeInbound();
+    authenticator().auth.handleInbound(stream, db("verify", { from: "a.example", to: "elsewhere.example", id: "417GAF25" }, "00"));
+    assert.equal(stream.sent.length, 1);
+    const [answer] = stream.sent;
+    assert.equal(answer!.name, "verify");
+    assert.deepEqual(answer!.attrs, { from: "elsewhere.example", to: "a.example", id: "417GAF25", type: "error" });
+    assert.deepEqual(dialbackError(answer!), { type: "cancel", condition: "item-not-found" });
+    assert.equal(stream.failures.length, 0);
+  });
+
+  it("receiving role: db:result for a domain not served here gets item-not-found; an empty key not-acceptable", async () => {
+    const stream = new FakeInbound();
+    const { auth, sessions } = authenticator();
+    auth.handleInbound(stream, db("result", { from: "a.example", to: "elsewhere.example" }, "key"));
+    auth.handleInbound(stream, db("result", { from: "a.example", to: "b.example" }, "  "));
+    await tick();
+    assert.deepEqual(stream.sent.map((e) => [e.attrs.from, e.attrs.to, e.attrs.type, dialbackError(e).condition]), [
+      ["elsewhere.example", "a.example", "error", "item-not-found"],
+      ["b.example", "a.example", "error", "not-acceptable"],
+    ]);
+    assert.equal(stream.failures.length, 0);
+    assert.equal(sessions.requests.length, 0, "nobody was asked");
+  });
+
+  it("receiving role: asks the authoritative server over an outbound stream and reports valid", async () => {
+    const { auth, sessions } = authenticator();
+    const stream = new FakeInbound("in-1");
+    assert.equal(auth.handleInbound(stream, db("result", { from: "a.example", to: "b.example" }, " the-key ")), true);
+    await tick();
+    assert.deepEqual(stream.authorized, ["a.example -> b.example"], "policy runs before anyone is contacted");
+    assert.deepEqual(sessions.requests.map((r) => [r.local, r.remote]), [["b.example", "a.example"]]);
+    const toAuthoritative = new FakeOutbound("b.example", "a.example", "out-1");
+    sessions.requests[0]!.settle(toAuthoritative);
+    await tick();
+    assert.deepEqual(toAuthoritative.sent.map((e) => [e.name, e.attrs, e.text()]), [["verify", { from: "b.example", to: "a.example", id: "in-1" }, "the-key"]]);
+    // An answer for another stream id is not ours: dropped.
+    assert.equal(auth.handleOutbound(toAuthoritative, db("verify", { from: "a.example", to: "b.example", id: "other", type: "valid" })), true);
+    await tick();
+    assert.equal(stream.sent.length, 0);
+    assert.equal(auth.handleOutbound(toAuthoritative, db("verify", { from: "a.example", to: "b.example", id: "in-1", type: "valid" })), true);
+    await tick();
+    assert.deepEqual(stream.sent.map((e) => e.attrs), [{ from: "b.example", to: "a.example", type: "valid" }]);
+    assert.ok(stream.isAuthenticated("a.example", "b.example"));
+    // A second db:result for the proven pair is answered at once.
+    auth.handleInbound(stream, db("result", { from: "a.example", to: "b.example" }, "the-key"));
+    await tick();
+    assert.equal(stream.sent.at(-1)!.attrs.type, "valid");
+    assert.equal(sessions.requests.length, 1);
+  });
+
+  it("receiving role: a verification connection that closes with the request pending fails it at once (§2.1.2)", async () => {
+    const { auth, sessions } = authenticator();
+    const stream = new FakeInbound("in-close");
+    auth.handleInbound(stream, db("result", { from: "a.example", to: "b.example" }, "the-key"));
+    await tick();
+    const toAuthoritative = new FakeOutbound("b.example", "a.example", "out-close");
+    sessions.requests[0]!.settle(toAuthoritative);
+    await tick();
+    assert.equal(toAuthoritative.sent.length, 1);
+    toAuthoritative.closeNow();
+    await tick();
+    const answer = stream.sent.at(-1)!;
+    assert.equal(answer.attrs.type, "error");
+    assert.equal(answer.getChild("error")?.children.find((c) => typeof c !== "string")?.name, "remote-server-timeout");
+  });
+
+  it("receiving role: an invalid verdict is reported and the stream closed with not-authorized", async () => {
+    const { auth, sessions } = authenticator();
+    const stream = new FakeInbound("in-2");
+    auth.handleInbound(stream, db("result", { from: "a.example", to: "b.example" }, "forged"));
+    await tick();
+    const toAuthoritative = new FakeOutbound("b.example", "a.example", "out-2");
+    sessions.requests[0]!.settle(toAuthoritative);
+    await tick();
+    auth.handleOutbound(toAuthoritative, db("verify", { from: "a.example", to: "b.example", id: "in-2", type: "invalid" }));
+    await tick();
+    assert.deepEqual(stream.sent.map((e) => e.attrs.type), ["invalid"]);
+    assert.deepEqual(stream.failures, ["not-authorized"]);
+    assert.equal(stream.authenticated.size, 0);
+  });
+
+  it("receiving role: a denied pair is never verified (the stream closes itself)", async () => {
+    const { auth, sessions } = authenticator();
+    const stream = new FakeInbound();
+    stream.allow = false;
+    auth.handleInbound(stream, db("result", { from: "a.example", to: "b.example" }, "key"));
+    await tick();
+    assert.deepEqual(stream.failures, ["invalid-from"]);
+    assert.equal(stream.sent.length, 0);
+    assert.equal(sessions.requests.length, 0);
+  });
+
+  it(`receiving role: at most MAX_VERIFICATIONS_PER_STREAM (${MAX_VERIFICATIONS_PER_STREAM}) under way per stream; more get resource-constraint`, async () => {
+    const { auth, sessions } = authenticator();
+    const stream = new FakeInbound();
+    // All in one go, as if they came in one TCP segment: the count is taken before any await.
+    for (let i = 0; i <= MAX_VERIFICATIONS_PER_STREAM; i++) auth.handleInbound(stream, db("result", { from: `d${i}.example`, to: "b.example" }, "key"));
+    await tick();
+    assert.equal(sessions.requests.length, MAX_VERIFICATIONS_PER_STREAM);
+    assert.equal(stream.sent.length, 1);
+    assert.deepEqual(stream.sent[0]!.attrs, { from: "b.example", to: `d${MAX_VERIFICATIONS_PER_STREAM}.example`, type: "error" });
+    assert.deepEqual(dialbackError(stream.sent[0]!), { type: "wait", condition: "resource-constraint" });
+    // Another stream has its own budget.
+    const other = new FakeInbound("other");
+    auth.handleInbound(other, db("result", { from: "x.example", to: "b.example" }, "key"));
+    await tick();
+    assert.equal(sessions.requests.length, MAX_VERIFICATIONS_PER_STREAM + 1);
+    assert.equal(other.sent.length, 0);
+    // The authoritative servers cannot be reached: remote-server-not-found, and the budget is back.
+    for (const request of sessions.requests) request.settle(new Error("connect ECONNREFUSED"));
+    await tick();
+    const conditions = stream.sent.slice(1).map((e) => dialbackError(e).condition);
+    assert.deepEqual(conditions, Array(MAX_VERIFICATIONS_PER_STREAM).fill("remote-server-not-found"));
+    assert.deepEqual(stream.failures, [], "dialback errors are not stream errors (XEP-0220 §2.4)");
+    auth.handleInbound(stream, db("result", { from: "late.example", to: "b.example" }, "key"));
+    await tick();
+    assert.equal(sessions.requests.at(-1)!.remote, "late.example");
+    sessions.requests.at(-1)!.settle(new Error("connect ECONNREFUSED"));
+    await tick();
+  });
+});
+
+describe("DialbackAuthenticator outbound (originating role)", () => {
+  const features = (...children: XmlElement[]) => el("features", {}, NS.STREAM, ...children);
+  const dialbackFeature = () => el("dialback", {}, NS.DIALBACK_FEATURE, el("errors", {}, NS.DIALBACK_FEATURE));
+  const sasl = () => el("mechanisms", {}, NS.SASL, el("mechanism", {}, NS.SASL, "EXTERNAL"));
+
+  it("is unavailable when the features offer SASL but not dialback (certificate-only peer); nothing is sent", async () => {
+    const stream = new FakeOutbound();
+    const result = await authenticator().auth.authenticateOutbound(stream, features(sasl()));
+    assert.equal(result.outcome, "unavailable");
+    assert.equal(stream.sent.length, 0);
+  });
+
+  it("is unavailable when the peer gave no stream id (keys are bound to it)", async () => {
+    const stream = new FakeOutbound("a.example", "b.example", "");
+    assert.equal((await authenticator().auth.authenticateOutbound(stream, features(dialbackFeature()))).outcome, "unavailable");
+    assert.equal(stream.sent.length, 0);
+  });
+
+  it("sends db:result with the XEP-0185 key and is authenticated on type='valid' (also to a peer that advertises nothing)", async () => {
+    for (const offered of [features(dialbackFeature(), sasl()), features()]) {
+      const stream = new FakeOutbound();
+      stream.answer = db("result", { from: "b.example", to: "a.example", type: "valid" });
+      const result = await authenticator().auth.authenticateOutbound(stream, offered);
+      assert.deepEqual(result, { outcome: "authenticated" });
+      assert.equal(stream.sent.length, 1);
+      const [request] = stream.sent;
+      assert.equal(request!.name, "result");
+      assert.equal(request!.ns, NS.DIALBACK);
+      assert.deepEqual(request!.attrs, { from: "a.example", to: "b.example" });
+      assert.equal(request!.text(), keysB.generate("b.example", "a.example", "D60000229F"));
+    }
+  });
+
+  it("type='invalid' fails for good; a dialback error fails without killing the stream (remote-server-timeout)", async () => {
+    const invalid = new FakeOutbound();
+    invalid.answer = db("result", { from: "b.example", to: "a.example", type: "invalid" });
+    const rejected = await authenticator().auth.authenticateOutbound(invalid, features(dialbackFeature()));
+    assert.equal(rejected.outcome, "failed");
+    assert.equal((rejected as Extract<OutboundAuthResult, { outcome: "failed" }>).fatal, true);
+
+    const erred = new FakeOutbound();
+    erred.answer = el("result", { from: "b.example", to: "a.example", type: "error" }, NS.DIALBACK, el("error", { type: "cancel" }, NS.SERVER, el("item-not-found", {}, NS.STANZA_ERRORS)));
+    const result = await authenticator().auth.authenticateOutbound(erred, features(dialbackFeature()));
+    assert.equal(result.outcome, "failed");
+    const failed = result as Extract<OutboundAuthResult, { outcome: "failed" }>;
+    assert.equal(failed.fatal, false);
+    assert.equal(failed.condition, "remote-server-timeout");
+    assert.match(failed.reason, /item-not-found/);
+  });
+
+  it("no answer in time: fatal, remote-server-timeout; the stream closing instead: remote-server-not-found", async () => {
+    const slow = new FakeOutbound();
+    slow.answer = new S2sError(ERROR_CODES.TIMEOUT, "no answer within 5 ms");
+    const timedOut = (await authenticator().auth.authenticateOutbound(slow, features(dialbackFeature()))) as Extract<OutboundAuthResult, { outcome: "failed" }>;
+    assert.deepEqual([timedOut.outcome, timedOut.fatal, timedOut.condition], ["failed", true, "remote-server-timeout"]);
+
+    const closed = new FakeOutbound();
+    closed.answer = new S2sError(ERROR_CODES.STREAM_ERROR, "stream error: invalid-from", "invalid-from");
+    const refused = (await authenticator().auth.authenticateOutbound(closed, features(dialbackFeature()))) as Extract<OutboundAuthResult, { outcome: "failed" }>;
+    assert.deepEqual([refused.outcome, refused.fatal, refused.condition], ["failed", true, "remote-server-not-found"]);
+  });
+
+  it("drops (and consumes) db:result and unmatched db:verify answers on an outbound stream", () => {
+    const { auth } = authenticator();
+    const stream = new FakeOutbound();
+    assert.equal(auth.handleOutbound(stream, db("result", { from: "b.example", to: "a.example", type: "valid" })), true);
+    assert.equal(auth.handleOutbound(stream, db("verify", { from: "b.example", to: "a.example", id: "nobody-asked", type: "valid" })), true);
+    assert.equal(auth.handleOutbound(stream, el("message", {}, NS.SERVER)), false);
+    assert.equal(stream.failures.length, 0);
+  });
+});
