@@ -63,6 +63,26 @@ describe("direct TLS, policy on SASL EXTERNAL, certificate reload", () => {
     assert.equal(d.direction, "inbound");
   });
 
+  it("certificate-only federation: authenticators = [\"sasl_external\"] never falls back to dialback", async () => {
+    const pa = await reservePorts("127.0.0.106");
+    const toA = { ip: pa.ip, s2sPort: pa.s2sPort };
+    const certOnly = { authenticators: ["sasl_external"] };
+    const keys = (domain: string) => ({ use_starttls: "optional", certfile: makeLeaf(ca, { domains: [domain] }).certfile, cacertfile: ca.cafile });
+    const b = await startNode({ hosts: ["b.example"], ip: "127.0.0.107", plugins: certOnly, s2s: { ...keys("b.example"), address: [addressOf(toA, "a.example"), addressOf(toA, "bot.a.example")] } });
+    const a = await startNode({ hosts: ["a.example"], ip: pa.ip, componentPassword: "pw", plugins: certOnly, s2s: { ...keys("a.example"), address: [addressOf(b, "b.example")] } }, pa);
+    const bot = await connectComponent(a.ip, a.servicePort!, "bot.a.example", "pw");
+    cleanup.push(async () => { await bot.stop(); await a.stop(); await b.stop(); });
+    const events: S2sEvent[] = [];
+    a.server.events$.subscribe((e) => events.push(e));
+    b.server.events$.subscribe((e) => events.push(e));
+    await bot.send(xml("message", { from: "u@bot.a.example", to: "echo@b.example", id: "co1" }, xml("body", {}, "certs only")));
+    const echo = await bot.next((s) => s.attrs.id === "co1");
+    assert.equal(echo.getChildText("body"), "certs only");
+    const methods = events.filter((e): e is Extract<S2sEvent, { type: "authenticated" }> => e.type === "authenticated").map((e) => e.method);
+    assert.ok(methods.length >= 4, `both pairs, both directions: ${methods.join(", ")}`);
+    assert.deepEqual([...new Set(methods)], ["sasl_external"]);
+  });
+
   it("reload re-reads certificate files: new connections get the new certificate", async () => {
     const first = makeLeaf(ca, { domains: ["b.example"] });
     const second = makeLeaf(ca, { domains: ["b.example"] });
