@@ -189,11 +189,12 @@ export class InboundS2sStream implements InboundStreamApi {
       this.#streamError("policy-violation", "STARTTLS is required before anything else");
       return;
     }
-    for (const a of this.deps.authenticators) if (a.handleInbound(this, element)) return;
-    if (STANZA_NAMES.has(element.name) && (element.ns === NS.SERVER)) {
+    // Stanzas first: they are nearly all the traffic, and no authenticator handles jabber:server.
+    if (element.ns === NS.SERVER && STANZA_NAMES.has(element.name)) {
       this.#onStanza(element);
       return;
     }
+    for (const a of this.deps.authenticators) if (a.handleInbound(this, element)) return;
     // RFC 6120 §4.9.3.24: a first-level element we do not understand.
     this.#streamError("unsupported-stanza-type", `unexpected <${element.name} xmlns='${element.ns ?? ""}'>`);
   }
