@@ -19,6 +19,7 @@ import { SaxesParser, type SaxesTagNS } from "saxes";
 import { XmlElement } from "../../core/xml/element.js";
 import { DEFAULT_MAX_DEPTH } from "../../core/stream/parser.js";
 import { SaxesStreamParserFactory } from "../../plugins/stream-saxes/saxes-stream-parser.js";
+import { seededRandom } from "../../test/helpers/seeded-random.js";
 
 /** Size of the chunks fed to every parser (what a socket read typically hands over). */
 export const CHUNK = 16 * 1024;
@@ -26,17 +27,6 @@ export const CHUNK = 16 * 1024;
 // ---------------------------------------------------------------------------------------------
 // Corpus: deterministic (seeded PRNG), realistic federation traffic.
 
-function prng(seed: number): () => number {
-  // mulberry32
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 const WORDS = [
   "hello", "the", "meeting", "is", "at", "noon", "federation", "works", "see", "you", "tomorrow",
@@ -56,7 +46,7 @@ function escapeXml(text: string): string {
 }
 
 export function generateStream(targetBytes: number, seed: number): { bytes: Buffer; stanzas: number } {
-  const rnd = prng(seed);
+  const rnd = seededRandom(seed);
   const pick = <T>(list: readonly T[]): T => list[Math.floor(rnd() * list.length)]!;
   const hex = (n: number): string => {
     let s = "";

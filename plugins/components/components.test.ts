@@ -9,17 +9,14 @@ import assert from "node:assert/strict";
 import { createHash } from "node:crypto";
 import { createServer, type Server, type Socket } from "node:net";
 import { xml } from "@xmpp/component";
-import { container as rootContainer } from "tsyringe";
 import { configFromObject } from "../../core/config/load.js";
-import type { S2sConfig, ServiceListenerConfig } from "../../core/config/types.js";
+import type { ServiceListenerConfig } from "../../core/config/types.js";
 import { LOCAL_DELIVERY, SERVICE } from "../../core/delivery/local-delivery.js";
 import { isConfigError } from "../../core/errors.js";
 import { EventBus } from "../../core/events/events.js";
 import { createLogger } from "../../core/logging/logger.js";
-import { loadPlugins } from "../../core/plugins/loader.js";
 import type { Router } from "../../core/router/router.js";
 import { STREAM_PARSER_FACTORY } from "../../core/stream/parser.js";
-import { CONFIG, EVENTS } from "../../core/tokens.js";
 import { NS, type XmlElement } from "../../core/xml/element.js";
 import { SaxesStreamParserFactory } from "../stream-saxes/saxes-stream-parser.js";
 import { connectComponent, type TestComponent } from "../../test/helpers/component.js";
@@ -29,6 +26,7 @@ import { reservePorts, startNode, type TestNode } from "../../test/helpers/serve
 import { DEADLINE_MS, eventually, waitFor } from "../../test/helpers/wait.js";
 import { ComponentStream } from "./component-stream.js";
 import plugin from "./index.js";
+import { loadPluginsFor } from "../../test/helpers/plugins.js";
 
 const silent = createLogger("silent");
 
@@ -80,11 +78,8 @@ const message = (attrs: Record<string, string>, body = "hi") => `<message${Objec
 
 async function loadWith(raw: Record<string, unknown>): Promise<readonly string[]> {
   const cfg = configFromObject({ general: { hosts: ["a.example"] }, ...raw }, { baseDir: process.cwd() });
-  const container = rootContainer.createChildContainer();
-  container.register(CONFIG, { useValue: cfg });
-  container.register(EVENTS, { useValue: new EventBus() });
   try {
-    await loadPlugins(container, cfg, silent);
+    await loadPluginsFor(cfg);
   } catch (err) {
     if (isConfigError(err)) return err.problems;
     throw err;

@@ -6,25 +6,23 @@
 import "reflect-metadata";
 import { describe, it } from "node:test";
 import assert from "node:assert/strict";
-import { container as rootContainer, type DependencyContainer, type InjectionToken } from "tsyringe";
+import type { DependencyContainer, InjectionToken } from "tsyringe";
 import { AUTHENTICATOR, type Authenticator, type OutboundAuthResult } from "../../core/auth/authenticator.js";
 import { configFromObject } from "../../core/config/load.js";
 import type { S2sConfig } from "../../core/config/types.js";
 import { CONNECTOR } from "../../core/connector/connector.js";
 import { DIALBACK, type DialbackKeys } from "../../core/dialback/dialback.js";
 import { ERROR_CODES, isConfigError, S2sError } from "../../core/errors.js";
-import { EventBus } from "../../core/events/events.js";
 import { LATE, type Late } from "../../core/late.js";
 import { createLogger, type Logger } from "../../core/logging/logger.js";
-import { loadPlugins } from "../../core/plugins/loader.js";
 import type { PluginContext, Provider } from "../../core/plugins/plugin.js";
 import { OUTBOUND_SESSIONS, type OutboundSessions } from "../../core/session/outbound-sessions.js";
 import type { InboundStreamApi, OutboundStreamApi } from "../../core/stream/streams.js";
-import { CONFIG, EVENTS } from "../../core/tokens.js";
 import { el, NS, type XmlElement } from "../../core/xml/element.js";
 import { DialbackAuthenticator, MAX_VERIFICATIONS_PER_STREAM } from "./dialback-authenticator.js";
 import { randomSecret, Xep0185Keys } from "./dialback-keys.js";
 import plugin from "./index.js";
+import { loadPluginsFor } from "../../test/helpers/plugins.js";
 
 const config = (extra: Record<string, unknown> = {}): S2sConfig => configFromObject({ general: { hosts: ["b.example"] }, ...extra }, { baseDir: process.cwd() });
 
@@ -171,10 +169,7 @@ describe("dialback plugin", () => {
     assert.equal(plugin.name, "dialback");
     assert.equal(plugin.parseOptions, undefined);
     const cfg = config({ plugins: { dialback: { foo: 1 } } });
-    const container: DependencyContainer = rootContainer.createChildContainer();
-    container.register(CONFIG, { useValue: cfg });
-    container.register(EVENTS, { useValue: new EventBus() });
-    await assert.rejects(loadPlugins(container, cfg, silent), (err: unknown) => {
+    await assert.rejects(loadPluginsFor(cfg), (err: unknown) => {
       assert.ok(isConfigError(err), `expected a ConfigError, got ${String(err)}`);
       assert.equal(err.problems.length, 1, err.problems.join("\n"));
       // `dialback` is also a slot key: a table there is the plugin's options, refused by name.

@@ -6,51 +6,25 @@
 import "reflect-metadata";
 import { describe, it } from "node:test";
 import assert from "node:assert/strict";
-import { container as rootContainer, type DependencyContainer } from "tsyringe";
+import type { DependencyContainer } from "tsyringe";
 import { configFromObject } from "../../core/config/load.js";
 import type { S2sConfig } from "../../core/config/types.js";
 import { LOCAL_DELIVERY, type LocalDelivery } from "../../core/delivery/local-delivery.js";
 import { isConfigError } from "../../core/errors.js";
-import { EventBus } from "../../core/events/events.js";
-import { createLogger } from "../../core/logging/logger.js";
-import { loadPlugins, type LoadedPlugins } from "../../core/plugins/loader.js";
 import type { PluginContext, Provider } from "../../core/plugins/plugin.js";
-import { ROUTER, type Router } from "../../core/router/router.js";
-import { CONFIG, EVENTS } from "../../core/tokens.js";
+import { ROUTER } from "../../core/router/router.js";
 import { el, NS, type XmlElement } from "../../core/xml/element.js";
+import { loadPluginsFor, RecordingRouter } from "../../test/helpers/plugins.js";
 import { EchoService } from "./echo-service.js";
 import plugin from "./index.js";
 
 const config = (plugins?: Record<string, unknown>): S2sConfig =>
   configFromObject({ general: { hosts: ["a.example", "b.example"] }, ...(plugins ? { plugins } : {}) }, { baseDir: process.cwd() });
 
-async function load(cfg: S2sConfig): Promise<LoadedPlugins> {
-  const container = rootContainer.createChildContainer();
-  container.register(CONFIG, { useValue: cfg });
-  container.register(EVENTS, { useValue: new EventBus() });
-  return loadPlugins(container, cfg, createLogger("silent"));
-}
 
-/** A Router that only records what is routed to it. */
-class FakeRouter implements Router {
-  readonly routed: XmlElement[] = [];
-  route(stanza: XmlElement): undefined {
-    this.routed.push(stanza);
-    return undefined;
-  }
-  deliverLocal(): void {
-    assert.fail("echo never delivers locally itself");
-  }
-  bounce(): void {
-    assert.fail("echo never bounces");
-  }
-  isLocalDomain(domain: string): boolean {
-    return domain === "a.example" || domain === "b.example";
-  }
-}
 
-function echo(hosts = ["a.example", "b.example"]): { service: EchoService; router: FakeRouter } {
-  const router = new FakeRouter();
+function echo(hosts = ["a.example", "b.example"]): { service: EchoService; router: RecordingRouter } {
+  const router = new RecordingRouter(["a.example", "b.example"], "echo");
   return { service: new EchoService(hosts, () => router), router };
 }
 
@@ -61,12 +35,12 @@ describe("echo plugin", () => {
   it("rejects bad options: it has none (any key is refused with its path); enabled must be a boolean", async () => {
     assert.equal(plugin.name, "echo");
     assert.equal(plugin.parseOptions, undefined);
-    await assert.rejects(load(config({ echo: { reply_to: "all" } })), (err: unknown) => {
+    await assert.rejects(loadPluginsFor(config({ echo: { reply_to: "all" } })), (err: unknown) => {
       assert.ok(isConfigError(err), String(err));
       assert.deepEqual(err.problems, ['plugins.echo.reply_to: unknown option (got "all", expected no options for this plugin)']);
       return true;
     });
-    await assert.rejects(load(config({ echo: { enabled: "no" } })), (err: unknown) => {
+    await assert.rejects(loadPluginsFor(config({ echo: { enabled: "no" } })), (err: unknown) => {
       assert.ok(isConfigError(err), String(err));
       assert.equal(err.problems.length, 1);
       assert.match(err.problems[0]!, /^plugins\.echo\.enabled: expected a boolean/);
@@ -75,8 +49,8 @@ describe("echo plugin", () => {
   });
 
   it("is in the default local_delivery list, after components; enabled = false removes it", async () => {
-    assert.deepEqual((await load(config())).slots.local_delivery, ["components", "echo", "host_services"]);
-    const off = await load(config({ echo: { enabled: false } }));
+    assert.deepEqual((await loadPluginsFor(config())).slots.local_delivery, ["components", "echo", "host_services"]);
+    const off = await loadPluginsFor(config({ echo: { enabled: false } }));
     assert.deepEqual(off.slots.local_delivery, ["components", "host_services"]);
     assert.ok(!off.names.includes("echo"));
   });
@@ -93,7 +67,7 @@ describe("echo plugin", () => {
       },
     } as unknown as PluginContext<Record<string, never>>);
     assert.ok(provider && "useFactory" in provider);
-    const router = new FakeRouter();
+    const router = new RecordingRouter(["a.example", "b.example"], "echo");
     let resolved = 0;
     const container = {
       resolve: (token: unknown) => {

@@ -6,20 +6,18 @@
 import "reflect-metadata";
 import { describe, it } from "node:test";
 import assert from "node:assert/strict";
-import { container as rootContainer } from "tsyringe";
 import { configFromObject } from "../../core/config/load.js";
 import type { S2sConfig } from "../../core/config/types.js";
 import { isConfigError } from "../../core/errors.js";
 import { EventBus } from "../../core/events/events.js";
 import type { Late } from "../../core/late.js";
 import { createLogger } from "../../core/logging/logger.js";
-import { loadPlugins } from "../../core/plugins/loader.js";
 import type { PluginContext, Provider } from "../../core/plugins/plugin.js";
 import { POLICY, type Policy, type PolicyRequest } from "../../core/policy/policy.js";
 import { OrderedPolicyChain } from "../../core/policy/policy-chain.js";
-import { CONFIG, EVENTS } from "../../core/tokens.js";
 import { HostPolicy } from "./host-policy.js";
 import plugin from "./index.js";
+import { loadPluginsFor } from "../../test/helpers/plugins.js";
 
 const config = (raw: { s2s?: Record<string, unknown>; plugins?: Record<string, unknown> } = {}): S2sConfig =>
   configFromObject({ general: { hosts: ["a.example"] }, ...raw }, { baseDir: process.cwd() });
@@ -48,10 +46,7 @@ describe("host_policy plugin", () => {
     assert.equal(plugin.name, "host_policy");
     assert.equal(plugin.parseOptions, undefined);
     const cfg = config({ plugins: { host_policy: { deny: ["spam.example"] } } });
-    const container = rootContainer.createChildContainer();
-    container.register(CONFIG, { useValue: cfg });
-    container.register(EVENTS, { useValue: new EventBus() });
-    await assert.rejects(loadPlugins(container, cfg, createLogger("silent")), (err: unknown) => {
+    await assert.rejects(loadPluginsFor(cfg), (err: unknown) => {
       assert.ok(isConfigError(err), String(err));
       assert.deepEqual(err.problems, ['plugins.host_policy.deny: unknown option (got ["spam.example"], expected no options for this plugin)']);
       return true;

@@ -6,7 +6,7 @@
 import "reflect-metadata";
 import { describe, it } from "node:test";
 import assert from "node:assert/strict";
-import { container as rootContainer, type DependencyContainer } from "tsyringe";
+import type { DependencyContainer } from "tsyringe";
 import { configFromObject } from "../../core/config/load.js";
 import type { S2sConfig } from "../../core/config/types.js";
 import { LOCAL_DELIVERY, type LocalDelivery } from "../../core/delivery/local-delivery.js";
@@ -14,46 +14,22 @@ import { isConfigError } from "../../core/errors.js";
 import { EventBus } from "../../core/events/events.js";
 import type { Late } from "../../core/late.js";
 import { createLogger } from "../../core/logging/logger.js";
-import { loadPlugins, type LoadedPlugins } from "../../core/plugins/loader.js";
 import type { PluginContext, Provider } from "../../core/plugins/plugin.js";
 import { CoreRouter } from "../../core/router/core-router.js";
-import { ROUTER, type Router } from "../../core/router/router.js";
+import { ROUTER } from "../../core/router/router.js";
 import { OUTBOUND_SESSIONS } from "../../core/session/outbound-sessions.js";
-import { CONFIG, EVENTS } from "../../core/tokens.js";
 import { el, NS, type XmlElement } from "../../core/xml/element.js";
+import { loadPluginsFor, RecordingRouter } from "../../test/helpers/plugins.js";
 import { HostServices } from "./host-services.js";
 import plugin from "./index.js";
 
 const config = (plugins?: Record<string, unknown>): S2sConfig =>
   configFromObject({ general: { hosts: ["a.example", "b.example"] }, ...(plugins ? { plugins } : {}) }, { baseDir: process.cwd() });
 
-async function load(cfg: S2sConfig): Promise<LoadedPlugins> {
-  const container = rootContainer.createChildContainer();
-  container.register(CONFIG, { useValue: cfg });
-  container.register(EVENTS, { useValue: new EventBus() });
-  return loadPlugins(container, cfg, createLogger("silent"));
-}
 
-/** A Router that only records what is routed to it. */
-class FakeRouter implements Router {
-  readonly routed: XmlElement[] = [];
-  route(stanza: XmlElement): undefined {
-    this.routed.push(stanza);
-    return undefined;
-  }
-  deliverLocal(): void {
-    assert.fail("host services answer through route()");
-  }
-  bounce(): void {
-    assert.fail("host services never bounce: they leave it to the router");
-  }
-  isLocalDomain(): boolean {
-    return true;
-  }
-}
 
-function services(hosts = ["a.example", "b.example"]): { service: HostServices; router: FakeRouter } {
-  const router = new FakeRouter();
+function services(hosts = ["a.example", "b.example"]): { service: HostServices; router: RecordingRouter } {
+  const router = new RecordingRouter(["a.example", "b.example"], "host services");
   return { service: new HostServices(hosts, () => router), router };
 }
 
@@ -65,7 +41,7 @@ describe("host_services plugin", () => {
   it("rejects bad options: it has none, any key is refused with its path", async () => {
     assert.equal(plugin.name, "host_services");
     assert.equal(plugin.parseOptions, undefined);
-    await assert.rejects(load(config({ host_services: { identity_name: "my server" } })), (err: unknown) => {
+    await assert.rejects(loadPluginsFor(config({ host_services: { identity_name: "my server" } })), (err: unknown) => {
       assert.ok(isConfigError(err), String(err));
       assert.deepEqual(err.problems, ['plugins.host_services.identity_name: unknown option (got "my server", expected no options for this plugin)']);
       return true;
@@ -73,8 +49,8 @@ describe("host_services plugin", () => {
   });
 
   it("is last in the default local_delivery list; enabled = false removes it", async () => {
-    assert.deepEqual((await load(config())).slots.local_delivery, ["components", "echo", "host_services"]);
-    assert.deepEqual((await load(config({ host_services: { enabled: false } }))).slots.local_delivery, ["components", "echo"]);
+    assert.deepEqual((await loadPluginsFor(config())).slots.local_delivery, ["components", "echo", "host_services"]);
+    assert.deepEqual((await loadPluginsFor(config({ host_services: { enabled: false } }))).slots.local_delivery, ["components", "echo"]);
   });
 
   it("registers a LocalDelivery that looks the router up at first use", async () => {
@@ -86,7 +62,7 @@ describe("host_services plugin", () => {
       provide: (_token: unknown, p: Provider<unknown>) => void (provider = p),
     } as unknown as PluginContext<Record<string, never>>);
     assert.ok(provider && "useFactory" in provider);
-    const router = new FakeRouter();
+    const router = new RecordingRouter(["a.example", "b.example"], "host services");
     let resolved = 0;
     const delivery = provider.useFactory({ resolve: (token: unknown) => (assert.equal(token, ROUTER), resolved++, router) } as unknown as DependencyContainer) as LocalDelivery;
     assert.equal(delivery.name, "host_services");

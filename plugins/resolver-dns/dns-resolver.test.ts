@@ -14,23 +14,13 @@ import plugin from "./index.js";
 import { classifyDomain } from "./names.js";
 import { parseDnsOptions, type DnsResolverOptions } from "./options.js";
 import { isNoService, orderSrv } from "./srv-order.js";
+import { seededRandom } from "../../test/helpers/seeded-random.js";
 
 /** The `[s2s]` section as the config layer builds it from TOML-style keys. */
 function s2sConfig(s2s: Record<string, unknown> = {}): S2sSectionConfig {
   return configFromObject({ general: { hosts: ["a.example"] }, s2s }, { baseDir: process.cwd() }).s2s;
 }
 
-/** A small seeded PRNG (mulberry32) so statistical tests are reproducible. */
-function seeded(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 const hostPorts = (targets: readonly ConnectTarget[]) => targets.map((t) => `${t.host}:${t.port}${t.directTls ? " tls" : ""}`);
 
@@ -87,13 +77,13 @@ describe("orderSrv (RFC 2782 usage rules)", () => {
       { name: "b", priority: 20, weight: 5 },
       { name: "a2", priority: 10, weight: 5 },
     ];
-    const ordered = orderSrv(records, seeded(1)).map((r) => r.name);
+    const ordered = orderSrv(records, seededRandom(1)).map((r) => r.name);
     assert.deepEqual(ordered.slice(2), ["b", "c"]);
     assert.deepEqual([...ordered.slice(0, 2)].sort(), ["a", "a2"]);
   });
 
   it("picks by weight within a priority: 2000 picks of weights 10/30/60", () => {
-    const random = seeded(42);
+    const random = seededRandom(42);
     const records = [
       { name: "w10", priority: 0, weight: 10 },
       { name: "w30", priority: 0, weight: 30 },
@@ -113,7 +103,7 @@ describe("orderSrv (RFC 2782 usage rules)", () => {
   });
 
   it("puts weight-0 records first in the running sum: rarely chosen first, never lost", () => {
-    const random = seeded(7);
+    const random = seededRandom(7);
     const records = [
       { name: "heavy", priority: 1, weight: 100 },
       { name: "zero", priority: 1, weight: 0 },

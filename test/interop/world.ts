@@ -24,7 +24,7 @@ import { createLogger } from "../../core/logging/logger.js";
 import { makeCa, makeLeaf } from "../helpers/certs.js";
 import { connectComponent, type TestComponent } from "../helpers/component.js";
 import { dnsmasqConfig, type DnsRecord } from "./dns.js";
-import { logOffset, prosodyConfig, rawlogExcerpt, RAWLOG_MODULE, readLogFrom, type ProsodyRole } from "./prosody.js";
+import { logOffset, prosodyConfig, rawlogExcerpt, RAWLOG_MODULE, readLogFrom, type ProsodyConfigInput, type ProsodyRole } from "./prosody.js";
 
 export type { ProsodyRole } from "./prosody.js";
 
@@ -36,16 +36,8 @@ export const NETNS_DNS = "127.0.0.53";
 /** Our servers, one per `use_starttls` mode under test (cells of issue 7's matrix). */
 export type OurKey = "opt" | "req" | "trust" | "trustneg" | "false";
 
-export interface ProsodyInstance {
-  readonly role: ProsodyRole;
-  readonly domain: string;
-  readonly ip: string;
-  readonly s2sPort: number;
-  readonly c2sPort: number;
-  readonly dir: string;
+export interface ProsodyInstance extends Pick<ProsodyConfigInput, "role" | "domain" | "ip" | "s2sPort" | "c2sPort" | "dir" | "pidFile" | "logFile"> {
   readonly configFile: string;
-  readonly pidFile: string;
-  readonly logFile: string;
   /** user -> password, registered with prosodyctl. */
   readonly users: Readonly<Record<string, string>>;
 }

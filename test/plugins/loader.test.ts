@@ -360,19 +360,13 @@ dns.retries = 1
   });
 });
 
+import { loadPluginsFor } from "../helpers/plugins.js";
+
 describe("plugin loader: slots and plugins of the same name", () => {
   it("authenticators = [\"sasl_external\"] turns dialback authentication off while dialback still fills its slot", async () => {
     const { configFromObject } = await import("../../core/config/load.js");
-    const { loadPlugins } = await import("../../core/plugins/loader.js");
-    const { createLogger } = await import("../../core/logging/logger.js");
-    const { container } = await import("tsyringe");
-    const { CONFIG, EVENTS } = await import("../../core/tokens.js");
-    const { EventBus } = await import("../../core/events/events.js");
     const cfg = configFromObject({ general: { hosts: ["a.example"] }, plugins: { authenticators: ["sasl_external"] } }, { baseDir: process.cwd() });
-    const child = container.createChildContainer();
-    child.register(CONFIG, { useValue: cfg });
-    child.register(EVENTS, { useValue: new EventBus() });
-    const loaded = await loadPlugins(child, cfg, createLogger("silent"));
+    const loaded = await loadPluginsFor(cfg);
     assert.deepEqual(loaded.slots.authenticators, ["sasl_external"]);
     assert.deepEqual(loaded.slots.dialback, ["dialback"]);
   });
