@@ -1,6 +1,7 @@
-import { domainToASCII } from "node:url";
 import { inject, injectable } from "tsyringe";
 import { LATE, type Late } from "../late.js";
+import { withTimeout } from "../time/with-timeout.js";
+import { normaliseDomain } from "../router/stanza.js";
 import type { S2sConfig } from "../config/types.js";
 import { EVENTS, type EventBus } from "../events/events.js";
 import { LOGGER, type Logger } from "../logging/logger.js";
@@ -47,10 +48,10 @@ export class OrderedPolicyChain implements PolicyChain {
     for (const policy of (this.#policies ??= this.late.all(POLICY))) {
       let verdict: PolicyVerdict | undefined;
       try {
-        verdict = await withTimeout(Promise.resolve(policy.decide(request)), POLICY_TIMEOUT_MS);
+        verdict = await withTimeout(Promise.resolve(policy.decide(request)), POLICY_TIMEOUT_MS, () => new Error(`no answer within ${POLICY_TIMEOUT_MS} ms`));
         if (verdict !== undefined && verdict !== "allow" && verdict !== "deny") throw new Error(`returned ${JSON.stringify(verdict)}, expected "allow", "deny" or undefined`);
       } catch (err) {
-        const reason = (err as Error).message;
+        const reason = err instanceof Error ? err.message : String(err);
         this.logger.warn({ what: "policy_failed", policy: policy.name, local: request.localDomain, remote: request.remoteDomain, reason }, "policy failed: denying");
         this.events.emit({ type: "policy_failed", policy: policy.name, local: request.localDomain, remote: request.remoteDomain, reason });
         return this.#decided(request, "deny", policy.name);
@@ -65,26 +66,4 @@ export class OrderedPolicyChain implements PolicyChain {
     this.events.emit({ type: "policy_decision", local: request.localDomain, remote: request.remoteDomain, direction: request.direction, verdict, decidedBy });
     return verdict;
   }
-}
-
-function normaliseDomain(domain: string): string {
-  const lower = domain.toLowerCase();
-  // domainToASCII returns "" for names it cannot convert: keep the lower-cased input then.
-  return domainToASCII(lower) || lower;
-}
-
-function withTimeout<T>(promise: Promise<T>, ms: number): Promise<T> {
-  return new Promise<T>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`no answer within ${ms} ms`)), ms);
-    promise.then(
-      (v) => {
-        clearTimeout(timer);
-        resolve(v);
-      },
-      (e: unknown) => {
-        clearTimeout(timer);
-        reject(e instanceof Error ? e : new Error(String(e)));
-      },
-    );
-  });
 }

@@ -1,9 +1,21 @@
+import { domainToASCII } from "node:url";
 import { el, NS, type XmlElement } from "../xml/element.js";
 import type { StanzaErrorType } from "./router.js";
 
 export const STANZA_NAMES: ReadonlySet<string> = new Set(["message", "presence", "iq"]);
 
-/** The domain part of a JID (RFC 7622 §3.2), lower-cased; undefined when the JID is malformed. */
+/**
+ * A domain as every part of the server compares it: lower-case, and IDNA A-labels for non-ASCII
+ * names (RFC 7622 §3.2, UTS #46 via url.domainToASCII), the form `general.hosts`, `host_policy` and
+ * resolver tables are stored in. A name IDNA refuses stays lower-cased as it was.
+ */
+export function normaliseDomain(domain: string): string {
+  const lower = domain.toLowerCase();
+  // eslint-disable-next-line no-control-regex
+  return /^[\x00-\x7f]*$/.test(lower) ? lower : domainToASCII(lower) || lower;
+}
+
+/** The domain part of a JID (RFC 7622 §3.2), normalised; undefined when the JID is malformed. */
 export function domainOf(jid: string | undefined): string | undefined {
   if (!jid) return undefined;
   // Hot path: called several times per stanza with the same few addresses.
@@ -25,7 +37,7 @@ function parseDomain(jid: string): string | undefined {
   const at = bare.lastIndexOf("@");
   const domain = (at === -1 ? bare : bare.slice(at + 1)).toLowerCase();
   if (!domain || domain.length > 1023 || /[\s@/<>'"&]/.test(domain)) return undefined;
-  return domain.endsWith(".") ? domain.slice(0, -1) : domain;
+  return normaliseDomain(domain.endsWith(".") ? domain.slice(0, -1) : domain);
 }
 
 /** RFC 6120 §10.4.3: never answer an error with an error; IQ results are not bounced either. */

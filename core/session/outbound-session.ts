@@ -4,6 +4,7 @@ import type { OutboundStreamApi } from "../stream/streams.js";
 import type { XmlElement } from "../xml/element.js";
 import type { StreamDeps } from "./deps.js";
 import { OutboundS2sStream } from "./outbound-stream.js";
+import { withTimeout } from "../time/with-timeout.js";
 
 type State = "idle" | "connecting" | "established" | "closing";
 
@@ -133,7 +134,12 @@ export class OutboundSession {
       });
       this.#stream = stream;
       this.#markStreamCreated?.();
-      const method = await withDeadline(stream.negotiate(deps.settings.negotiationTimeoutMs), deps.settings.negotiationTimeoutMs, () => stream.destroy("negotiation deadline"), remote);
+      // The whole negotiation (TLS, authentication) within the deadline, not just each step.
+      const deadline = deps.settings.negotiationTimeoutMs;
+      const method = await withTimeout(stream.negotiate(deadline), deadline, () => {
+        stream.destroy("negotiation deadline");
+        return new S2sError(ERROR_CODES.TIMEOUT, `stream to ${remote} not usable within ${deadline} ms`, "remote-server-timeout");
+      });
       if (stream.closed) throw new S2sError(ERROR_CODES.CONNECT_FAILED, `stream to ${remote} closed during negotiation`, "remote-server-not-found");
       deps.events.emit({ type: "authenticated", direction: "outbound", local, remote, method });
       deps.logger.info({ what: "established", local, remote, method, target, tls: Boolean(stream.tls) });
@@ -187,23 +193,3 @@ export class OutboundSession {
   }
 }
 
-/** The whole negotiation (TLS, authentication) within `ms` of the TCP connection, not just each step. */
-function withDeadline<T>(work: Promise<T>, ms: number, onTimeout: () => void, remote: string): Promise<T> {
-  if (ms === Infinity) return work;
-  return new Promise<T>((resolve, reject) => {
-    const timer = setTimeout(() => {
-      onTimeout();
-      reject(new S2sError(ERROR_CODES.TIMEOUT, `stream to ${remote} not usable within ${ms} ms`, "remote-server-timeout"));
-    }, ms);
-    work.then(
-      (v) => {
-        clearTimeout(timer);
-        resolve(v);
-      },
-      (e: unknown) => {
-        clearTimeout(timer);
-        reject(e);
-      },
-    );
-  });
-}

@@ -3,6 +3,7 @@ import { ERROR_CODES, S2sError } from "../errors.js";
 import { DEFAULT_MAX_DEPTH, type StreamHeader } from "../stream/parser.js";
 import type { OutboundStreamApi } from "../stream/streams.js";
 import { XmlStream } from "../stream/xml-stream.js";
+import { withTimeout } from "../time/with-timeout.js";
 import type { SecureChannel } from "../tls/tls.js";
 import { DEFAULT_MAX_STANZA_SIZE } from "../config/types.js";
 import { el, NS, type XmlElement } from "../xml/element.js";
@@ -130,7 +131,7 @@ export class OutboundS2sStream implements OutboundStreamApi {
     const features = this.next((e) => e.name === "features" && e.ns === NS.STREAM, timeoutMs);
     features.catch(() => {});
     this.#xml.sendHeader({ from: this.localDomain, to: this.remoteDomain, version: "1.0", "xml:lang": "en" });
-    await withTimeout(header, timeoutMs, this.remoteDomain);
+    await withTimeout(header, timeoutMs, () => new S2sError(ERROR_CODES.TIMEOUT, `no stream header from ${this.remoteDomain} within ${timeoutMs} ms`, "remote-server-timeout"));
     return features;
   }
 
@@ -245,10 +246,3 @@ export class OutboundS2sStream implements OutboundStreamApi {
   }
 }
 
-function withTimeout<T>(promise: Promise<T>, ms: number, remote: string): Promise<T> {
-  if (ms === Infinity) return promise;
-  return new Promise<T>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new S2sError(ERROR_CODES.TIMEOUT, `no stream header from ${remote} within ${ms} ms`, "remote-server-timeout")), ms);
-    promise.then((v) => { clearTimeout(timer); resolve(v); }, (e: unknown) => { clearTimeout(timer); reject(e); });
-  });
-}

@@ -1,5 +1,5 @@
 import { isIP } from "node:net";
-import { domainToASCII } from "node:url";
+import { normaliseDomain } from "../../core/router/stanza.js";
 import type { S2sSectionConfig } from "../../core/config/types.js";
 import type { ConnectTarget, Resolver } from "../../core/resolver/resolver.js";
 import { addressOverride } from "../../core/resolver/address-override.js";
@@ -22,8 +22,8 @@ export class StaticResolver implements Resolver {
   ) {}
 
   async resolve(input: string): Promise<ConnectTarget[]> {
-    // The table holds ASCII (IDNA) names; a stanza may carry the Unicode form.
-    const domain = domainToASCII(input.toLowerCase()) || input.toLowerCase();
+    // The table holds ASCII (IDNA) names; a caller may pass the Unicode form.
+    const domain = normaliseDomain(input);
     const override = addressOverride(this.s2s, domain);
     if (override) return override;
     return this.table
