@@ -5,7 +5,7 @@ import type { StreamHeader } from "../stream/parser.js";
 import type { InboundStreamApi } from "../stream/streams.js";
 import { XmlStream } from "../stream/xml-stream.js";
 import type { SecureChannel } from "../tls/tls.js";
-import { el, NS, type XmlElement } from "../xml/element.js";
+import { definedCondition, el, NS, type XmlElement } from "../xml/element.js";
 import { DEFAULT_MAX_DEPTH } from "../stream/parser.js";
 import { domainOf, STANZA_NAMES } from "../router/stanza.js";
 import type { StreamDeps } from "./deps.js";
@@ -175,7 +175,7 @@ export class InboundS2sStream implements InboundStreamApi {
     if (this.#phase !== "open") return;
     if (element.name === "error" && element.ns === NS.STREAM) {
       // RFC 6120 §4.9.1.1: the peer gave up on this stream; close our side too.
-      const condition = element.children.find((c): c is XmlElement => typeof c !== "string" && c.ns === NS.STREAM_ERRORS && c.name !== "text")?.name;
+      const condition = definedCondition(element, NS.STREAM_ERRORS);
       this.deps.logger.info({ what: "inbound_stream_error", streamId: this.#id, condition, sent: false, remote: this.#headerFrom });
       this.#xml.close("peer sent a stream error");
       return;

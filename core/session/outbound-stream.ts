@@ -6,7 +6,7 @@ import { XmlStream } from "../stream/xml-stream.js";
 import { withTimeout } from "../time/with-timeout.js";
 import type { SecureChannel } from "../tls/tls.js";
 import { DEFAULT_MAX_STANZA_SIZE } from "../config/types.js";
-import { el, NS, type XmlElement } from "../xml/element.js";
+import { definedCondition, el, NS, type XmlElement } from "../xml/element.js";
 import type { StreamDeps } from "./deps.js";
 
 interface Waiter {
@@ -214,7 +214,7 @@ export class OutboundS2sStream implements OutboundStreamApi {
 
   #onElement(element: XmlElement): void {
     if (element.name === "error" && element.ns === NS.STREAM) {
-      const condition = element.children.find((c): c is XmlElement => typeof c !== "string" && c.ns === NS.STREAM_ERRORS && c.name !== "text")?.name ?? "undefined-condition";
+      const condition = definedCondition(element, NS.STREAM_ERRORS);
       this.deps.logger.info({ what: "outbound_stream_error", local: this.localDomain, remote: this.remoteDomain, condition, text: element.getChildText("text", NS.STREAM_ERRORS), sent: false });
       this.#closedError = new S2sError(ERROR_CODES.STREAM_ERROR, `${this.remoteDomain} sent stream error ${condition}`, condition);
       this.#xml.close(`stream error from peer: ${condition}`);

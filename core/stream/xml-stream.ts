@@ -76,10 +76,6 @@ export class XmlStream {
     return this.#closed || this.#closing;
   }
 
-  get headerSent(): boolean {
-    return this.#headerSent;
-  }
-
   /** More than WRITE_HIGH_WATER bytes wait in the socket: the peer reads slower than we write. */
   get congested(): boolean {
     return this.#socket.writableLength > WRITE_HIGH_WATER;

@@ -75,6 +75,15 @@ export class XmlElement {
   }
 }
 
+/**
+ * The defined condition of an error element (RFC 6120 §4.9.3 stream errors, §8.3.3 stanza errors,
+ * §6.5 SASL failures): its first child in `ns` other than `<text/>`; "undefined-condition" if none.
+ */
+export function definedCondition(error: XmlElement | undefined, ns: string): string {
+  for (const c of error?.children ?? []) if (typeof c !== "string" && c.ns === ns && c.name !== "text") return c.name;
+  return "undefined-condition";
+}
+
 /** Shorthand builder: `el("message", {to}, "jabber:server", el("body", {}, undefined, "hi"))`. */
 export function el(name: string, attrs: Record<string, string | undefined> = {}, ns?: string, ...children: (XmlNode | undefined | false)[]): XmlElement {
   const e = new XmlElement(name, attrs, ns);

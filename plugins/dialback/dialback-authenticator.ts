@@ -4,7 +4,7 @@ import type { Logger } from "../../core/logging/logger.js";
 import type { Late } from "../../core/late.js";
 import { OUTBOUND_SESSIONS } from "../../core/session/outbound-sessions.js";
 import type { InboundStreamApi, OutboundStreamApi } from "../../core/stream/streams.js";
-import { el, NS, type XmlElement } from "../../core/xml/element.js";
+import { definedCondition, el, NS, type XmlElement } from "../../core/xml/element.js";
 import { domainOf } from "../../core/router/stanza.js";
 import { ERROR_CODES, isS2sError } from "../../core/errors.js";
 
@@ -196,7 +196,5 @@ function dialbackError(name: "result" | "verify", attrs: Record<string, string>,
 export const MAX_VERIFICATIONS_PER_STREAM = 10;
 
 function errorCondition(element: XmlElement): string {
-  const error = element.getChild("error");
-  const condition = error?.children.find((c): c is XmlElement => typeof c !== "string" && c.ns === NS.STANZA_ERRORS && c.name !== "text");
-  return condition?.name ?? "undefined-condition";
+  return definedCondition(element.getChild("error"), NS.STANZA_ERRORS);
 }

@@ -2,7 +2,7 @@ import type { Authenticator, OutboundAuthResult } from "../../core/auth/authenti
 import type { Logger } from "../../core/logging/logger.js";
 import type { InboundStreamApi, OutboundStreamApi } from "../../core/stream/streams.js";
 import type { TlsProvider } from "../../core/tls/tls.js";
-import { el, NS, type XmlElement } from "../../core/xml/element.js";
+import { definedCondition, el, NS, type XmlElement } from "../../core/xml/element.js";
 import { domainOf } from "../../core/router/stanza.js";
 
 export const MECHANISM = "EXTERNAL";
@@ -173,5 +173,5 @@ export function decodeAuthzid(text: string): string | null {
 }
 
 function saslCondition(failureElement: XmlElement): string {
-  return failureElement.children.find((c): c is XmlElement => typeof c !== "string" && c.ns === NS.SASL && c.name !== "text")?.name ?? "undefined-condition";
+  return definedCondition(failureElement, NS.SASL);
 }
