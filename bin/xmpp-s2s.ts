@@ -3,6 +3,7 @@ import "reflect-metadata";
 import { parseArgs } from "node:util";
 import { pino } from "pino";
 import { checkConfigFile } from "../core/check-config.js";
+import { loadConfigFile } from "../core/config/load.js";
 import { isConfigError } from "../core/errors.js";
 import { createLogger } from "../core/logging/logger.js";
 import { createServer } from "../core/server/server.js";
@@ -74,9 +75,9 @@ async function start(file: string | undefined, level: string | undefined): Promi
 
   let server;
   try {
-    // Validate the file and its plugins before any socket is opened (contract.md).
-    const config = await checkConfigFile(file);
-    server = createServer(config, { logger });
+    // The file is validated here and the plugins by start(), which loads and checks them all before
+    // any socket is opened (contract.md): no separate check-config pass.
+    server = createServer(loadConfigFile(file), { logger });
     await server.start();
   } catch (err) {
     if (printConfigProblems(err)) return EXIT_CONFIG;
