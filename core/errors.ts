@@ -14,6 +14,8 @@ export const ERROR_CODES = {
   AUTH_FAILED: "ERR_S2S_AUTH_FAILED",
   POLICY_DENIED: "ERR_S2S_POLICY_DENIED",
   TIMEOUT: "ERR_S2S_TIMEOUT",
+  /** An abuse limit (connections, verifications, sessions) is reached: `resource-constraint`. */
+  LIMIT_REACHED: "ERR_S2S_LIMIT_REACHED",
 } as const;
 
 export type ErrorCode = (typeof ERROR_CODES)[keyof typeof ERROR_CODES];

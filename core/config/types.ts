@@ -19,6 +19,18 @@ export interface S2sListenerConfig {
   readonly negotiationTimeoutMs: number;
   /** Ours: milliseconds without traffic before an established inbound stream is closed (TOML `idle_timeout`, seconds); Infinity for "infinity". Default 600000. */
   readonly idleTimeoutMs: number;
+  /** MongooseIM 6.4 `max_connections`: inbound connections open at once on this listener (hard cap here). Default 10000. */
+  readonly maxConnections: number;
+  /** Ours: inbound connections open at once from one IP address on this listener. Default 100. */
+  readonly maxConnectionsPerIp: number;
+  /** `shaper`: the `[shaper.<name>]` limiting bytes read per connection; undefined for "none" (default). */
+  readonly shaper?: ShaperSpec;
+}
+
+/** A `[shaper.<name>]` traffic shaper: bytes per second read from each connection that uses it. */
+export interface ShaperSpec {
+  readonly name: string;
+  readonly maxRate: number;
 }
 
 export interface ServiceListenerConfig {
@@ -38,6 +50,8 @@ export interface ServiceListenerConfig {
    * whether to honour it, the config layer only validates the boolean.)
    */
   readonly checkFrom: boolean;
+  /** `shaper_rule` (or `shaper`): the `[shaper.<name>]` for each component connection; undefined for "none". */
+  readonly shaper?: ShaperSpec;
 }
 
 export interface HostPolicyEntry { readonly host: string; readonly policy: PolicyVerdict }

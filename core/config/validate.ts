@@ -43,6 +43,8 @@ import {
   type Table,
   type TableShape,
 } from "./checks.js";
+import { checkInboundLimits, INBOUND_LIMIT_KEYS } from "../server/inbound-limits.js";
+import { checkShaperSection, shaperOf } from "../shaper/shaper-options.js";
 import { certificateCovers, describeNames, loadCaCertificates, loadCertificateWithKey, type CertificateFile } from "./certs.js";
 import {
   DEFAULT_MAX_STANZA_SIZE,
@@ -55,6 +57,7 @@ import {
   type S2sListenerConfig,
   type S2sSectionConfig,
   type ServiceListenerConfig,
+  type ShaperSpec,
   type StartTlsMode,
 } from "./types.js";
 
@@ -86,12 +89,12 @@ export const CONFIG_DEFAULTS = Object.freeze({
 
 /** MongooseIM sections a pasted mongooseim.toml may carry that xmpp-s2s has no use for. */
 const MONGOOSEIM_ONLY_SECTIONS = [
-  "auth", "internal_databases", "outgoing_pools", "services", "modules", "shaper", "acl", "access",
+  "auth", "internal_databases", "outgoing_pools", "services", "modules", "acl", "access",
   "host_config", "instrumentation", "rdbms", "c2s",
 ];
 
 const TOP_SHAPE: TableShape = {
-  keys: ["general", "listen", "s2s", "plugins"],
+  keys: ["general", "listen", "s2s", "shaper", "plugins"],
   hints: Object.fromEntries(MONGOOSEIM_ONLY_SECTIONS.map((s) => [s, `[${s}] is a MongooseIM section that xmpp-s2s does not use; remove it`])),
 };
 
@@ -119,8 +122,8 @@ const COMPAT_LISTENER_KEYS = ["shaper", "num_acceptors", "backlog", "proto", "ip
 const COMMON_LISTENER_KEYS = ["port", "ip_address", "max_stanza_size", "negotiation_timeout", "idle_timeout"] as const;
 
 const S2S_LISTENER_SHAPE: TableShape = {
-  keys: [...COMMON_LISTENER_KEYS, "tls", ...COMPAT_LISTENER_KEYS],
-  listed: [...COMMON_LISTENER_KEYS, "tls.mode", ...COMPAT_LISTENER_KEYS],
+  keys: [...COMMON_LISTENER_KEYS, "tls", ...INBOUND_LIMIT_KEYS, ...COMPAT_LISTENER_KEYS],
+  listed: [...COMMON_LISTENER_KEYS, "tls.mode", ...INBOUND_LIMIT_KEYS, ...COMPAT_LISTENER_KEYS],
 };
 
 const SERVICE_LISTENER_SHAPE: TableShape = {
@@ -163,7 +166,7 @@ export function validateConfig(raw: unknown, ctx: CheckContext, meta: { readonly
   const root = table(ctx, "", raw, TOP_SHAPE, "a table with [general], [[listen.s2s]], [[listen.service]], [s2s] and [plugins]") ?? {};
 
   const hosts = validateGeneral(ctx, root["general"]);
-  const listen = validateListen(ctx, root["listen"]);
+  const listen = validateListen(ctx, root["listen"], checkShaperSection(ctx, root["shaper"]));
   const s2s = validateS2s(ctx, root["s2s"], hosts);
   checkTlsCoverage(ctx, hosts, listen.s2s, s2s);
 
@@ -211,7 +214,7 @@ interface Listeners {
   service: ServiceListenerConfig[];
 }
 
-function validateListen(ctx: CheckContext, raw: unknown): Listeners {
+function validateListen(ctx: CheckContext, raw: unknown, shapers: ReadonlyMap<string, ShaperSpec>): Listeners {
   const out: Listeners = { s2s: [], service: [] };
   if (raw === undefined) return out;
   const listen = table(ctx, "listen", raw, LISTEN_SHAPE, "a table of listener arrays ([[listen.s2s]], [[listen.service]])");
@@ -232,6 +235,7 @@ function validateListen(ctx: CheckContext, raw: unknown): Listeners {
       const t = table(ctx, p, rawListener, shape, `a table with at least port, written [[${path}]]`);
       if (t === undefined) return;
       const common = listenerCommon(ctx, p, t);
+      const shaper = shaperOf(ctx, t, p, kind === "service" && t["shaper_rule"] !== undefined ? "shaper_rule" : "shaper", shapers);
       if (common.port !== undefined) bound.push({ path: p, ip: common.ipAddress, port: common.port });
       const base = {
         port: common.port ?? 0,
@@ -239,11 +243,13 @@ function validateListen(ctx: CheckContext, raw: unknown): Listeners {
         maxStanzaSize: common.maxStanzaSize,
         negotiationTimeoutMs: common.negotiationTimeoutMs,
         idleTimeoutMs: common.idleTimeoutMs,
+        ...(shaper ? { shaper } : {}),
       };
       if (kind === "s2s") {
-        out.s2s.push({ ...base, directTls: listenerTls(ctx, p, t) });
+        out.s2s.push({ ...base, directTls: listenerTls(ctx, p, t), ...checkInboundLimits(ctx, t, p) });
       } else {
-        field(ctx, t, p, "shaper_rule", string); // MongooseIM compatibility, no effect
+        // MongooseIM < 6.4 names the component shaper `shaper_rule` (6.4: `shaper`); both take a shaper name.
+        if (t["shaper_rule"] !== undefined) field(ctx, t, p, "shaper", string);
         out.service.push({
           ...base,
           password: required(ctx, t, p, "password", nonEmptyString, SYNTAX.nonEmptyString) ?? "",
@@ -295,7 +301,6 @@ function listenerCommon(ctx: CheckContext, p: string, t: Table): ListenerCommon 
     problem(ctx, child(p, "ip_version"), "does not match ip_address", version, `${isIP(ip)}, the family of ip_address ${JSON.stringify(ip)}`);
   }
   // Compatibility keys: type-checked so a typo'd value is caught, otherwise without effect.
-  field(ctx, t, p, "shaper", string);
   field(ctx, t, p, "num_acceptors", positiveInteger);
   field(ctx, t, p, "backlog", positiveInteger);
   field(ctx, t, p, "proto", oneOf(["tcp"] as const));

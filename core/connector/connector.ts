@@ -34,6 +34,8 @@ export interface SessionSettings {
   readonly maxRetryDelayMs: number;
   /** While a pair waits to retry, new stanzas are held this long and then bounced `remote-server-not-found`. */
   readonly holdWindowMs: number;
+  /** Outbound (local, remote) sessions kept at once; idle ones are evicted first (least recently used). */
+  readonly maxSessions: number;
 }
 
 /** The Connector slot: tries targets in order, each attempt bounded by `outgoing.connection_timeout`. */

@@ -10,6 +10,8 @@ export type S2sEvent =
   | { type: "inbound_accepted"; streamId: string; address: string }
   | { type: "inbound_stream_error"; streamId: string; condition: string; text?: string }
   | { type: "inbound_closed"; streamId: string }
+  | { type: "inbound_connection_refused"; address: string; condition: string }
+  | { type: "dialback_refused"; local: string; remote: string; condition: string; reason: string }
   | { type: "connecting"; local: string; remote: string }
   | { type: "connect_failed"; local: string; remote: string; target?: string; reason: string }
   | { type: "connected"; local: string; remote: string; target: string }

@@ -3,14 +3,20 @@ import { inject, injectable } from "tsyringe";
 import type { S2sListenerConfig } from "../config/types.js";
 import { StreamDeps } from "../session/deps.js";
 import { InboundS2sStream } from "../session/inbound-stream.js";
+import { BurstLog } from "../limits/burst-log.js";
+import { NS } from "../xml/element.js";
+import { ConnectionAdmission } from "./inbound-limits.js";
 
 /** Accepts TCP on every `[[listen.s2s]]` and runs an inbound stream per connection. */
 @injectable()
 export class S2sListeners {
   readonly #servers: Server[] = [];
   readonly #streams = new Set<InboundS2sStream>();
+  readonly #refusals: BurstLog;
 
-  constructor(@inject(StreamDeps) private readonly deps: StreamDeps) {}
+  constructor(@inject(StreamDeps) private readonly deps: StreamDeps) {
+    this.#refusals = new BurstLog(deps.logger, "inbound_connection_refused");
+  }
 
   get streams(): ReadonlySet<InboundS2sStream> {
     return this.#streams;
@@ -26,7 +32,8 @@ export class S2sListeners {
 
   async start(): Promise<void> {
     for (const listener of this.deps.config.listen.s2s) {
-      const server = createServer({ noDelay: true }, (socket) => this.#accept(socket, listener));
+      const admission = new ConnectionAdmission(listener.maxConnections, listener.maxConnectionsPerIp);
+      const server = createServer({ noDelay: true }, (socket) => this.#admit(socket, listener, admission));
       await new Promise<void>((resolve, reject) => {
         server.once("error", reject);
         server.listen(listener.port, listener.ipAddress, () => {
@@ -47,6 +54,32 @@ export class S2sListeners {
     for (const server of this.#servers) server.close();
     for (const stream of this.#streams) stream.fail(condition, "server is shutting down");
     this.#servers.length = 0;
+    this.#refusals.flush();
+  }
+
+  /** Issue 11: past `max_connections` / `max_connections_per_ip` a connection is told why and closed. */
+  #admit(socket: Socket, listener: S2sListenerConfig, admission: ConnectionAdmission): void {
+    const ip = socket.remoteAddress ?? "unknown";
+    const verdict = admission.admit(ip);
+    if (verdict.admitted) {
+      socket.once("close", verdict.release);
+      void this.#accept(socket, listener);
+      return;
+    }
+    socket.on("error", () => {});
+    this.#refusals.hit({ address: ip, condition: verdict.condition, text: verdict.text });
+    this.deps.events.emit({ type: "inbound_connection_refused", address: ip, condition: verdict.condition });
+    if (listener.directTls) {
+      // No TLS handshake is spent on a connection over the limit: there is no stream to carry an error.
+      socket.destroy();
+      return;
+    }
+    // RFC 6120 §4.9.1.2: the error may follow our header at once, before the peer's header is read.
+    socket.end(
+      `<?xml version='1.0'?><stream:stream xmlns='${NS.SERVER}' xmlns:stream='${NS.STREAM}' version='1.0'>` +
+        `<stream:error><${verdict.condition} xmlns='${NS.STREAM_ERRORS}'/><text xmlns='${NS.STREAM_ERRORS}' xml:lang='en'>${verdict.text}</text></stream:error></stream:stream>`,
+    );
+    setTimeout(() => socket.destroy(), 2000).unref();
   }
 
   async #accept(socket: Socket, listener: S2sListenerConfig): Promise<void> {

@@ -10,6 +10,7 @@ import { DEFAULT_MAX_DEPTH } from "../stream/parser.js";
 import { domainOf, STANZA_NAMES } from "../router/stanza.js";
 import type { StreamDeps } from "./deps.js";
 import { checkStreamHeader } from "./header-checks.js";
+import { shaperFor } from "../shaper/token-bucket.js";
 
 type Phase = "header" | "open" | "closed";
 
@@ -47,7 +48,7 @@ export class InboundS2sStream implements InboundStreamApi {
       onStreamEnd: () => this.#xml.close("peer closed the stream"),
       onParseError: (condition, text) => this.#streamError(condition, text),
       onClosed: (reason) => this.#onClosed(reason),
-    }, { contentNs: NS.SERVER, limits: { maxStanzaSize: listener.maxStanzaSize, maxDepth: DEFAULT_MAX_DEPTH }, idleTimeoutMs: listener.idleTimeoutMs });
+    }, { contentNs: NS.SERVER, limits: { maxStanzaSize: listener.maxStanzaSize, maxDepth: DEFAULT_MAX_DEPTH }, idleTimeoutMs: listener.idleTimeoutMs, shaper: shaperFor(listener.shaper) });
     // A stream that does not authenticate anything in time is dropped (resource exhaustion guard).
     this.#negotiationTimer = setTimeout(() => {
       if (this.#authenticated.size === 0) this.#streamError("connection-timeout", "stream negotiation took too long");

@@ -5,6 +5,8 @@ import type { XmlElement } from "../xml/element.js";
 import { StreamDeps } from "./deps.js";
 import { OutboundSession } from "./outbound-session.js";
 import { RetryScheduler } from "./retry-scheduler.js";
+import { ERROR_CODES, S2sError } from "../errors.js";
+import { BurstLog } from "../limits/burst-log.js";
 
 /** Owns every outbound (local, remote) session of one server instance. */
 @injectable()
@@ -12,9 +14,16 @@ export class OutboundSessionManager implements OutboundSessions {
   readonly #sessions = new Map<string, OutboundSession>();
   readonly #retry: RetryScheduler;
   #stopped = false;
+  readonly #refusals: BurstLog;
 
   constructor(@inject(StreamDeps) private readonly deps: StreamDeps) {
     this.#retry = new RetryScheduler(deps, (session) => this.#retryNow(session));
+    this.#refusals = new BurstLog(deps.logger, "outbound_session_limit");
+  }
+
+  /** Sessions kept now (bounded by the connector's `max_sessions`). */
+  get size(): number {
+    return this.#sessions.size;
   }
 
   send(localDomain: string, remoteDomain: string, stanza: XmlElement): Promise<void> | undefined {
@@ -23,6 +32,10 @@ export class OutboundSessionManager implements OutboundSessions {
       return undefined;
     }
     const session = this.#session(localDomain, remoteDomain);
+    if (!session) {
+      this.deps.router.bounce(stanza, "resource-constraint", "wait", "too many remote servers in use at once; try again later");
+      return undefined;
+    }
     const backpressure = session.send(stanza);
     if (session.state === "idle" && !this.#retry.isWaiting(session)) void session.connect();
     else if (this.#retry.isWaiting(session)) this.#retry.hold(session);
@@ -30,7 +43,9 @@ export class OutboundSessionManager implements OutboundSessions {
   }
 
   async openStream(localDomain: string, remoteDomain: string): Promise<OutboundStreamApi> {
-    return this.#session(localDomain, remoteDomain).openStream();
+    const session = this.#session(localDomain, remoteDomain);
+    if (!session) throw new S2sError(ERROR_CODES.LIMIT_REACHED, `more than ${this.deps.settings.maxSessions} outbound sessions in use`, "resource-constraint");
+    return session.openStream();
   }
 
   inboundAuthenticated(localDomain: string, remoteDomain: string): void {
@@ -57,17 +72,32 @@ export class OutboundSessionManager implements OutboundSessions {
     for (const session of this.#sessions.values()) session.close(condition, "server is shutting down");
     this.#sessions.clear();
     this.#last = undefined;
+    this.#refusals.flush();
   }
 
   /** The last session looked up: bulk traffic goes to one pair, so skip building its key per stanza. */
   #last?: OutboundSession;
 
-  #session(localDomain: string, remoteDomain: string): OutboundSession {
+  /**
+   * The pair's session, created when needed. The map is keyed by remote-chosen domains (dialback
+   * verifications open sessions to any domain a peer claims), so it is bounded by `max_sessions`:
+   * a new pair first evicts the least recently used session that has no stream and nothing queued
+   * (its backoff state goes with it); when every session is busy there is no room (undefined).
+   */
+  #session(localDomain: string, remoteDomain: string): OutboundSession | undefined {
     const last = this.#last;
     if (last && last.localDomain === localDomain && last.remoteDomain === remoteDomain) return last;
     const key = `${localDomain} ${remoteDomain}`;
     let session = this.#sessions.get(key);
-    if (!session) {
+    if (session) {
+      // Map order is recency order: move the pair to the young end.
+      this.#sessions.delete(key);
+      this.#sessions.set(key, session);
+    } else {
+      if (this.#sessions.size >= this.deps.settings.maxSessions && !this.#evictIdle()) {
+        this.#refusals.hit({ local: localDomain, remote: remoteDomain, limit: this.deps.settings.maxSessions });
+        return undefined;
+      }
       session = new OutboundSession(localDomain, remoteDomain, this.deps, {
         onAttemptFailed: (s, err) => this.#retry.failed(s, err),
         onEstablished: (s) => this.#retry.succeeded(s),
@@ -86,6 +116,16 @@ export class OutboundSessionManager implements OutboundSessions {
     }
     this.#last = session;
     return session;
+  }
+
+  #evictIdle(): boolean {
+    for (const session of this.#sessions.values()) {
+      if (session.state === "idle" && session.queued === 0) {
+        this.#forget(session);
+        return true;
+      }
+    }
+    return false;
   }
 
   #forget(session: OutboundSession): void {

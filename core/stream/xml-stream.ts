@@ -17,6 +17,8 @@ export interface XmlStreamOptions {
   readonly limits: StreamParserLimits;
   /** Idle timeout in ms (Infinity: none); any received byte resets it (RFC 6120 §4.6.4 keepalives). */
   readonly idleTimeoutMs: number;
+  /** Traffic shaper (`[shaper.<name>]`): after each chunk read, how many ms to stop reading. Never drops bytes. */
+  readonly shaper?: { take(bytes: number): number };
 }
 
 /** Bytes queued in a socket beyond which senders feeding it are paused (flow control). */
@@ -52,6 +54,8 @@ export class XmlStream {
       // A handler bug must cost one stream, not the process (RFC 6120 §4.9.3.8 internal-server-error).
       this.handlers.onParseError("internal-server-error", (err as Error).message);
     }
+    const wait = this.options.shaper?.take(chunk.length) ?? 0;
+    if (wait > 0) this.#shape(wait);
   };
   readonly #onSocketClose = () => this.#finish("transport closed");
   readonly #onSocketError = (err: Error) => this.#finish(`transport error: ${err.message}`);
@@ -111,11 +115,24 @@ export class XmlStream {
     socket.pause();
     void until.finally(() => {
       this.#pausedUntil = undefined;
-      if (!socket.destroyed) socket.resume();
+      if (!socket.destroyed && !this.#shaperTimer) socket.resume();
     });
   }
 
   #pausedUntil?: Promise<void>;
+
+  /** The shaper's pause: reading stops for `ms`, then resumes unless flow control still holds it. */
+  #shape(ms: number): void {
+    if (this.#shaperTimer || this.#closed) return;
+    const socket = this.#socket;
+    socket.pause();
+    this.#shaperTimer = setTimeout(() => {
+      this.#shaperTimer = undefined;
+      if (!socket.destroyed && !this.#pausedUntil) socket.resume();
+    }, ms);
+  }
+
+  #shaperTimer?: NodeJS.Timeout;
 
   /** Send our `<stream:stream>` header (RFC 6120 §4.7). `db` is declared on S2S streams for XEP-0220. */
   sendHeader(attrs: Record<string, string | undefined>): void {
@@ -270,6 +287,7 @@ export class XmlStream {
     this.#closed = true;
     this.#clearIdle();
     if (this.#graceTimer) clearTimeout(this.#graceTimer);
+    if (this.#shaperTimer) clearTimeout(this.#shaperTimer);
     this.#parser.close();
     this.#detach(this.#socket);
     this.#socket.on("error", () => {}); // late errors after close must not crash the process

@@ -7,6 +7,7 @@ export interface TcpConnectorOptions {
   readonly negotiationTimeoutMs: number;
   readonly initialRetryDelayMs: number;
   readonly holdWindowMs: number;
+  readonly maxSessions: number;
 }
 
 export const TCP_DEFAULTS: TcpConnectorOptions = {
@@ -15,6 +16,7 @@ export const TCP_DEFAULTS: TcpConnectorOptions = {
   negotiationTimeoutMs: 30_000,
   initialRetryDelayMs: 1_000,
   holdWindowMs: 10_000,
+  maxSessions: 10_000,
 };
 
 /** Seconds in TOML (like MongooseIM's max_retry_delay), ms inside. */
@@ -29,9 +31,9 @@ export function parseTcpOptions(raw: Readonly<Record<string, unknown>>): Options
   const problems: string[] = [];
   const out: { -readonly [K in keyof TcpConnectorOptions]: TcpConnectorOptions[K] } = { ...TCP_DEFAULTS };
   for (const [key, value] of Object.entries(raw)) {
-    if (key === "queue_limit") {
-      if (typeof value === "number" && Number.isInteger(value) && value > 0) out.queueLimit = value;
-      else problems.push(`queue_limit: expected a positive integer (got ${formatValue(value)}, expected e.g. 10000)`);
+    if (key === "queue_limit" || key === "max_sessions") {
+      if (typeof value === "number" && Number.isInteger(value) && value > 0) out[key === "queue_limit" ? "queueLimit" : "maxSessions"] = value;
+      else problems.push(`${key}: expected a positive integer (got ${formatValue(value)}, expected e.g. 10000)`);
     } else if (key in SECONDS_KEYS) {
       const field = SECONDS_KEYS[key as keyof typeof SECONDS_KEYS];
       const allowInfinity = key === "idle_timeout";
@@ -39,7 +41,7 @@ export function parseTcpOptions(raw: Readonly<Record<string, unknown>>): Options
       else if (typeof value === "number" && Number.isFinite(value) && (key === "hold_window" ? value >= 0 : value > 0)) out[field] = Math.round(value * 1000);
       else problems.push(`${key}: expected ${key === "hold_window" ? "a non-negative" : "a positive"} number of seconds${allowInfinity ? ' or "infinity"' : ""} (got ${formatValue(value)}, expected e.g. 30)`);
     } else {
-      problems.push(`${key}: unknown option (got ${formatValue(value)}, expected one of queue_limit, ${Object.keys(SECONDS_KEYS).join(", ")})`);
+      problems.push(`${key}: unknown option (got ${formatValue(value)}, expected one of queue_limit, max_sessions, ${Object.keys(SECONDS_KEYS).join(", ")})`);
     }
   }
   return problems.length ? { problems } : { options: out };

@@ -1,12 +1,15 @@
 import type { Authenticator, OutboundAuthResult } from "../../core/auth/authenticator.js";
 import type { DialbackKeys } from "../../core/dialback/dialback.js";
 import type { Logger } from "../../core/logging/logger.js";
+import type { EventBus } from "../../core/events/events.js";
 import type { Late } from "../../core/late.js";
 import { OUTBOUND_SESSIONS } from "../../core/session/outbound-sessions.js";
 import type { InboundStreamApi, OutboundStreamApi } from "../../core/stream/streams.js";
 import { definedCondition, el, NS, type XmlElement } from "../../core/xml/element.js";
 import { domainOf } from "../../core/router/stanza.js";
 import { ERROR_CODES, isS2sError } from "../../core/errors.js";
+import { BurstLog } from "../../core/limits/burst-log.js";
+import { DIALBACK_DEFAULTS, type DialbackOptions } from "./options.js";
 
 type Verdict = "valid" | "invalid" | { error: string };
 
@@ -23,13 +26,25 @@ export class DialbackAuthenticator implements Authenticator {
   readonly #verifying = new WeakMap<InboundStreamApi, number>();
   /** Verifications we asked for, per outbound stream (answers must come on the same stream, §2.1.2). */
   readonly #pending = new WeakMap<OutboundStreamApi, Map<string, (v: Verdict) => void>>();
+  /** Verifications under way on all streams (each may be opening an outbound connection). */
+  #verifyingTotal = 0;
+  readonly #refusals: BurstLog;
 
   constructor(
     private readonly keys: DialbackKeys,
     private readonly late: Late,
     private readonly logger: Logger,
     private readonly timeoutMs: number,
-  ) {}
+    private readonly limits: DialbackOptions = DIALBACK_DEFAULTS,
+    private readonly events?: EventBus,
+  ) {
+    this.#refusals = new BurstLog(logger, "dialback_refused");
+  }
+
+  /** Verifications under way now, on all inbound streams. */
+  get pendingVerifications(): number {
+    return this.#verifyingTotal;
+  }
 
   inboundFeatures(): XmlElement[] {
     // XEP-0220 §2.4.1: advertise dialback with error support.
@@ -82,19 +97,26 @@ export class DialbackAuthenticator implements Authenticator {
       return;
     }
     const inFlight = this.#verifying.get(stream) ?? 0;
-    if (inFlight >= MAX_VERIFICATIONS_PER_STREAM) {
-      // One peer must not make us resolve and dial any number of claimed domains at once.
+    const overStream = inFlight >= this.limits.maxPendingPerStream;
+    if (overStream || this.#verifyingTotal >= this.limits.maxPending) {
+      // XEP-0220 §2.4: resource-constraint (type wait). One peer, or a flood of db:result from
+      // thousands of claimed domains, must not make us resolve and dial that many servers at once.
+      const reason = overStream ? `more than ${this.limits.maxPendingPerStream} verifications pending on this stream` : `more than ${this.limits.maxPending} verifications pending in total`;
+      this.#refusals.hit({ local: receiving, remote: originating, streamId: stream.id, reason });
+      this.events?.emit({ type: "dialback_refused", local: receiving, remote: originating, condition: "resource-constraint", reason });
       stream.send(dialbackError("result", { from: receiving, to: originating }, "resource-constraint", "wait"));
       return;
     }
     // Counted before the first await: several db:result in one TCP segment are handled in one go.
     this.#verifying.set(stream, inFlight + 1);
+    this.#verifyingTotal++;
     let verdict: Verdict;
     try {
       if (!(await stream.authorize(originating, receiving, "dialback"))) return;
       verdict = await this.#askAuthoritative(receiving, originating, stream.id, key);
     } finally {
       this.#verifying.set(stream, (this.#verifying.get(stream) ?? 1) - 1);
+      this.#verifyingTotal--;
     }
     if (verdict === "valid") {
       stream.markAuthenticated(originating, receiving, "dialback");
@@ -106,7 +128,7 @@ export class DialbackAuthenticator implements Authenticator {
       stream.fail("not-authorized", `dialback key for '${originating}' is invalid`);
     } else {
       // §2.4: trouble reaching the authoritative server is a non-fatal dialback error.
-      stream.send(dialbackError("result", { from: receiving, to: originating }, verdict.error));
+      stream.send(dialbackError("result", { from: receiving, to: originating }, verdict.error, verdict.error === "resource-constraint" ? "wait" : "cancel"));
     }
   }
 
@@ -116,6 +138,8 @@ export class DialbackAuthenticator implements Authenticator {
       outbound = await this.late.get(OUTBOUND_SESSIONS).openStream(receiving, originating);
     } catch (err) {
       this.logger.info({ what: "dialback_verify_failed", local: receiving, remote: originating, reason: (err as Error).message });
+      // Our own outbound session limit: "try later", not "not found".
+      if (isS2sError(err) && err.code === ERROR_CODES.LIMIT_REACHED) return { error: "resource-constraint" };
       // §2.4: an error reaching the authoritative server (step 3) is reported as remote-server-not-found.
       return { error: "remote-server-not-found" };
     }
@@ -192,8 +216,8 @@ function dialbackError(name: "result" | "verify", attrs: Record<string, string>,
   return el(name, { ...attrs, type: "error" }, NS.DIALBACK, el("error", { type }, NS.SERVER, el(condition, {}, NS.STANZA_ERRORS)));
 }
 
-/** Dialback verifications one inbound stream may have under way (XEP-0220 leaves it to policy). */
-export const MAX_VERIFICATIONS_PER_STREAM = 10;
+/** Dialback verifications one inbound stream may have under way by default (XEP-0220 leaves it to policy). */
+export const MAX_VERIFICATIONS_PER_STREAM = DIALBACK_DEFAULTS.maxPendingPerStream;
 
 function errorCondition(element: XmlElement): string {
   return definedCondition(element.getChild("error"), NS.STANZA_ERRORS);

@@ -23,6 +23,8 @@ import { DialbackAuthenticator, MAX_VERIFICATIONS_PER_STREAM } from "./dialback-
 import { randomSecret, Xep0185Keys } from "./dialback-keys.js";
 import plugin from "./index.js";
 import { loadPluginsFor } from "../../test/helpers/plugins.js";
+import { DIALBACK_DEFAULTS, type DialbackOptions } from "./options.js";
+import { EVENTS, EventBus } from "../../core/events/events.js";
 
 const config = (extra: Record<string, unknown> = {}): S2sConfig => configFromObject({ general: { hosts: ["b.example"] }, ...extra }, { baseDir: process.cwd() });
 
@@ -39,10 +41,10 @@ async function register(cfg: S2sConfig, logger: Logger): Promise<Map<InjectionTo
   const provided = new Map<InjectionToken<unknown>, Provider<unknown>>();
   await plugin.register({
     config: cfg,
-    options: {},
+    options: DIALBACK_DEFAULTS,
     logger,
     provide: (token: InjectionToken<unknown>, provider: Provider<unknown>) => void provided.set(token, provider),
-  } as unknown as PluginContext<Record<string, never>>);
+  } as unknown as PluginContext<DialbackOptions>);
   return provided;
 }
 
@@ -165,15 +167,15 @@ function dialbackError(element: XmlElement): { type?: string; condition?: string
 }
 
 describe("dialback plugin", () => {
-  it("rejects bad options: the plugin has none, so any key under [plugins.dialback] is refused with its path", async () => {
+  it("rejects bad options: unknown keys and caps that are not positive integers, each with its path", async () => {
     assert.equal(plugin.name, "dialback");
-    assert.equal(plugin.parseOptions, undefined);
-    const cfg = config({ plugins: { dialback: { foo: 1 } } });
+    const cfg = config({ plugins: { dialback: { foo: 1, max_pending: 0, max_pending_per_stream: "ten" } } });
     await assert.rejects(loadPluginsFor(cfg), (err: unknown) => {
       assert.ok(isConfigError(err), `expected a ConfigError, got ${String(err)}`);
-      assert.equal(err.problems.length, 1, err.problems.join("\n"));
-      // `dialback` is also a slot key: a table there is the plugin's options, refused by name.
-      assert.match(err.problems[0]!, /^plugins\.dialback\.foo: unknown option \(got 1, expected no options for this plugin\)/);
+      assert.equal(err.problems.length, 3, err.problems.join("\n"));
+      assert.match(err.problems[0]!, /^plugins\.dialback\.foo: unknown option \(got 1, expected max_pending_per_stream or max_pending/);
+      assert.match(err.problems[1]!, /^plugins\.dialback\.max_pending: expected an integer from 1 to 1000000 \(got 0, expected e\.g\. 200\)/);
+      assert.match(err.problems[2]!, /^plugins\.dialback\.max_pending_per_stream: expected an integer from 1 to 1000000 \(got "ten", expected e\.g\. 10\)/);
       return true;
     });
     // The [s2s] key it owns is checked by the config layer: an empty secret is no secret.
@@ -212,7 +214,7 @@ describe("dialback plugin", () => {
     assert.notEqual(randomSecret(), randomSecret());
   });
 
-  it("the authenticator factory resolves LATE and the connector's negotiation timeout", async () => {
+  it("the authenticator factory resolves LATE, the connector's negotiation timeout and the event bus", async () => {
     const provided = await register(config({ s2s: { shared: "x" } }), silent);
     const provider = provided.get(AUTHENTICATOR);
     assert.ok(provider && "useFactory" in provider, "AUTHENTICATOR is a factory (the connector is resolved per server)");
@@ -222,13 +224,14 @@ describe("dialback plugin", () => {
         asked.push(token);
         if (token === LATE) return lateWith(new FakeSessions());
         if (token === CONNECTOR) return { sessionSettings: { negotiationTimeoutMs: 1234 } };
+        if (token === EVENTS) return new EventBus();
         assert.fail(`unexpected token ${String(token)}`);
       },
     } as unknown as DependencyContainer;
     const made = provider.useFactory(fake) as Authenticator;
     assert.ok(made instanceof DialbackAuthenticator);
     assert.equal(made.name, "dialback");
-    assert.deepEqual(asked, [LATE, CONNECTOR]);
+    assert.deepEqual(asked, [LATE, CONNECTOR, EVENTS]);
   });
 });
 

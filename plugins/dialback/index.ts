@@ -2,17 +2,20 @@ import { AUTHENTICATOR } from "../../core/auth/authenticator.js";
 import { CONNECTOR } from "../../core/connector/connector.js";
 import { DIALBACK } from "../../core/dialback/dialback.js";
 import { LATE } from "../../core/late.js";
+import { EVENTS } from "../../core/events/events.js";
 import { definePlugin } from "../../core/plugins/plugin.js";
 import { DialbackAuthenticator } from "./dialback-authenticator.js";
 import { randomSecret, Xep0185Keys } from "./dialback-keys.js";
+import { parseDialbackOptions, type DialbackOptions } from "./options.js";
 
 /** Server Dialback (XEP-0220) with XEP-0185 keys from `s2s.shared`. */
-export default definePlugin({
+export default definePlugin<DialbackOptions>({
   name: "dialback",
   description: "XEP-0220 Server Dialback (originating, receiving, authoritative roles) with XEP-0185 keys",
   provides: [DIALBACK, AUTHENTICATOR],
   requires: [CONNECTOR],
   s2sOptions: ["shared"],
+  parseOptions: parseDialbackOptions,
   register(ctx) {
     let secret = ctx.config.s2s.shared;
     if (secret === undefined) {
@@ -22,7 +25,7 @@ export default definePlugin({
     const keys = new Xep0185Keys(secret);
     ctx.provide(DIALBACK, { useValue: keys });
     ctx.provide(AUTHENTICATOR, {
-      useFactory: (c) => new DialbackAuthenticator(keys, c.resolve(LATE), ctx.logger, c.resolve(CONNECTOR).sessionSettings.negotiationTimeoutMs),
+      useFactory: (c) => new DialbackAuthenticator(keys, c.resolve(LATE), ctx.logger, c.resolve(CONNECTOR).sessionSettings.negotiationTimeoutMs, ctx.options, c.resolve(EVENTS)),
     });
   },
 });

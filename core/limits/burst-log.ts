@@ -1,0 +1,47 @@
+import type { Logger } from "../logging/logger.js";
+
+/** A burst ends after this long without a new refusal. */
+const DEFAULT_QUIET_MS = 10_000;
+
+/**
+ * Logs a refusal once per burst, not once per refused connection or stanza: a flood must not turn
+ * into a log flood (issue 11). The first refusal of a burst is logged at `info` with its details;
+ * when no refusal has come for `quietMs`, one `<what>_burst_end` line says how many there were.
+ */
+export class BurstLog {
+  #count = 0;
+  #timer?: NodeJS.Timeout;
+
+  constructor(
+    private readonly logger: Logger,
+    readonly what: string,
+    private readonly quietMs = DEFAULT_QUIET_MS,
+  ) {}
+
+  /** Refusals in the current burst (0 when none is under way). */
+  get count(): number {
+    return this.#count;
+  }
+
+  hit(fields: Record<string, unknown>): void {
+    if (this.#count++ === 0) this.logger.info({ what: this.what, ...fields }, "refusing: limit reached (logged once per burst)");
+    if (this.#timer) {
+      this.#timer.refresh();
+      return;
+    }
+    this.#timer = setTimeout(() => this.#end(), this.quietMs);
+    this.#timer.unref();
+  }
+
+  /** Say how the burst ended now (server shutdown) instead of after the quiet period. */
+  flush(): void {
+    if (this.#timer) clearTimeout(this.#timer);
+    if (this.#count > 0) this.#end();
+  }
+
+  #end(): void {
+    this.#timer = undefined;
+    this.logger.info({ what: `${this.what}_burst_end`, refused: this.#count });
+    this.#count = 0;
+  }
+}

@@ -1,0 +1,34 @@
+import type { OptionsResult } from "../../core/plugins/plugin.js";
+import { closestMatch, formatValue } from "../../core/plugins/text.js";
+
+/** Caps on XEP-0220 verifications (the receiving role asks the authoritative server over an outbound stream). */
+export interface DialbackOptions {
+  /** Verifications under way per inbound stream. */
+  readonly maxPendingPerStream: number;
+  /**
+   * Verifications under way in total. Each holds at most one outbound stream being opened to an
+   * authoritative server, so this also caps the connections a flood of `db:result` from distinct
+   * domains can make us open at once.
+   */
+  readonly maxPending: number;
+}
+
+export const DIALBACK_DEFAULTS: DialbackOptions = { maxPendingPerStream: 10, maxPending: 200 };
+
+const KEYS = { max_pending_per_stream: "maxPendingPerStream", max_pending: "maxPending" } as const;
+
+/** `[plugins.dialback] max_pending_per_stream = 10`, `max_pending = 200`. */
+export function parseDialbackOptions(raw: Readonly<Record<string, unknown>>): OptionsResult<DialbackOptions> {
+  const problems: string[] = [];
+  const out: { -readonly [K in keyof DialbackOptions]: number } = { ...DIALBACK_DEFAULTS };
+  for (const [key, value] of Object.entries(raw)) {
+    if (!(key in KEYS)) {
+      const hint = closestMatch(key, Object.keys(KEYS));
+      problems.push(`${key}: unknown option (got ${formatValue(value)}, expected ${Object.keys(KEYS).join(" or ")}${hint ? `; did you mean "${hint}"?` : ""})`);
+      continue;
+    }
+    if (typeof value === "number" && Number.isInteger(value) && value >= 1 && value <= 1_000_000) out[KEYS[key as keyof typeof KEYS]] = value;
+    else problems.push(`${key}: expected an integer from 1 to 1000000 (got ${formatValue(value)}, expected e.g. ${DIALBACK_DEFAULTS[KEYS[key as keyof typeof KEYS]]})`);
+  }
+  return problems.length ? { problems } : { options: out };
+}
