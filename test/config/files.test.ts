@@ -62,13 +62,16 @@ describe("valid fixtures", () => {
     const c = loadConfigFile(join(FIXTURES, "valid/every-option.toml"));
     const certs = join(ROOT, "config/examples/certs");
     assert.deepEqual(c.listen.s2s, [
-      { port: 5269, ipAddress: "127.0.0.1", maxStanzaSize: 131072, directTls: false, negotiationTimeoutMs: 10000, idleTimeoutMs: Infinity },
-      { port: 5270, ipAddress: "::1", maxStanzaSize: 65536, directTls: true, negotiationTimeoutMs: 30000, idleTimeoutMs: 600000 },
+      {
+        port: 5269, ipAddress: "127.0.0.1", maxStanzaSize: 131072, directTls: false, negotiationTimeoutMs: 10000, idleTimeoutMs: Infinity,
+        maxConnections: 5000, maxConnectionsPerIp: 500, shaper: { name: "fast", maxRate: 50000 },
+      },
+      { port: 5270, ipAddress: "::1", maxStanzaSize: 65536, directTls: true, negotiationTimeoutMs: 30000, idleTimeoutMs: 600000, maxConnections: 10000, maxConnectionsPerIp: 100 },
     ]);
     assert.deepEqual(c.listen.service, [
       {
         port: 8888, ipAddress: "127.0.0.1", maxStanzaSize: Infinity, negotiationTimeoutMs: 5000, idleTimeoutMs: 300000,
-        password: "secret", conflictBehaviour: "kick_old", checkFrom: false,
+        password: "secret", conflictBehaviour: "kick_old", checkFrom: false, shaper: { name: "normal", maxRate: 1000 },
       },
     ]);
     assert.deepEqual(c.s2s, {

@@ -19,6 +19,11 @@ const PASTED = `
   shaper = "s2s_shaper"
   max_stanza_size = 131072
 
+# MongooseIM < 6.4 read listen.s2s.shaper as an [access] rule name; xmpp-s2s (like 6.4) names a
+# shaper directly, so the pasted file defines it.
+[shaper.s2s_shaper]
+  max_rate = 50_000
+
 [s2s]
   default_policy = "deny"
   host_policy = [

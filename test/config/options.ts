@@ -1,7 +1,7 @@
 /** Every configuration option, by its documented dotted name: the checklist the config tests and docs are held to. */
 export const S2S_LISTENER_KEYS = [
   "port", "ip_address", "max_stanza_size", "tls.mode", "negotiation_timeout", "idle_timeout",
-  "shaper", "num_acceptors", "backlog", "proto", "ip_version", "hibernate_after",
+  "max_connections", "max_connections_per_ip", "shaper", "num_acceptors", "backlog", "proto", "ip_version", "hibernate_after",
 ] as const;
 
 export const SERVICE_LISTENER_KEYS = [
@@ -22,5 +22,6 @@ export const ALL_OPTIONS: readonly string[] = [
   ...S2S_LISTENER_KEYS.map((k) => `listen.s2s.${k}`),
   ...SERVICE_LISTENER_KEYS.map((k) => `listen.service.${k}`),
   ...S2S_KEYS.map((k) => `s2s.${k}`),
+  "shaper.max_rate",
   "plugins",
 ];
