@@ -26,6 +26,8 @@ export interface LoadGenOptions {
   /** PEM certificate (+chain) and key for this domain: TLS server on the listener, TLS client certificate on links. */
   readonly certPem: string;
   readonly keyPem: string;
+  /** Default true. False: plain TCP both ways (the soak: 1,000 links without 2,000 TLS sessions on 2 cores). */
+  readonly starttls?: boolean;
 }
 
 export interface LinkTarget {
@@ -52,14 +54,18 @@ export class S2sLoadGen {
   readonly links = new Set<Socket>();
   verifyAnswered = 0;
   resultsAnswered = 0;
+  /** Ids of `<message/>` stanzas the target sent to us (echoes), each counted once. */
+  readonly echoed = new Set<string>();
+  /** Echoes whose id was seen before (should stay 0). */
+  duplicates = 0;
   readonly #hmacKey: string;
-  readonly #context: SecureContext;
+  readonly #context?: SecureContext;
   readonly #inbound = new Set<Socket>();
   #server?: Server;
 
   private constructor(readonly options: LoadGenOptions) {
     this.#hmacKey = createHash("sha256").update(options.secret).digest("hex");
-    this.#context = createSecureContext({ cert: options.certPem, key: options.keyPem });
+    if (options.starttls ?? true) this.#context = createSecureContext({ cert: options.certPem, key: options.keyPem });
   }
 
   static async start(options: LoadGenOptions): Promise<S2sLoadGen> {
@@ -80,6 +86,16 @@ export class S2sLoadGen {
 
   /** Opens `count` links to `target`, at most `concurrency` negotiating at once; bounded by `deadlineMs` overall. */
   async openLinks(target: LinkTarget, count: number, concurrency: number, linkTimeoutMs: number, deadlineMs: number): Promise<OpenResult> {
+    return this.openLinksFrom(target, Array.from({ length: count }, () => this.options.domain), concurrency, linkTimeoutMs, deadlineMs).then((r) => r.result);
+  }
+
+  /**
+   * One link per entry of `origins` (the domain each link authenticates as; this generator is the
+   * authoritative server for all of them); returns the open sockets by origin.
+   */
+  async openLinksFrom(target: LinkTarget, origins: readonly string[], concurrency: number, linkTimeoutMs: number, deadlineMs: number): Promise<{ result: OpenResult; byOrigin: Map<string, Socket> }> {
+    const count = origins.length;
+    const byOrigin = new Map<string, Socket>();
     const started = performance.now();
     const deadline = Date.now() + deadlineMs;
     let next = 0;
@@ -90,8 +106,10 @@ export class S2sLoadGen {
       while (next < count && Date.now() < deadline) {
         next++;
         try {
-          const socket = await this.#openLink(target, Math.min(linkTimeoutMs, Math.max(1, deadline - Date.now())));
+          const origin = origins[next - 1]!;
+          const socket = await this.#openLink(target, Math.min(linkTimeoutMs, Math.max(1, deadline - Date.now())), origin);
           this.links.add(socket);
+          byOrigin.set(origin, socket);
           socket.once("close", () => this.links.delete(socket));
           valid++;
         } catch (err) {
@@ -101,7 +119,7 @@ export class S2sLoadGen {
       }
     };
     await Promise.all(Array.from({ length: Math.max(1, Math.min(concurrency, count)) }, worker));
-    return { valid, failed: failed + (count - next), errors, ms: performance.now() - started };
+    return { result: { valid, failed: failed + (count - next), errors, ms: performance.now() - started }, byOrigin };
   }
 
   async close(): Promise<void> {
@@ -114,8 +132,8 @@ export class S2sLoadGen {
 
   // --- Outbound: one link to the target --------------------------------------------------------
 
-  #openLink(target: LinkTarget, timeoutMs: number): Promise<Socket> {
-    const { domain } = this.options;
+  #openLink(target: LinkTarget, timeoutMs: number, domain = this.options.domain): Promise<Socket> {
+    const starttls = this.options.starttls ?? true;
     const header = `<?xml version='1.0'?><stream:stream ${NS_HEADER} from='${domain}' to='${target.domain}' version='1.0'>`;
     return new Promise<Socket>((resolve, reject) => {
       const raw = connect({ host: target.host, port: target.port });
@@ -135,6 +153,9 @@ export class S2sLoadGen {
         if (state === "done") return;
         text += chunk.toString("utf8");
         if (/<stream:error/.test(text)) return fail("stream error");
+        if (state === "features1" && !starttls && /<\/stream:features>|<stream:features\s*\/>/.test(text)) {
+          state = "features2"; // plain: dialback on the first stream
+        }
         if (state === "features1" && /<\/stream:features>|<stream:features\s*\/>/.test(text)) {
           if (!/<starttls\b/.test(text)) return fail("no STARTTLS offered");
           state = "proceed";
@@ -188,10 +209,13 @@ export class S2sLoadGen {
     const { domain } = this.options;
     let socket: Socket = raw;
     let text = "";
-    let secure = false;
+    let secure = !(this.options.starttls ?? true);
     let headerSeen = false;
+    let echoes = "";
     const onData = (chunk: Buffer) => {
-      text += chunk.toString("utf8");
+      const s = chunk.toString("utf8");
+      text += s;
+      if (secure) echoes = this.#countEchoes(echoes + s);
       if (!headerSeen) {
         const h = /<stream:stream\b([^>]*)>/.exec(text);
         if (!h) return;
@@ -239,5 +263,20 @@ export class S2sLoadGen {
       text = consumed > 0 ? text.slice(consumed) : text.length > 65_536 ? text.slice(-4_096) : text;
     };
     raw.on("data", onData);
+  }
+
+  /** Counts complete `<message ... id='...'>` start tags; returns the unfinished tail to prepend to the next chunk. */
+  #countEchoes(text: string): string {
+    const re = /<message\b[^>]*?\sid=(?:'([^']*)'|"([^"]*)")[^>]*>/g;
+    let m: RegExpExecArray | null;
+    let end = 0;
+    while ((m = re.exec(text)) !== null) {
+      const id = m[1] ?? m[2] ?? "";
+      if (this.echoed.has(id)) this.duplicates++;
+      else this.echoed.add(id);
+      end = re.lastIndex;
+    }
+    const open = text.lastIndexOf("<message", text.length);
+    return open >= end ? text.slice(open) : "";
   }
 }
