@@ -28,7 +28,8 @@ it("rejects bad options", () => {
     [{ initial_retry_delay: -1 }, /^initial_retry_delay: expected a positive number of seconds/],
     [{ hold_window: -0.5 }, /^hold_window: expected a non-negative number of seconds/],
     [{ hold_window: "10" }, /^hold_window: expected a non-negative number of seconds/],
-    [{ retry_delay: 1 }, /^retry_delay: unknown option .*expected one of queue_limit, idle_timeout, negotiation_timeout, initial_retry_delay, hold_window/],
+    [{ max_sessions: 0 }, /^max_sessions: expected a positive integer \(got 0/],
+    [{ retry_delay: 1 }, /^retry_delay: unknown option .*expected one of queue_limit, max_sessions, idle_timeout, negotiation_timeout, initial_retry_delay, hold_window/],
   ];
   for (const [raw, expected] of bad) {
     const result = parseTcpOptions(raw);
@@ -37,8 +38,9 @@ it("rejects bad options", () => {
     assert.match(result.problems[0]!, expected);
   }
   assert.deepEqual(parseTcpOptions({}).options, TCP_DEFAULTS);
-  assert.deepEqual(parseTcpOptions({ queue_limit: 5, idle_timeout: "infinity", negotiation_timeout: 2.5, initial_retry_delay: 0.25, hold_window: 0 }).options, {
+  assert.deepEqual(parseTcpOptions({ queue_limit: 5, max_sessions: 7, idle_timeout: "infinity", negotiation_timeout: 2.5, initial_retry_delay: 0.25, hold_window: 0 }).options, {
     queueLimit: 5,
+    maxSessions: 7,
     idleTimeoutMs: Infinity,
     negotiationTimeoutMs: 2500,
     initialRetryDelayMs: 250,
