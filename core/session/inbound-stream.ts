@@ -89,6 +89,12 @@ export class InboundS2sStream implements InboundStreamApi {
   }
 
   async authorize(remoteDomain: string, localDomain: string, method: string): Promise<boolean> {
+    if (!this.#authenticated.has(remoteDomain) && this.#authenticated.size >= MAX_REMOTE_DOMAINS_PER_STREAM) {
+      // The map of authenticated domains is keyed by names the peer chooses: bounded (issue 11).
+      // RFC 6120 §4.9.3.16: beyond local policy.
+      this.#streamError("policy-violation", `more than ${MAX_REMOTE_DOMAINS_PER_STREAM} remote domains on one stream`);
+      return false;
+    }
     if (this.deps.tls.mode === "required_trusted") {
       // required_trusted: whatever the method, the certificate must be valid for the claimed domain
       // (RFC 6125); MongooseIM accepts peers without one (peers.md).
@@ -291,6 +297,9 @@ export class InboundS2sStream implements InboundStreamApi {
     this.onGone(this);
   }
 }
+
+/** Remote domains one inbound stream may authenticate (XEP-0220 §2.1.3 lets a stream carry several). */
+export const MAX_REMOTE_DOMAINS_PER_STREAM = 1000;
 
 export function newStreamId(): string {
   // RFC 6120 §4.7.3: unique and unpredictable (XEP-0185 keys depend on it).
