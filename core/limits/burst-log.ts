@@ -25,12 +25,20 @@ export class BurstLog {
 
   hit(fields: Record<string, unknown>): void {
     if (this.#count++ === 0) this.logger.info({ what: this.what, ...fields }, "refusing: limit reached (logged once per burst)");
-    if (this.#timer) {
-      this.#timer.refresh();
-      return;
-    }
-    this.#timer = setTimeout(() => this.#end(), this.quietMs);
-    this.#timer.unref();
+    // One timer per burst, not one per refusal: it checks on expiry whether the burst went quiet.
+    this.#lastHit = Date.now();
+    if (!this.#timer) this.#schedule(this.quietMs);
+  }
+
+  #lastHit = 0;
+
+  #schedule(ms: number): void {
+    this.#timer = setTimeout(() => {
+      const quietFor = Date.now() - this.#lastHit;
+      if (quietFor >= this.quietMs) this.#end();
+      else this.#schedule(this.quietMs - quietFor);
+    }, ms);
+    this.#timer.unref?.();
   }
 
   /** Say how the burst ended now (server shutdown) instead of after the quiet period. */
