@@ -83,8 +83,9 @@ async function main(): Promise<number> {
     report.linksEstablished = opened.result.valid;
     report.linkErrors = opened.result.errors;
     report.linksSeconds = +(opened.result.ms / 1000).toFixed(1);
-    console.log(`links: ${opened.result.valid}/${LINKS} valid in ${report.linksSeconds} s${opened.result.errors.length ? ` (${opened.result.errors.join("; ")})` : ""}`);
+    console.log(`links: ${opened.result.valid}/${LINKS} valid in ${report.linksSeconds} s${opened.result.errors.length ? ` (${opened.result.errors.join("; ")})` : ""}; traffic for ${SECONDS} s at ${RATE} stanzas/s`);
 
+    report.rssLinksUpMiB = +(rssBytes(server.pid) / 2 ** 20).toFixed(1);
     // Sustained traffic: RATE stanzas/s spread over every link, in 100 ms ticks.
     const links = [...opened.byOrigin.entries()];
     let sent = 0;
@@ -143,6 +144,7 @@ async function main(): Promise<number> {
       `|---|---:|---|---|`,
       `| links established | ${report.linksEstablished} / ${LINKS} | all | ${targets.allLinksUp ? "yes" : "**no**"} |`,
       `| stanzas sent / echoed | ${report.sent} / ${report.echoed} (${report.echoedPercent} %, ${report.duplicates} duplicates) | >= 99.9 % | ${targets.echoed999 ? "yes" : "**no**"} |`,
+      `| RSS with every link up, before traffic, MiB | ${report.rssLinksUpMiB} | | |`,
       `| RSS at 10 s / 60 s, MiB | ${report.rss10MiB} / ${report.rss60MiB} (x${report.rssRatio}) | <= 1.10x | ${targets.rssWithin110 ? "yes" : "**no**"} |`,
       `| CPU µs per stanza (in + echo out), server | ${report.cpuMicrosPerStanza} | | |`,
       `| load average before / after | ${report.loadBefore} / ${report.loadAfter} | | |`,
