@@ -95,6 +95,8 @@ async function main(): Promise<number> {
     const t0 = performance.now();
     let rss10: number | undefined;
     let rss60 = 0;
+    /** RSS every 10 s of traffic, MiB (in the JSON report): shows whether memory levels off. */
+    const samples: number[] = [];
     while (performance.now() - t0 < SECONDS * 1000 && links.length > 0) {
       const tickStart = performance.now();
       for (let k = 0; k < perTick; k++) {
@@ -104,6 +106,7 @@ async function main(): Promise<number> {
         sent++;
       }
       if (rss10 === undefined && performance.now() - t0 >= 10_000) rss10 = rssBytes(server.pid);
+      if (performance.now() - t0 >= (samples.length + 1) * 10_000) samples.push(+(rssBytes(server.pid) / 2 ** 20).toFixed(1));
       await sleep(Math.max(0, 100 - (performance.now() - tickStart)));
     }
     rss60 = rssBytes(server.pid);
@@ -120,6 +123,7 @@ async function main(): Promise<number> {
       rss10MiB: rss10 === undefined ? undefined : +(rss10 / 2 ** 20).toFixed(1),
       rss60MiB: +(rss60 / 2 ** 20).toFixed(1),
       rssRatio: rss10 ? +(rss60 / rss10).toFixed(3) : undefined,
+      rssEvery10sMiB: samples,
       cpuMicrosPerStanza: sent ? +(cpu / sent).toFixed(1) : undefined,
       linksOpenAtEnd: gen.links.size,
       loadAfter: load(),
@@ -145,7 +149,8 @@ async function main(): Promise<number> {
       `| links established | ${report.linksEstablished} / ${LINKS} | all | ${targets.allLinksUp ? "yes" : "**no**"} |`,
       `| stanzas sent / echoed | ${report.sent} / ${report.echoed} (${report.echoedPercent} %, ${report.duplicates} duplicates) | >= 99.9 % | ${targets.echoed999 ? "yes" : "**no**"} |`,
       `| RSS with every link up, before traffic, MiB | ${report.rssLinksUpMiB} | | |`,
-      `| RSS at 10 s / 60 s, MiB | ${report.rss10MiB} / ${report.rss60MiB} (x${report.rssRatio}) | <= 1.10x | ${targets.rssWithin110 ? "yes" : "**no**"} |`,
+      `| RSS at 10 s / ${SECONDS} s, MiB | ${report.rss10MiB} / ${report.rss60MiB} (x${report.rssRatio}) | <= 1.10x | ${targets.rssWithin110 ? "yes" : "**no**"} |`,
+      `| RSS every 10 s, MiB | ${(report.rssEvery10sMiB as number[] | undefined)?.join(", ")} | | |`,
       `| CPU µs per stanza (in + echo out), server | ${report.cpuMicrosPerStanza} | | |`,
       `| load average before / after | ${report.loadBefore} / ${report.loadAfter} | | |`,
     ].join("\n"),
