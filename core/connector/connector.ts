@@ -34,9 +34,15 @@ export interface SessionSettings {
   readonly maxRetryDelayMs: number;
   /** While a pair waits to retry, new stanzas are held this long and then bounced `remote-server-not-found`. */
   readonly holdWindowMs: number;
-  /** Outbound (local, remote) sessions kept at once; idle ones are evicted first (least recently used). */
-  readonly maxSessions: number;
+  /**
+   * Outbound (local, remote) sessions kept at once; idle ones are evicted first (least recently
+   * used). Optional so connectors written before it keep compiling: absent means DEFAULT_MAX_SESSIONS.
+   */
+  readonly maxSessions?: number;
 }
+
+/** Outbound sessions kept at once when the connector does not say (`[plugins.tcp] max_sessions` default). */
+export const DEFAULT_MAX_SESSIONS = 10_000;
 
 /** The Connector slot: tries targets in order, each attempt bounded by `outgoing.connection_timeout`. */
 export interface Connector {

@@ -7,6 +7,7 @@ import { OutboundSession } from "./outbound-session.js";
 import { RetryScheduler } from "./retry-scheduler.js";
 import { ERROR_CODES, S2sError } from "../errors.js";
 import { BurstLog } from "../limits/burst-log.js";
+import { DEFAULT_MAX_SESSIONS } from "../connector/connector.js";
 
 /** Owns every outbound (local, remote) session of one server instance. */
 @injectable()
@@ -19,6 +20,10 @@ export class OutboundSessionManager implements OutboundSessions {
   constructor(@inject(StreamDeps) private readonly deps: StreamDeps) {
     this.#retry = new RetryScheduler(deps, (session) => this.#retryNow(session));
     this.#refusals = new BurstLog(deps.logger, "outbound_session_limit");
+  }
+
+  get #maxSessions(): number {
+    return this.deps.settings.maxSessions ?? DEFAULT_MAX_SESSIONS;
   }
 
   /** Sessions kept now (bounded by the connector's `max_sessions`). */
@@ -44,7 +49,7 @@ export class OutboundSessionManager implements OutboundSessions {
 
   async openStream(localDomain: string, remoteDomain: string): Promise<OutboundStreamApi> {
     const session = this.#session(localDomain, remoteDomain);
-    if (!session) throw new S2sError(ERROR_CODES.LIMIT_REACHED, `more than ${this.deps.settings.maxSessions} outbound sessions in use`, "resource-constraint");
+    if (!session) throw new S2sError(ERROR_CODES.LIMIT_REACHED, `more than ${this.#maxSessions} outbound sessions in use`, "resource-constraint");
     return session.openStream();
   }
 
@@ -94,8 +99,8 @@ export class OutboundSessionManager implements OutboundSessions {
       this.#sessions.delete(key);
       this.#sessions.set(key, session);
     } else {
-      if (this.#sessions.size >= this.deps.settings.maxSessions && !this.#evictIdle()) {
-        this.#refusals.hit({ local: localDomain, remote: remoteDomain, limit: this.deps.settings.maxSessions });
+      if (this.#sessions.size >= this.#maxSessions && !this.#evictIdle()) {
+        this.#refusals.hit({ local: localDomain, remote: remoteDomain, limit: this.#maxSessions });
         return undefined;
       }
       session = new OutboundSession(localDomain, remoteDomain, this.deps, {

@@ -1,5 +1,6 @@
 import type { OptionsResult } from "../../core/plugins/plugin.js";
 import { formatValue } from "../../core/plugins/text.js";
+import { DEFAULT_MAX_SESSIONS } from "../../core/connector/connector.js";
 
 export interface TcpConnectorOptions {
   readonly queueLimit: number;
@@ -16,7 +17,7 @@ export const TCP_DEFAULTS: TcpConnectorOptions = {
   negotiationTimeoutMs: 30_000,
   initialRetryDelayMs: 1_000,
   holdWindowMs: 10_000,
-  maxSessions: 10_000,
+  maxSessions: DEFAULT_MAX_SESSIONS,
 };
 
 /** Seconds in TOML (like MongooseIM's max_retry_delay), ms inside. */
