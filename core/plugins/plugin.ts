@@ -11,6 +11,14 @@ export type Provider<T> =
 /** Result of parsing a plugin's own options: the typed options, or problems as `key: what is wrong`. */
 export type OptionsResult<O> = { readonly options: O; readonly problems?: undefined } | { readonly options?: undefined; readonly problems: readonly string[] };
 
+/**
+ * The options `register` receives. Written the natural way (`return { problems }` on one path,
+ * `return { options }` on another), TypeScript infers `O` as `Options | undefined` from the two
+ * branches, and `ctx.options.x` would fail under `strict` (TS18048); the loader never passes
+ * `undefined`, so it is removed here. `unknown` (the loader's own view) stays `unknown`.
+ */
+export type Parsed<O> = unknown extends O ? O : NonNullable<O>;
+
 export interface PluginContext<O> {
   /** This server instance's child container: resolve what you need from it. */
   readonly container: DependencyContainer;
@@ -38,7 +46,8 @@ export interface PluginDeclaration<O = Record<string, never>> {
    * (`servers: expected ...`); the loader prefixes `plugins.<name>.`. Absent: no options allowed.
    */
   parseOptions?(raw: Readonly<Record<string, unknown>>, config: S2sConfig): OptionsResult<O>;
-  register(context: PluginContext<O>): void | Promise<void>;
+  /** Called only with the options of a `{ options }` result, so they are never `undefined` (see `Parsed`). */
+  register(context: PluginContext<Parsed<O>>): void | Promise<void>;
 }
 
 /** Identity helper that gives plugin authors type inference on their options. */
