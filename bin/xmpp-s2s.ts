@@ -68,9 +68,12 @@ async function start(file: string | undefined, level: string | undefined): Promi
   let onHangup = (): void => {
     pendingReload = true;
   };
-  // `once`: a second SIGTERM/SIGINT gets the default action (forced exit) if shutdown hangs.
-  process.once("SIGTERM", () => onSignal("SIGTERM"));
-  process.once("SIGINT", () => onSignal("SIGINT"));
+  // A second SIGTERM/SIGINT forces the exit if shutdown hangs, except right after the first: Ctrl-C
+  // in a terminal signals the whole process group, and `npm start` forwards the same signal to us,
+  // so one keypress arrives twice within milliseconds (see forceOnRepeat).
+  const force = forceOnRepeat(() => logger.warn({ what: "shutdown_forced" }, "second signal: exiting without a graceful shutdown"));
+  process.on("SIGTERM", () => force("SIGTERM") || onSignal("SIGTERM"));
+  process.on("SIGINT", () => force("SIGINT") || onSignal("SIGINT"));
   process.on("SIGHUP", () => onHangup());
 
   let server;
@@ -111,6 +114,29 @@ async function start(file: string | undefined, level: string | undefined): Promi
     if (pendingSignal) shutdown(pendingSignal);
     else if (pendingReload) reloadConfig();
   });
+}
+
+/** A repeated SIGTERM/SIGINT within this window is the same request delivered twice (terminal + npm), not "force it". */
+const DUPLICATE_SIGNAL_MS = 1000;
+
+/**
+ * Returns a check to call on every SIGTERM/SIGINT: false for the first one (shut down gracefully)
+ * and for a duplicate; for a later one, it logs, restores the default action and re-raises the
+ * signal, so the process ends at once (killed by that signal, as without a handler).
+ */
+function forceOnRepeat(onForce: () => void): (signal: NodeJS.Signals) => boolean {
+  let first: number | undefined;
+  return (signal) => {
+    if (first === undefined) {
+      first = Date.now();
+      return false;
+    }
+    if (Date.now() - first < DUPLICATE_SIGNAL_MS) return true;
+    onForce();
+    process.removeAllListeners(signal);
+    process.kill(process.pid, signal);
+    return true;
+  };
 }
 
 async function reload(args: string[]): Promise<number> {
