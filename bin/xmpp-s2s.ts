@@ -1,5 +1,7 @@
 #!/usr/bin/env node
 import "reflect-metadata";
+import { readFileSync } from "node:fs";
+import { resolve } from "node:path";
 import { parseArgs } from "node:util";
 import { pino } from "pino";
 import { checkConfigFile } from "../core/check-config.js";
@@ -7,6 +9,7 @@ import { loadConfigFile } from "../core/config/load.js";
 import { isConfigError } from "../core/errors.js";
 import { createLogger } from "../core/logging/logger.js";
 import { createServer } from "../core/server/server.js";
+import { readStatus, StatusFile, statusPath, type ReloadOutcome, type ServerStatus } from "./reload-status.js";
 
 /** Exit codes (contract.md): 0 ok, 2 invalid configuration, 1 anything else. */
 const EXIT_OK = 0;
@@ -15,11 +18,15 @@ const EXIT_CONFIG = 2;
 const LEVELS = ["fatal", "error", "warn", "info", "debug", "trace", "silent"] as const;
 type Level = (typeof LEVELS)[number];
 
+const COMMANDS = ["start", "check-config", "reload", "--version", "--help"];
 const USAGE = `usage:
   xmpp-s2s start --config FILE [--log-level LEVEL]   run a server (LEVEL: ${LEVELS.join(", ")}; default info)
   xmpp-s2s check-config FILE                          validate FILE and its plugins, exit 0 or 2
-  xmpp-s2s reload --pid PID [--config FILE]           validate FILE (when given), then ask the server
-                                                      PID to re-read its config file (SIGHUP)`;
+  xmpp-s2s reload --pid PID [--config FILE] [--timeout SECONDS]
+                                                      validate FILE (when given), ask the server PID to
+                                                      re-read its config file (SIGHUP), and wait for its
+                                                      answer: exit 0 taken, 2 refused, 1 no answer
+  xmpp-s2s --version                                  print the version`;
 
 function printConfigProblems(err: unknown): boolean {
   if (!isConfigError(err)) return false;
@@ -89,17 +96,30 @@ async function start(file: string | undefined, level: string | undefined): Promi
     return EXIT_FAILURE;
   }
   const running = server;
-  return new Promise<number>((resolve) => {
+  const status = new StatusFile(resolve(file));
+  const saveStatus = (write: () => void) => {
+    try {
+      write();
+    } catch (err) {
+      // Our environment, not the operator's config: the server runs on, `reload --pid` cannot confirm.
+      logger.warn({ what: "status_file_failed", file: status.path, reason: (err as Error).message }, "reload --pid will not be able to confirm reloads");
+    }
+  };
+  saveStatus(() => status.write());
+  return new Promise<number>((done) => {
     let stopping = false;
+    // One reload at a time, in the order the signals came: each outcome is recorded on its own.
+    let reloading = Promise.resolve();
     const shutdown = (signal: string) => {
       if (stopping) return;
       stopping = true;
       logger.info({ what: "shutdown", signal });
+      status.remove();
       running.stop().then(
-        () => resolve(EXIT_OK),
+        () => done(EXIT_OK),
         (err: unknown) => {
           logger.error({ what: "shutdown_failed", err });
-          resolve(EXIT_FAILURE);
+          done(EXIT_FAILURE);
         },
       );
     };
@@ -107,7 +127,18 @@ async function start(file: string | undefined, level: string | undefined): Promi
     const reloadConfig = () => {
       if (stopping) return;
       logger.info({ what: "reload_requested", signal: "SIGHUP" });
-      running.reload().catch(() => {});
+      reloading = reloading.then(async () => {
+        const at = () => new Date().toISOString();
+        let outcome: ReloadOutcome;
+        try {
+          const report = await running.reload();
+          outcome = { ok: true, at: at(), policies: report.policiesReplaced, certificatesReloaded: report.certificatesReloaded, closedInbound: report.closedInbound, needsRestart: report.needsRestart };
+        } catch (err) {
+          // Already logged by reload() as reload_failed; recorded here for `reload --pid`.
+          outcome = { ok: false, at: at(), problems: isConfigError(err) ? err.problems : [(err as Error).message] };
+        }
+        if (!stopping) saveStatus(() => status.recordReload(outcome));
+      });
     };
     onSignal = shutdown;
     onHangup = reloadConfig;
@@ -142,7 +173,7 @@ function forceOnRepeat(onForce: () => void): (signal: NodeJS.Signals) => boolean
 async function reload(args: string[]): Promise<number> {
   let parsed;
   try {
-    parsed = parseArgs({ args, options: { pid: { type: "string" }, config: { type: "string", short: "c" } }, strict: true });
+    parsed = parseArgs({ args, options: { pid: { type: "string" }, config: { type: "string", short: "c" }, timeout: { type: "string" } }, strict: true });
   } catch (err) {
     process.stderr.write(`${(err as Error).message}\n${USAGE}\n`);
     return EXIT_CONFIG;
@@ -152,10 +183,21 @@ async function reload(args: string[]): Promise<number> {
     process.stderr.write(`--pid: expected the server's process id (got ${JSON.stringify(parsed.values.pid ?? null)})\n`);
     return EXIT_CONFIG;
   }
+  const seconds = parsed.values.timeout === undefined ? DEFAULT_RELOAD_TIMEOUT_S : Number(parsed.values.timeout);
+  if (!(seconds > 0)) {
+    process.stderr.write(`--timeout: expected a number of seconds > 0 (got ${JSON.stringify(parsed.values.timeout)})\n`);
+    return EXIT_CONFIG;
+  }
   if (parsed.values.config) {
     // Refuse before signalling: an invalid file would only be refused by the server, quietly, in its log.
     const code = await checkConfig(parsed.values.config);
     if (code !== EXIT_OK) return code;
+  }
+  const before = readStatus(pid);
+  if (!before) {
+    // SIGHUP ends a process that does not handle it: signal only a server that says it is one.
+    process.stderr.write(`process ${pid} is not a running xmpp-s2s server: no status file ${statusPath(pid)} (not started with \`xmpp-s2s start\`, still starting, or another XMPP_S2S_RUNTIME_DIR); not signalled\n`);
+    return EXIT_FAILURE;
   }
   try {
     process.kill(pid, "SIGHUP");
@@ -163,7 +205,35 @@ async function reload(args: string[]): Promise<number> {
     process.stderr.write(`cannot signal process ${pid}: ${(err as Error).message}\n`);
     return EXIT_FAILURE;
   }
+  const outcome = await reloadOutcome(pid, before, seconds * 1000);
+  if (typeof outcome === "string") {
+    process.stderr.write(`process ${pid}: ${outcome}\n`);
+    return EXIT_FAILURE;
+  }
+  if (!outcome.ok) {
+    process.stderr.write(`process ${pid} refused the configuration in ${before.file} and keeps the one it had:\n`);
+    for (const line of outcome.problems) process.stderr.write(`${line}\n`);
+    return EXIT_CONFIG;
+  }
+  process.stdout.write(`process ${pid} took the new configuration from ${before.file} (${outcome.policies} policies, certificates ${outcome.certificatesReloaded ? "re-read" : "unchanged"}, ${outcome.closedInbound} inbound streams closed by policy)\n`);
+  if (outcome.needsRestart.length) process.stderr.write(`changed, but applied only after a restart: ${outcome.needsRestart.join(", ")}\n`);
   return EXIT_OK;
+}
+
+/** Loading plugins and certificates can take a while on a busy machine; the answer normally comes in milliseconds. */
+const DEFAULT_RELOAD_TIMEOUT_S = 30;
+const STATUS_POLL_MS = 100;
+
+/** The outcome of the reload after `before`, or why there is none. Polls the status file (see reload-status.ts). */
+async function reloadOutcome(pid: number, before: ServerStatus, timeoutMs: number): Promise<ReloadOutcome | string> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const now = readStatus(pid);
+    if (!now || now.boot !== before.boot) return "the server stopped (or restarted) before confirming the reload; see its log";
+    if (now.reloads > before.reloads && now.lastReload) return now.lastReload;
+    if (Date.now() > deadline) return `no confirmation within ${timeoutMs / 1000} s (${statusPath(pid)} unchanged); see the server's log for reload_requested, config_reloaded or reload_failed`;
+    await new Promise((r) => setTimeout(r, STATUS_POLL_MS));
+  }
 }
 
 async function main(argv: string[]): Promise<number> {
@@ -180,8 +250,21 @@ async function main(argv: string[]): Promise<number> {
     return start(parsed.values.config, parsed.values["log-level"]);
   }
   if (command === "reload") return reload(rest);
-  process.stderr.write(`${USAGE}\n`);
-  return command === undefined || command === "--help" || command === "-h" ? EXIT_OK : EXIT_CONFIG;
+  if (command === "--version" || command === "-V" || command === "version") {
+    process.stdout.write(`${version()}\n`);
+    return EXIT_OK;
+  }
+  if (command === undefined || command === "--help" || command === "-h" || command === "help") {
+    process.stdout.write(`${USAGE}\n`);
+    return EXIT_OK;
+  }
+  process.stderr.write(`unknown command ${JSON.stringify(command)} (expected ${COMMANDS.join(", ")})\n${USAGE}\n`);
+  return EXIT_CONFIG;
+}
+
+/** The installed package's version: dist/bin/xmpp-s2s.js -> ../../package.json (shipped in every install). */
+function version(): string {
+  return (JSON.parse(readFileSync(new URL("../../package.json", import.meta.url), "utf8")) as { version: string }).version;
 }
 
 main(process.argv.slice(2)).then((code) => {
