@@ -185,11 +185,16 @@ export class OutboundS2sStream implements OutboundStreamApi {
   async #authenticate(features: XmlElement): Promise<string> {
     const reasons: string[] = [];
     let condition = "remote-server-not-found";
-    for (const authenticator of this.deps.authenticators) {
+    const authenticators = this.deps.authenticators;
+    for (const [i, authenticator] of authenticators.entries()) {
       const result = await authenticator.authenticateOutbound(this, features);
       if (result.outcome === "authenticated") return authenticator.name;
       reasons.push(`${authenticator.name}: ${result.reason}`);
-      this.deps.logger.info({ what: "auth_failed", direction: "outbound", local: this.localDomain, remote: this.remoteDomain, method: authenticator.name, reason: result.reason, outcome: result.outcome });
+      const next = authenticators[i + 1]?.name;
+      // A method the peer does not offer (EXTERNAL without a usable certificate, before dialback) is
+      // the normal path to the next one, not a failure (XEP-0178 §3, XEP-0220 §2.1).
+      if (result.outcome === "unavailable" && next !== undefined) this.deps.logger.info({ what: "auth_fallback", direction: "outbound", local: this.localDomain, remote: this.remoteDomain, method: authenticator.name, next, reason: result.reason });
+      else this.deps.logger.info({ what: "auth_failed", direction: "outbound", local: this.localDomain, remote: this.remoteDomain, method: authenticator.name, reason: result.reason, outcome: result.outcome });
       if (result.outcome === "failed") {
         condition = result.condition ?? condition;
         this.deps.events.emit({ type: "auth_failed", direction: "outbound", local: this.localDomain, remote: this.remoteDomain, method: authenticator.name, reason: result.reason });

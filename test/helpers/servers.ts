@@ -2,7 +2,7 @@ import "reflect-metadata";
 import { createServer, type S2sServer } from "../../core/server/server.js";
 import { configFromObject } from "../../core/config/load.js";
 import { createLogger } from "../../core/logging/logger.js";
-import { freePort } from "./ports.js";
+import { reservePorts } from "../../testing/ports.js";
 
 export interface TestNodeOptions {
   readonly hosts: string[];
@@ -34,9 +34,7 @@ export function addressOf(node: { ip: string; s2sPort: number }, domain: string)
 }
 
 /** Pick ports first so nodes can name each other in `s2s.address` before any starts. */
-export async function reservePorts(ip: string): Promise<{ ip: string; s2sPort: number; servicePort: number }> {
-  return { ip, s2sPort: await freePort(ip), servicePort: await freePort(ip) };
-}
+export { reservePorts };
 
 export async function startNode(options: TestNodeOptions, ports?: { s2sPort: number; servicePort: number }): Promise<TestNode> {
   const reserved = ports ?? (await reservePorts(options.ip));

@@ -1,0 +1,11 @@
+/**
+ * xmpp-s2s/testing: a small kit for plugin authors' tests (docs/writing-a-plugin.md §8). Start
+ * servers from TOML files on loopback addresses, connect an XEP-0114 component, wait for an event
+ * or a log line by its `what`. Real sockets, no mocks; every wait has a generous deadline.
+ */
+import "reflect-metadata";
+
+export { startServer, captureLogs, loopbackToml, type TestServer, type StartOptions, type LoopbackNode, type LogLine } from "./server.js";
+export { connectComponent, stanzaErrorCondition, type TestComponent, type ComponentOptions } from "./component.js";
+export { freePort, reservePorts } from "./ports.js";
+export { DEADLINE_MS, waitFor, eventually } from "./wait.js";
