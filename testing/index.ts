@@ -5,7 +5,7 @@
  */
 import "reflect-metadata";
 
-export { startServer, captureLogs, loopbackToml, type TestServer, type StartOptions, type LoopbackNode, type LogLine } from "./server.js";
+export { startServer, captureLogs, loopbackToml, type TestServer, type StartOptions, type LoopbackNode, type LogLine, type Entry } from "./server.js";
 export { connectComponent, stanzaErrorCondition, type TestComponent, type ComponentOptions } from "./component.js";
 export { freePort, reservePorts } from "./ports.js";
 export { DEADLINE_MS, waitFor, eventually } from "./wait.js";

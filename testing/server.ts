@@ -9,6 +9,9 @@ import { DEADLINE_MS, waitFor } from "./wait.js";
 /** One JSON log line, parsed: `what`, `level`, and whatever the line carries. */
 export type LogLine = Readonly<Record<string, unknown>> & { readonly what?: string };
 
+/** A log line or an event (`S2sEvent`), as `waitFor` hands them over: read its fields by name. */
+export type Entry = Readonly<Record<string, unknown>>;
+
 /** A logger whose lines a test can wait on; every line ever written is replayed to late subscribers. */
 export function captureLogs(level: "info" | "debug" = "info"): { logger: Logger; logs$: Observable<LogLine> } {
   const logs = new ReplaySubject<LogLine>();
@@ -33,7 +36,7 @@ export interface TestServer {
    * `what` and that `match` accepts. Plugins' own log lines (`denylist_loaded`) and the core's
    * events (`established`, `policy_decision`, `stanza_bounced`) share one vocabulary.
    */
-  waitFor(what: string, match?: (entry: LogLine | S2sEvent) => boolean, ms?: number): Promise<LogLine | S2sEvent>;
+  waitFor(what: string, match?: (entry: Entry) => boolean, ms?: number): Promise<Entry>;
   stop(): Promise<void>;
 }
 
@@ -47,11 +50,11 @@ export async function startServer(file: string, options: StartOptions = {}): Pro
   const { logger, logs$ } = captureLogs(options.logLevel ?? "info");
   const server = createServer(loadConfigFile(file), { logger });
   await server.start();
-  const entries$ = merge(logs$, server.events$ as Observable<LogLine | S2sEvent>);
+  const entries$: Observable<Entry> = merge(logs$, server.events$ as Observable<S2sEvent>);
   return {
     server,
     logs$,
-    waitFor: (what, match = () => true, ms = DEADLINE_MS) => waitFor(entries$, (e) => ("type" in e && e.type === what) || ("what" in e && e.what === what) ? match(e) : false, ms, `"${what}"`),
+    waitFor: (what, match = () => true, ms = DEADLINE_MS) => waitFor(entries$, (e) => (e.type === what || e.what === what) && match(e), ms, `"${what}"`),
     stop: () => server.stop(),
   };
 }

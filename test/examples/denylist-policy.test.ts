@@ -6,13 +6,9 @@
 import "reflect-metadata";
 import { after, before, describe, it } from "node:test";
 import assert from "node:assert/strict";
-import { xml } from "@xmpp/component";
-import { checkConfigFile, createServer, isConfigError, loadConfigFile, POLICY_CHAIN, type S2sEvent, type S2sServer } from "../../core/index.js";
-import { createLogger } from "../../core/logging/logger.js";
-import { connectComponent, type TestComponent } from "../helpers/component.js";
-import { reservePorts } from "../helpers/servers.js";
-import { waitFor } from "../helpers/wait.js";
-import { captureLogs, errorCondition, nodeToml, startFromToml, UserApp } from "./user-app.js";
+import { checkConfigFile, el, isConfigError, POLICY_CHAIN, type S2sEvent, type S2sServer } from "../../core/index.js";
+import { connectComponent, loopbackToml, reservePorts, stanzaErrorCondition, startServer, waitFor, type TestComponent, type TestServer } from "../../testing/index.js";
+import { UserApp } from "./user-app.js";
 
 const PLUGIN_TOML = (module: string, extra = "") => `
 [plugins]
@@ -27,7 +23,7 @@ describe("example plugin: denylist policy", () => {
   describe("rejects bad options", () => {
     let app: UserApp;
     let pkg: string;
-    const base = nodeToml({ hosts: ["a.example"], ip: "127.0.0.41", s2sPort: 5269 });
+    const base = loopbackToml({ hosts: ["a.example"], ip: "127.0.0.41", s2sPort: 5269 });
 
     before(() => {
       app = new UserApp();
@@ -85,10 +81,14 @@ wacth = false
       await app.typecheck("typecheck/denylist-policy");
     });
 
+    it("its own tests (npm test, written with xmpp-s2s/testing) pass", async () => {
+      app.vendor("denylist-policy", "own-tests/denylist-policy");
+      assert.match(await app.test("own-tests/denylist-policy"), /^# pass 3$/m);
+    });
+
     it("start() refuses the same config (the running server and check-config agree)", async () => {
       const file = app.write("start/s2s.toml", `${base}\n[plugins.denylist]\nmodule = "${pkg}"\nfile = 1\n`);
-      const server = createServer(loadConfigFile(file), { logger: createLogger("silent") });
-      await assert.rejects(server.start(), (err: unknown) => isConfigError(err) && err.problems.some((p) => p.startsWith("plugins.denylist.file: expected a path (got 1")));
+      await assert.rejects(startServer(file), (err: unknown) => isConfigError(err) && err.problems.some((p) => p.startsWith("plugins.denylist.file: expected a path (got 1")));
     });
   });
 
@@ -98,7 +98,7 @@ wacth = false
     let b: S2sServer;
     let c: S2sServer;
     let bot: TestComponent;
-    const logsA = captureLogs();
+    let testA: TestServer;
 
     before(async () => {
       app = new UserApp();
@@ -114,7 +114,7 @@ wacth = false
       app.write("a/denied.txt", "# remote domains A never federates with\nDENIED.example\nbücher.example   # IDNA: same as xn--bcher-kva.example\nfriend.example\n");
       app.write(
         "a/s2s.toml",
-        nodeToml({
+        loopbackToml({
           hosts: ["a.example"],
           ip: pa.ip,
           s2sPort: pa.s2sPort,
@@ -123,15 +123,16 @@ wacth = false
         }) + `host_policy = [{ host = "friend.example", policy = "allow" }]\n` + PLUGIN_TOML(pkg),
       );
       // B: a plain peer hosting the domains A talks to.
-      app.write("b/s2s.toml", nodeToml({ hosts: ["b.example", "later.example", "denied.example", "friend.example"], ip: pb.ip, s2sPort: pb.s2sPort, address: [atA("a.example"), atA("bot.a.example")] }));
+      app.write("b/s2s.toml", loopbackToml({ hosts: ["b.example", "later.example", "denied.example", "friend.example"], ip: pb.ip, s2sPort: pb.s2sPort, address: [atA("a.example"), atA("bot.a.example")] }));
       // C: refuses A's component domain on the inbound side, with the plugin vendored next to its config.
       app.write("c/denied.txt", "Bot.A.Example\n");
-      app.write("c/s2s.toml", nodeToml({ hosts: ["c.example"], ip: pc.ip, s2sPort: pc.s2sPort, address: [atA("a.example"), atA("bot.a.example")] }) + PLUGIN_TOML("../plugins/denylist-policy/index.js"));
+      app.write("c/s2s.toml", loopbackToml({ hosts: ["c.example"], ip: pc.ip, s2sPort: pc.s2sPort, address: [atA("a.example"), atA("bot.a.example")] }) + PLUGIN_TOML("../plugins/denylist-policy/index.js"));
 
-      b = await startFromToml(app.path("b/s2s.toml"), createLogger("silent"));
-      c = await startFromToml(app.path("c/s2s.toml"), createLogger("silent"));
-      a = await startFromToml(app.path("a/s2s.toml"), logsA.logger);
-      bot = await connectComponent(pa.ip, pa.servicePort, "bot.a.example", "pw");
+      b = (await startServer(app.path("b/s2s.toml"))).server;
+      c = (await startServer(app.path("c/s2s.toml"))).server;
+      testA = await startServer(app.path("a/s2s.toml"));
+      a = testA.server;
+      bot = await connectComponent({ host: pa.ip, port: pa.servicePort, domain: "bot.a.example", password: "secret" });
     });
 
     after(async () => {
@@ -150,7 +151,7 @@ wacth = false
     });
 
     it("no opinion on an unlisted domain: the echo from echo@b.example comes back", async () => {
-      await bot.send(xml("message", { from: "u@bot.a.example", to: "echo@b.example", type: "chat", id: "ok1" }, xml("body", {}, "hello")));
+      await bot.send(el("message", { from: "u@bot.a.example", to: "echo@b.example", type: "chat", id: "ok1" }, undefined, el("body", {}, undefined, "hello")));
       const echo = await bot.next((s) => s.attrs.id === "ok1");
       assert.equal(echo.attrs.from, "echo@b.example");
       assert.equal(echo.getChildText("body"), "hello");
@@ -160,10 +161,10 @@ wacth = false
       const seen: S2sEvent[] = [];
       const recording = a.events$.subscribe((e) => seen.push(e));
       const decision = waitFor(a.events$, (e) => e.type === "policy_decision" && e.remote === "denied.example");
-      await bot.send(xml("message", { from: "u@bot.a.example", to: "x@Denied.Example", id: "deny1" }, xml("body", {}, "no")));
+      await bot.send(el("message", { from: "u@bot.a.example", to: "x@Denied.Example", id: "deny1" }, undefined, el("body", {}, undefined, "no")));
       const bounce = await bot.next((s) => s.attrs.id === "deny1");
       assert.equal(bounce.attrs.type, "error");
-      assert.equal(errorCondition(bounce), "service-unavailable");
+      assert.equal(stanzaErrorCondition(bounce), "service-unavailable");
       assert.deepEqual(await decision, { type: "policy_decision", local: "bot.a.example", remote: "denied.example", direction: "outbound", verdict: "deny", decidedBy: "denylist" });
       // The verdict comes before any lookup or connect, and the bounce after it: nothing reached the network.
       recording.unsubscribe();
@@ -172,40 +173,40 @@ wacth = false
     });
 
     it("matches after IDNA: bücher.example in the file denies xn--bcher-kva.example", async () => {
-      await bot.send(xml("message", { from: "u@bot.a.example", to: "x@xn--bcher-kva.example", id: "idna1" }, xml("body", {}, "no")));
+      await bot.send(el("message", { from: "u@bot.a.example", to: "x@xn--bcher-kva.example", id: "idna1" }, undefined, el("body", {}, undefined, "no")));
       const bounce = await bot.next((s) => s.attrs.id === "idna1");
-      assert.equal(errorCondition(bounce), "service-unavailable");
+      assert.equal(stanzaErrorCondition(bounce), "service-unavailable");
     });
 
     it("host_policy comes first: a domain it allows is not denied by the list", async () => {
       assert.equal(await decide("friend.example"), "allow");
       const decision = waitFor(a.events$, (e) => e.type === "policy_decision" && e.remote === "friend.example");
-      await bot.send(xml("message", { from: "u@bot.a.example", to: "echo@friend.example", id: "friend1" }, xml("body", {}, "hi")));
+      await bot.send(el("message", { from: "u@bot.a.example", to: "echo@friend.example", id: "friend1" }, undefined, el("body", {}, undefined, "hi")));
       assert.equal((await bot.next((s) => s.attrs.id === "friend1")).getChildText("body"), "hi");
       assert.equal(((await decision) as { decidedBy: string }).decidedBy, "host_policy");
     });
 
     it("a domain appended to the file is denied from the next stanza on", async () => {
       assert.equal(await decide("later.example"), "allow");
-      const reloaded = waitFor(logsA.logs$, (l) => l.what === "denylist_loaded" && Array.isArray(l.added) && l.added.includes("later.example"), undefined, "denylist_loaded with later.example");
+      const reloaded = waitFor(testA.logs$, (l) => l.what === "denylist_loaded" && Array.isArray(l.added) && l.added.includes("later.example"), undefined, "denylist_loaded with later.example");
       app.append("a/denied.txt", "later.example\n");
       await reloaded;
       assert.equal(await decide("later.example"), "deny");
-      await bot.send(xml("message", { from: "u@bot.a.example", to: "echo@later.example", id: "later1" }, xml("body", {}, "now?")));
+      await bot.send(el("message", { from: "u@bot.a.example", to: "echo@later.example", id: "later1" }, undefined, el("body", {}, undefined, "now?")));
       const bounce = await bot.next((s) => s.attrs.id === "later1");
-      assert.equal(errorCondition(bounce), "service-unavailable");
+      assert.equal(stanzaErrorCondition(bounce), "service-unavailable");
     });
 
     it("a broken file keeps the last good list; a fixed one applies", async () => {
       // Replaced by rename, as deployment tools and many editors do: the watch is on the folder, so it still sees the file.
-      const failed = waitFor(logsA.logs$, (l) => l.what === "denylist_reload_failed", undefined, "denylist_reload_failed");
+      const failed = waitFor(testA.logs$, (l) => l.what === "denylist_reload_failed", undefined, "denylist_reload_failed");
       app.replace("a/denied.txt", "later.example\nnot a domain\n");
       const entry = await failed;
       assert.deepEqual(entry.problems, [`line 2: not a domain name (got "not a domain")`]);
       assert.equal(entry.kept, 4);
       assert.equal(await decide("denied.example"), "deny", "the last good list stays");
 
-      const fixed = waitFor(logsA.logs$, (l) => l.what === "denylist_loaded" && Array.isArray(l.removed) && l.removed.includes("denied.example"), undefined, "denylist_loaded without denied.example");
+      const fixed = waitFor(testA.logs$, (l) => l.what === "denylist_loaded" && Array.isArray(l.removed) && l.removed.includes("denied.example"), undefined, "denylist_loaded without denied.example");
       app.replace("a/denied.txt", "later.example\n");
       await fixed;
       assert.equal(await decide("denied.example"), "allow");
@@ -214,13 +215,13 @@ wacth = false
 
     it("inbound: C refuses A's dialback for a listed domain; A's sender gets a bounce", async () => {
       const decision = waitFor(c.events$, (e) => e.type === "policy_decision" && e.direction === "inbound");
-      await bot.send(xml("message", { from: "u@bot.a.example", to: "echo@c.example", id: "in1" }, xml("body", {}, "let me in")));
+      await bot.send(el("message", { from: "u@bot.a.example", to: "echo@c.example", id: "in1" }, undefined, el("body", {}, undefined, "let me in")));
       const bounce = await bot.next((s) => s.attrs.id === "in1");
       assert.equal(bounce.attrs.type, "error");
       assert.equal(bounce.attrs.from, "echo@c.example");
       // A cannot tell a refusal from a broken peer beyond the stream error C sent; the text says which.
-      assert.ok(errorCondition(bounce), "a defined stanza error condition");
-      assert.match(bounce.getChild("error").getChildText("text") ?? "", /invalid-from/);
+      assert.ok(stanzaErrorCondition(bounce), "a defined stanza error condition");
+      assert.match(bounce.getChild("error")?.getChildText("text") ?? "", /invalid-from/);
       assert.deepEqual(await decision, { type: "policy_decision", local: "c.example", remote: "bot.a.example", direction: "inbound", verdict: "deny", decidedBy: "denylist" });
       assert.ok(!bot.received.some((s) => s.attrs.id === "in1" && s.attrs.type !== "error"), "nothing was delivered");
     });

@@ -6,14 +6,9 @@
 import "reflect-metadata";
 import { after, before, describe, it } from "node:test";
 import assert from "node:assert/strict";
-import { xml } from "@xmpp/component";
-import { checkConfigFile, isConfigError, RESOLVER, type S2sEvent, type S2sServer } from "../../core/index.js";
-import { createLogger } from "../../core/logging/logger.js";
-import { connectComponent, type TestComponent } from "../helpers/component.js";
-import { freePort } from "../helpers/ports.js";
-import { reservePorts } from "../helpers/servers.js";
-import { waitFor } from "../helpers/wait.js";
-import { captureLogs, errorCondition, nodeToml, startFromToml, UserApp } from "./user-app.js";
+import { checkConfigFile, el, isConfigError, RESOLVER, type S2sEvent, type S2sServer } from "../../core/index.js";
+import { connectComponent, freePort, loopbackToml, reservePorts, stanzaErrorCondition, startServer, waitFor, type TestComponent, type TestServer } from "../../testing/index.js";
+import { UserApp } from "./user-app.js";
 
 const PLUGIN_TOML = (module: string, file = "hosts.json") => `
 [plugins]
@@ -28,7 +23,7 @@ describe("example plugin: static JSON resolver", () => {
   describe("rejects bad options", () => {
     let app: UserApp;
     let pkg: string;
-    const base = nodeToml({ hosts: ["a.example"], ip: "127.0.0.44", s2sPort: 5269 });
+    const base = loopbackToml({ hosts: ["a.example"], ip: "127.0.0.44", s2sPort: 5269 });
 
     before(() => {
       app = new UserApp();
@@ -85,6 +80,11 @@ describe("example plugin: static JSON resolver", () => {
       await app.typecheck("typecheck/static-json-resolver");
     });
 
+    it("its own tests (npm test, written with xmpp-s2s/testing) pass", async () => {
+      app.vendor("static-json-resolver", "own-tests/static-json-resolver");
+      assert.match(await app.test("own-tests/static-json-resolver"), /^# pass 2$/m);
+    });
+
     it("a second resolver for the single slot is refused by the loader", async () => {
       app.write("two/hosts.json", "{}");
       const problems = await problemsOf("two", `${base}\n[plugins]\nresolver = "static_json"\n\n[plugins.static_json]\nmodule = "${pkg}"\nfile = "hosts.json"\n\n[plugins.dns]\nenabled = true\n`);
@@ -98,7 +98,7 @@ describe("example plugin: static JSON resolver", () => {
     let b: S2sServer;
     let bot: TestComponent;
     let deadPort: number;
-    const logsA = captureLogs();
+    let testA: TestServer;
 
     before(async () => {
       app = new UserApp();
@@ -121,11 +121,12 @@ describe("example plugin: static JSON resolver", () => {
         ),
       );
       // No s2s.address for b.example: only the JSON file can say where it is.
-      app.write("a/s2s.toml", nodeToml({ hosts: ["a.example"], ip: pa.ip, s2sPort: pa.s2sPort, servicePort: pa.servicePort, address: [{ host: "override.example", ip: pb.ip, port: pb.s2sPort }] }) + PLUGIN_TOML("../plugins/static-json-resolver/index.js"));
-      app.write("b/s2s.toml", nodeToml({ hosts: ["b.example", "override.example"], ip: pb.ip, s2sPort: pb.s2sPort, address: [atA("a.example"), atA("bot.a.example")] }));
-      b = await startFromToml(app.path("b/s2s.toml"), createLogger("silent"));
-      a = await startFromToml(app.path("a/s2s.toml"), logsA.logger);
-      bot = await connectComponent(pa.ip, pa.servicePort, "bot.a.example", "pw");
+      app.write("a/s2s.toml", loopbackToml({ hosts: ["a.example"], ip: pa.ip, s2sPort: pa.s2sPort, servicePort: pa.servicePort, address: [{ host: "override.example", ip: pb.ip, port: pb.s2sPort }] }) + PLUGIN_TOML("../plugins/static-json-resolver/index.js"));
+      app.write("b/s2s.toml", loopbackToml({ hosts: ["b.example", "override.example"], ip: pb.ip, s2sPort: pb.s2sPort, address: [atA("a.example"), atA("bot.a.example")] }));
+      b = (await startServer(app.path("b/s2s.toml"))).server;
+      testA = await startServer(app.path("a/s2s.toml"));
+      a = testA.server;
+      bot = await connectComponent({ host: pa.ip, port: pa.servicePort, domain: "bot.a.example", password: "secret" });
     });
 
     after(async () => {
@@ -138,14 +139,14 @@ describe("example plugin: static JSON resolver", () => {
     it("fills the resolver slot instead of DNS", async () => {
       assert.deepEqual(a.plugins?.slots.resolver, ["static_json"]);
       assert.ok(!a.plugins?.names.includes("dns"));
-      const loaded = await waitFor(logsA.logs$, (l) => l.what === "static_json_loaded", undefined, "static_json_loaded");
+      const loaded = await waitFor(testA.logs$, (l) => l.what === "static_json_loaded", undefined, "static_json_loaded");
       assert.equal(loaded.domains, 2);
     });
 
     it("the component on A gets the echo from echo@b.example, past a dead first target", async () => {
       const seen: S2sEvent[] = [];
       const recording = a.events$.subscribe((e) => seen.push(e));
-      await bot.send(xml("message", { from: "alice@bot.a.example/r", to: "echo@b.example", type: "chat", id: "m1" }, xml("body", {}, "via JSON ✓")));
+      await bot.send(el("message", { from: "alice@bot.a.example/r", to: "echo@b.example", type: "chat", id: "m1" }, undefined, el("body", {}, undefined, "via JSON ✓")));
       const echo = await bot.next((s) => s.attrs.id === "m1");
       assert.equal(echo.attrs.from, "echo@b.example");
       assert.equal(echo.getChildText("body"), "via JSON ✓");
@@ -158,15 +159,15 @@ describe("example plugin: static JSON resolver", () => {
       const resolver = a.container.resolve(RESOLVER);
       assert.deepEqual(await resolver.resolve("override.example"), [{ host: "127.0.0.45", port: b.s2sAddresses()[0]!.port, directTls: false, family: 4, via: "override.example" }]);
       assert.deepEqual(await resolver.resolve("unknown.example"), []);
-      await bot.send(xml("message", { from: "alice@bot.a.example", to: "echo@override.example", id: "o1" }, xml("body", {}, "override")));
+      await bot.send(el("message", { from: "alice@bot.a.example", to: "echo@override.example", id: "o1" }, undefined, el("body", {}, undefined, "override")));
       assert.equal((await bot.next((s) => s.attrs.id === "o1")).getChildText("body"), "override");
     });
 
     it("a domain the file does not list bounces remote-server-not-found at once", async () => {
-      await bot.send(xml("message", { from: "alice@bot.a.example", to: "x@unknown.example", id: "u1" }, xml("body", {}, "anyone?")));
+      await bot.send(el("message", { from: "alice@bot.a.example", to: "x@unknown.example", id: "u1" }, undefined, el("body", {}, undefined, "anyone?")));
       const bounce = await bot.next((s) => s.attrs.id === "u1");
       assert.equal(bounce.attrs.type, "error");
-      assert.equal(errorCondition(bounce), "remote-server-not-found");
+      assert.equal(stanzaErrorCondition(bounce), "remote-server-not-found");
     });
   });
 });

@@ -17,12 +17,8 @@ import { appendFileSync, cpSync, existsSync, mkdirSync, mkdtempSync, readFileSyn
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { execFile } from "node:child_process";
-import { Writable } from "node:stream";
 import { promisify } from "node:util";
 import { fileURLToPath } from "node:url";
-import { ReplaySubject, type Observable } from "rxjs";
-import { createServer, loadConfigFile, type S2sServer } from "../../core/index.js";
-import { createLogger, type Logger } from "../../core/logging/logger.js";
 
 export const REPO = fileURLToPath(new URL("../..", import.meta.url));
 export const EXAMPLES = join(REPO, "examples");
@@ -59,13 +55,23 @@ export class UserApp {
   async typecheck(relative: string): Promise<string> {
     const types = join(this.dir, "node_modules/@types");
     if (!existsSync(types)) symlinkSync(join(REPO, "node_modules/@types"), types, "dir");
-    const tsc = join(REPO, "node_modules/typescript/bin/tsc");
+    return this.#run(relative, "tsc found problems", [join(REPO, "node_modules/typescript/bin/tsc"), "-p", join(this.dir, relative, "tsconfig.json")]);
+  }
+
+  /** `npm test` in a vendored copy (its own tests, `node --test`). Resolves with the output; rejects when a test fails. */
+  test(relative: string): Promise<string> {
+    return this.#run(relative, "its own tests failed", ["--test"]);
+  }
+
+  async #run(relative: string, failure: string, args: string[]): Promise<string> {
     try {
-      const { stdout } = await promisify(execFile)(process.execPath, [tsc, "-p", join(this.dir, relative, "tsconfig.json")], { cwd: join(this.dir, relative) });
+      // Without NODE_TEST_CONTEXT (set by the runner around this file), a nested `node --test` reports to us as its own runner.
+      const { NODE_TEST_CONTEXT: _, ...env } = process.env;
+      const { stdout } = await promisify(execFile)(process.execPath, args, { cwd: join(this.dir, relative), env, timeout: 300_000 });
       return stdout;
     } catch (err) {
       const e = err as { stdout?: string; stderr?: string; message: string };
-      throw new Error(`tsc found problems in ${relative}:\n${e.stdout || e.stderr || e.message}`);
+      throw new Error(`${failure} in ${relative}:\n${e.stdout || e.stderr || e.message}`);
     }
   }
 
@@ -94,64 +100,4 @@ export class UserApp {
   remove(): void {
     rmSync(this.dir, { recursive: true, force: true });
   }
-}
-
-/** A logger whose JSON lines the test can wait on (every line ever written is replayed to late subscribers). */
-export function captureLogs(level: "info" | "debug" = "info"): { logger: Logger; logs$: Observable<Record<string, unknown>> } {
-  const logs = new ReplaySubject<Record<string, unknown>>();
-  let partial = "";
-  const sink = new Writable({
-    write(chunk: Buffer, _encoding, done) {
-      const lines = (partial + chunk.toString("utf8")).split("\n");
-      partial = lines.pop() ?? "";
-      for (const line of lines) if (line.trim()) logs.next(JSON.parse(line) as Record<string, unknown>);
-      done();
-    },
-  });
-  return { logger: createLogger(level, sink), logs$: logs.asObservable() };
-}
-
-/** What `xmpp-s2s start --config FILE` does: load and validate the TOML file, create the server, start it. */
-export async function startFromToml(file: string, logger: Logger): Promise<S2sServer> {
-  const server = createServer(loadConfigFile(file), { logger });
-  await server.start();
-  return server;
-}
-
-export interface NodeToml {
-  readonly hosts: readonly string[];
-  readonly ip: string;
-  readonly s2sPort: number;
-  /** Opens a [[listen.service]] for XEP-0114 components (password "pw"). */
-  readonly servicePort?: number;
-  /** `s2s.address` entries: domain -> where it listens. */
-  readonly address?: ReadonlyArray<{ readonly host: string; readonly ip: string; readonly port: number }>;
-}
-
-/** [general], [[listen.*]] and [s2s] of a test node, as an operator would write them; the test appends [plugins]. */
-export function nodeToml(node: NodeToml): string {
-  const q = (s: string) => JSON.stringify(s);
-  return [
-    "[general]",
-    `hosts = [${node.hosts.map(q).join(", ")}]`,
-    "",
-    "[[listen.s2s]]",
-    `port = ${node.s2sPort}`,
-    `ip_address = ${q(node.ip)}`,
-    "",
-    ...(node.servicePort === undefined ? [] : ["[[listen.service]]", `port = ${node.servicePort}`, `ip_address = ${q(node.ip)}`, `password = "pw"`, ""]),
-    "[s2s]",
-    `use_starttls = "false"`,
-    `shared = ${q(`secret-${node.ip}`)}`,
-    `address = [`,
-    ...(node.address ?? []).map((a) => `  { host = ${q(a.host)}, ip_address = ${q(a.ip)}, port = ${a.port} },`),
-    `]`,
-    "",
-  ].join("\n");
-}
-
-/** The defined condition of a stanza error (RFC 6120 §8.3.3), from an @xmpp/component (ltx) stanza. */
-export function errorCondition(stanza: any): string | undefined {
-  const error = stanza.getChild("error");
-  return error?.children.find((c: any) => typeof c !== "string" && c.attrs.xmlns === "urn:ietf:params:xml:ns:xmpp-stanzas" && c.name !== "text")?.name;
 }

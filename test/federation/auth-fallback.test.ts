@@ -20,8 +20,8 @@ describe("outbound authentication: EXTERNAL not offered, then dialback", () => {
 
   before(async () => {
     dir = mkdtempSync(join(tmpdir(), "xmpp-s2s-auth-fallback-"));
-    const pa = await reservePorts("127.0.0.51");
-    const pb = await reservePorts("127.0.0.52");
+    const pa = await reservePorts("127.0.0.171");
+    const pb = await reservePorts("127.0.0.172");
     writeFileSync(join(dir, "a.toml"), loopbackToml({ hosts: ["a.example"], ip: pa.ip, s2sPort: pa.s2sPort, address: [{ host: "b.example", ip: pb.ip, port: pb.s2sPort }] }));
     writeFileSync(join(dir, "b.toml"), loopbackToml({ hosts: ["b.example"], ip: pb.ip, s2sPort: pb.s2sPort, address: [{ host: "a.example", ip: pa.ip, port: pa.s2sPort }] }));
     b = await startServer(join(dir, "b.toml"));
