@@ -27,6 +27,8 @@ export interface TestComponent {
   send(stanza: XmlElement): void;
   /** The first stanza received (already or later) that matches, or a rejection after `ms`. */
   next(match: (stanza: XmlElement) => boolean, ms?: number): Promise<XmlElement>;
+  /** Send a stanza that has an `id`, and wait for the first received stanza with that id: the reply, the echo or the bounce. */
+  sendAndWait(stanza: XmlElement, ms?: number): Promise<XmlElement>;
   /** Close the stream and the connection. */
   stop(): Promise<void>;
 }
@@ -108,6 +110,13 @@ export function connectComponent(options: ComponentOptions): Promise<TestCompone
           }, wait);
           waiters.add(waiter);
         });
+      },
+      sendAndWait(stanza, wait) {
+        const id = stanza.attr("id");
+        if (id === undefined) throw new Error("sendAndWait: the stanza needs an id to match the answer");
+        const answer = component.next((s) => s.attr("id") === id, wait);
+        component.send(stanza);
+        return answer;
       },
       stop() {
         if (closed) return Promise.resolve();

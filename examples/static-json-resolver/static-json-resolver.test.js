@@ -51,12 +51,12 @@ after(async () => {
 });
 
 /**
+ * A message from the component, and the first stanza back with its id (the echo, or a bounce).
  * @param {string} to
  * @param {string} id
  */
-async function sendAndWait(to, id) {
-  bot.send(el("message", { from: "u@bot.a.example", to, id }, undefined, el("body", {}, undefined, "hello")));
-  return bot.next((s) => s.attr("id") === id);
+function sendAndWait(to, id) {
+  return bot.sendAndWait(el("message", { from: "u@bot.a.example", to, id }, undefined, el("body", {}, undefined, "hello")));
 }
 
 test("a domain in the file is reached at the address the file gives", async () => {
