@@ -102,7 +102,7 @@ async function start(file: string | undefined, level: string | undefined): Promi
       write();
     } catch (err) {
       // Our environment, not the operator's config: the server runs on, `reload --pid` cannot confirm.
-      logger.warn({ what: "status_file_failed", file: status.path, reason: (err as Error).message }, "reload --pid will not be able to confirm reloads");
+      logger.warn({ what: "status_file_failed", file: status.path, reason: (err as Error).message }, "cannot write or remove the status file: reload --pid cannot confirm reloads");
     }
   };
   saveStatus(() => status.write());
@@ -114,7 +114,7 @@ async function start(file: string | undefined, level: string | undefined): Promi
       if (stopping) return;
       stopping = true;
       logger.info({ what: "shutdown", signal });
-      status.remove();
+      saveStatus(() => status.remove());
       running.stop().then(
         () => done(EXIT_OK),
         (err: unknown) => {
