@@ -4,8 +4,7 @@ import { readFileSync } from "node:fs";
 import { resolve } from "node:path";
 import { parseArgs } from "node:util";
 import { pino } from "pino";
-import { checkConfigFile } from "../core/check-config.js";
-import { loadConfigFile } from "../core/config/load.js";
+import { checkConfigFile, loadConfigFileReportingAll } from "../core/check-config.js";
 import { isConfigError } from "../core/errors.js";
 import { createLogger } from "../core/logging/logger.js";
 import { createServer } from "../core/server/server.js";
@@ -87,7 +86,7 @@ async function start(file: string | undefined, level: string | undefined): Promi
   try {
     // The file is validated here and the plugins by start(), which loads and checks them all before
     // any socket is opened (contract.md): no separate check-config pass.
-    server = createServer(loadConfigFile(file), { logger });
+    server = createServer(await loadConfigFileReportingAll(file), { logger });
     await server.start();
   } catch (err) {
     if (printConfigProblems(err)) return EXIT_CONFIG;

@@ -1,9 +1,10 @@
 import "reflect-metadata";
 import { container } from "tsyringe";
-import { loadConfigFile } from "./config/load.js";
+import { inspectConfigFile } from "./config/load.js";
 import type { S2sConfig } from "./config/types.js";
 import { createLogger } from "./logging/logger.js";
-import { loadPlugins } from "./plugins/loader.js";
+import { checkPlugins, loadPlugins } from "./plugins/loader.js";
+import { ConfigError } from "./errors.js";
 import { CONFIG, POLICY } from "./tokens.js";
 import type { Policy } from "./policy/policy.js";
 
@@ -12,7 +13,7 @@ import type { Policy } from "./policy/policy.js";
  * (their options and declarations). Throws ConfigError with every problem.
  */
 export async function checkConfigFile(path: string): Promise<S2sConfig> {
-  const config = loadConfigFile(path);
+  const config = await loadConfigFileReportingAll(path);
   const scratch = container.createChildContainer();
   scratch.register(CONFIG, { useValue: config });
   await loadPlugins(scratch, config, createLogger("silent"));
@@ -25,4 +26,16 @@ export async function checkConfigFile(path: string): Promise<S2sConfig> {
   }
   for (const policy of policies) await policy.close?.();
   return config;
+}
+
+/**
+ * `loadConfigFile`, except that a file with problems also has its `[plugins]` checked, so the
+ * ConfigError lists the file's problems and its plugins' problems together (one run shows
+ * everything, not one stage per run). A valid file is returned as is; its plugins are then loaded
+ * (and fully checked, all at once) by `start()` or `checkConfigFile`.
+ */
+export async function loadConfigFileReportingAll(path: string): Promise<S2sConfig> {
+  const { config, problems } = inspectConfigFile(path);
+  if (problems.length === 0) return config;
+  throw new ConfigError([...problems, ...(await checkPlugins(config))]);
 }

@@ -20,29 +20,48 @@ export interface ParseOptions {
 
 /** Parses and validates TOML text. Throws ConfigError (syntax error, or every validation problem). */
 export function parseConfig(tomlText: string, options: ParseOptions): S2sConfig {
-  let document: unknown;
+  return build(parseToml(tomlText, options), options, true);
+}
+
+function parseToml(tomlText: string, options: ParseOptions): unknown {
   try {
     // Integers as BigInt keep TOML's integer/float distinction: `port = 5269.0` is a float, which
     // MongooseIM refuses where an integer is expected, and so do we.
-    document = parse(tomlText.replace(/^\uFEFF/, ""), { integersAsBigInt: true });
+    return parse(tomlText.replace(/^\uFEFF/, ""), { integersAsBigInt: true });
   } catch (err) {
     if (!(err instanceof TomlError)) throw err;
     const reason = (err.message.split("\n")[0] ?? "").replace(/^Invalid TOML document:\s*/, "");
     throw new ConfigError([`${options.file ?? "config"}: TOML syntax error at line ${err.line}, column ${err.column}: ${reason}`]);
   }
-  return build(document, options, true);
 }
 
 /** Reads, parses and validates a TOML file; relative paths inside resolve against its folder. */
 export function loadConfigFile(path: string): S2sConfig {
+  const { text, options } = readConfigText(path);
+  return parseConfig(text, options);
+}
+
+/**
+ * For `check-config` and `start`: the file validated as far as it goes, with every problem, and
+ * the config built with defaults where a value was wrong, so that the plugin loader can still
+ * check `[plugins]` and one run reports everything. Throws only when the file cannot be read or
+ * is not TOML. `config` is neither frozen nor vouched for by `isValidatedConfig` when there are
+ * problems; never run a server on it.
+ */
+export function inspectConfigFile(path: string): { readonly config: S2sConfig; readonly problems: readonly string[] } {
+  const { text, options } = readConfigText(path);
+  const document = parseToml(text, options);
+  const { config, problems } = validateDocument(document, options, true);
+  return problems.length > 0 ? { config, problems } : { config: seal(config), problems };
+}
+
+function readConfigText(path: string): { text: string; options: ParseOptions } {
   const absolute = resolve(path);
-  let text: string;
   try {
-    text = readFileSync(absolute, "utf8");
+    return { text: readFileSync(absolute, "utf8"), options: { file: path, baseDir: dirname(absolute) } };
   } catch (err) {
     throw new ConfigError([`${path}: cannot read file (${(err as Error).message})`]);
   }
-  return parseConfig(text, { file: path, baseDir: dirname(absolute) });
 }
 
 /**
@@ -55,11 +74,21 @@ export function configFromObject(raw: unknown, options: ParseOptions): S2sConfig
 }
 
 function build(document: unknown, options: ParseOptions, fromToml: boolean): S2sConfig {
+  const { config, problems } = validateDocument(document, options, fromToml);
+  if (problems.length > 0) throw new ConfigError(problems);
+  return seal(config);
+}
+
+function validateDocument(document: unknown, options: ParseOptions, fromToml: boolean): { config: S2sConfig; problems: string[] } {
   const floats = new Set<string>();
   const ctx: CheckContext = { problems: [], baseDir: resolve(options.baseDir), floats };
   const plain = toPlainValues(ctx, "", document, fromToml ? floats : undefined, new Set());
   const config = validateConfig(plain, ctx, options.file === undefined ? {} : { file: resolve(options.file) });
-  if (ctx.problems.length > 0) throw new ConfigError(ctx.problems);
+  return { config, problems: ctx.problems };
+}
+
+/** Freezes a config without problems and records it as validated. */
+function seal(config: S2sConfig): S2sConfig {
   const frozen = deepFreeze(config);
   validated.add(frozen);
   return frozen;

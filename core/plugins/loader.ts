@@ -33,13 +33,26 @@ export interface LoadedPlugins {
   readonly slots: Readonly<Record<SlotName, readonly string[]>>;
 }
 
+interface ResolvedPlugins {
+  readonly entries: readonly PluginEntry[];
+  readonly slotChoice: Map<SlotName, { names: string[]; explicit: boolean }>;
+  readonly parsed: Map<string, unknown>;
+}
+
 /**
- * Reads `[plugins]`, loads every enabled plugin (built-in by name, third-party by `module`),
- * checks the declarations and registers what they provide into the server's child container.
- * All problems are collected and thrown at once as a ConfigError with TOML paths.
+ * Every problem of `[plugins]` that can be found without registering anything: slot values,
+ * unknown plugin names and tables, modules that do not load, declarations, slot cardinality,
+ * requirements and each plugin's options, all in one pass (the docs promise "all at once"; issue
+ * 19 saw one file's problems come out over several runs). Used by `check-config` even when the
+ * rest of the file has problems, so one run lists everything.
  */
-export async function loadPlugins(container: DependencyContainer, config: S2sConfig, logger: Logger): Promise<LoadedPlugins> {
+export async function checkPlugins(config: S2sConfig): Promise<readonly string[]> {
   const problems: string[] = [];
+  await resolvePlugins(config, problems);
+  return problems;
+}
+
+async function resolvePlugins(config: S2sConfig, problems: string[]): Promise<ResolvedPlugins> {
   const section = config.plugins;
   const slotChoice = new Map<SlotName, { names: string[]; explicit: boolean }>();
   const tables = new Map<string, Readonly<Record<string, unknown>>>();
@@ -81,6 +94,23 @@ export async function loadPlugins(container: DependencyContainer, config: S2sCon
     }
   }
 
+  // Names a "did you mean" may suggest: built-in plugins and every plugin the file configures
+  // (tables with a `module`, names written in slots), minus the misspelled name itself.
+  const configured = [
+    ...[...tables].filter(([, t]) => t.module !== undefined).map(([n]) => n),
+    ...[...slotChoice.values()].filter((c) => c.explicit).flatMap((c) => c.names),
+  ];
+  const suggest = (name: string) => closestMatch(name, [...new Set([...Object.keys(BUILTIN_PLUGINS), ...configured])].filter((n) => n !== name));
+  const isKnown = (name: string, table: Readonly<Record<string, unknown>> | undefined) => name in BUILTIN_PLUGINS || table?.module !== undefined;
+
+  // A table for a plugin that exists nowhere is a typo (`[plugins.ech] enabled = false` meant
+  // `echo`): reported whatever it says, since ignoring it would leave the intended plugin as it was.
+  for (const [name, table] of tables) {
+    if (isKnown(name, table)) continue;
+    const hint = suggest(name);
+    problems.push(`plugins.${name}: unknown plugin (got ${formatValue(table)}, expected a table for a built-in plugin (${Object.keys(BUILTIN_PLUGINS).join(", ")}) or one with "module"${hint ? `; did you mean "${hint}"?` : ""})`);
+  }
+
   // `enabled = false` removes a plugin from default lists; naming it in a slot and disabling it is a contradiction.
   for (const [name, table] of tables) {
     const enabled = table.enabled;
@@ -110,35 +140,45 @@ export async function loadPlugins(container: DependencyContainer, config: S2sCon
     choice.names.forEach((name, i) => want(name, choice.explicit ? (listed ? `plugins.${slot}[${i}]` : `plugins.${slot}`) : `plugins.${name}`));
   }
   for (const [name, table] of tables) {
+    if (!isKnown(name, table)) continue; // reported above
     if (table.enabled === true || (table.module !== undefined && table.enabled !== false)) want(name, `plugins.${name}`);
   }
 
   const entries: PluginEntry[] = [];
+  /** Names that could not be loaded (already reported): slot checks about them would only repeat it. */
+  const failed = new Set<string>();
   for (const name of wanted) {
     const table = tables.get(name) ?? {};
     const path = `plugins.${name}`;
     try {
-      const declaration = await importDeclaration(name, table, config, path, origin.get(name) ?? path, problems);
+      const declaration = await importDeclaration(name, table, config, path, origin.get(name) ?? path, problems, suggest);
       if (declaration) entries.push({ name, declaration, table, path });
+      else failed.add(name);
     } catch (err) {
+      failed.add(name);
       problems.push(`${path}.module: cannot load plugin (got ${formatValue(table.module ?? name)}, expected a module exporting a plugin declaration: ${(err as Error).message})`);
     }
   }
   for (const [name, table] of tables) {
-    if (wanted.includes(name) || table.enabled === false) continue;
+    if (wanted.includes(name) || table.enabled === false || !isKnown(name, table)) continue;
     if (table.enabled !== undefined && typeof table.enabled !== "boolean") continue; // reported above
-    if (!(name in BUILTIN_PLUGINS)) {
-      const hint = closestMatch(name, Object.keys(BUILTIN_PLUGINS));
-      problems.push(`plugins.${name}: unknown plugin (got ${formatValue(name)}, expected a built-in plugin or a table with "module"${hint ? `; did you mean "${hint}"?` : ""})`);
-    } else {
-      // Options for a built-in plugin that no slot uses would be silently ignored (style.md §5).
-      problems.push(`plugins.${name}: plugin is not enabled, so its options would be ignored (got ${formatValue(table)}, expected enabled = true, or its name in a [plugins] slot, or enabled = false)`);
-    }
+    // Options for a built-in plugin that no slot uses would be silently ignored (style.md §5).
+    problems.push(`plugins.${name}: plugin is not enabled, so its options would be ignored (got ${formatValue(table)}, expected enabled = true, or its name in a [plugins] slot, or enabled = false)`);
   }
-  if (problems.length) throw new ConfigError(problems);
 
-  checkSlots(entries, slotChoice, problems);
+  checkSlots(entries, slotChoice, problems, failed);
   const parsed = parseAllOptions(entries, config, problems);
+  return { entries, slotChoice, parsed };
+}
+
+/**
+ * Reads `[plugins]`, loads every enabled plugin (built-in by name, third-party by `module`),
+ * checks the declarations and registers what they provide into the server's child container.
+ * All problems are collected and thrown at once as a ConfigError with TOML paths.
+ */
+export async function loadPlugins(container: DependencyContainer, config: S2sConfig, logger: Logger): Promise<LoadedPlugins> {
+  const problems: string[] = [];
+  const { entries, slotChoice, parsed } = await resolvePlugins(config, problems);
   if (problems.length) throw new ConfigError(problems);
 
   // Register: collect provisions first, then write single slots as-is and many slots in slot order.
@@ -203,7 +243,15 @@ function registerProvider(container: DependencyContainer, token: InjectionToken<
  * `path` is the plugin's own table (`plugins.<name>`); `namedAt` is where its name was written
  * (`plugins.resolver`, `plugins.policy[1]` or the table), which is where an unknown name is reported.
  */
-async function importDeclaration(name: string, table: Readonly<Record<string, unknown>>, config: S2sConfig, path: string, namedAt: string, problems: string[]): Promise<PluginDeclaration<unknown> | undefined> {
+async function importDeclaration(
+  name: string,
+  table: Readonly<Record<string, unknown>>,
+  config: S2sConfig,
+  path: string,
+  namedAt: string,
+  problems: string[],
+  suggest: (name: string) => string | undefined,
+): Promise<PluginDeclaration<unknown> | undefined> {
   const moduleRef = table.module;
   let mod: { default?: unknown; plugin?: unknown };
   if (moduleRef !== undefined) {
@@ -218,7 +266,7 @@ async function importDeclaration(name: string, table: Readonly<Record<string, un
   } else if (name in BUILTIN_PLUGINS) {
     mod = await BUILTIN_PLUGINS[name]!();
   } else {
-    const hint = closestMatch(name, Object.keys(BUILTIN_PLUGINS));
+    const hint = suggest(name);
     problems.push(`${namedAt}: unknown plugin (got ${formatValue(name)}, expected a built-in plugin (${Object.keys(BUILTIN_PLUGINS).join(", ")}) or a [${path}] table with "module"${hint ? `; did you mean "${hint}"?` : ""})`);
     return undefined;
   }
@@ -239,12 +287,19 @@ function checkDeclarationShape(d: PluginDeclaration<unknown> | undefined): strin
   return undefined;
 }
 
-function checkSlots(entries: readonly PluginEntry[], slotChoice: Map<SlotName, { names: string[]; explicit: boolean }>, problems: string[]): void {
+function checkSlots(
+  entries: readonly PluginEntry[],
+  slotChoice: Map<SlotName, { names: string[]; explicit: boolean }>,
+  problems: string[],
+  failed: ReadonlySet<string>,
+): void {
   const providersOf = (token: InjectionToken<unknown>) => entries.filter((e) => e.declaration.provides.includes(token)).map((e) => e.name);
   for (const info of TOKEN_CATALOG) {
     if (info.core || !info.slot) continue;
     const providers = providersOf(info.token);
-    const choice = slotChoice.get(info.slot)!;
+    const choice = slotChoice.get(info.slot);
+    // A slot whose value is malformed, or names a plugin that did not load, is already reported.
+    if (choice === undefined || choice.names.some((n) => failed.has(n))) continue;
     if (info.cardinality === "one") {
       if (providers.length > 1) problems.push(`plugins.${info.slot}: two providers for a single slot (got ${formatValue(providers)}, expected one; choose with plugins.${info.slot} = "<name>" and disable the other)`);
       if (providers.length === 0) problems.push(`plugins.${info.slot}: no plugin provides ${tokenName(info.token)} (got ${formatValue(choice.names)}, expected a plugin that provides it)`);
@@ -273,7 +328,7 @@ function checkSlots(entries: readonly PluginEntry[], slotChoice: Map<SlotName, {
   for (const info of TOKEN_CATALOG) if (info.core) provided.add(info.token);
   for (const entry of entries) {
     for (const token of entry.declaration.requires ?? []) {
-      if (!provided.has(token)) problems.push(`${entry.path}: missing requirement (got no provider for ${tokenName(token)}, expected an enabled plugin that provides it)`);
+      if (!provided.has(token) && failed.size === 0) problems.push(`${entry.path}: missing requirement (got no provider for ${tokenName(token)}, expected an enabled plugin that provides it)`);
     }
   }
 }
