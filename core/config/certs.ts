@@ -15,6 +15,10 @@ export interface CertificateFile {
   readonly leaf: X509Certificate;
   /** Every certificate in the file, leaf first. */
   readonly chain: readonly X509Certificate[];
+  /** The certificates as PEM (leaf first), for a TLS context. */
+  readonly certPem: string;
+  /** The private key as PEM (from the certificate file, or the separate key file). */
+  readonly keyPem: string;
 }
 
 export type Loaded<T> = { readonly ok: T } | { readonly error: string; readonly detail?: string };
@@ -53,34 +57,54 @@ function parseCertificates(blocks: readonly PemBlock[], path: string): Loaded<X5
   return { ok: certs };
 }
 
-/**
- * A PEM file holding a certificate (optionally followed by its chain) and an unencrypted private
- * key matching it, as MongooseIM's `certfile` requires.
- */
-export function loadCertificateWithKey(path: string): Loaded<CertificateFile> {
-  const text = readText(path);
-  if ("error" in text) return text;
-  const blocks = pemBlocks(text.ok);
-  const certs = parseCertificates(blocks, path);
-  if ("error" in certs) return certs;
-  const leaf = certs.ok[0];
-  if (leaf === undefined) return { error: `no PEM certificate (-----BEGIN CERTIFICATE-----) in ${path}` };
+/** Where a certificate problem lies: in the certificate file, or in the separate key file. */
+export type CertificateProblem = { readonly error: string; readonly detail?: string; readonly in: "certfile" | "keyfile" };
 
-  const keyBlocks = blocks.filter((b) => b.label.endsWith("PRIVATE KEY"));
-  const keyBlock = keyBlocks[0];
-  if (keyBlock === undefined) return { error: `no PEM private key (-----BEGIN PRIVATE KEY-----) in ${path}` };
+/**
+ * A certificate (optionally followed by its chain) and an unencrypted private key matching it:
+ * both in `certPath`, as MongooseIM's `certfile` up to 6.3 requires, or the key in a separate
+ * `keyPath` (`s2s.keyfile`, as Let's Encrypt ships `fullchain.pem` and `privkey.pem`, and as
+ * MongooseIM's `tls.keyfile` since 6.4). A key in `keyPath` wins over one in `certPath`.
+ */
+export function loadCertificateWithKey(certPath: string, keyPath?: string): { readonly ok: CertificateFile } | CertificateProblem {
+  const text = readText(certPath);
+  if ("error" in text) return { ...text, in: "certfile" };
+  const blocks = pemBlocks(text.ok);
+  const certs = parseCertificates(blocks, certPath);
+  if ("error" in certs) return { ...certs, in: "certfile" };
+  const leaf = certs.ok[0];
+  if (leaf === undefined) return { error: `no PEM certificate (-----BEGIN CERTIFICATE-----) in ${certPath}`, in: "certfile" };
+
+  let keyBlocks = blocks;
+  let keySource: "certfile" | "keyfile" = "certfile";
+  if (keyPath !== undefined) {
+    const keyText = readText(keyPath);
+    if ("error" in keyText) return { ...keyText, in: "keyfile" };
+    keyBlocks = pemBlocks(keyText.ok);
+    keySource = "keyfile";
+  }
+  const where = keyPath ?? certPath;
+  const keyBlock = keyBlocks.find((b) => b.label.endsWith("PRIVATE KEY"));
+  if (keyBlock === undefined) {
+    const hint = keyPath === undefined ? "; or give the key file separately with keyfile" : "";
+    return { error: `no PEM private key (-----BEGIN PRIVATE KEY-----) in ${where}${hint}`, in: keySource };
+  }
   // PKCS#8 "ENCRYPTED PRIVATE KEY" or legacy PEM with "Proc-Type: 4,ENCRYPTED": we have no passphrase option.
   if (keyBlock.label === "ENCRYPTED PRIVATE KEY" || /Proc-Type:\s*4,ENCRYPTED/.test(keyBlock.text)) {
-    return { error: `the private key in ${path} is encrypted; a key without a passphrase is needed` };
+    return { error: `the private key in ${where} is encrypted; a key without a passphrase is needed`, in: keySource };
   }
   let key: KeyObject;
   try {
     key = createPrivateKey(keyBlock.text);
   } catch (err) {
-    return { error: `the private key in ${path} cannot be parsed`, detail: (err as Error).message };
+    return { error: `the private key in ${where} cannot be parsed`, detail: (err as Error).message, in: keySource };
   }
-  if (!leaf.checkPrivateKey(key)) return { error: `the private key in ${path} does not belong to its first certificate` };
-  return { ok: { path, leaf, chain: certs.ok } };
+  if (!leaf.checkPrivateKey(key)) {
+    const of = keyPath === undefined ? "its first certificate" : `the first certificate of ${certPath}`;
+    return { error: `the private key in ${where} does not belong to ${of}`, in: keySource };
+  }
+  const certPem = blocks.filter((b) => b.label === "CERTIFICATE").map((b) => b.text).join("\n") + "\n";
+  return { ok: { path: certPath, leaf, chain: certs.ok, certPem, keyPem: `${keyBlock.text}\n` } };
 }
 
 /** A PEM bundle of trusted CA certificates (at least one). */

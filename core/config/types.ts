@@ -55,7 +55,12 @@ export interface ServiceListenerConfig {
 }
 
 export interface HostPolicyEntry { readonly host: string; readonly policy: PolicyVerdict }
-export interface DomainCertfileEntry { readonly domain: string; readonly certfile: string }
+export interface DomainCertfileEntry {
+  readonly domain: string;
+  readonly certfile: string;
+  /** Ours: absolute path of the private key when it is not in `certfile`. */
+  readonly keyfile?: string;
+}
 export interface AddressEntry {
   readonly host: string;
   readonly ipAddress: string;
@@ -71,6 +76,8 @@ export interface S2sSectionConfig {
   readonly useStarttls: StartTlsMode;
   /** Absolute path, or undefined. */
   readonly certfile?: string;
+  /** Absolute path of certfile's private key when it is a separate file (Let's Encrypt's privkey.pem; MongooseIM 6.4+ `tls.keyfile`). */
+  readonly keyfile?: string;
   readonly domainCertfile: readonly DomainCertfileEntry[];
   /** Ours: extra trusted CAs (absolute path), added to the system roots. */
   readonly cacertfile?: string;

@@ -139,11 +139,11 @@ const LISTENER_TLS_SHAPE: TableShape = {
 
 const S2S_SHAPE: TableShape = {
   keys: [
-    "default_policy", "host_policy", "use_starttls", "certfile", "domain_certfile", "shared", "address", "ciphers",
+    "default_policy", "host_policy", "use_starttls", "certfile", "keyfile", "domain_certfile", "shared", "address", "ciphers",
     "max_retry_delay", "outgoing", "dns", "cacertfile",
   ],
   listed: [
-    "default_policy", "host_policy", "use_starttls", "certfile", "domain_certfile", "shared", "address", "ciphers",
+    "default_policy", "host_policy", "use_starttls", "certfile", "keyfile", "domain_certfile", "shared", "address", "ciphers",
     "max_retry_delay", "outgoing.port", "outgoing.ip_versions", "outgoing.connection_timeout", "dns.timeout", "dns.retries",
     "cacertfile",
   ],
@@ -151,10 +151,11 @@ const S2S_SHAPE: TableShape = {
 const OUTGOING_SHAPE: TableShape = { keys: ["port", "ip_versions", "connection_timeout"] };
 const DNS_SHAPE: TableShape = { keys: ["timeout", "retries"] };
 const HOST_POLICY_SHAPE: TableShape = { keys: ["host", "policy"] };
-const DOMAIN_CERTFILE_SHAPE: TableShape = { keys: ["domain", "certfile"] };
+const DOMAIN_CERTFILE_SHAPE: TableShape = { keys: ["domain", "certfile", "keyfile"] };
 const ADDRESS_SHAPE: TableShape = { keys: ["host", "ip_address", "port", "tls"] };
 
-const CERTFILE_EXPECTED = "a readable PEM file holding a certificate and its private key (not protected by a passphrase)";
+const CERTFILE_EXPECTED = "a readable PEM file holding a certificate and its private key (not protected by a passphrase), or the certificate with the key in keyfile";
+const KEYFILE_EXPECTED = "a readable PEM file holding the private key of certfile's first certificate (not protected by a passphrase)";
 const CACERTFILE_EXPECTED = "a readable PEM file holding one or more CA certificates";
 const MAX_STANZA_EXPECTED = 'a positive integer number of bytes, or "infinity"';
 const CONNECTION_TIMEOUT_EXPECTED = `a positive integer number of milliseconds, at most ${MAX_TIMER_MS}, or "infinity"`;
@@ -332,6 +333,8 @@ function listenerTls(ctx: CheckContext, p: string, t: Table): boolean {
 interface CheckedCertificate {
   readonly path: string;
   readonly file: CertificateFile;
+  /** Absolute path of the separate key file, when one was given. */
+  readonly keyfile?: string;
 }
 
 interface S2sResult {
@@ -343,22 +346,44 @@ interface S2sResult {
   domainCerts: { index: number; domain: string; cert?: CheckedCertificate }[];
 }
 
-function certificateFile(kind: "certfile" | "cacertfile"): Check<CheckedCertificate | string> {
-  const expected = kind === "certfile" ? CERTFILE_EXPECTED : CACERTFILE_EXPECTED;
+/** A non-empty path string, made absolute against the config file's folder. */
+function filePath(expected: string): Check<string> {
   return (ctx, path, value) => {
     if (typeof value !== "string") return problem(ctx, path, "not a string", value, expected);
     if (value.length === 0) return problem(ctx, path, "empty", value, expected);
-    const abs = resolve(ctx.baseDir, value);
-    if (kind === "cacertfile") {
-      const ca = loadCaCertificates(abs);
-      return "error" in ca ? problem(ctx, path, ca.error, value, expected, ca.detail) : abs;
-    }
-    const loaded = loadCertificateWithKey(abs);
-    return "error" in loaded ? problem(ctx, path, loaded.error, value, expected, loaded.detail) : { path: abs, file: loaded.ok };
+    return resolve(ctx.baseDir, value);
   };
 }
-const certfileCheck = certificateFile("certfile") as Check<CheckedCertificate>;
-const cacertfileCheck = certificateFile("cacertfile") as Check<string>;
+
+const cacertfileCheck: Check<string> = (ctx, path, value) => {
+  const abs = filePath(CACERTFILE_EXPECTED)(ctx, path, value);
+  if (abs === undefined) return undefined;
+  const ca = loadCaCertificates(abs);
+  return "error" in ca ? problem(ctx, path, ca.error, value, CACERTFILE_EXPECTED, ca.detail) : abs;
+};
+
+/**
+ * `certfile` of table `t` with its private key: in the same file, or in `keyfile` (ours in
+ * `[s2s]` and `domain_certfile` entries; MongooseIM 6.4+ `tls.keyfile`). Loaded together so that a
+ * key that does not match is caught; each problem is reported at the key whose file is wrong.
+ * `certfile` absent: undefined, and a `keyfile` alone is a problem.
+ */
+export function certificateWithKey(ctx: CheckContext, t: Table, p: string, opts: { required: boolean }): CheckedCertificate | undefined {
+  const certPath = opts.required
+    ? required(ctx, t, p, "certfile", filePath(CERTFILE_EXPECTED), CERTFILE_EXPECTED)
+    : field(ctx, t, p, "certfile", filePath(CERTFILE_EXPECTED));
+  const keyPath = field(ctx, t, p, "keyfile", filePath(KEYFILE_EXPECTED));
+  if (!opts.required && keyPath !== undefined && !Object.hasOwn(t, "certfile")) {
+    return missing(ctx, child(p, "certfile"), `${CERTFILE_EXPECTED}, since keyfile is given`);
+  }
+  if (certPath === undefined || (Object.hasOwn(t, "keyfile") && keyPath === undefined)) return undefined;
+  const loaded = loadCertificateWithKey(certPath, keyPath);
+  if ("error" in loaded) {
+    const at = loaded.in === "keyfile" ? "keyfile" : "certfile";
+    return problem(ctx, child(p, at), loaded.error, t[at], at === "keyfile" ? KEYFILE_EXPECTED : CERTFILE_EXPECTED, loaded.detail);
+  }
+  return { path: certPath, file: loaded.ok, ...(keyPath === undefined ? {} : { keyfile: keyPath }) };
+}
 
 const ipVersionsExpected = "a non-empty array of unique IP versions, 4 and/or 6, e.g. [4, 6]";
 const ipVersions: Check<(4 | 6)[]> = (ctx, path, value) => {
@@ -426,7 +451,7 @@ function validateS2s(ctx: CheckContext, raw: unknown, hosts: readonly string[]):
   const useStarttls =
     field(ctx, s2s, p, "use_starttls", oneOf(["false", "optional", "required", "required_trusted"] as const)) ?? d.useStarttls;
 
-  const certfile = field(ctx, s2s, p, "certfile", certfileCheck);
+  const certfile = certificateWithKey(ctx, s2s, p, { required: false });
 
   const domainCertPath = child(p, "domain_certfile");
   const domainCertExpected = 'an array of tables {domain = "a.example", certfile = "a.example.pem"}';
@@ -436,7 +461,7 @@ function validateS2s(ctx: CheckContext, raw: unknown, hosts: readonly string[]):
     if (dom !== undefined && !local && hosts.length > 0) {
       problem(ctx, child(ip, "domain"), "not a local host", dom, `one of general.hosts (${hosts.map((h) => JSON.stringify(h)).join(", ")})`);
     }
-    const cert = required(ctx, t, ip, "certfile", certfileCheck, CERTFILE_EXPECTED);
+    const cert = certificateWithKey(ctx, t, ip, { required: true });
     // An entry for a foreign domain is already reported; checking its certificate's names would only add noise.
     return dom === undefined ? undefined : { domain: dom, cert, covering: Object.hasOwn(t, "certfile") && local };
   });
@@ -485,8 +510,11 @@ function validateS2s(ctx: CheckContext, raw: unknown, hosts: readonly string[]):
     hostPolicy: hostPolicy.filter((e) => e !== undefined),
     useStarttls,
     ...(certfile === undefined ? {} : { certfile: certfile.path }),
+    ...(certfile?.keyfile === undefined ? {} : { keyfile: certfile.keyfile }),
     domainCertfile: domainCerts.flatMap((e) =>
-      e === undefined || e.cert === undefined ? [] : [{ domain: e.domain, certfile: e.cert.path } satisfies DomainCertfileEntry],
+      e === undefined || e.cert === undefined
+        ? []
+        : [{ domain: e.domain, certfile: e.cert.path, ...(e.cert.keyfile === undefined ? {} : { keyfile: e.cert.keyfile }) } satisfies DomainCertfileEntry],
     ),
     ...(cacertfile === undefined ? {} : { cacertfile }),
     ...(shared === undefined ? {} : { shared }),

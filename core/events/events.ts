@@ -18,7 +18,8 @@ export type S2sEvent =
   | { type: "tls_up"; local: string; remote: string; direction: "inbound" | "outbound"; streamId?: string }
   | { type: "authenticated"; local: string; remote: string; direction: "inbound" | "outbound"; method: string; streamId?: string }
   | { type: "auth_failed"; local: string; remote: string; direction: "inbound" | "outbound"; method: string; reason: string }
-  | { type: "established"; local: string; remote: string }
+  /** `method`: the authenticator that made the stream usable (`sasl_external`, `dialback`), as in the log line. */
+  | { type: "established"; local: string; remote: string; method: string }
   | { type: "failed"; local: string; remote: string; condition: string; reason: string }
   | { type: "closed"; local: string; remote: string; reason: string }
   | { type: "retry_scheduled"; local: string; remote: string; delayMs: number; attempt: number }

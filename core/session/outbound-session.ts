@@ -144,7 +144,7 @@ export class OutboundSession {
       deps.events.emit({ type: "authenticated", direction: "outbound", local, remote, method });
       deps.logger.info({ what: "established", local, remote, method, target, tls: Boolean(stream.tls) });
       this.#state = "established";
-      deps.events.emit({ type: "established", local, remote });
+      deps.events.emit({ type: "established", local, remote, method });
       this.#flush();
       this.#armIdle();
       this.hooks.onEstablished(this);

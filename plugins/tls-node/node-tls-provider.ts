@@ -1,5 +1,4 @@
 import type { X509Certificate } from "node:crypto";
-import { readFileSync } from "node:fs";
 import { isIP, type Socket } from "node:net";
 import * as tls from "node:tls";
 import { loadCaCertificates, loadCertificateWithKey } from "../../core/config/certs.js";
@@ -13,8 +12,10 @@ import { describeIdentities, matchIdentity } from "./identity.js";
 /** What the provider needs from the configuration (the `[s2s]` TLS keys), plus knobs for tests. */
 export interface NodeTlsSettings {
   readonly mode: StartTlsMode;
-  /** Absolute path of the default certificate (PEM: certificate, chain, unencrypted key). */
+  /** Absolute path of the default certificate (PEM: certificate, chain, and the unencrypted key unless `keyfile`). */
   readonly certfile?: string;
+  /** Absolute path of the default certificate's private key, when it is not in `certfile`. */
+  readonly keyfile?: string;
   readonly domainCertfile: readonly DomainCertfileEntry[];
   /** Absolute path of extra trusted CAs, added to the system roots. */
   readonly cacertfile?: string;
@@ -37,7 +38,7 @@ export interface NodeTlsSettings {
 
 export function settingsFromConfig(config: S2sConfig): NodeTlsSettings {
   const s2s = config.s2s;
-  return { mode: s2s.useStarttls, certfile: s2s.certfile, domainCertfile: s2s.domainCertfile, cacertfile: s2s.cacertfile, ciphers: s2s.ciphers };
+  return { mode: s2s.useStarttls, certfile: s2s.certfile, keyfile: s2s.keyfile, domainCertfile: s2s.domainCertfile, cacertfile: s2s.cacertfile, ciphers: s2s.ciphers };
 }
 
 export const DEFAULT_HANDSHAKE_TIMEOUT_MS = 30_000;
@@ -346,21 +347,18 @@ export class NodeTlsProvider implements TlsProvider {
   #load(): Material {
     const s = this.settings;
     const problems: string[] = [];
-    const identity = (path: string, where: string): Identity | undefined => {
-      const loaded = loadCertificateWithKey(path);
+    const identity = (path: string, keyfile: string | undefined, where: string): Identity | undefined => {
+      const loaded = loadCertificateWithKey(path, keyfile);
       if ("error" in loaded) {
-        problems.push(`${where}: ${loaded.error}${loaded.detail ? ` (${loaded.detail})` : ""}`);
+        problems.push(`${where}.${loaded.in}: ${loaded.error}${loaded.detail ? ` (${loaded.detail})` : ""}`);
         return undefined;
       }
-      const text = readFileSync(path, "utf8");
-      const certPem = [...text.matchAll(/-----BEGIN CERTIFICATE-----[\s\S]*?-----END CERTIFICATE-----/g)].map((m) => m[0]).join("\n") + "\n";
-      const keyPem = /-----BEGIN ([A-Z ]*)PRIVATE KEY-----[\s\S]*?-----END \1PRIVATE KEY-----/.exec(text)![0] + "\n";
-      return { path, certPem, keyPem, leaf: loaded.ok.leaf };
+      return { path, certPem: loaded.ok.certPem, keyPem: loaded.ok.keyPem, leaf: loaded.ok.leaf };
     };
-    const defaultCert = s.certfile !== undefined ? identity(s.certfile, "s2s.certfile") : undefined;
+    const defaultCert = s.certfile !== undefined ? identity(s.certfile, s.keyfile, "s2s") : undefined;
     const domainCerts = new Map<string, Identity>();
     s.domainCertfile.forEach((entry, i) => {
-      const loaded = identity(entry.certfile, `s2s.domain_certfile[${i}].certfile`);
+      const loaded = identity(entry.certfile, entry.keyfile, `s2s.domain_certfile[${i}]`);
       if (loaded) domainCerts.set(entry.domain.toLowerCase(), loaded);
     });
     const caPems = s.systemRoots === false ? [] : [...tls.rootCertificates];
