@@ -44,9 +44,19 @@ export interface S2sServer {
   readonly stanzas$: Observable<XmlElement>;
   /** Loads plugins, wires the core and opens every listener. Rejects with a ConfigError on plugin problems. */
   start(): Promise<void>;
-  /** Closes streams with `system-shutdown`, bounces queued stanzas, stops listeners. */
+  /**
+   * Closes streams with `system-shutdown`, aborts outbound attempts still resolving, connecting or
+   * negotiating (and their DNS queries), bounces queued stanzas, stops listeners and services.
+   * When it resolves the server holds no socket or timer that keeps the process alive.
+   */
   stop(): Promise<void>;
-  /** Route a stanza from a local sender (its `from` must be in a local domain). */
+  /**
+   * Route a stanza from a local sender (its `from` must be in a local domain). Fire and forget:
+   * it returns once the router has taken the stanza, which then ends either delivered or bounced
+   * to its sender with a stanza error (RFC 6120 §8.3), never dropped. S2S has no delivery receipt,
+   * so a promise could only mean "written to a socket"; wait for the answer (or bounce) instead,
+   * e.g. on `stanzas$`. After `stop()` has begun, stanzas bounce with "server is shutting down".
+   */
   send(stanza: XmlElement): void;
   /** Bound S2S listener addresses, in config order (useful with port 0). */
   s2sAddresses(): Array<{ address: string; port: number }>;

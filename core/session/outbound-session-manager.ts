@@ -104,7 +104,8 @@ export class OutboundSessionManager implements OutboundSessions {
         return undefined;
       }
       session = new OutboundSession(localDomain, remoteDomain, this.deps, {
-        onAttemptFailed: (s, err) => this.#retry.failed(s, err),
+        // After stop(): bounce what is left, never schedule a retry (its timer would outlive the server).
+        onAttemptFailed: (s, err) => (this.#stopped ? s.bounceQueuedFor(err) : this.#retry.failed(s, err)),
         onEstablished: (s) => this.#retry.succeeded(s),
         onIdle: (s) => {
           if (this.#stopped) return;

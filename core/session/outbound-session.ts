@@ -29,6 +29,8 @@ export class OutboundSession {
   #stream?: OutboundS2sStream;
   #idleTimer?: NodeJS.Timeout;
   #attempt?: Promise<void>;
+  /** Aborts the running attempt (DNS queries, TCP/TLS connects) when the session is closed. */
+  #abort?: AbortController;
 
   constructor(
     readonly localDomain: string,
@@ -100,6 +102,9 @@ export class OutboundSession {
   close(condition: string, text?: string): void {
     this.#state = "closing";
     clearTimeout(this.#idleTimer);
+    // An attempt still resolving or connecting must not finish afterwards and hold a socket open
+    // (issue 19: the process stayed alive for the idle timeout after stop()).
+    this.#abort?.abort(new S2sError(ERROR_CODES.CONNECT_FAILED, text ?? "session closed", "remote-server-not-found"));
     if (this.#stream && !this.#stream.closed) {
       if (condition === "closed") this.#stream.close();
       else this.#stream.fail(condition, text);
@@ -110,6 +115,12 @@ export class OutboundSession {
   async #run(): Promise<void> {
     const { deps, localDomain: local, remoteDomain: remote } = this;
     this.#state = "connecting";
+    const abort = (this.#abort = new AbortController());
+    const { signal } = abort;
+    /** After each step: a session closed meanwhile stops here (what the step opened is released below). */
+    const stillWanted = () => {
+      if (signal.aborted) throw signal.reason;
+    };
     this.#streamCreated = new Promise((r) => (this.#markStreamCreated = r));
     deps.events.emit({ type: "connecting", local, remote });
     deps.logger.debug({ what: "connecting", local, remote });
@@ -117,14 +128,21 @@ export class OutboundSession {
       const verdict = await deps.policy.decide({ localDomain: local, remoteDomain: remote, direction: "outbound", via: "connect" });
       // Denied: no connection at all (issue 6; MongooseIM does the same), `service-unavailable` to senders.
       if (verdict !== "allow") throw new S2sError(ERROR_CODES.POLICY_DENIED, `${remote} is denied by policy`, "service-unavailable");
-      const targets = await deps.resolver.resolve(remote);
+      stillWanted();
+      const targets = await deps.resolver.resolve(remote, signal);
+      stillWanted();
       if (targets.length === 0) throw new S2sError(ERROR_CODES.NO_SERVICE, `${remote} has no address for XMPP`, "remote-server-not-found");
       const connection = await deps.connector.connect({
         localDomain: local,
         remoteDomain: remote,
         targets,
         secure: (socket) => deps.tls.connectOutbound(socket, local, remote),
+        signal,
       });
+      if (signal.aborted) {
+        connection.socket.destroy();
+        stillWanted();
+      }
       const target = `${connection.target.host}:${connection.target.port}`;
       deps.events.emit({ type: "connected", local, remote, target });
       deps.logger.debug({ what: "connected", local, remote, target, directTls: connection.target.directTls });
@@ -134,9 +152,12 @@ export class OutboundSession {
       });
       this.#stream = stream;
       this.#markStreamCreated?.();
-      // The whole negotiation (TLS, authentication) within the deadline, not just each step.
+      // The whole negotiation (TLS, authentication) within the deadline, not just each step; a
+      // close() meanwhile ends it at once (the stream was failed by close(), nothing to wait for).
       const deadline = deps.settings.negotiationTimeoutMs;
-      const method = await withTimeout(stream.negotiate(deadline), deadline, () => {
+      const closed = new Promise<never>((_, reject) => signal.addEventListener("abort", () => reject(signal.reason), { once: true }));
+      closed.catch(() => {});
+      const method = await withTimeout(Promise.race([stream.negotiate(deadline), closed]), deadline, () => {
         stream.destroy("negotiation deadline");
         return new S2sError(ERROR_CODES.TIMEOUT, `stream to ${remote} not usable within ${deadline} ms`, "remote-server-timeout");
       });
@@ -159,6 +180,8 @@ export class OutboundSession {
       deps.events.emit({ type: "failed", local, remote, condition, reason });
       deps.logger.info({ what: "failed", local, remote, condition, reason });
       this.hooks.onAttemptFailed(this, err);
+    } finally {
+      if (this.#abort === abort) this.#abort = undefined;
     }
   }
 
