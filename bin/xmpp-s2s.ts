@@ -9,6 +9,7 @@ import { isConfigError } from "../core/errors.js";
 import { createLogger } from "../core/logging/logger.js";
 import { createServer } from "../core/server/server.js";
 import { readStatus, StatusFile, statusPath, type ReloadOutcome, type ServerStatus } from "./reload-status.js";
+import { reloadTargetProblem } from "../core/server/process-config.js";
 
 /** Exit codes (contract.md): 0 ok, 2 invalid configuration, 1 anything else. */
 const EXIT_OK = 0;
@@ -188,6 +189,12 @@ async function reload(args: string[]): Promise<number> {
     return EXIT_CONFIG;
   }
   if (parsed.values.config) {
+    // The server re-reads the file it was started with: validating any other file would vouch for nothing.
+    const wrongFile = reloadTargetProblem(pid, parsed.values.config, readStatus(pid)?.file);
+    if (wrongFile) {
+      process.stderr.write(`${wrongFile}\n`);
+      return EXIT_CONFIG;
+    }
     // Refuse before signalling: an invalid file would only be refused by the server, quietly, in its log.
     const code = await checkConfig(parsed.values.config);
     if (code !== EXIT_OK) return code;

@@ -79,17 +79,50 @@ export async function applyReload(live: DependencyContainer, current: S2sConfig,
   return { policiesReplaced: policies.length, certificatesReloaded, needsRestart, closedInbound };
 }
 
+/**
+ * The TOML name of each `[s2s]` field of S2sConfig, as operators wrote it (issue 19: reload logs
+ * named internal fields such as `s2s.useStarttls`). Sub-tables are compared key by key.
+ */
+const S2S_TOML_NAMES: Readonly<Record<Exclude<keyof S2sConfig["s2s"], "outgoing" | "dns">, string>> = {
+  defaultPolicy: "default_policy",
+  hostPolicy: "host_policy",
+  useStarttls: "use_starttls",
+  certfile: "certfile",
+  keyfile: "keyfile",
+  domainCertfile: "domain_certfile",
+  cacertfile: "cacertfile",
+  shared: "shared",
+  address: "address",
+  ciphers: "ciphers",
+  maxRetryDelayMs: "max_retry_delay",
+};
+const OUTGOING_TOML_NAMES: Readonly<Record<keyof S2sConfig["s2s"]["outgoing"], string>> = {
+  port: "outgoing.port",
+  ipVersions: "outgoing.ip_versions",
+  connectionTimeoutMs: "outgoing.connection_timeout",
+};
+const DNS_TOML_NAMES: Readonly<Record<keyof S2sConfig["s2s"]["dns"], string>> = { timeoutMs: "dns.timeout", retries: "dns.retries" };
+
+/** TOML paths (`s2s.use_starttls`, `listen.s2s`, `plugins.resolver`) that differ but only take effect after a restart. */
 function restartOnlyChanges(current: S2sConfig, next: S2sConfig): string[] {
   const changed: string[] = [];
   const same = (a: unknown, b: unknown) => JSON.stringify(a) === JSON.stringify(b);
-  if (!same(current.general, next.general)) changed.push("general");
-  if (!same(current.listen, next.listen)) changed.push("listen");
-  for (const key of Object.keys(next.s2s) as (keyof S2sConfig["s2s"])[]) {
-    if (!LIVE_S2S_KEYS.has(key) && !same(current.s2s[key], next.s2s[key])) changed.push(`s2s.${key}`);
-  }
+  if (!same(current.general.hosts, next.general.hosts)) changed.push("general.hosts");
+  if (!same(current.listen.s2s, next.listen.s2s)) changed.push("listen.s2s");
+  if (!same(current.listen.service, next.listen.service)) changed.push("listen.service");
+  const compare = <T extends object>(a: T, b: T, names: Readonly<Record<string, string>>) => {
+    for (const [key, toml] of Object.entries(names)) {
+      if (!LIVE_S2S_KEYS.has(key) && !same((a as Record<string, unknown>)[key], (b as Record<string, unknown>)[key])) changed.push(`s2s.${toml}`);
+    }
+  };
+  compare(current.s2s, next.s2s, S2S_TOML_NAMES);
+  compare(current.s2s.outgoing, next.s2s.outgoing, OUTGOING_TOML_NAMES);
+  compare(current.s2s.dns, next.s2s.dns, DNS_TOML_NAMES);
   // [plugins] other than policies: new resolvers or connectors need a restart.
-  const { policy: _a, ...restCurrent } = current.plugins as Record<string, unknown>;
-  const { policy: _b, ...restNext } = next.plugins as Record<string, unknown>;
-  if (!same(restCurrent, restNext)) changed.push("plugins (other than policies)");
+  const plugins = new Set([...Object.keys(current.plugins), ...Object.keys(next.plugins)]);
+  for (const key of [...plugins].sort()) {
+    if (key === "policy") continue;
+    if (!same(current.plugins[key], next.plugins[key])) changed.push(`plugins.${key}`);
+  }
   return changed;
 }
