@@ -12,7 +12,8 @@ type State = "idle" | "connecting" | "established" | "closing";
 function bounceFor(err: unknown): { condition: string; type: StanzaErrorType; text: string } {
   const text = err instanceof Error ? err.message : String(err);
   if (isS2sError(err)) {
-    if (err.code === ERROR_CODES.POLICY_DENIED) return { condition: "service-unavailable", type: "cancel", text };
+    // Denied by our policy, or refused by the peer's (outbound-stream.ts bounceConditionForPeerError).
+    if (err.code === ERROR_CODES.POLICY_DENIED || err.condition === "service-unavailable") return { condition: "service-unavailable", type: "cancel", text };
     if (err.code === ERROR_CODES.TIMEOUT || err.condition === "remote-server-timeout") return { condition: "remote-server-timeout", type: "wait", text };
   }
   return { condition: "remote-server-not-found", type: "cancel", text };

@@ -28,6 +28,8 @@ export class OutboundS2sStream implements OutboundStreamApi {
   #waiters: Waiter[] = [];
   #headerWaiter?: { resolve: (h: StreamHeader) => void; reject: (err: Error) => void };
   #closedError?: Error;
+  /** The stream error the peer closed this stream with, if it did. */
+  #peerError?: S2sError;
   #tlsSettled!: (ok: boolean) => void;
   /** True when the stream got past TLS negotiation; false when it failed before. */
   readonly tlsSettled: Promise<boolean> = new Promise((r) => (this.#tlsSettled = r));
@@ -202,6 +204,10 @@ export class OutboundS2sStream implements OutboundStreamApi {
       }
     }
     if (!this.closed) this.close("authentication failed");
+    // The peer ended the stream with an error: that, not each authenticator's guess at why its
+    // answer never came, says what happened (one refusal, one bounce, whatever the method).
+    const peer = this.#peerError;
+    if (peer) throw new S2sError(ERROR_CODES.AUTH_FAILED, peer.message, peer.condition, { cause: peer });
     throw new S2sError(ERROR_CODES.AUTH_FAILED, `could not authenticate to ${this.remoteDomain} (${reasons.join("; ") || "no authenticator"})`, condition);
   }
 
@@ -220,8 +226,12 @@ export class OutboundS2sStream implements OutboundStreamApi {
   #onElement(element: XmlElement): void {
     if (element.name === "error" && element.ns === NS.STREAM) {
       const condition = definedCondition(element, NS.STREAM_ERRORS);
-      this.deps.logger.info({ what: "outbound_stream_error", local: this.localDomain, remote: this.remoteDomain, condition, text: element.getChildText("text", NS.STREAM_ERRORS), sent: false });
-      this.#closedError = new S2sError(ERROR_CODES.STREAM_ERROR, `${this.remoteDomain} sent stream error ${condition}`, condition);
+      const text = element.getChildText("text", NS.STREAM_ERRORS) ?? undefined;
+      this.deps.logger.info({ what: "outbound_stream_error", local: this.localDomain, remote: this.remoteDomain, condition, text, sent: false });
+      // The peer's own explanation (RFC 6120 §4.9.2 <text/>) goes into the bounce text.
+      const explained = text ? `${condition}: ${text}` : condition;
+      this.#peerError = new S2sError(ERROR_CODES.STREAM_ERROR, `${this.remoteDomain} sent stream error ${explained}`, bounceConditionForPeerError(condition));
+      this.#closedError = this.#peerError;
       this.#xml.close(`stream error from peer: ${condition}`);
       return;
     }
@@ -251,3 +261,28 @@ export class OutboundS2sStream implements OutboundStreamApi {
   }
 }
 
+/**
+ * What a stream error the peer sent (RFC 6120 §4.9.3) means for the stanzas waiting on the pair
+ * (contract.md "Bounces"). A refusal by the peer's policy is bounced like a refusal by ours,
+ * `service-unavailable` (cancel, RFC 6120 §8.3.3.19): `policy-violation` (§4.9.3.14), and
+ * `invalid-from` / `not-authorized` (§4.9.3.9, §4.9.3.12), which MongooseIM and xmpp-s2s send when
+ * their policy denies the pair during dialback or SASL EXTERNAL. A peer going away or overloaded
+ * (§4.9.3.4, .16, .17, and `remote-connection-failed` §4.9.3.15 when it could not reach our
+ * authoritative server) may work later: `remote-server-timeout` (wait). Anything else:
+ * `remote-server-not-found` (cancel).
+ */
+export function bounceConditionForPeerError(condition: string): string {
+  switch (condition) {
+    case "policy-violation":
+    case "invalid-from":
+    case "not-authorized":
+      return "service-unavailable";
+    case "connection-timeout":
+    case "resource-constraint":
+    case "system-shutdown":
+    case "remote-connection-failed":
+      return "remote-server-timeout";
+    default:
+      return "remote-server-not-found";
+  }
+}
