@@ -125,7 +125,7 @@ const valid: ValidCase[] = [
     get: (c) => c.s2s,
     want: {
       defaultPolicy: "allow", hostPolicy: [], useStarttls: "false", domainCertfile: [], address: [], ciphers: "TLSv1.2:TLSv1.3",
-      maxRetryDelayMs: 300000, outgoing: { port: 5269, ipVersions: [4, 6], connectionTimeoutMs: 10000 }, dns: { timeoutMs: 10000, retries: 2 },
+      maxRetryDelayMs: 300000, outgoing: { port: 5269, ipVersions: [4, 6], connectionTimeoutMs: 10000, maxStanzaSize: 65536 }, dns: { timeoutMs: 10000, retries: 2 },
     },
   },
   { option: "s2s.default_policy", toml: `[s2s]\ndefault_policy = "deny"`, get: (c) => c.s2s.defaultPolicy, want: "deny" },
@@ -212,7 +212,8 @@ const invalid: InvalidCase[] = [
   { option: "listen.s2s.max_stanza_size", toml: "[[listen.s2s]]\nport = 5269\nmax_stanza_size = 0", path: "listen.s2s[0].max_stanza_size" },
   { option: "listen.s2s.max_stanza_size", toml: `[[listen.s2s]]\nport = 5269\nmax_stanza_size = "64k"`, path: "listen.s2s[0].max_stanza_size" },
   { option: "listen.s2s.tls.mode", toml: `[[listen.s2s]]\nport = 5269\ntls.mode = "ssl"`, path: "listen.s2s[0].tls.mode" },
-  { option: "listen.s2s.tls.mode", toml: `[[listen.s2s]]\nport = 5269\ntls.certfile = "x.pem"`, path: "listen.s2s[0].tls.certfile", match: /s2s\.certfile/ },
+  // MongooseIM 6.4+ layout: a listener's tls.certfile is read (and must exist), and asks for [s2s.outgoing.tls] too.
+  { option: "listen.s2s.tls.certfile", toml: `[[listen.s2s]]\nport = 5269\ntls.certfile = "x.pem"`, path: "listen.s2s[0].tls.certfile", match: /cannot read/ },
   { option: "listen.s2s.tls.mode", toml: `[[listen.s2s]]\nport = 5269\ntls = "tls"`, path: "listen.s2s[0].tls", match: /not a table/ },
   { option: "listen.s2s.tls.mode", toml: `[[listen.s2s]]\nport = 5270\ntls.mode = "tls"`, path: "s2s.certfile", match: /no certificate covers local host "a\.example".*direct TLS/ },
   { option: "listen.s2s.negotiation_timeout", toml: "[[listen.s2s]]\nport = 5269\nnegotiation_timeout = 0", path: "listen.s2s[0].negotiation_timeout" },

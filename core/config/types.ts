@@ -92,6 +92,8 @@ export interface S2sSectionConfig {
     readonly ipVersions: readonly (4 | 6)[];
     /** Milliseconds (TOML: milliseconds, see peers.md); Infinity for "infinity". */
     readonly connectionTimeoutMs: number;
+    /** Bytes per top-level element received on an outbound stream (MongooseIM 6.4+ `outgoing.max_stanza_size`); Infinity for "infinity". Default DEFAULT_MAX_STANZA_SIZE. */
+    readonly maxStanzaSize: number;
   };
   readonly dns: {
     /** Milliseconds (TOML: seconds). */

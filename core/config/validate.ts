@@ -9,8 +9,6 @@
  * cross-checks can run: a config with any problem is never returned to callers.
  */
 import { isIP } from "node:net";
-import { resolve } from "node:path";
-import { createSecureContext } from "node:tls";
 import {
   SYNTAX,
   Verbatim,
@@ -45,7 +43,9 @@ import {
 } from "./checks.js";
 import { checkInboundLimits, INBOUND_LIMIT_KEYS } from "../server/inbound-limits.js";
 import { checkShaperSection, shaperOf } from "../shaper/shaper-options.js";
-import { certificateCovers, describeNames, loadCaCertificates, loadCertificateWithKey, type CertificateFile } from "./certs.js";
+import { certificateCovers, describeNames } from "./certs.js";
+import { cacertfileCheck, certificateWithKey, ciphers, type CheckedCertificate } from "./tls-checks.js";
+import { currentTlsSettings, LISTENER_TLS_SHAPE, usesCurrentTlsLayout, type ListenerTls } from "./tls-layout.js";
 import {
   DEFAULT_MAX_STANZA_SIZE,
   type AddressEntry,
@@ -112,29 +112,31 @@ const GENERAL_SHAPE: TableShape = {
 const HOSTS_EXPECTED = 'a non-empty array of unique domain names, e.g. hosts = ["a.example"]';
 
 const LISTEN_SHAPE: TableShape = {
-  keys: ["s2s", "service"],
+  // `component` is MongooseIM 6.4+'s name for `service` (XEP-0114 listeners); both are accepted.
+  keys: ["s2s", "service", "component"],
   hints: Object.fromEntries(
-    ["c2s", "http", "component"].map((k) => [k, `xmpp-s2s runs only [[listen.s2s]] (federation) and [[listen.service]] (XEP-0114 components) listeners`]),
+    ["c2s", "http"].map((k) => [k, `xmpp-s2s runs only [[listen.s2s]] (federation) and [[listen.component]] / [[listen.service]] (XEP-0114 components) listeners`]),
   ),
 };
 
-const COMPAT_LISTENER_KEYS = ["shaper", "num_acceptors", "backlog", "proto", "ip_version", "hibernate_after"] as const;
+const COMPAT_LISTENER_KEYS = ["shaper", "num_acceptors", "backlog", "proto", "ip_version", "hibernate_after", "proxy_protocol", "reuse_port"] as const;
 const COMMON_LISTENER_KEYS = ["port", "ip_address", "max_stanza_size", "negotiation_timeout", "idle_timeout"] as const;
+/** MongooseIM 6.4+ XMPP listener keys whose meaning differs from ours: refused with the equivalent. */
+const LISTENER_HINTS: Readonly<Record<string, string>> = {
+  state_timeout: "MongooseIM's wait for each negotiation step (ms); xmpp-s2s bounds the whole negotiation instead: negotiation_timeout (seconds, default 30)",
+};
 
 const S2S_LISTENER_SHAPE: TableShape = {
   keys: [...COMMON_LISTENER_KEYS, "tls", ...INBOUND_LIMIT_KEYS, ...COMPAT_LISTENER_KEYS],
   listed: [...COMMON_LISTENER_KEYS, "tls.mode", ...INBOUND_LIMIT_KEYS, ...COMPAT_LISTENER_KEYS],
+  hints: LISTENER_HINTS,
 };
 
+const COMPONENT_TLS_HINT = "component listeners take plain TCP only (XEP-0114); keep them on a loopback or private address";
+/** `[[listen.service]]` (MongooseIM <= 6.3, `shaper_rule`) and `[[listen.component]]` (6.4+, `shaper`, `access`, `hidden_components`). */
 const SERVICE_LISTENER_SHAPE: TableShape = {
-  keys: [...COMMON_LISTENER_KEYS, "password", "conflict_behaviour", "check_from", "shaper_rule", ...COMPAT_LISTENER_KEYS],
-  hints: { tls: "component listeners take plain TCP only (XEP-0114); keep them on a loopback or private address" },
-};
-
-const TLS_CERT_HINT = "certificates are set once for all listeners with s2s.certfile, s2s.domain_certfile and s2s.cacertfile";
-const LISTENER_TLS_SHAPE: TableShape = {
-  keys: ["mode"],
-  hints: Object.fromEntries(["certfile", "keyfile", "cacertfile", "verify_mode", "ciphers", "dhfile", "password"].map((k) => [k, TLS_CERT_HINT])),
+  keys: [...COMMON_LISTENER_KEYS, "password", "conflict_behaviour", "check_from", "shaper_rule", "access", "hidden_components", ...COMPAT_LISTENER_KEYS],
+  hints: { ...LISTENER_HINTS, tls: COMPONENT_TLS_HINT },
 };
 
 const S2S_SHAPE: TableShape = {
@@ -148,15 +150,24 @@ const S2S_SHAPE: TableShape = {
     "cacertfile",
   ],
 };
-const OUTGOING_SHAPE: TableShape = { keys: ["port", "ip_versions", "connection_timeout"] };
+const OUTGOING_SHAPE: TableShape = {
+  // MongooseIM <= 6.3 has port, ip_versions and connection_timeout here; 6.4 moved address, dns,
+  // max_retry_delay and the TLS settings (tls) in, and added max_stanza_size and shaper.
+  keys: ["port", "ip_versions", "connection_timeout", "address", "dns", "max_retry_delay", "max_stanza_size", "shaper", "tls"],
+  listed: [
+    "port", "ip_versions", "connection_timeout", "address", "dns.timeout", "dns.retries", "max_retry_delay", "max_stanza_size", "shaper", "tls.mode",
+    "tls.verify_mode", "tls.certfile", "tls.keyfile", "tls.cacertfile", "tls.ciphers",
+  ],
+  hints: {
+    state_timeout: "MongooseIM's wait for each negotiation step (ms); xmpp-s2s bounds the whole outbound negotiation instead: [plugins.tcp] negotiation_timeout (seconds, default 30)",
+    stream_timeout: 'the same as [plugins.tcp] idle_timeout, in seconds (MongooseIM: milliseconds): stream_timeout = 600_000 is idle_timeout = 600; "infinity" stays "infinity"',
+  },
+};
 const DNS_SHAPE: TableShape = { keys: ["timeout", "retries"] };
 const HOST_POLICY_SHAPE: TableShape = { keys: ["host", "policy"] };
 const DOMAIN_CERTFILE_SHAPE: TableShape = { keys: ["domain", "certfile", "keyfile"] };
 const ADDRESS_SHAPE: TableShape = { keys: ["host", "ip_address", "port", "tls"] };
 
-const CERTFILE_EXPECTED = "a readable PEM file holding a certificate and its private key (not protected by a passphrase), or the certificate with the key in keyfile";
-const KEYFILE_EXPECTED = "a readable PEM file holding the private key of certfile's first certificate (not protected by a passphrase)";
-const CACERTFILE_EXPECTED = "a readable PEM file holding one or more CA certificates";
 const MAX_STANZA_EXPECTED = 'a positive integer number of bytes, or "infinity"';
 const CONNECTION_TIMEOUT_EXPECTED = `a positive integer number of milliseconds, at most ${MAX_TIMER_MS}, or "infinity"`;
 
@@ -168,7 +179,7 @@ export function validateConfig(raw: unknown, ctx: CheckContext, meta: { readonly
 
   const hosts = validateGeneral(ctx, root["general"]);
   const listen = validateListen(ctx, root["listen"], checkShaperSection(ctx, root["shaper"]));
-  const s2s = validateS2s(ctx, root["s2s"], hosts);
+  const s2s = validateS2s(ctx, root["s2s"], hosts, listen.s2sTls);
   checkTlsCoverage(ctx, hosts, listen.s2s, s2s);
 
   let plugins: PluginsSectionConfig = {};
@@ -181,7 +192,7 @@ export function validateConfig(raw: unknown, ctx: CheckContext, meta: { readonly
     ...(meta.file === undefined ? {} : { file: meta.file }),
     baseDir: ctx.baseDir,
     general: { hosts },
-    listen,
+    listen: { s2s: listen.s2s, service: listen.service },
     s2s: s2s.config,
     plugins,
   };
@@ -213,16 +224,18 @@ function validateGeneral(ctx: CheckContext, raw: unknown): string[] {
 interface Listeners {
   s2s: S2sListenerConfig[];
   service: ServiceListenerConfig[];
+  /** The `tls` tables of `[[listen.s2s]]`, for tls-layout.ts. */
+  s2sTls: ListenerTls[];
 }
 
 function validateListen(ctx: CheckContext, raw: unknown, shapers: ReadonlyMap<string, ShaperSpec>): Listeners {
-  const out: Listeners = { s2s: [], service: [] };
+  const out: Listeners = { s2s: [], service: [], s2sTls: [] };
   if (raw === undefined) return out;
-  const listen = table(ctx, "listen", raw, LISTEN_SHAPE, "a table of listener arrays ([[listen.s2s]], [[listen.service]])");
+  const listen = table(ctx, "listen", raw, LISTEN_SHAPE, "a table of listener arrays ([[listen.s2s]], [[listen.component]] or [[listen.service]])");
   if (listen === undefined) return out;
 
   const bound: { path: string; ip: string; port: number }[] = [];
-  for (const kind of ["s2s", "service"] as const) {
+  for (const kind of ["s2s", "service", "component"] as const) {
     const path = child("listen", kind);
     const list = listen[kind];
     if (list === undefined) continue;
@@ -236,7 +249,7 @@ function validateListen(ctx: CheckContext, raw: unknown, shapers: ReadonlyMap<st
       const t = table(ctx, p, rawListener, shape, `a table with at least port, written [[${path}]]`);
       if (t === undefined) return;
       const common = listenerCommon(ctx, p, t);
-      const shaper = shaperOf(ctx, t, p, kind === "service" && t["shaper_rule"] !== undefined ? "shaper_rule" : "shaper", shapers);
+      const shaper = shaperOf(ctx, t, p, kind !== "s2s" && t["shaper_rule"] !== undefined ? "shaper_rule" : "shaper", shapers);
       if (common.port !== undefined) bound.push({ path: p, ip: common.ipAddress, port: common.port });
       const base = {
         port: common.port ?? 0,
@@ -247,10 +260,15 @@ function validateListen(ctx: CheckContext, raw: unknown, shapers: ReadonlyMap<st
         ...(shaper ? { shaper } : {}),
       };
       if (kind === "s2s") {
-        out.s2s.push({ ...base, directTls: listenerTls(ctx, p, t), ...checkInboundLimits(ctx, t, p) });
+        out.s2s.push({ ...base, directTls: listenerTls(ctx, p, t, out.s2sTls), ...checkInboundLimits(ctx, t, p) });
       } else {
         // MongooseIM < 6.4 names the component shaper `shaper_rule` (6.4: `shaper`); both take a shaper name.
         if (t["shaper_rule"] !== undefined) field(ctx, t, p, "shaper", string);
+        // MongooseIM compatibility, no effect: hidden_components (a flag other MongooseIM modules
+        // read; nothing here does).
+        field(ctx, t, p, "hidden_components", boolean);
+        // MongooseIM's access rule for who may talk to components: xmpp-s2s has no ACLs, only "all".
+        field(ctx, t, p, "access", oneOf(["all"] as const));
         out.service.push({
           ...base,
           password: required(ctx, t, p, "password", nonEmptyString, SYNTAX.nonEmptyString) ?? "",
@@ -306,6 +324,9 @@ function listenerCommon(ctx: CheckContext, p: string, t: Table): ListenerCommon 
   field(ctx, t, p, "backlog", positiveInteger);
   field(ctx, t, p, "proto", oneOf(["tcp"] as const));
   field(ctx, t, p, "hibernate_after", nonNegativeInteger);
+  // MongooseIM 6.4+ socket options, off by default there: accepted only off (no effect then).
+  field(ctx, t, p, "proxy_protocol", onlyOff("xmpp-s2s reads no PROXY protocol header; peers must connect directly"));
+  field(ctx, t, p, "reuse_port", onlyOff("xmpp-s2s binds each listener once (no SO_REUSEPORT)"));
   const maxStanza = orInfinity(integer(1, Number.MAX_SAFE_INTEGER, MAX_STANZA_EXPECTED, "a positive integer"), MAX_STANZA_EXPECTED);
   const d = CONFIG_DEFAULTS.listener;
   return {
@@ -318,24 +339,29 @@ function listenerCommon(ctx: CheckContext, p: string, t: Table): ListenerCommon 
   };
 }
 
-/** MongooseIM 6.4 `tls.mode`: "tls" is XEP-0368 direct TLS, "starttls" (the default) is RFC 6120 STARTTLS. */
-function listenerTls(ctx: CheckContext, p: string, t: Table): boolean {
+/**
+ * A listener's `tls` table (MongooseIM 6.4+). `mode = "tls"` is XEP-0368 direct TLS; in the
+ * classic layout that is all the table says, otherwise tls-layout.ts reads the rest.
+ */
+function listenerTls(ctx: CheckContext, p: string, t: Table, tables: ListenerTls[]): boolean {
   if (t["tls"] === undefined) return false;
   const tlsPath = child(p, "tls");
-  const tls = table(ctx, tlsPath, t["tls"], LISTENER_TLS_SHAPE, 'a table with mode, e.g. tls.mode = "tls"');
+  const tls = table(ctx, tlsPath, t["tls"], LISTENER_TLS_SHAPE, 'a table, e.g. tls.mode = "tls"');
   if (tls === undefined) return false;
-  return field(ctx, tls, tlsPath, "mode", oneOf(["tls", "starttls"] as const)) === "tls";
+  tables.push({ path: tlsPath, table: tls });
+  return tls["mode"] === "tls";
+}
+
+/** `false` only: a MongooseIM switch that is off by default and has no xmpp-s2s counterpart when on. */
+function onlyOff(why: string): Check<false> {
+  return (ctx, path, value) => {
+    if (typeof value !== "boolean") return problem(ctx, path, "not a boolean", value, "false");
+    return value ? problem(ctx, path, "not supported", value, "false, or remove it", why) : false;
+  };
 }
 
 // ---------------------------------------------------------------------------------------------
 // [s2s]
-
-interface CheckedCertificate {
-  readonly path: string;
-  readonly file: CertificateFile;
-  /** Absolute path of the separate key file, when one was given. */
-  readonly keyfile?: string;
-}
 
 interface S2sResult {
   config: S2sSectionConfig;
@@ -344,45 +370,6 @@ interface S2sResult {
   certfileGiven: boolean;
   /** domain_certfile entries for local hosts that name a certfile; `cert` undefined when it failed to load. */
   domainCerts: { index: number; domain: string; cert?: CheckedCertificate }[];
-}
-
-/** A non-empty path string, made absolute against the config file's folder. */
-function filePath(expected: string): Check<string> {
-  return (ctx, path, value) => {
-    if (typeof value !== "string") return problem(ctx, path, "not a string", value, expected);
-    if (value.length === 0) return problem(ctx, path, "empty", value, expected);
-    return resolve(ctx.baseDir, value);
-  };
-}
-
-const cacertfileCheck: Check<string> = (ctx, path, value) => {
-  const abs = filePath(CACERTFILE_EXPECTED)(ctx, path, value);
-  if (abs === undefined) return undefined;
-  const ca = loadCaCertificates(abs);
-  return "error" in ca ? problem(ctx, path, ca.error, value, CACERTFILE_EXPECTED, ca.detail) : abs;
-};
-
-/**
- * `certfile` of table `t` with its private key: in the same file, or in `keyfile` (ours in
- * `[s2s]` and `domain_certfile` entries; MongooseIM 6.4+ `tls.keyfile`). Loaded together so that a
- * key that does not match is caught; each problem is reported at the key whose file is wrong.
- * `certfile` absent: undefined, and a `keyfile` alone is a problem.
- */
-export function certificateWithKey(ctx: CheckContext, t: Table, p: string, opts: { required: boolean }): CheckedCertificate | undefined {
-  const certPath = opts.required
-    ? required(ctx, t, p, "certfile", filePath(CERTFILE_EXPECTED), CERTFILE_EXPECTED)
-    : field(ctx, t, p, "certfile", filePath(CERTFILE_EXPECTED));
-  const keyPath = field(ctx, t, p, "keyfile", filePath(KEYFILE_EXPECTED));
-  if (!opts.required && keyPath !== undefined && !Object.hasOwn(t, "certfile")) {
-    return missing(ctx, child(p, "certfile"), `${CERTFILE_EXPECTED}, since keyfile is given`);
-  }
-  if (certPath === undefined || (Object.hasOwn(t, "keyfile") && keyPath === undefined)) return undefined;
-  const loaded = loadCertificateWithKey(certPath, keyPath);
-  if ("error" in loaded) {
-    const at = loaded.in === "keyfile" ? "keyfile" : "certfile";
-    return problem(ctx, child(p, at), loaded.error, t[at], at === "keyfile" ? KEYFILE_EXPECTED : CERTFILE_EXPECTED, loaded.detail);
-  }
-  return { path: certPath, file: loaded.ok, ...(keyPath === undefined ? {} : { keyfile: keyPath }) };
 }
 
 const ipVersionsExpected = "a non-empty array of unique IP versions, 4 and/or 6, e.g. [4, 6]";
@@ -396,18 +383,6 @@ const ipVersions: Check<(4 | 6)[]> = (ctx, path, value) => {
   const before = ctx.problems.length;
   reportDuplicates(ctx, versions, (v) => v, (i) => item(path, i), "IP version");
   return versions.every((v) => v !== undefined) && ctx.problems.length === before ? (versions as (4 | 6)[]) : undefined;
-};
-
-const ciphers: Check<string> = (ctx, path, value) => {
-  const expected = 'an OpenSSL cipher list string, e.g. "TLSv1.2:TLSv1.3"';
-  if (typeof value !== "string") return problem(ctx, path, "not a string", value, expected);
-  try {
-    // OpenSSL refuses a list that selects nothing ("no cipher match"); find out now, not at the first handshake.
-    createSecureContext({ ciphers: value });
-  } catch (err) {
-    return problem(ctx, path, "not a usable cipher list", value, expected, `OpenSSL: ${(err as Error).message}`);
-  }
-  return value;
 };
 
 /** An array of tables, each through `entry`; item problems carry `path[i]`. */
@@ -431,10 +406,28 @@ function arrayOfTables<T>(
   });
 }
 
-function validateS2s(ctx: CheckContext, raw: unknown, hosts: readonly string[]): S2sResult {
+function validateS2s(ctx: CheckContext, raw: unknown, hosts: readonly string[], listenerTls: readonly ListenerTls[]): S2sResult {
   const d = CONFIG_DEFAULTS.s2s;
   const s2s = raw === undefined ? {} : table(ctx, "s2s", raw, S2S_SHAPE, "a table ([s2s])") ?? {};
   const p = "s2s";
+  const outgoingPath = child(p, "outgoing");
+  const outgoing = subTable(ctx, s2s, p, "outgoing", OUTGOING_SHAPE);
+  /**
+   * A key MongooseIM 6.4 moved from `[s2s]` into `[s2s.outgoing]` (same syntax and meaning): read
+   * from wherever the file has it; both at once is a problem, since one would be ignored.
+   */
+  const moved = (key: string): { t: Table; at: string } => {
+    const inOutgoing = Object.hasOwn(outgoing, key);
+    if (inOutgoing && Object.hasOwn(s2s, key)) {
+      problem(ctx, child(p, key), "set in both layouts", s2s[key], `either s2s.outgoing.${key} (MongooseIM 6.4+) or s2s.${key} (MongooseIM <= 6.3)`, `s2s.outgoing.${key} is set too`);
+    }
+    return inOutgoing ? { t: outgoing, at: outgoingPath } : { t: s2s, at: p };
+  };
+  const tls = usesCurrentTlsLayout(outgoing["tls"], listenerTls)
+    ? currentTlsSettings(ctx, s2s, outgoing["tls"], outgoingPath, listenerTls)
+    : undefined;
+  // Classic layout: a listener's tls table says only whether it is direct TLS.
+  if (tls === undefined) for (const l of listenerTls) field(ctx, l.table, l.path, "mode", oneOf(["tls", "starttls"] as const));
   // Options are checked in the order of MongooseIM's documentation, so problems come out in that order.
 
   const defaultPolicy = field(ctx, s2s, p, "default_policy", oneOf(["allow", "deny"] as const)) ?? d.defaultPolicy;
@@ -449,9 +442,9 @@ function validateS2s(ctx: CheckContext, raw: unknown, hosts: readonly string[]):
   reportDuplicates(ctx, hostPolicy, (e) => e.host, (i) => child(item(policyPath, i), "host"), "host");
 
   const useStarttls =
-    field(ctx, s2s, p, "use_starttls", oneOf(["false", "optional", "required", "required_trusted"] as const)) ?? d.useStarttls;
+    tls?.useStarttls ?? field(ctx, s2s, p, "use_starttls", oneOf(["false", "optional", "required", "required_trusted"] as const)) ?? d.useStarttls;
 
-  const certfile = certificateWithKey(ctx, s2s, p, { required: false });
+  const certfile = tls ? tls.certfile : certificateWithKey(ctx, s2s, p, { required: false });
 
   const domainCertPath = child(p, "domain_certfile");
   const domainCertExpected = 'an array of tables {domain = "a.example", certfile = "a.example.pem"}';
@@ -469,9 +462,10 @@ function validateS2s(ctx: CheckContext, raw: unknown, hosts: readonly string[]):
 
   const shared = field(ctx, s2s, p, "shared", nonEmptyString);
 
-  const addressPath = child(p, "address");
+  const addressAt = moved("address");
+  const addressPath = child(addressAt.at, "address");
   const addressExpected = 'an array of tables {host = "b.example", ip_address = "192.0.2.1", port = 5269, tls = false}';
-  const address = arrayOfTables(ctx, addressPath, s2s["address"], ADDRESS_SHAPE, addressExpected, (t, ip) => {
+  const address = arrayOfTables(ctx, addressPath, addressAt.t["address"], ADDRESS_SHAPE, addressExpected, (t, ip) => {
     const host = required(ctx, t, ip, "host", domain, SYNTAX.domain);
     const addr = required(ctx, t, ip, "ip_address", ipAddress, SYNTAX.ip);
     const addrPort = field(ctx, t, ip, "port", port);
@@ -481,11 +475,12 @@ function validateS2s(ctx: CheckContext, raw: unknown, hosts: readonly string[]):
   });
   reportDuplicates(ctx, address, (e) => e.host, (i) => child(item(addressPath, i), "host"), "host");
 
-  const cipherList = field(ctx, s2s, p, "ciphers", ciphers) ?? d.ciphers;
-  const maxRetryDelayMs = field(ctx, s2s, p, "max_retry_delay", secondsToMs({ integral: true, infinity: false })) ?? d.maxRetryDelayMs;
+  const cipherList = (tls ? tls.ciphers : field(ctx, s2s, p, "ciphers", ciphers)) ?? d.ciphers;
+  const retryAt = moved("max_retry_delay");
+  const maxRetryDelayMs = field(ctx, retryAt.t, retryAt.at, "max_retry_delay", secondsToMs({ integral: true, infinity: false })) ?? d.maxRetryDelayMs;
 
-  const outgoingPath = child(p, "outgoing");
-  const outgoing = subTable(ctx, s2s, p, "outgoing", OUTGOING_SHAPE);
+  const maxStanza = orInfinity(integer(1, Number.MAX_SAFE_INTEGER, MAX_STANZA_EXPECTED, "a positive integer"), MAX_STANZA_EXPECTED);
+  field(ctx, outgoing, outgoingPath, "shaper", string); // MongooseIM compatibility, no effect (as the listeners' shaper)
   const connectionTimeout = orInfinity(
     integer(1, MAX_TIMER_MS, CONNECTION_TIMEOUT_EXPECTED, "a positive integer"),
     CONNECTION_TIMEOUT_EXPECTED,
@@ -494,16 +489,18 @@ function validateS2s(ctx: CheckContext, raw: unknown, hosts: readonly string[]):
     port: field(ctx, outgoing, outgoingPath, "port", port) ?? d.outgoingPort,
     ipVersions: field(ctx, outgoing, outgoingPath, "ip_versions", ipVersions) ?? [...d.ipVersions],
     connectionTimeoutMs: field(ctx, outgoing, outgoingPath, "connection_timeout", connectionTimeout) ?? d.connectionTimeoutMs,
+    maxStanzaSize: field(ctx, outgoing, outgoingPath, "max_stanza_size", maxStanza) ?? CONFIG_DEFAULTS.listener.maxStanzaSize,
   };
 
-  const dnsPath = child(p, "dns");
-  const dns = subTable(ctx, s2s, p, "dns", DNS_SHAPE);
+  const dnsAt = moved("dns");
+  const dnsPath = child(dnsAt.at, "dns");
+  const dns = subTable(ctx, dnsAt.t, dnsAt.at, "dns", DNS_SHAPE);
   const dnsConfig = {
     timeoutMs: field(ctx, dns, dnsPath, "timeout", secondsToMs({ integral: true, infinity: false })) ?? d.dnsTimeoutMs,
     retries: field(ctx, dns, dnsPath, "retries", positiveInteger) ?? d.dnsRetries,
   };
 
-  const cacertfile = field(ctx, s2s, p, "cacertfile", cacertfileCheck);
+  const cacertfile = tls ? tls.cacertfile : field(ctx, s2s, p, "cacertfile", cacertfileCheck);
 
   const config: S2sSectionConfig = {
     defaultPolicy,
@@ -528,7 +525,7 @@ function validateS2s(ctx: CheckContext, raw: unknown, hosts: readonly string[]):
   return {
     config,
     ...(certfile === undefined ? {} : { certfile }),
-    certfileGiven: Object.hasOwn(s2s, "certfile"),
+    certfileGiven: tls ? tls.certfileGiven : Object.hasOwn(s2s, "certfile"),
     domainCerts: domainCerts.flatMap((e, index) =>
       e === undefined || !e.covering ? [] : [{ index, domain: e.domain, ...(e.cert === undefined ? {} : { cert: e.cert }) }],
     ),

@@ -100,6 +100,7 @@ const OUTGOING_TOML_NAMES: Readonly<Record<keyof S2sConfig["s2s"]["outgoing"], s
   port: "outgoing.port",
   ipVersions: "outgoing.ip_versions",
   connectionTimeoutMs: "outgoing.connection_timeout",
+  maxStanzaSize: "outgoing.max_stanza_size",
 };
 const DNS_TOML_NAMES: Readonly<Record<keyof S2sConfig["s2s"]["dns"], string>> = { timeoutMs: "dns.timeout", retries: "dns.retries" };
 

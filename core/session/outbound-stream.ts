@@ -5,7 +5,6 @@ import type { OutboundStreamApi } from "../stream/streams.js";
 import { XmlStream } from "../stream/xml-stream.js";
 import { withTimeout } from "../time/with-timeout.js";
 import type { SecureChannel } from "../tls/tls.js";
-import { DEFAULT_MAX_STANZA_SIZE } from "../config/types.js";
 import { definedCondition, el, NS, type XmlElement } from "../xml/element.js";
 import type { StreamDeps } from "./deps.js";
 
@@ -50,7 +49,7 @@ export class OutboundS2sStream implements OutboundStreamApi {
       onStreamEnd: () => this.#xml.close("peer closed the stream"),
       onParseError: (condition, text) => this.fail(condition, text),
       onClosed: (reason) => this.#onClosed(reason),
-    }, { contentNs: NS.SERVER, limits: { maxStanzaSize: DEFAULT_MAX_STANZA_SIZE, maxDepth: DEFAULT_MAX_DEPTH }, idleTimeoutMs: Infinity });
+    }, { contentNs: NS.SERVER, limits: { maxStanzaSize: deps.config.s2s.outgoing.maxStanzaSize, maxDepth: DEFAULT_MAX_DEPTH }, idleTimeoutMs: Infinity });
   }
 
   #markClosed!: () => void;

@@ -88,7 +88,7 @@ describe("valid fixtures", () => {
       ],
       ciphers: "TLSv1.2",
       maxRetryDelayMs: 60000,
-      outgoing: { port: 5299, ipVersions: [6, 4], connectionTimeoutMs: 2500 },
+      outgoing: { port: 5299, ipVersions: [6, 4], connectionTimeoutMs: 2500, maxStanzaSize: 65536 },
       dns: { timeoutMs: 3000, retries: 4 },
     });
     assert.deepEqual(c.plugins, { echo: { enabled: true } });
@@ -96,7 +96,7 @@ describe("valid fixtures", () => {
 
   it("sub-tables.toml: [s2s.outgoing] equals outgoing.* keys", () => {
     const c = loadConfigFile(join(FIXTURES, "valid/sub-tables.toml"));
-    assert.deepEqual(c.s2s.outgoing, { port: 5270, ipVersions: [4, 6], connectionTimeoutMs: Infinity });
+    assert.deepEqual(c.s2s.outgoing, { port: 5270, ipVersions: [4, 6], connectionTimeoutMs: Infinity, maxStanzaSize: 65536 });
     assert.deepEqual(c.s2s.dns, { timeoutMs: 5000, retries: 2 });
   });
 });

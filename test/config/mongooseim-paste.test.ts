@@ -81,7 +81,7 @@ describe("a MongooseIM [s2s] section pasted as is", () => {
       ],
       ciphers: "TLSv1.2",
       maxRetryDelayMs: 300_000,
-      outgoing: { port: 5270, ipVersions: [6], connectionTimeoutMs: 5000 },
+      outgoing: { port: 5270, ipVersions: [6], connectionTimeoutMs: 5000, maxStanzaSize: 65536 },
       dns: { timeoutMs: 30_000, retries: 1 },
     });
   });
