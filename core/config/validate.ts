@@ -368,6 +368,8 @@ interface S2sResult {
   /** Certificates that loaded, for the coverage check. Undefined `certfile` with `certfileGiven` means it failed. */
   certfile?: CheckedCertificate;
   certfileGiven: boolean;
+  /** Where the certificate is set in this file's layout, for coverage problems. */
+  certfileKey: string;
   /** domain_certfile entries for local hosts that name a certfile; `cert` undefined when it failed to load. */
   domainCerts: { index: number; domain: string; cert?: CheckedCertificate }[];
 }
@@ -526,6 +528,7 @@ function validateS2s(ctx: CheckContext, raw: unknown, hosts: readonly string[], 
     config,
     ...(certfile === undefined ? {} : { certfile }),
     certfileGiven: tls ? tls.certfileGiven : Object.hasOwn(s2s, "certfile"),
+    certfileKey: tls ? "s2s.outgoing.tls.certfile" : "s2s.certfile",
     domainCerts: domainCerts.flatMap((e, index) =>
       e === undefined || !e.covering ? [] : [{ index, domain: e.domain, ...(e.cert === undefined ? {} : { cert: e.cert }) }],
     ),
@@ -565,7 +568,10 @@ function checkTlsCoverage(ctx: CheckContext, hosts: readonly string[], listeners
   const mode = s2s.config.useStarttls;
   const directTlsAt = listeners.findIndex((l) => l.directTls);
   if (mode === "false" && directTlsAt < 0) return;
-  const reason = mode !== "false" ? `use_starttls = "${mode}"` : `listen.s2s[${directTlsAt}] uses direct TLS (tls.mode = "tls")`;
+  const reason =
+    mode === "false" ? `listen.s2s[${directTlsAt}] uses direct TLS (tls.mode = "tls")`
+    : s2s.certfileKey === "s2s.certfile" ? `use_starttls = "${mode}"`
+    : `the tls tables turn TLS on (like use_starttls = "${mode}")`;
 
   for (const host of hosts) {
     const perDomain = s2s.domainCerts.find((e) => e.domain === host);
@@ -575,7 +581,7 @@ function checkTlsCoverage(ctx: CheckContext, hosts: readonly string[], listeners
       if (!certificateCovers(s2s.certfile.file.leaf, host)) {
         problem(
           ctx,
-          "s2s.certfile",
+          s2s.certfileKey,
           `no certificate covers local host "${host}"`,
           new Verbatim(`${s2s.certfile.path} with ${describeNames(s2s.certfile.file.leaf)}`),
           `${expectedNames(host)}, or a domain_certfile entry for it`,
@@ -586,7 +592,7 @@ function checkTlsCoverage(ctx: CheckContext, hosts: readonly string[], listeners
     }
     problem(
       ctx,
-      "s2s.certfile",
+      s2s.certfileKey,
       `no certificate covers local host "${host}"`,
       new Verbatim("no certfile and no domain_certfile entry"),
       `a certfile or a domain_certfile entry with a certificate valid for "${host}"`,
