@@ -59,6 +59,8 @@ const S2S_L = (c: S2sConfig) => c.listen.s2s[0]!;
 const SVC = (c: S2sConfig) => c.listen.service[0]!;
 const SERVICE = (extra: string) => `[[listen.service]]\nport = 8888\npassword = "secret"\n${extra}`;
 
+const TLS_BOTH = `[[listen.s2s]]\nport = 5269\ntls = {mode = "starttls_required", verify_mode = "none", certfile = "certs/a.example.pem"}\n[s2s.outgoing.tls]\nmode = "starttls_required"\nverify_mode = "none"\ncertfile = "certs/a.example.pem"\n`;
+
 const valid: ValidCase[] = [
   // [general]
   { option: "general.hosts", toml: `[general]\nhosts = ["A.Example", "bücher.example", "localhost", "c.example."]`, get: (c) => c.general.hosts, want: ["a.example", "xn--bcher-kva.example", "localhost", "c.example"] },
@@ -178,6 +180,36 @@ const valid: ValidCase[] = [
     get: (c) => c.plugins,
     want: { echo: { enabled: false }, limits: { max: 10, ratio: 0.5, names: ["x"] } },
   },
+  // MongooseIM 6.4+ layout (tls-layout.ts, docs/configuration.md "MongooseIM versions and migration")
+  { option: "s2s.keyfile", toml: `[s2s]\ncertfile = "certs/a.example.pem"\nkeyfile = "certs/a.example.pem"`, get: (c) => c.s2s.keyfile, want: CERT_A },
+  { option: "s2s.outgoing.address", toml: `[s2s.outgoing]\naddress = [{host = "b.example", ip_address = "192.0.2.1"}]`, get: (c) => c.s2s.address, want: [{ host: "b.example", ipAddress: "192.0.2.1", tls: false }] },
+  { option: "s2s.outgoing.max_retry_delay", toml: "[s2s.outgoing]\nmax_retry_delay = 60", get: (c) => c.s2s.maxRetryDelayMs, want: 60000 },
+  { option: "s2s.outgoing.shaper", toml: `[s2s.outgoing]\nshaper = "fast"`, get: (c) => c.s2s.outgoing.port, want: 5269 },
+  { option: "s2s.outgoing.max_stanza_size", toml: `[s2s.outgoing]\nmax_stanza_size = "infinity"`, get: (c) => c.s2s.outgoing.maxStanzaSize, want: Infinity },
+  { option: "s2s.outgoing.dns.timeout", toml: "[s2s.outgoing]\ndns.timeout = 30", get: (c) => c.s2s.dns.timeoutMs, want: 30000 },
+  { option: "s2s.outgoing.dns.retries", toml: "[s2s.outgoing]\ndns.retries = 1", get: (c) => c.s2s.dns.retries, want: 1 },
+  { option: "s2s.outgoing.tls.mode", toml: `[s2s.outgoing.tls]\nmode = "starttls"\nverify_mode = "none"\ncertfile = "certs/a.example.pem"`, get: (c) => c.s2s.useStarttls, want: "optional" },
+  { option: "s2s.outgoing.tls.verify_mode", toml: `[s2s.outgoing.tls]\nmode = "starttls_required"\nverify_mode = "peer"\ncertfile = "certs/a.example.pem"`, get: (c) => c.s2s.useStarttls, want: "required_trusted" },
+  { option: "s2s.outgoing.tls.certfile", toml: `[s2s.outgoing.tls]\nverify_mode = "none"\ncertfile = "certs/a.example.pem"`, get: (c) => c.s2s.certfile, want: CERT_A },
+  { option: "s2s.outgoing.tls.keyfile", toml: `[s2s.outgoing.tls]\nverify_mode = "none"\ncertfile = "certs/a.example.pem"\nkeyfile = "certs/a.example.pem"`, get: (c) => c.s2s.keyfile, want: CERT_A },
+  { option: "s2s.outgoing.tls.cacertfile", toml: `[s2s.outgoing.tls]\nverify_mode = "none"\ncertfile = "certs/a.example.pem"\ncacertfile = "certs/ca.pem"`, get: (c) => c.s2s.cacertfile, want: join(EXAMPLES, "certs/ca.pem") },
+  { option: "s2s.outgoing.tls.ciphers", toml: `[s2s.outgoing.tls]\nverify_mode = "none"\ncertfile = "certs/a.example.pem"\nciphers = "HIGH:!aNULL"`, get: (c) => c.s2s.ciphers, want: "HIGH:!aNULL" },
+  { option: "s2s.outgoing.tls.versions", toml: `[s2s.outgoing.tls]\nverify_mode = "none"\ncertfile = "certs/a.example.pem"\nversions = ["tlsv1.3", "tlsv1.2"]`, get: (c) => c.s2s.useStarttls, want: "optional" },
+  { option: "s2s.outgoing.tls.disconnect_on_failure", toml: `[s2s.outgoing.tls]\ndisconnect_on_failure = false\ncertfile = "certs/a.example.pem"`, get: (c) => c.s2s.useStarttls, want: "optional" },
+  { option: "s2s.outgoing.tls.keep_secrets", toml: `[s2s.outgoing.tls]\nverify_mode = "none"\nkeep_secrets = false\ncertfile = "certs/a.example.pem"`, get: (c) => c.s2s.useStarttls, want: "optional" },
+  { option: "s2s.outgoing.tls.server_name_indication", toml: `[s2s.outgoing.tls]\nverify_mode = "none"\nserver_name_indication.enabled = true\ncertfile = "certs/a.example.pem"`, get: (c) => c.s2s.useStarttls, want: "optional" },
+  { option: "listen.s2s.tls.verify_mode", toml: TLS_BOTH, get: (c) => c.s2s.useStarttls, want: "required" },
+  { option: "listen.s2s.tls.certfile", toml: TLS_BOTH, get: (c) => c.s2s.certfile, want: CERT_A },
+  { option: "listen.s2s.tls.keyfile", toml: `[[listen.s2s]]\nport = 5269\ntls = {verify_mode = "none", certfile = "certs/a.example.pem", keyfile = "certs/a.example.pem"}\n[s2s.outgoing.tls]\nverify_mode = "none"\ndisconnect_on_failure = false\ncertfile = "certs/a.example.pem"\nkeyfile = "certs/a.example.pem"`, get: (c) => c.s2s.keyfile, want: CERT_A },
+  { option: "listen.s2s.tls.cacertfile", toml: TLS_BOTH.replace('verify_mode = "none", ', 'verify_mode = "none", cacertfile = "certs/ca.pem", '), get: (c) => c.s2s.cacertfile, want: join(EXAMPLES, "certs/ca.pem") },
+  { option: "listen.s2s.tls.ciphers", toml: TLS_BOTH.replace('verify_mode = "none", ', 'verify_mode = "none", ciphers = "HIGH", '), get: (c) => c.s2s.ciphers, want: "HIGH" },
+  { option: "listen.s2s.tls.versions", toml: TLS_BOTH.replace('verify_mode = "none", ', 'verify_mode = "none", versions = ["tlsv1.2", "tlsv1.3"], '), get: (c) => c.s2s.useStarttls, want: "required" },
+  { option: "listen.s2s.tls.disconnect_on_failure", toml: TLS_BOTH.replace(/verify_mode = "none"/g, "disconnect_on_failure = false"), get: (c) => c.s2s.useStarttls, want: "required" },
+  { option: "listen.s2s.tls.keep_secrets", toml: TLS_BOTH.replace('verify_mode = "none", ', 'verify_mode = "none", keep_secrets = false, '), get: (c) => c.s2s.useStarttls, want: "required" },
+  { option: "listen.s2s.proxy_protocol", toml: "[[listen.s2s]]\nport = 5269\nproxy_protocol = false", get: (c) => c.listen.s2s.length, want: 1 },
+  { option: "listen.s2s.reuse_port", toml: "[[listen.s2s]]\nport = 5269\nreuse_port = false", get: (c) => c.listen.s2s.length, want: 1 },
+  { option: "listen.component.access", toml: `[[listen.component]]\nport = 8888\npassword = "p"\naccess = "all"`, get: (c) => c.listen.service.length, want: 1 },
+  { option: "listen.component.hidden_components", toml: `[[listen.component]]\nport = 8888\npassword = "p"\nhidden_components = true`, get: (c) => c.listen.service.length, want: 1 },
 ];
 
 const invalid: InvalidCase[] = [
@@ -324,6 +356,40 @@ const invalid: InvalidCase[] = [
   // [plugins]
   { option: "plugins", toml: `plugins = "echo"\n[general]\nhosts = ["a.example"]`, path: "plugins", match: /not a table/ },
   { option: "plugins", toml: `plugins = [1]\n[general]\nhosts = ["a.example"]`, path: "plugins", match: /not a table/ },
+  // MongooseIM 6.4+ layout
+  { option: "s2s.keyfile", toml: `[s2s]\nkeyfile = "certs/a.example.pem"`, path: "s2s.certfile", match: /missing .*since keyfile is given/ },
+  { option: "s2s.keyfile", toml: `[s2s]\ncertfile = "certs/a.example.pem"\nkeyfile = "certs/ca.pem"`, path: "s2s.keyfile", match: /no PEM private key/ },
+  { option: "s2s.outgoing.address", toml: `[s2s]\naddress = []\noutgoing.address = []`, path: "s2s.address", match: /set in both layouts/ },
+  { option: "s2s.outgoing.address", toml: `[s2s.outgoing]\naddress = [{host = "b.example"}]`, path: "s2s.outgoing.address[0].ip_address", match: /missing/ },
+  { option: "s2s.outgoing.max_retry_delay", toml: "[s2s.outgoing]\nmax_retry_delay = 0", path: "s2s.outgoing.max_retry_delay" },
+  { option: "s2s.outgoing.shaper", toml: "[s2s.outgoing]\nshaper = 1", path: "s2s.outgoing.shaper" },
+  { option: "s2s.outgoing.max_stanza_size", toml: "[s2s.outgoing]\nmax_stanza_size = 0", path: "s2s.outgoing.max_stanza_size" },
+  { option: "s2s.outgoing.dns.timeout", toml: "[s2s.outgoing]\ndns.timeout = 0", path: "s2s.outgoing.dns.timeout" },
+  { option: "s2s.outgoing.dns.retries", toml: "[s2s.outgoing]\ndns.retries = 0", path: "s2s.outgoing.dns.retries" },
+  { option: "s2s.outgoing.tls.mode", toml: `[s2s.outgoing.tls]\nmode = "tls"\nverify_mode = "none"`, path: "s2s.outgoing.tls.mode", match: /tls = true/ },
+  { option: "s2s.outgoing.tls.verify_mode", toml: `[s2s.outgoing.tls]\nverify_mode = "selfsigned_peer"`, path: "s2s.outgoing.tls.verify_mode", match: /no xmpp-s2s equivalent/ },
+  { option: "s2s.outgoing.tls.certfile", toml: `[s2s.outgoing.tls]\nverify_mode = "none"\ncertfile = "nowhere.pem"`, path: "s2s.outgoing.tls.certfile", match: /cannot read/ },
+  { option: "s2s.outgoing.tls.keyfile", toml: `[s2s.outgoing.tls]\nverify_mode = "none"\nkeyfile = "certs/a.example.pem"`, path: "s2s.outgoing.tls.certfile", match: /missing/ },
+  { option: "s2s.outgoing.tls.cacertfile", toml: `[s2s.outgoing.tls]\nverify_mode = "none"\ncertfile = "certs/a.example.pem"\ncacertfile = "nowhere.pem"`, path: "s2s.outgoing.tls.cacertfile" },
+  { option: "s2s.outgoing.tls.ciphers", toml: `[s2s.outgoing.tls]\nverify_mode = "none"\ncertfile = "certs/a.example.pem"\nciphers = "NOTHING-AT-ALL"`, path: "s2s.outgoing.tls.ciphers" },
+  { option: "s2s.outgoing.tls.versions", toml: `[s2s.outgoing.tls]\nverify_mode = "none"\ncertfile = "certs/a.example.pem"\nversions = ["tlsv1.3"]`, path: "s2s.outgoing.tls.versions", match: /not supported/ },
+  { option: "s2s.outgoing.tls.disconnect_on_failure", toml: `[s2s.outgoing.tls]\ndisconnect_on_failure = "no"`, path: "s2s.outgoing.tls.disconnect_on_failure" },
+  { option: "s2s.outgoing.tls.keep_secrets", toml: `[s2s.outgoing.tls]\nverify_mode = "none"\ncertfile = "certs/a.example.pem"\nkeep_secrets = true`, path: "s2s.outgoing.tls.keep_secrets" },
+  { option: "s2s.outgoing.tls.server_name_indication", toml: `[s2s.outgoing.tls]\nverify_mode = "none"\ncertfile = "certs/a.example.pem"\nserver_name_indication.host = "x.example"`, path: "s2s.outgoing.tls.server_name_indication.host", match: /unknown key .*remove host/ },
+  { option: "listen.s2s.tls.verify_mode", toml: `[[listen.s2s]]\nport = 5269\ntls = {verify_mode = "none", certfile = "certs/a.example.pem"}\n[s2s.outgoing.tls]\nmode = "starttls_required"\nverify_mode = "none"`, path: "listen.s2s[0].tls", match: /differs from s2s\.outgoing\.tls/ },
+  { option: "listen.s2s.tls.certfile", toml: `[[listen.s2s]]\nport = 5269\ntls = {verify_mode = "none", certfile = "certs/b.example.pem"}\n[s2s.outgoing.tls]\nverify_mode = "none"\ncertfile = "certs/a.example.pem"`, path: "listen.s2s[0].tls.certfile", match: /differs from the certificate of s2s\.outgoing\.tls/ },
+  { option: "listen.s2s.tls.keyfile", toml: `[[listen.s2s]]\nport = 5269\ntls = {verify_mode = "none", certfile = "certs/a.example.pem", keyfile = "certs/ca.pem"}\n[s2s.outgoing.tls]\nverify_mode = "none"`, path: "listen.s2s[0].tls.keyfile", match: /no PEM private key/ },
+  { option: "listen.s2s.tls.cacertfile", toml: `[[listen.s2s]]\nport = 5269\ntls = {verify_mode = "none", cacertfile = "certs/a.example.pem"}\n[s2s.outgoing.tls]\nverify_mode = "none"\ncertfile = "certs/a.example.pem"\ncacertfile = "certs/ca.pem"`, path: "listen.s2s[0].tls.cacertfile", match: /differs from s2s\.outgoing\.tls\.cacertfile/ },
+  { option: "listen.s2s.tls.ciphers", toml: `[[listen.s2s]]\nport = 5269\ntls = {verify_mode = "none", ciphers = 1}\n[s2s.outgoing.tls]\nverify_mode = "none"\ncertfile = "certs/a.example.pem"`, path: "listen.s2s[0].tls.ciphers" },
+  { option: "listen.s2s.tls.versions", toml: `[[listen.s2s]]\nport = 5269\ntls = {verify_mode = "none", versions = "tlsv1.2"}\n[s2s.outgoing.tls]\nverify_mode = "none"\ncertfile = "certs/a.example.pem"`, path: "listen.s2s[0].tls.versions" },
+  { option: "listen.s2s.tls.disconnect_on_failure", toml: `[[listen.s2s]]\nport = 5269\ntls = {disconnect_on_failure = 1}`, path: "listen.s2s[0].tls.disconnect_on_failure" },
+  { option: "listen.s2s.tls.keep_secrets", toml: `[[listen.s2s]]\nport = 5269\ntls = {verify_mode = "none", keep_secrets = true}`, path: "listen.s2s[0].tls.keep_secrets" },
+  { option: "listen.s2s.tls.verify_mode", toml: `[[listen.s2s]]\nport = 5269\ntls = {dhfile = "dh.pem"}`, path: "listen.s2s[0].tls.dhfile", match: /unknown key .*ECDHE/ },
+  { option: "listen.s2s.proxy_protocol", toml: "[[listen.s2s]]\nport = 5269\nproxy_protocol = true", path: "listen.s2s[0].proxy_protocol", match: /not supported/ },
+  { option: "listen.s2s.reuse_port", toml: "[[listen.s2s]]\nport = 5269\nreuse_port = 1", path: "listen.s2s[0].reuse_port" },
+  { option: "listen.s2s", toml: "[[listen.s2s]]\nport = 5269\nstate_timeout = 5000", path: "listen.s2s[0].state_timeout", match: /negotiation_timeout/ },
+  { option: "listen.component.access", toml: `[[listen.component]]\nport = 8888\npassword = "p"\naccess = "component"`, path: "listen.component[0].access" },
+  { option: "listen.component.hidden_components", toml: `[[listen.component]]\nport = 8888\npassword = "p"\nhidden_components = "yes"`, path: "listen.component[0].hidden_components" },
 ];
 
 describe("config options (table-driven)", () => {
