@@ -21,7 +21,7 @@ import { S2sListeners } from "./s2s-listeners.js";
 import { StanzaTap } from "./events-tap.js";
 import { ensureConfig, type ConfigInput } from "./config-input.js";
 import { applyReload, type ReloadReport } from "./reload.js";
-import { loadConfigFile } from "../config/load.js";
+import { loadConfigFileReportingAll } from "../check-config.js";
 import { isConfigError } from "../errors.js";
 
 export interface CreateServerOptions {
@@ -148,7 +148,8 @@ export function createServer(input: ConfigInput, options: CreateServerOptions = 
       let nextConfig: S2sConfig;
       try {
         if (next !== undefined) nextConfig = ensureConfig(next);
-        else if (config.file) nextConfig = loadConfigFile(config.file);
+        // Every problem of the file at once, its plugins' included (as check-config and start).
+        else if (config.file) nextConfig = await loadConfigFileReportingAll(config.file);
         else throw new Error("reload(): no config file to read again; pass the new config");
         const report = await applyReload(child, config, nextConfig, listeners);
         config = nextConfig;
