@@ -17,6 +17,7 @@ import {
   checkItems,
   field,
   isTable,
+  missing,
   oneOf,
   problem,
   table,
@@ -45,10 +46,10 @@ const SNI_SHAPE: TableShape = {
   hints: { host: "xmpp-s2s always sends the remote domain as SNI and checks the certificate against it (RFC 6125); remove host" },
 };
 
-/** A listener's `tls` table as validated for shape, with where it is. */
+/** Where a `[[listen.s2s]]` `tls` table is (or would be), and the table as validated for shape if it has one. */
 export interface ListenerTls {
   readonly path: string;
-  readonly table: Table;
+  readonly table?: Table;
 }
 
 /** The TLS settings both layouts come down to. */
@@ -68,7 +69,7 @@ export interface TlsSettings {
  */
 export function usesCurrentTlsLayout(outgoingTls: unknown, listeners: readonly ListenerTls[]): boolean {
   if (outgoingTls !== undefined) return true;
-  return listeners.some((l) => Object.keys(l.table).some((k) => k !== "mode") || l.table["mode"] === "starttls_required");
+  return listeners.some((l) => l.table !== undefined && (Object.keys(l.table).some((k) => k !== "mode") || l.table["mode"] === "starttls_required"));
 }
 
 const CLASSIC_TLS_KEYS = ["use_starttls", "certfile", "keyfile", "cacertfile", "ciphers"] as const;
@@ -89,7 +90,13 @@ export function currentTlsSettings(ctx: CheckContext, s2s: Table, outgoingTlsRaw
   if (outgoing !== undefined) serverNameIndication(ctx, outgoing, outPath);
 
   const outLevel = outgoing === undefined ? "false" : level(ctx, outgoing, outPath, false);
+  const withTls = listeners.filter((l): l is Required<ListenerTls> => l.table !== undefined);
   for (const l of listeners) {
+    if (l.table !== undefined || outLevel === undefined || outLevel === "false") continue;
+    // MongooseIM offers no TLS on a listener without a tls table; xmpp-s2s would apply s2s.outgoing.tls to it.
+    missing(ctx, l.path, `a tls table with the mode and verify_mode of s2s.outgoing.tls (TLS ${describe(outLevel)}), since xmpp-s2s applies one TLS policy to both directions`);
+  }
+  for (const l of withTls) {
     const direct = l.table["mode"] === "tls";
     const lvl = level(ctx, l.table, l.path, direct);
     if (lvl === undefined || outLevel === undefined) continue;
@@ -103,11 +110,11 @@ export function currentTlsSettings(ctx: CheckContext, s2s: Table, outgoingTlsRaw
       );
     }
   }
-  if (outgoing === undefined && listeners.some((l) => l.table["mode"] !== "tls")) {
+  if (outgoing === undefined && withTls.some((l) => l.table["mode"] !== "tls")) {
     problem(ctx, outPath, "missing while a listener offers STARTTLS", new Verbatim("no [s2s.outgoing.tls]"), "an [s2s.outgoing.tls] table with the listener's mode and verify_mode", "xmpp-s2s applies one TLS policy to both directions");
   }
 
-  const sources: Array<{ t: Table; p: string }> = [...(outgoing ? [{ t: outgoing, p: outPath }] : []), ...listeners.map((l) => ({ t: l.table, p: l.path }))];
+  const sources: Array<{ t: Table; p: string }> = [...(outgoing ? [{ t: outgoing, p: outPath }] : []), ...withTls.map((l) => ({ t: l.table, p: l.path }))];
   let certfile: CheckedCertificate | undefined;
   let certfileGiven = false;
   let certAt = "";

@@ -344,8 +344,11 @@ function listenerCommon(ctx: CheckContext, p: string, t: Table): ListenerCommon 
  * classic layout that is all the table says, otherwise tls-layout.ts reads the rest.
  */
 function listenerTls(ctx: CheckContext, p: string, t: Table, tables: ListenerTls[]): boolean {
-  if (t["tls"] === undefined) return false;
   const tlsPath = child(p, "tls");
+  if (t["tls"] === undefined) {
+    tables.push({ path: tlsPath });
+    return false;
+  }
   const tls = table(ctx, tlsPath, t["tls"], LISTENER_TLS_SHAPE, 'a table, e.g. tls.mode = "tls"');
   if (tls === undefined) return false;
   tables.push({ path: tlsPath, table: tls });
@@ -429,7 +432,7 @@ function validateS2s(ctx: CheckContext, raw: unknown, hosts: readonly string[], 
     ? currentTlsSettings(ctx, s2s, outgoing["tls"], outgoingPath, listenerTls)
     : undefined;
   // Classic layout: a listener's tls table says only whether it is direct TLS.
-  if (tls === undefined) for (const l of listenerTls) field(ctx, l.table, l.path, "mode", oneOf(["tls", "starttls"] as const));
+  if (tls === undefined) for (const l of listenerTls) if (l.table) field(ctx, l.table, l.path, "mode", oneOf(["tls", "starttls"] as const));
   // Options are checked in the order of MongooseIM's documentation, so problems come out in that order.
 
   const defaultPolicy = field(ctx, s2s, p, "default_policy", oneOf(["allow", "deny"] as const)) ?? d.defaultPolicy;

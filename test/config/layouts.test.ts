@@ -71,6 +71,9 @@ describe("MongooseIM <= 6.3 and 6.4+ layouts", () => {
     const asymmetric = problems(`[[listen.s2s]]\nport = 5269\ntls.mode = "starttls"\ntls.verify_mode = "none"\ntls.certfile = "certs/a.example.pem"\n[s2s.outgoing.tls]\nmode = "starttls_required"\nverify_mode = "none"`);
     assert.match(asymmetric.join("\n"), /^listen\.s2s\[0\]\.tls: differs from s2s\.outgoing\.tls .*one TLS policy to both directions/m);
 
+    const bare = problems(`[[listen.s2s]]\nport = 5269\n[s2s.outgoing.tls]\nmode = "starttls_required"\nverify_mode = "none"\ncertfile = "certs/a.example.pem"`);
+    assert.match(bare.join("\n"), /^listen\.s2s\[0\]\.tls: missing \(expected a tls table with the mode and verify_mode of s2s\.outgoing\.tls/m);
+
     const direct = problems(`[s2s.outgoing.tls]\nmode = "tls"\nverify_mode = "none"`);
     assert.match(direct.join("\n"), /^s2s\.outgoing\.tls\.mode: direct TLS to every peer is not supported .*tls = true/);
   });
