@@ -485,7 +485,8 @@ function validateS2s(ctx: CheckContext, raw: unknown, hosts: readonly string[], 
   const maxRetryDelayMs = field(ctx, retryAt.t, retryAt.at, "max_retry_delay", secondsToMs({ integral: true, infinity: false })) ?? d.maxRetryDelayMs;
 
   const maxStanza = orInfinity(integer(1, Number.MAX_SAFE_INTEGER, MAX_STANZA_EXPECTED, "a positive integer"), MAX_STANZA_EXPECTED);
-  field(ctx, outgoing, outgoingPath, "shaper", string); // MongooseIM compatibility, no effect (as the listeners' shaper)
+  // MongooseIM 6.4+ shapes what peers send on our outbound streams too; xmpp-s2s shapes listeners only.
+  field(ctx, outgoing, outgoingPath, "shaper", oneOf(["none"] as const));
   const connectionTimeout = orInfinity(
     integer(1, MAX_TIMER_MS, CONNECTION_TIMEOUT_EXPECTED, "a positive integer"),
     CONNECTION_TIMEOUT_EXPECTED,

@@ -94,7 +94,7 @@ describe("MongooseIM <= 6.3 and 6.4+ layouts", () => {
     max_retry_delay = 30
     max_stanza_size = 10_000
     port = 5299
-    shaper = "fast"
+    shaper = "none"
     tls.cacertfile = "certs/ca.pem"
     tls.certfile = "certs/a.example.pem"
     tls.verify_mode = "none"
