@@ -7,6 +7,7 @@ import { ConfigError, ERROR_CODES, S2sError } from "../../core/errors.js";
 import type { Logger } from "../../core/logging/logger.js";
 import type { PeerIdentityCheck, SecureChannel, TlsProvider } from "../../core/tls/tls.js";
 import { chainFromDetailed, TrustStore, verifyChain } from "./chain.js";
+import { ContextTrust, serverContext } from "./context-trust.js";
 import { describeIdentities, matchIdentity } from "./identity.js";
 
 /** What the provider needs from the configuration (the `[s2s]` TLS keys), plus knobs for tests. */
@@ -43,9 +44,6 @@ export function settingsFromConfig(config: S2sConfig): NodeTlsSettings {
 
 export const DEFAULT_HANDSHAKE_TIMEOUT_MS = 30_000;
 
-/** RFC 8996 / RFC 7590 §3.1: nothing older than TLS 1.2. */
-const MIN_VERSION = "TLSv1.2";
-
 /**
  * What OpenSSL says of a client certificate without the clientAuth EKU. Node 20 maps
  * X509_V_ERR_INVALID_PURPOSE to INVALID_PURPOSE; the other spelling is the name some OpenSSL
@@ -64,6 +62,7 @@ interface Identity {
 
 /** An immutable snapshot of the certificate files and everything built from them; `reload` swaps it whole. */
 class Material {
+  /** For our own chain check (chain.ts): system roots + cacertfile. */
   readonly trust: TrustStore;
   readonly #contexts = new Map<Identity | undefined, tls.SecureContext>();
   readonly #servers = new Map<Identity, tls.Server>();
@@ -71,7 +70,9 @@ class Material {
   constructor(
     readonly defaultCert: Identity | undefined,
     readonly domainCerts: ReadonlyMap<string, Identity>,
-    readonly caPems: readonly string[],
+    caPems: readonly string[],
+    /** How OpenSSL's contexts get the same trust store, without listing it in CertificateRequests. */
+    readonly contextTrust: ContextTrust,
     private readonly ciphers: string,
     private readonly newServer: (options: tls.TlsOptions) => tls.Server,
   ) {
@@ -85,14 +86,14 @@ class Material {
 
   /**
    * One secure context per certificate (and one without, for outbound streams of domains we have
-   * no certificate for), built on first use: each holds the whole trust store, ~20 ms to build.
-   * The trust store is in EVERY context: with SNI, OpenSSL verifies client certificates against
-   * the CA list of the context SNI selected (stack-notes).
+   * no certificate for), built on first use. The trust store is in EVERY context: with SNI,
+   * OpenSSL verifies client certificates against the store of the context SNI selected
+   * (stack-notes); and every context lists no CA, or only cacertfile's (context-trust.ts).
    */
   contextFor(identity: Identity | undefined): tls.SecureContext {
     let context = this.#contexts.get(identity);
     if (!context) {
-      context = tls.createSecureContext({ ...this.#baseOptions(), ...(identity ? { cert: identity.certPem, key: identity.keyPem } : {}) });
+      context = this.contextTrust.complete(tls.createSecureContext({ ...this.#baseOptions(), ...(identity ? { cert: identity.certPem, key: identity.keyPem } : {}) }));
       this.#contexts.set(identity, context);
     }
     return context;
@@ -125,14 +126,16 @@ class Material {
           callback(null, chosen === identity ? undefined : this.contextFor(chosen));
         },
       });
+      this.contextTrust.complete(serverContext(server));
       this.#servers.set(identity, server);
     }
     return server;
   }
 
   /**
-   * Build every context and server now rather than on the first handshake: each takes ~20 ms
-   * (the whole trust store), which the first message on a fresh link would otherwise wait for.
+   * Build every context and server now rather than on the first handshake (parsing a certificate
+   * and key, and with cacertfile copying the root store), which the first message on a fresh link
+   * would otherwise wait for.
    */
   warm(handshakeTimeoutMs: number): void {
     this.contextFor(this.defaultCert);
@@ -144,7 +147,7 @@ class Material {
   }
 
   #baseOptions(): tls.SecureContextOptions {
-    return { ca: [...this.caPems], ciphers: this.ciphers, minVersion: MIN_VERSION };
+    return this.contextTrust.options(this.ciphers);
   }
 }
 
@@ -361,14 +364,20 @@ export class NodeTlsProvider implements TlsProvider {
       const loaded = identity(entry.certfile, entry.keyfile, `s2s.domain_certfile[${i}]`);
       if (loaded) domainCerts.set(entry.domain.toLowerCase(), loaded);
     });
-    const caPems = s.systemRoots === false ? [] : [...tls.rootCertificates];
+    const systemRoots = s.systemRoots !== false;
+    const extraPems: string[] = [];
     if (s.cacertfile !== undefined) {
       const cas = loadCaCertificates(s.cacertfile);
       if ("error" in cas) problems.push(`s2s.cacertfile: ${cas.error}`);
-      else caPems.push(...cas.ok.map((c) => c.toString()));
+      else extraPems.push(...cas.ok.map((c) => c.toString()));
     }
     if (problems.length > 0) throw new ConfigError(problems);
-    return new Material(defaultCert, domainCerts, caPems, s.ciphers, (options) => this.#newServer(options));
+    const contextTrust = new ContextTrust(systemRoots, extraPems);
+    if (contextTrust.listsSystemRoots) {
+      this.logger?.warn({ what: "tls_ca_list_full", reason: "this Node has no SecureContext#addCACert: CertificateRequests list every system root (~14 KB)" });
+    }
+    const caPems = [...(systemRoots ? tls.rootCertificates : []), ...extraPems];
+    return new Material(defaultCert, domainCerts, caPems, contextTrust, s.ciphers, (options) => this.#newServer(options));
   }
 }
 

@@ -1,0 +1,76 @@
+/**
+ * One TLS link between two NodeTlsProviders through a record-reading relay (record-proxy.ts),
+ * with the XMPP order of things after the handshake (RFC 6120 §5.4.3.3): the initiator sends its
+ * new stream header, the receiver answers with its own. Reports what the receiving server sent
+ * between the end of the handshake and that stream header.
+ *
+ * Imported by handshake-hygiene.test.ts, and run as a script in a child Node started with another
+ * OpenSSL configuration: `node --import tsx test/tls/ticket-probe.ts A.pem B.pem CA.pem` prints
+ * the report as JSON.
+ */
+import { connect, createServer, type AddressInfo, type Socket } from "node:net";
+import { fileURLToPath } from "node:url";
+import { NodeTlsProvider, type NodeTlsSettings } from "../../plugins/tls-node/node-tls-provider.js";
+import { APPLICATION_DATA, recordProxy, type TlsRecord } from "./record-proxy.js";
+
+export interface ProbeReport {
+  readonly protocol: string | null;
+  /** The server's first flight (ServerHello ... Finished), as records. */
+  readonly serverFlight: TlsRecord[];
+  /** Server records after the client's Finished flight and before the record carrying the server's stream header. */
+  readonly beforeStreamHeader: TlsRecord[];
+  /** `session` events on the initiator's socket: one per NewSessionTicket it received. */
+  readonly sessions: number;
+}
+
+export async function probeLink(files: { a: string; b: string; ca: string }): Promise<ProbeReport> {
+  const settings = (certfile: string): NodeTlsSettings => ({ mode: "optional", certfile, cacertfile: files.ca, domainCertfile: [], ciphers: "TLSv1.2:TLSv1.3", clientCertificates: () => true });
+  const initiator = new NodeTlsProvider(settings(files.a));
+  const receiver = new NodeTlsProvider(settings(files.b));
+  let accepted!: (socket: Socket) => void;
+  const rawInbound = new Promise<Socket>((resolve) => (accepted = resolve));
+  const listener = createServer((socket) => accepted(socket));
+  await new Promise<void>((resolve) => listener.listen(0, "127.0.0.1", resolve));
+  const proxy = await recordProxy("127.0.0.1", { host: "127.0.0.1", port: (listener.address() as AddressInfo).port });
+  const raw = connect(proxy.port, "127.0.0.1");
+  await new Promise((resolve) => raw.once("connect", resolve));
+  const inbound = rawInbound.then((socket) => receiver.acceptInbound(socket, "b.example"));
+  const out = await initiator.connectOutbound(raw, "a.example", "b.example");
+  let sessions = 0;
+  // Attached before the next read: tickets come one round trip after the client's Finished.
+  out.socket.on("session", () => sessions++);
+  const inb = await inbound;
+  try {
+    const header = new Promise<void>((resolve) => inb.socket.once("data", () => resolve()));
+    out.socket.write("<stream:stream xmlns='jabber:server' xmlns:stream='http://etherx.jabber.org/streams' from='a.example' to='b.example' version='1.0'>");
+    await header;
+    const answer = new Promise<void>((resolve) => out.socket.once("data", () => resolve()));
+    inb.socket.write("<stream:stream xmlns='jabber:server' xmlns:stream='http://etherx.jabber.org/streams' from='b.example' to='a.example' id='probe' version='1.0'>");
+    await answer;
+    const records = proxy.records;
+    const hello = records.find((r) => r.dir === "c2s")!;
+    // The client's second flight (Certificate ... Finished) can only leave after the server's
+    // whole first flight arrived: the relay sees them in that order.
+    const clientFlight = records.find((r) => r.dir === "c2s" && r.seq > hello.seq)!;
+    const serverFlight = records.filter((r) => r.dir === "s2c" && r.seq > hello.seq && r.seq < clientFlight.seq);
+    const after = records.filter((r) => r.dir === "s2c" && r.seq > clientFlight.seq);
+    if (after.at(-1)?.type !== APPLICATION_DATA) throw new Error("the server's stream header was not the last record");
+    return { protocol: out.socket.getProtocol(), serverFlight, beforeStreamHeader: after.slice(0, -1), sessions };
+  } finally {
+    out.socket.destroy();
+    inb.socket.destroy();
+    proxy.close();
+    listener.close();
+  }
+}
+
+if (process.argv[1] === fileURLToPath(import.meta.url)) {
+  const [a, b, ca] = process.argv.slice(2);
+  probeLink({ a: a!, b: b!, ca: ca! }).then(
+    (report) => process.stdout.write(JSON.stringify(report) + "\n"),
+    (err: unknown) => {
+      process.stderr.write(`${String(err)}\n`);
+      process.exitCode = 1;
+    },
+  );
+}

@@ -1,0 +1,36 @@
+/** One handshake of a node:tls client limited to TLS 1.2 (readable on the wire) against a provider's acceptInbound, through the record relay. */
+import assert from "node:assert/strict";
+import { readFileSync } from "node:fs";
+import { createServer, type AddressInfo, type Socket } from "node:net";
+import * as tls from "node:tls";
+import type { NodeTlsProvider } from "../../plugins/tls-node/node-tls-provider.js";
+import type { SecureChannel } from "../../core/tls/tls.js";
+import { CLIENT_HELLO, recordProxy, type TlsRecord } from "./record-proxy.js";
+
+/** A node:tls client limited to TLS 1.2 (so the handshake is readable) against our acceptInbound, through the relay. */
+export async function tls12Inbound(server: NodeTlsProvider, client: { cert: string }): Promise<{ records: TlsRecord[]; channel: SecureChannel; client: tls.TLSSocket }> {
+  let accepted!: (socket: Socket) => void;
+  const raw = new Promise<Socket>((resolve) => (accepted = resolve));
+  const listener = createServer((socket) => accepted(socket));
+  await new Promise<void>((resolve) => listener.listen(0, "127.0.0.1", resolve));
+  const proxy = await recordProxy("127.0.0.1", { host: "127.0.0.1", port: (listener.address() as AddressInfo).port });
+  const pem = readFileSync(client.cert, "utf8");
+  try {
+    const channel = raw.then((socket) => server.acceptInbound(socket, "b.example"));
+    const socket = tls.connect({ port: proxy.port, host: "127.0.0.1", servername: "b.example", maxVersion: "TLSv1.2", cert: pem, key: pem, rejectUnauthorized: false });
+    socket.on("error", () => {});
+    await new Promise((resolve) => socket.once("secureConnect", resolve));
+    const secured = await channel;
+    // The handshake is over on both sides; the relay has seen all of it once a byte went each way.
+    const echoed = new Promise((resolve) => socket.once("data", resolve));
+    secured.socket.write("x");
+    await echoed;
+    assert.ok(proxy.records.some((r) => r.dir === "c2s" && r.handshakeType === CLIENT_HELLO));
+    socket.destroy();
+    secured.socket.destroy();
+    return { records: [...proxy.records], channel: secured, client: socket };
+  } finally {
+    proxy.close();
+    listener.close();
+  }
+}
