@@ -4,7 +4,6 @@
  */
 import { after, afterEach, before, describe, it } from "node:test";
 import assert from "node:assert/strict";
-import { X509Certificate } from "node:crypto";
 import { copyFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import * as net from "node:net";
@@ -324,15 +323,7 @@ describe("NodeTlsProvider over real sockets", () => {
     ({ out } = await handshake(A, B, "a.example", "b.example"));
     assert.equal(out.peerCertificate?.subject, "CN=renewed.example");
   });
-
-  it("system roots are trusted too: a public chain would verify (Node's root store is in the context)", () => {
-    // Not a network test: the roots are part of the trust store next to cacertfile.
-    const P = provider({ certfile: a.certfile });
-    assert.ok(tls.rootCertificates.length > 50);
-    assert.equal(P.hasCertificateFor("a.example"), true);
-    const issuer = new X509Certificate(tls.rootCertificates[0]!);
-    assert.equal(issuer.ca, true);
-  });
+  // That the system roots stay trusted next to cacertfile: test/tls/handshake-hygiene.test.ts.
 });
 
 // ---------------------------------------------------------------------------------------------

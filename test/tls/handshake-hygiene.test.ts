@@ -11,12 +11,15 @@
  */
 import { after, before, describe, it } from "node:test";
 import assert from "node:assert/strict";
-import { execFile } from "node:child_process";
-import { readFileSync } from "node:fs";
+import { execFile, execFileSync } from "node:child_process";
+import { X509Certificate } from "node:crypto";
+import { readFileSync, writeFileSync } from "node:fs";
 import { connect, type AddressInfo } from "node:net";
+import { join } from "node:path";
 import * as tls from "node:tls";
 import { fileURLToPath } from "node:url";
 import { NodeTlsProvider, type NodeTlsSettings } from "../../plugins/tls-node/node-tls-provider.js";
+import type { SecureChannel } from "../../core/tls/tls.js";
 import { makeCa, makeCertDir, makeLeaf, removeCertDir, type CertAuthority, type Leaf } from "../helpers/certs.js";
 import { APPLICATION_DATA, CERTIFICATE_REQUEST, HANDSHAKE, NEW_SESSION_TICKET, recordProxy, type TlsRecord } from "./record-proxy.js";
 import { probeLink, type ProbeReport } from "./ticket-probe.js";
@@ -113,6 +116,36 @@ describe("TLS handshake hygiene: no session tickets, a compact CertificateReques
       server.close();
     }
   });
+
+  describe("the system roots are still in OpenSSL's store (only the CA list shrank)", () => {
+    // A leaf whose issuer name is a real root's, signed by another key of the same type and
+    // without an authority key identifier: OpenSSL finds the real root by name, then fails on the
+    // signature (CERT_SIGNATURE_FAILURE). A store without that root says
+    // UNABLE_TO_VERIFY_LEAF_SIGNATURE. The side presenting the leaf has an empty store (`ca: []`):
+    // with the roots it would send the real root along (OpenSSL's automatic chain building).
+    let impostor: string;
+    before(() => {
+      impostor = impostorLeaf(dir);
+    });
+
+    for (const cacertfile of [true, false]) {
+      it(`inbound and outbound, ${cacertfile ? "with" : "without"} cacertfile`, async () => {
+        const extra = cacertfile ? { cacertfile: ca.cafile } : {};
+        const inbound = await tls12Inbound(provider({ certfile: b.certfile, ...extra }), { cert: impostor });
+        assert.equal(inbound.channel.chainError, "CERT_SIGNATURE_FAILURE");
+        const out = await outboundTo(provider({ certfile: a.certfile, ...extra }), impostor);
+        assert.equal(out.chainError, "CERT_SIGNATURE_FAILURE");
+      });
+    }
+
+    it("(control: a store without the system roots does not find that issuer)", async () => {
+      const settings = { cacertfile: ca.cafile, systemRoots: false };
+      const inbound = await tls12Inbound(provider({ certfile: b.certfile, ...settings }), { cert: impostor });
+      assert.equal(inbound.channel.chainError, "UNABLE_TO_VERIFY_LEAF_SIGNATURE");
+      const out = await outboundTo(provider({ certfile: a.certfile, ...settings }), impostor);
+      assert.equal(out.chainError, "UNABLE_TO_VERIFY_LEAF_SIGNATURE");
+    });
+  });
 });
 
 /** The CertificateRequest is the second encrypted record of a TLS 1.3 server flight (after EncryptedExtensions). */
@@ -129,4 +162,40 @@ function plaintextMessages(records: readonly TlsRecord[], dir: "c2s" | "s2c"): A
   const mine = records.filter((r) => r.dir === dir);
   const ccs = mine.findIndex((r) => r.type === CHANGE_CIPHER_SPEC);
   return mine.slice(0, ccs < 0 ? undefined : ccs).filter((r) => r.type === HANDSHAKE).flatMap((r) => r.messages ?? []);
+}
+
+/** Our connectOutbound against a node:tls server presenting `certfile` (and nothing it could chain to it). */
+async function outboundTo(client: NodeTlsProvider, certfile: string): Promise<SecureChannel> {
+  const pem = readFileSync(certfile, "utf8");
+  const server = tls.createServer({ cert: pem, key: pem, ca: [] }, (s) => s.on("error", () => {}));
+  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+  try {
+    const raw = connect((server.address() as AddressInfo).port, "127.0.0.1");
+    await new Promise((resolve) => raw.once("connect", resolve));
+    const channel = await client.connectOutbound(raw, "a.example", "b.example");
+    channel.socket.destroy();
+    return channel;
+  } finally {
+    server.close();
+  }
+}
+
+/** Certificate + key (PEM file) of a leaf for b.example "issued" by a system root's name, signed by a key of ours. */
+function impostorLeaf(dir: string): string {
+  const root = tls.rootCertificates.map((p) => new X509Certificate(p)).find((c) => /^[A-Za-z0-9 .=\n-]+$/.test(c.subject) && c.subject.includes("CN="));
+  assert.ok(root, "a system root with a plain subject name");
+  const subject = "/" + root.subject.split("\n").join("/");
+  const file = (name: string) => join(dir, `impostor-${name}`);
+  const openssl = (args: string[]) => execFileSync("openssl", args, { stdio: ["ignore", "ignore", "pipe"] });
+  // OpenSSL only considers an issuer whose key type matches the signature's.
+  const details = root.publicKey.asymmetricKeyDetails;
+  const caKey = root.publicKey.asymmetricKeyType === "rsa" ? ["-algorithm", "RSA", "-pkeyopt", "rsa_keygen_bits:2048"] : ["-algorithm", "EC", "-pkeyopt", `ec_paramgen_curve:${details?.namedCurve ?? "P-256"}`];
+  openssl(["genpkey", ...caKey, "-out", file("ca.key")]);
+  openssl(["req", "-x509", "-new", "-key", file("ca.key"), "-subj", subject, "-days", "2", "-addext", "basicConstraints=critical,CA:TRUE", "-addext", "keyUsage=critical,keyCertSign", "-out", file("ca.pem")]);
+  openssl(["genpkey", "-algorithm", "EC", "-pkeyopt", "ec_paramgen_curve:P-256", "-out", file("leaf.key")]);
+  openssl(["req", "-new", "-key", file("leaf.key"), "-subj", "/CN=b.example", "-out", file("leaf.csr")]);
+  writeFileSync(file("leaf.ext"), "subjectAltName=DNS:b.example\nextendedKeyUsage=serverAuth,clientAuth\nauthorityKeyIdentifier=none\nsubjectKeyIdentifier=none\n");
+  openssl(["x509", "-req", "-in", file("leaf.csr"), "-CA", file("ca.pem"), "-CAkey", file("ca.key"), "-CAcreateserial", "-days", "2", "-extfile", file("leaf.ext"), "-out", file("leaf.pem")]);
+  writeFileSync(file("leaf-with-key.pem"), readFileSync(file("leaf.pem"), "utf8") + readFileSync(file("leaf.key"), "utf8"));
+  return file("leaf-with-key.pem");
 }

@@ -1,4 +1,8 @@
-/** One handshake of a node:tls client limited to TLS 1.2 (readable on the wire) against a provider's acceptInbound, through the record relay. */
+/**
+ * One handshake of a node:tls client limited to TLS 1.2 (readable on the wire) against a
+ * provider's acceptInbound, through the record relay. The client's store is empty (`ca: []`), so
+ * it sends its certificate file's chain and nothing OpenSSL would find and add.
+ */
 import assert from "node:assert/strict";
 import { readFileSync } from "node:fs";
 import { createServer, type AddressInfo, type Socket } from "node:net";
@@ -17,7 +21,7 @@ export async function tls12Inbound(server: NodeTlsProvider, client: { cert: stri
   const pem = readFileSync(client.cert, "utf8");
   try {
     const channel = raw.then((socket) => server.acceptInbound(socket, "b.example"));
-    const socket = tls.connect({ port: proxy.port, host: "127.0.0.1", servername: "b.example", maxVersion: "TLSv1.2", cert: pem, key: pem, rejectUnauthorized: false });
+    const socket = tls.connect({ port: proxy.port, host: "127.0.0.1", servername: "b.example", maxVersion: "TLSv1.2", cert: pem, key: pem, ca: [], rejectUnauthorized: false });
     socket.on("error", () => {});
     await new Promise((resolve) => socket.once("secureConnect", resolve));
     const secured = await channel;
