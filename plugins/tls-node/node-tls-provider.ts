@@ -376,9 +376,21 @@ export class NodeTlsProvider implements TlsProvider {
     if (contextTrust.listsSystemRoots) {
       this.logger?.warn({ what: "tls_ca_list_full", reason: "this Node has no SecureContext#addCACert: CertificateRequests list every system root (~14 KB)" });
     }
-    const caPems = [...(systemRoots ? tls.rootCertificates : []), ...extraPems];
+    const caPems = [...(systemRoots ? [...tls.rootCertificates, ...nodeExtraCaPems()] : []), ...extraPems];
     return new Material(defaultCert, domainCerts, caPems, contextTrust, s.ciphers, (options) => this.#newServer(options));
   }
+}
+
+/**
+ * NODE_EXTRA_CA_CERTS: Node put these in its root store at start-up, which OpenSSL verifies
+ * against (context-trust.ts); our own chain check gets them too, so both verdicts share their
+ * anchors. A file Node could not read was already reported by Node and is skipped here.
+ */
+function nodeExtraCaPems(): string[] {
+  const path = process.env.NODE_EXTRA_CA_CERTS;
+  if (!path) return [];
+  const loaded = loadCaCertificates(path);
+  return "error" in loaded ? [] : loaded.ok.map((c) => c.toString());
 }
 
 function noop(): void {}
