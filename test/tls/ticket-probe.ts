@@ -6,11 +6,12 @@
  *
  * Imported by handshake-hygiene.test.ts, and run as a script in a child Node started with another
  * OpenSSL configuration: `node --import tsx test/tls/ticket-probe.ts A.pem B.pem CA.pem` prints
- * the report as JSON.
+ * the report as JSON; without arguments it makes its own certificates and prints a summary.
  */
 import { connect, createServer, type AddressInfo, type Socket } from "node:net";
 import { fileURLToPath } from "node:url";
 import { NodeTlsProvider, type NodeTlsSettings } from "../../plugins/tls-node/node-tls-provider.js";
+import { makeCa, makeCertDir, makeLeaf, removeCertDir } from "../helpers/certs.js";
 import { APPLICATION_DATA, recordProxy, type TlsRecord } from "./record-proxy.js";
 
 export interface ProbeReport {
@@ -64,13 +65,34 @@ export async function probeLink(files: { a: string; b: string; ca: string }): Pr
   }
 }
 
+/** Record lengths, for people: what the server sent in its first flight, then before its stream header. */
+export function summary(report: ProbeReport): string {
+  const lengths = (records: readonly TlsRecord[]) => records.map((r) => r.length).join(", ") || "none";
+  const bytes = (records: readonly TlsRecord[]) => records.reduce((sum, r) => sum + 5 + r.length, 0);
+  return [
+    `protocol ${report.protocol}`,
+    `server first flight: ${bytes(report.serverFlight)} bytes on the wire, records of ${lengths(report.serverFlight)} bytes`,
+    `between the handshake and the server's stream header: ${report.beforeStreamHeader.length} records${report.beforeStreamHeader.length > 0 ? ` (${lengths(report.beforeStreamHeader)} bytes)` : ""}; NewSessionTickets received: ${report.sessions}`,
+  ].join("\n");
+}
+
 if (process.argv[1] === fileURLToPath(import.meta.url)) {
   const [a, b, ca] = process.argv.slice(2);
-  probeLink({ a: a!, b: b!, ca: ca! }).then(
-    (report) => process.stdout.write(JSON.stringify(report) + "\n"),
-    (err: unknown) => {
-      process.stderr.write(`${String(err)}\n`);
-      process.exitCode = 1;
-    },
-  );
+  if (a && b && ca) {
+    // For a test in a child process: the whole report.
+    probeLink({ a, b, ca }).then(
+      (report) => process.stdout.write(JSON.stringify(report) + "\n"),
+      (err: unknown) => {
+        process.stderr.write(`${String(err)}\n`);
+        process.exitCode = 1;
+      },
+    );
+  } else {
+    // By hand (docs/performance.md): fresh test certificates, a readable summary.
+    const dir = makeCertDir();
+    const authority = makeCa(dir, "Probe CA");
+    probeLink({ a: makeLeaf(authority, { domains: ["a.example"] }).certfile, b: makeLeaf(authority, { domains: ["b.example"] }).certfile, ca: authority.cafile })
+      .then((report) => process.stdout.write(summary(report) + "\n"))
+      .finally(() => removeCertDir(dir));
+  }
 }
