@@ -94,6 +94,18 @@ describe("TLS handshake hygiene: no session tickets, a compact CertificateReques
     assert.equal(seen.channel.chainError, "UNABLE_TO_VERIFY_LEAF_SIGNATURE", "our test CA is not a system root");
   });
 
+  it("the same when SNI switches the connection to a domain_certfile context", async () => {
+    // The listener's default is a.example's; SNI asks for b.example, whose own context takes over.
+    const B = provider({ certfile: a.certfile, domainCertfile: [{ domain: "b.example", certfile: b.certfile }], cacertfile: ca.cafile });
+    const seen = await tls12Inbound(B, { cert: a.certfile, servername: "b.example" }, "a.example");
+    assert.ok(seen.presented?.subjectAltName?.includes("DNS:b.example"), "b.example's certificate was presented");
+    const serverMessages = plaintextMessages(seen.records, "s2c");
+    assert.equal(serverMessages.some((m) => m.type === NEW_SESSION_TICKET), false, `server sent ${JSON.stringify(serverMessages)}`);
+    const request = serverMessages.find((m) => m.type === CERTIFICATE_REQUEST);
+    assert.ok(request && request.length < 1024, `CertificateRequest ${JSON.stringify(request)}`);
+    assert.equal(seen.channel.chainTrusted, true, `the switched context trusts cacertfile: ${seen.channel.chainError}`);
+  });
+
   it("TLS 1.2 outbound: we do not ask for a ticket, so a server that would issue one sends none", async () => {
     const A = provider({ certfile: a.certfile, cacertfile: ca.cafile });
     const pem = readFileSync(b.certfile, "utf8");

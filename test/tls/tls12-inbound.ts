@@ -1,9 +1,10 @@
 /**
  * One handshake of a node:tls client limited to TLS 1.2 (readable on the wire) against a
- * provider's acceptInbound, through the record relay. The client's store is empty (`ca: []`), so
+ * provider's acceptInbound (the STARTTLS `to` hint, default b.example), through the record relay. The client's store is empty (`ca: []`), so
  * it sends its certificate file's chain and nothing OpenSSL would find and add.
  */
 import assert from "node:assert/strict";
+import type { X509Certificate } from "node:crypto";
 import { readFileSync } from "node:fs";
 import { createServer, type AddressInfo, type Socket } from "node:net";
 import * as tls from "node:tls";
@@ -12,7 +13,7 @@ import type { SecureChannel } from "../../core/tls/tls.js";
 import { CLIENT_HELLO, recordProxy, type TlsRecord } from "./record-proxy.js";
 
 /** A node:tls client limited to TLS 1.2 (so the handshake is readable) against our acceptInbound, through the relay. */
-export async function tls12Inbound(server: NodeTlsProvider, client: { cert: string }): Promise<{ records: TlsRecord[]; channel: SecureChannel; client: tls.TLSSocket }> {
+export async function tls12Inbound(server: NodeTlsProvider, client: { cert: string; servername?: string }, hint = "b.example"): Promise<{ records: TlsRecord[]; channel: SecureChannel; presented?: X509Certificate }> {
   let accepted!: (socket: Socket) => void;
   const raw = new Promise<Socket>((resolve) => (accepted = resolve));
   const listener = createServer((socket) => accepted(socket));
@@ -20,8 +21,8 @@ export async function tls12Inbound(server: NodeTlsProvider, client: { cert: stri
   const proxy = await recordProxy("127.0.0.1", { host: "127.0.0.1", port: (listener.address() as AddressInfo).port });
   const pem = readFileSync(client.cert, "utf8");
   try {
-    const channel = raw.then((socket) => server.acceptInbound(socket, "b.example"));
-    const socket = tls.connect({ port: proxy.port, host: "127.0.0.1", servername: "b.example", maxVersion: "TLSv1.2", cert: pem, key: pem, ca: [], rejectUnauthorized: false });
+    const channel = raw.then((socket) => server.acceptInbound(socket, hint));
+    const socket = tls.connect({ port: proxy.port, host: "127.0.0.1", servername: client.servername ?? "b.example", maxVersion: "TLSv1.2", cert: pem, key: pem, ca: [], rejectUnauthorized: false });
     socket.on("error", () => {});
     await new Promise((resolve) => socket.once("secureConnect", resolve));
     const secured = await channel;
@@ -30,9 +31,10 @@ export async function tls12Inbound(server: NodeTlsProvider, client: { cert: stri
     secured.socket.write("x");
     await echoed;
     assert.ok(proxy.records.some((r) => r.dir === "c2s" && r.handshakeType === CLIENT_HELLO));
+    const presented = socket.getPeerX509Certificate();
     socket.destroy();
     secured.socket.destroy();
-    return { records: [...proxy.records], channel: secured, client: socket };
+    return { records: [...proxy.records], channel: secured, presented };
   } finally {
     proxy.close();
     listener.close();
