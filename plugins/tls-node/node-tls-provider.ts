@@ -30,8 +30,8 @@ export interface NodeTlsSettings {
   readonly now?: () => number;
   /**
    * Whether an inbound handshake asks for the peer's certificate when `use_starttls` is not
-   * "required_trusted" (which always asks). Asking costs ~28 KiB of native memory per link
-   * (docs/performance.md), so the plugin asks only when an enabled authenticator uses it.
+   * "required_trusted" (which always asks). Asking costs native memory per link (roughly 10-15
+   * KiB, docs/performance.md), so the plugin asks only when an enabled authenticator uses it.
    * Default: always ask.
    */
   readonly clientCertificates?: () => boolean;
