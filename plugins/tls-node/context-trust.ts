@@ -16,8 +16,9 @@
  * set; `ca` used to leave them out.)
  *
  * That native method is node:tls's internal (`SecureContext#context`, and `tls.Server` keeps its
- * context in `_sharedCreds`), present from Node 0.x to 24. If a runtime lacks it, the plugin
- * falls back to the full `ca` list (the old behaviour, verification unchanged) and says so.
+ * context in `_sharedCreds`), present in Node for many majors (checked here on 20.20). If a
+ * runtime lacks it, the plugin falls back to the full `ca` list (the old behaviour, verification
+ * unchanged) and says so; test/tls/handshake-hygiene.test.ts would then fail on the list's size.
  */
 import { constants } from "node:crypto";
 import * as tls from "node:tls";
