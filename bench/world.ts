@@ -184,6 +184,10 @@ export class BenchWorld {
       `[[listen.s2s]]`,
       `port = ${s.s2sPort}`,
       `ip_address = ${toml(s.ip)}`,
+      // The memory figure opens its links from one load generator address: lift the per-IP
+      // and total caps (docs/configuration.md, abuse limits) so that none is refused.
+      `max_connections = 100000`,
+      `max_connections_per_ip = 100000`,
       ``,
       `[[listen.service]]`,
       `port = ${s.servicePort}`,
