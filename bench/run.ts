@@ -9,7 +9,8 @@
  * Options: --trials N, --messages N, --links N, --batch N (messages per client write, default 1),
  * --warmup N (untimed messages over the link before the timed run, default 0: steady state), --cpu-prof (our servers run with `node --cpu-prof`;
  * the hot spots are printed and the profiles kept next to the results), --out DIR (results folder,
- * default bench/results), --keep (keep the temp folder: configs, server logs, dnsmasq log).
+ * default bench/results), --keep (keep the temp folder: configs, server logs, dnsmasq log),
+ * --metrics (our servers run with [instrumentation.prometheus] on: the cost of the metrics, issue 12).
  *
  * What it measures (topology per system: component X -> server A -> one S2S link, STARTTLS +
  * dialback -> server B -> component Y; servers found through DNS SRV on non-standard ports):
@@ -68,6 +69,8 @@ interface Options {
   readonly inside: boolean;
   readonly keep: boolean;
   readonly cpuProf: boolean;
+  /** Our servers collect Prometheus metrics (`[instrumentation.prometheus]`). */
+  readonly metrics: boolean;
   readonly trials: number;
   readonly messages: number;
   readonly links: number;
@@ -95,7 +98,7 @@ function parseOptions(argv: readonly string[]): Options {
     if (!Number.isInteger(n) || n <= 0) throw new Error(`${flag}: expected a positive integer (got ${JSON.stringify(v)})`);
     return n;
   };
-  const known = new Set(["--smoke", "--quick", "--inside", "--keep", "--cpu-prof", "--trials", "--messages", "--links", "--batch", "--warmup", "--out"]);
+  const known = new Set(["--smoke", "--quick", "--inside", "--keep", "--cpu-prof", "--metrics", "--trials", "--messages", "--links", "--batch", "--warmup", "--out"]);
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i]!;
     if (!known.has(a)) throw new Error(`unknown option ${a} (expected ${[...known].filter((k) => k !== "--inside").join(", ")})`);
@@ -114,6 +117,7 @@ function parseOptions(argv: readonly string[]): Options {
     inside: has("--inside"),
     keep: has("--keep") || process.env.XMPP_S2S_BENCH_KEEP === "1",
     cpuProf: has("--cpu-prof"),
+    metrics: has("--metrics"),
     trials: int("--trials", preset.trials),
     messages: int("--messages", preset.messages),
     links: int("--links", preset.links),
@@ -347,7 +351,7 @@ async function measure(options: Options, mode: Mode): Promise<number> {
   let prosody = "";
   const ours = ourVersion();
   try {
-    world = await BenchWorld.create({ mode, dir, root: ROOT, cpuProfDir });
+    world = await BenchWorld.create({ mode, dir, root: ROOT, cpuProfDir, metrics: options.metrics });
     if (options.systems.includes("prosody")) prosody = prosodyVersion(world);
     say(`${ours} vs ${prosody || "(Prosody not measured: --smoke)"}; node ${process.version}; ${cpuModel}, nproc ${nproc}; load ${loadBefore.map((l) => l.toFixed(2)).join(" ")}`);
     say(`${options.trials} trial(s); ${options.messages} messages per link run; ${options.links} links for memory; parser corpus ${(options.parserBytes / 1e6).toFixed(1)} MB x ${options.parserRuns} runs; temp folder ${dir}`);
@@ -418,7 +422,7 @@ async function measure(options: Options, mode: Mode): Promise<number> {
   const elapsed = (Date.now() - started) / 1000;
   const lines = [
     "",
-    `xmpp-s2s bench (${options.smoke ? "smoke: ours -> ours on plain loopback, s2s.address" : "ours -> ours vs Prosody -> Prosody, network namespace, DNS SRV"}): medians of ${options.trials} trial(s)`,
+    `xmpp-s2s bench (${options.smoke ? "smoke: ours -> ours on plain loopback, s2s.address" : "ours -> ours vs Prosody -> Prosody, network namespace, DNS SRV"}): medians of ${options.trials} trial(s)${options.metrics ? "; metrics ON ([instrumentation.prometheus])" : ""}`,
     `${ours}; ${prosody || "Prosody not measured"}; node ${process.version}; ${cpuModel}, nproc ${nproc}`,
     `load average before ${loadBefore.map((l) => l.toFixed(2)).join(" ")}, after ${loadAfter.map((l) => l.toFixed(2)).join(" ")}; ${elapsed.toFixed(0)} s`,
     `link: ${options.messages} messages of ~200 B${options.batch > 1 ? ` (${options.batch} per write)` : ", one write each"}${options.warmup > 0 ? ` after ${options.warmup} untimed warm-up messages` : ""}, component -> A -> S2S (STARTTLS + dialback) -> B -> component; memory: ${options.links} inbound links to B; parser: ${collected.parser ? `${(collected.parser.bytes / 1e6).toFixed(1)} MB, ${collected.parser.stanzas} stanzas, ${collected.parser.chunk / 1024} KiB chunks` : "-"}`,

@@ -90,6 +90,8 @@ export interface WorldOptions {
   readonly root: string;
   /** When set, our servers run with `node --cpu-prof` and write their profiles here. */
   readonly cpuProfDir?: string;
+  /** Our servers run with `[instrumentation.prometheus]` (metrics collected, not scraped). */
+  readonly metrics?: boolean;
 }
 
 function lua(value: string): string {
@@ -211,6 +213,7 @@ export class BenchWorld {
     } else {
       lines.push(``, `[plugins.dns]`, `servers = [${toml(NETNS_DNS)}]`);
     }
+    if (this.options.metrics) lines.push(``, `[instrumentation.prometheus]`);
     lines.push(``);
     return lines.join("\n");
   }

@@ -10,6 +10,7 @@ import { createLogger } from "../core/logging/logger.js";
 import { createServer } from "../core/server/server.js";
 import { readStatus, StatusFile, statusPath, type ReloadOutcome, type ServerStatus } from "./reload-status.js";
 import { reloadTargetProblem } from "../core/server/process-config.js";
+import { ADMIN_USAGE, isAdminVerb, runAdminVerb } from "../core/cli/admin-verbs.js";
 
 /** Exit codes (contract.md): 0 ok, 2 invalid configuration, 1 anything else. */
 const EXIT_OK = 0;
@@ -18,7 +19,7 @@ const EXIT_CONFIG = 2;
 const LEVELS = ["fatal", "error", "warn", "info", "debug", "trace", "silent"] as const;
 type Level = (typeof LEVELS)[number];
 
-const COMMANDS = ["start", "check-config", "reload", "--version", "--help"];
+const COMMANDS = ["start", "check-config", "reload", "sessions", "close", "retry", "status", "--version", "--help"];
 const USAGE = `usage:
   xmpp-s2s start --config FILE [--log-level LEVEL]   run a server (LEVEL: ${LEVELS.join(", ")}; default info)
   xmpp-s2s check-config FILE                          validate FILE and its plugins, exit 0 or 2
@@ -26,7 +27,8 @@ const USAGE = `usage:
                                                       validate FILE (when given), ask the server PID to
                                                       re-read its config file (SIGHUP), and wait for its
                                                       answer: exit 0 taken, 2 refused, 1 no answer
-  xmpp-s2s --version                                  print the version`;
+  xmpp-s2s --version                                  print the version
+${ADMIN_USAGE}`;
 
 function printConfigProblems(err: unknown): boolean {
   if (!isConfigError(err)) return false;
@@ -256,6 +258,7 @@ async function main(argv: string[]): Promise<number> {
     return start(parsed.values.config, parsed.values["log-level"]);
   }
   if (command === "reload") return reload(rest);
+  if (isAdminVerb(command)) return runAdminVerb(command!, rest);
   if (command === "--version" || command === "-V" || command === "version") {
     process.stdout.write(`${version()}\n`);
     return EXIT_OK;

@@ -67,7 +67,7 @@ const valid: ValidCase[] = [
   { option: "general.loglevel", toml: `[general]\nhosts = ["a.example"]\nloglevel = "warning"`, get: (c) => c.general.hosts, want: ["a.example"] },
 
   // [[listen.s2s]]
-  { option: "listen.s2s", toml: "", get: (c) => c.listen, want: { s2s: [], service: [] } },
+  { option: "listen.s2s", toml: "", get: (c) => c.listen, want: { s2s: [], service: [], http: [] } },
   {
     option: "listen.s2s.port",
     toml: "[[listen.s2s]]\nport = 5269",

@@ -4,6 +4,10 @@
  * camelCase only where TOML uses dotted sub-tables), plus our `s2s.cacertfile` and `[plugins]`.
  * Units are normalised here: every duration is in milliseconds, whatever the TOML unit.
  */
+import type { AdminConfig } from "../admin/config.js";
+import type { HttpListenerConfig } from "../http/config.js";
+import type { InstrumentationConfig } from "../metrics/config.js";
+
 export type StartTlsMode = "false" | "optional" | "required" | "required_trusted";
 export type PolicyVerdict = "allow" | "deny";
 
@@ -115,9 +119,15 @@ export interface S2sConfig {
   readonly listen: {
     readonly s2s: readonly S2sListenerConfig[];
     readonly service: readonly ServiceListenerConfig[];
+    /** `[[listen.http]]` (metrics), see core/http/config.ts. */
+    readonly http: readonly HttpListenerConfig[];
   };
   readonly s2s: S2sSectionConfig;
   readonly plugins: PluginsSectionConfig;
+  /** `[instrumentation]`, see core/metrics/config.ts. */
+  readonly instrumentation: InstrumentationConfig;
+  /** `[admin]`, see core/admin/config.ts; undefined: no admin endpoint (the default). */
+  readonly admin?: AdminConfig;
 }
 
 /** RFC 6120 §13.12 asks servers to accept stanzas of at least 10,000 bytes; 64 KiB leaves room for

@@ -46,6 +46,9 @@ import { checkShaperSection, shaperOf } from "../shaper/shaper-options.js";
 import { certificateCovers, describeNames } from "./certs.js";
 import { cacertfileCheck, certificateWithKey, ciphers, type CheckedCertificate } from "./tls-checks.js";
 import { currentTlsSettings, LISTENER_TLS_SHAPE, usesCurrentTlsLayout, type ListenerTls } from "./tls-layout.js";
+import { validateAdmin } from "../admin/config.js";
+import { validateHttpListeners, type HttpListenerConfig } from "../http/config.js";
+import { validateInstrumentation } from "../metrics/config.js";
 import {
   DEFAULT_MAX_STANZA_SIZE,
   type AddressEntry,
@@ -90,11 +93,11 @@ export const CONFIG_DEFAULTS = Object.freeze({
 /** MongooseIM sections a pasted mongooseim.toml may carry that xmpp-s2s has no use for. */
 const MONGOOSEIM_ONLY_SECTIONS = [
   "auth", "internal_databases", "outgoing_pools", "services", "modules", "acl", "access",
-  "host_config", "instrumentation", "rdbms", "c2s",
+  "host_config", "rdbms", "c2s",
 ];
 
 const TOP_SHAPE: TableShape = {
-  keys: ["general", "listen", "s2s", "shaper", "plugins"],
+  keys: ["general", "listen", "s2s", "shaper", "plugins", "instrumentation", "admin"],
   hints: Object.fromEntries(MONGOOSEIM_ONLY_SECTIONS.map((s) => [s, `[${s}] is a MongooseIM section that xmpp-s2s does not use; remove it`])),
 };
 
@@ -113,9 +116,9 @@ const HOSTS_EXPECTED = 'a non-empty array of unique domain names, e.g. hosts = [
 
 const LISTEN_SHAPE: TableShape = {
   // `component` is MongooseIM 6.4+'s name for `service` (XEP-0114 listeners); both are accepted.
-  keys: ["s2s", "service", "component"],
+  keys: ["s2s", "service", "component", "http"],
   hints: Object.fromEntries(
-    ["c2s", "http"].map((k) => [k, `xmpp-s2s runs only [[listen.s2s]] (federation) and [[listen.component]] / [[listen.service]] (XEP-0114 components) listeners`]),
+    ["c2s"].map((k) => [k, `xmpp-s2s runs only [[listen.s2s]] (federation), [[listen.component]] / [[listen.service]] (XEP-0114 components) and [[listen.http]] (metrics) listeners`]),
   ),
 };
 
@@ -181,6 +184,12 @@ export function validateConfig(raw: unknown, ctx: CheckContext, meta: { readonly
   const listen = validateListen(ctx, root["listen"], checkShaperSection(ctx, root["shaper"]));
   const s2s = validateS2s(ctx, root["s2s"], hosts, listen.s2sTls);
   checkTlsCoverage(ctx, hosts, listen.s2s, s2s);
+  // Sections that bring their own schema (style rule 13): composed here, validated where they are used.
+  const instrumentation = validateInstrumentation(ctx, root["instrumentation"]);
+  const admin = validateAdmin(ctx, root["admin"]);
+  if (listen.http.length > 0 && !instrumentation.prometheus) {
+    missing(ctx, "instrumentation.prometheus", "[instrumentation.prometheus] to collect the metrics that mongoose_prometheus_handler serves");
+  }
 
   let plugins: PluginsSectionConfig = {};
   if (root["plugins"] !== undefined) {
@@ -192,9 +201,11 @@ export function validateConfig(raw: unknown, ctx: CheckContext, meta: { readonly
     ...(meta.file === undefined ? {} : { file: meta.file }),
     baseDir: ctx.baseDir,
     general: { hosts },
-    listen: { s2s: listen.s2s, service: listen.service },
+    listen: { s2s: listen.s2s, service: listen.service, http: listen.http },
     s2s: s2s.config,
     plugins,
+    instrumentation,
+    ...(admin === undefined ? {} : { admin }),
   };
 }
 
@@ -226,10 +237,11 @@ interface Listeners {
   service: ServiceListenerConfig[];
   /** The `tls` tables of `[[listen.s2s]]`, for tls-layout.ts. */
   s2sTls: ListenerTls[];
+  http: HttpListenerConfig[];
 }
 
 function validateListen(ctx: CheckContext, raw: unknown, shapers: ReadonlyMap<string, ShaperSpec>): Listeners {
-  const out: Listeners = { s2s: [], service: [], s2sTls: [] };
+  const out: Listeners = { s2s: [], service: [], s2sTls: [], http: [] };
   if (raw === undefined) return out;
   const listen = table(ctx, "listen", raw, LISTEN_SHAPE, "a table of listener arrays ([[listen.s2s]], [[listen.component]] or [[listen.service]])");
   if (listen === undefined) return out;
@@ -278,6 +290,9 @@ function validateListen(ctx: CheckContext, raw: unknown, shapers: ReadonlyMap<st
       }
     });
   }
+
+  out.http = validateHttpListeners(ctx, listen["http"]);
+  out.http.forEach((h, i) => bound.push({ path: item("listen.http", i), ip: h.ipAddress, port: h.port }));
 
   // Two listeners on one address and port cannot both bind; say so before any socket is opened.
   const firstAt = new Map<string, string>();

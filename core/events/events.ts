@@ -15,9 +15,14 @@ export type S2sEvent =
   | { type: "connecting"; local: string; remote: string }
   | { type: "connect_failed"; local: string; remote: string; target?: string; reason: string }
   | { type: "connected"; local: string; remote: string; target: string }
+  /** The resolver answered (`targets` found) or failed (`targets` absent), after `durationMs`. */
+  | { type: "resolve_done"; local: string; remote: string; durationMs: number; targets?: number }
   | { type: "tls_up"; local: string; remote: string; direction: "inbound" | "outbound"; streamId?: string }
+  /** A TLS handshake failed (remote may be "" when it failed before any stream header). */
+  | { type: "tls_failed"; local: string; remote: string; direction: "inbound" | "outbound"; reason: string }
   | { type: "authenticated"; local: string; remote: string; direction: "inbound" | "outbound"; method: string; streamId?: string }
-  | { type: "auth_failed"; local: string; remote: string; direction: "inbound" | "outbound"; method: string; reason: string }
+  /** `denied`: our policy refused the domain after it proved itself (inbound); otherwise the method failed. */
+  | { type: "auth_failed"; local: string; remote: string; direction: "inbound" | "outbound"; method: string; reason: string; denied?: true }
   /** `method`: the authenticator that made the stream usable (`sasl_external`, `dialback`), as in the log line. */
   | { type: "established"; local: string; remote: string; method: string }
   | { type: "failed"; local: string; remote: string; condition: string; reason: string }

@@ -92,6 +92,7 @@ export class S2sListeners {
         tls = await this.deps.tls.acceptInbound(socket);
       } catch (err) {
         this.deps.logger.info({ what: "inbound_tls_failed", address, reason: (err as Error).message });
+        this.deps.events.emit({ type: "tls_failed", direction: "inbound", local: "", remote: "", reason: (err as Error).message });
         socket.destroy();
         return;
       }

@@ -23,6 +23,8 @@ import { ensureConfig, type ConfigInput } from "./config-input.js";
 import { applyReload, type ReloadReport } from "./reload.js";
 import { loadConfigFileReportingAll } from "../check-config.js";
 import { isConfigError } from "../errors.js";
+import type { Registry } from "prom-client";
+import { Operations } from "./operations.js";
 
 export interface CreateServerOptions {
   /** A pino logger; default: JSON lines on stdout at `logLevel`. */
@@ -67,6 +69,10 @@ export interface S2sServer {
    * file is read again. An invalid config throws a ConfigError and the running config stays.
    */
   reload(input?: ConfigInput): Promise<ReloadReport>;
+  /** This server's own Prometheus registry when `[instrumentation.prometheus]` is on (issue 12). */
+  readonly metrics?: Registry;
+  /** Bound `[[listen.http]]` addresses, in config order. */
+  httpAddresses(): Array<{ address: string; port: number }>;
 }
 
 export function createServer(input: ConfigInput, options: CreateServerOptions = {}): S2sServer {
@@ -89,6 +95,7 @@ export function createServer(input: ConfigInput, options: CreateServerOptions = 
   let started = false;
   let services: Service[] = [];
   let listeners: S2sListeners | undefined;
+  let operations: Operations | undefined;
 
   const server: S2sServer = {
     get config() {
@@ -99,6 +106,9 @@ export function createServer(input: ConfigInput, options: CreateServerOptions = 
     stanzas$: tap.stanzas$,
     get plugins() {
       return plugins;
+    },
+    get metrics() {
+      return operations?.metrics?.registry;
     },
     async start() {
       if (started) return;
@@ -113,9 +123,12 @@ export function createServer(input: ConfigInput, options: CreateServerOptions = 
       (child.resolve(ROUTER) as CoreRouter).fallback = (stanza) => tap.offer(stanza);
       services = late.all(SERVICE);
       listeners = child.resolve(S2sListeners);
+      // Metrics subscribe to events$ before any listener opens; the admin socket opens last.
+      operations = new Operations(child, config, logger, (options.clock ?? systemClock).now());
       try {
         for (const service of services) await service.start();
         await listeners.start();
+        await operations.start();
       } catch (err) {
         await this.stop();
         throw err;
@@ -126,6 +139,7 @@ export function createServer(input: ConfigInput, options: CreateServerOptions = 
       if (!started) return;
       started = false;
       // RFC 6120 §4.9.3.17: system-shutdown tells peers this is deliberate.
+      await operations?.stop();
       await listeners?.stop("system-shutdown");
       // Outbound sessions before services: their queued stanzas bounce to local senders (components)
       // that are still connected to receive the errors.
@@ -142,6 +156,9 @@ export function createServer(input: ConfigInput, options: CreateServerOptions = 
     },
     s2sAddresses() {
       return listeners?.addresses() ?? [];
+    },
+    httpAddresses() {
+      return operations?.httpAddresses() ?? [];
     },
     async reload(next?: ConfigInput) {
       if (!started || !listeners) throw new Error("server not started");

@@ -13,10 +13,14 @@ import { LATE, type Late } from "../late.js";
 import { RESOLVER, type Resolver } from "../resolver/resolver.js";
 import { CONNECTOR, type Connector, type SessionSettings } from "../connector/connector.js";
 import { OUTBOUND_SESSIONS, type OutboundSessions } from "./outbound-sessions.js";
+import { TrafficCounters } from "../metrics/traffic.js";
 
 /** Everything a stream needs, resolved once per server so streams are cheap to create. */
 @injectable()
 export class StreamDeps {
+  /** Stanza counters of this server (issue 12 metrics): plain increments on the hot path. */
+  readonly traffic = new TrafficCounters();
+
   constructor(
     @inject(CONFIG) readonly config: S2sConfig,
     @inject(LOGGER) readonly logger: Logger,

@@ -33,6 +33,11 @@ export class InboundS2sStream implements InboundStreamApi {
   readonly #authenticated = new Map<string, Set<string>>();
   readonly #xml: XmlStream;
   readonly #negotiationTimer: NodeJS.Timeout;
+  /** Read-only facts for the admin API (issue 12). */
+  readonly openedAt = Date.now();
+  stanzasIn = 0;
+  /** "remote local" -> how and when that pair authenticated. */
+  readonly #methods = new Map<string, { method: string; at: number }>();
 
   constructor(
     socket: Socket,
@@ -66,6 +71,11 @@ export class InboundS2sStream implements InboundStreamApi {
     const out: Array<{ remote: string; local: string }> = [];
     for (const [remote, locals] of this.#authenticated) for (const local of locals) out.push({ remote, local });
     return out;
+  }
+
+  /** How (remote, local) authenticated on this stream, for the admin API. */
+  authOf(remote: string, local: string): { method: string; at: number } | undefined {
+    return this.#methods.get(`${remote} ${local}`);
   }
 
   send(element: XmlElement): void {
@@ -107,6 +117,7 @@ export class InboundS2sStream implements InboundStreamApi {
     const verdict = await this.deps.policy.decide({ localDomain, remoteDomain, direction: "inbound", via: method });
     if (this.#xml.closed) return false;
     if (verdict !== "allow") {
+      this.deps.events.emit({ type: "auth_failed", direction: "inbound", local: localDomain, remote: remoteDomain, method, reason: "denied by policy", denied: true });
       this.#streamError("invalid-from", `'${remoteDomain}' is not allowed to federate with '${localDomain}'`);
       return false;
     }
@@ -118,6 +129,7 @@ export class InboundS2sStream implements InboundStreamApi {
     let locals = this.#authenticated.get(remoteDomain);
     if (!locals) this.#authenticated.set(remoteDomain, (locals = new Set()));
     locals.add(localDomain);
+    this.#methods.set(`${remoteDomain} ${localDomain}`, { method, at: Date.now() });
     clearTimeout(this.#negotiationTimer);
     this.deps.logger.info({ what: "authenticated", direction: "inbound", local: localDomain, remote: remoteDomain, method, streamId: this.#id });
     this.deps.events.emit({ type: "authenticated", direction: "inbound", local: localDomain, remote: remoteDomain, method, streamId: this.#id });
@@ -228,6 +240,8 @@ export class InboundS2sStream implements InboundStreamApi {
       this.#streamError("invalid-from", `'${from}' is not authenticated for '${to}' on this stream`);
       return;
     }
+    this.stanzasIn++;
+    this.deps.traffic.stanzasIn++;
     this.deps.router.deliverLocal(stanza);
   }
 
@@ -252,6 +266,7 @@ export class InboundS2sStream implements InboundStreamApi {
     } catch (err) {
       // RFC 6120 §5.4.3.2: a failed handshake closes the TCP connection at once.
       this.deps.logger.info({ what: "inbound_tls_failed", streamId: this.#id, reason: (err as Error).message });
+      this.deps.events.emit({ type: "tls_failed", direction: "inbound", local: this.#localDomain, remote: this.#headerFrom ?? "", reason: (err as Error).message });
       this.#xml.destroy("tls handshake failed");
     }
   }

@@ -1,5 +1,5 @@
 import { inject, injectable } from "tsyringe";
-import type { OutboundSessions } from "./outbound-sessions.js";
+import type { OutboundPairView, OutboundSessions } from "./outbound-sessions.js";
 import type { OutboundStreamApi } from "../stream/streams.js";
 import type { XmlElement } from "../xml/element.js";
 import { StreamDeps } from "./deps.js";
@@ -60,15 +60,45 @@ export class OutboundSessionManager implements OutboundSessions {
     void localDomain;
   }
 
-  async closeWhere(predicate: (local: string, remote: string) => Promise<boolean> | boolean, condition: string): Promise<void> {
+  async closeWhere(predicate: (local: string, remote: string) => Promise<boolean> | boolean, condition: string, text = "no longer allowed by policy"): Promise<void> {
     for (const session of [...this.#sessions.values()]) {
       if (await predicate(session.localDomain, session.remoteDomain)) {
         this.#retry.forget(session);
-        session.close(condition, "no longer allowed by policy");
+        session.close(condition, text);
         this.#sessions.delete(session.key);
         this.#last = undefined;
       }
     }
+  }
+
+  list(): OutboundPairView[] {
+    return [...this.#sessions.values()].map((s) => ({
+      local: s.localDomain,
+      remote: s.remoteDomain,
+      state: s.state,
+      queued: s.queued,
+      method: s.method,
+      establishedAt: s.establishedAt,
+      stanzasOut: s.stanzasOut,
+      tls: s.tls,
+      backoff: this.#retry.backoffOf(s),
+    }));
+  }
+
+  retryNow(remoteDomain: string, localDomain: string): string[] {
+    if (this.#stopped) return [];
+    const pairs = [...this.#sessions.values()].filter((s) => s.remoteDomain === remoteDomain);
+    if (pairs.length === 0) {
+      const created = this.#session(localDomain, remoteDomain);
+      if (!created) throw new S2sError(ERROR_CODES.LIMIT_REACHED, `more than ${this.#maxSessions} outbound sessions in use`, "resource-constraint");
+      pairs.push(created);
+    }
+    for (const session of pairs) {
+      // A fresh pipeline: the next failure starts the doubling from the first delay again.
+      this.#retry.forget(session);
+      void session.connect();
+    }
+    return pairs.map((s) => s.localDomain);
   }
 
   async stop(condition: string): Promise<void> {

@@ -3,6 +3,7 @@ import type { StanzaErrorType } from "../router/router.js";
 import type { OutboundStreamApi } from "../stream/streams.js";
 import type { XmlElement } from "../xml/element.js";
 import type { StreamDeps } from "./deps.js";
+import type { SecureChannel } from "../tls/tls.js";
 import { OutboundS2sStream } from "./outbound-stream.js";
 import { withTimeout } from "../time/with-timeout.js";
 
@@ -32,6 +33,10 @@ export class OutboundSession {
   #attempt?: Promise<void>;
   /** Aborts the running attempt (DNS queries, TCP/TLS connects) when the session is closed. */
   #abort?: AbortController;
+  /** Read-only facts for the admin API and metrics (issue 12). */
+  #method?: string;
+  #establishedAt?: number;
+  stanzasOut = 0;
 
   constructor(
     readonly localDomain: string,
@@ -48,11 +53,16 @@ export class OutboundSession {
   get state(): State { return this.#state; }
   get queued(): number { return this.#queue.length; }
   get key(): string { return `${this.localDomain} ${this.remoteDomain}`; }
+  get method(): string | undefined { return this.#state === "established" ? this.#method : undefined; }
+  get establishedAt(): number | undefined { return this.#state === "established" ? this.#establishedAt : undefined; }
+  get tls(): SecureChannel | undefined { return this.#stream?.tls; }
 
   /** Returns a backpressure promise when the established stream is congested (see Router.route). */
   send(stanza: XmlElement): Promise<void> | undefined {
     if (this.#state === "established" && this.#stream && !this.#stream.closed) {
       this.#stream.send(stanza);
+      this.stanzasOut++;
+      this.deps.traffic.stanzasOut++;
       this.#idleTimer?.refresh();
       return this.#stream.backpressure();
     }
@@ -130,7 +140,15 @@ export class OutboundSession {
       // Denied: no connection at all (issue 6; MongooseIM does the same), `service-unavailable` to senders.
       if (verdict !== "allow") throw new S2sError(ERROR_CODES.POLICY_DENIED, `${remote} is denied by policy`, "service-unavailable");
       stillWanted();
-      const targets = await deps.resolver.resolve(remote, signal);
+      const resolveStarted = deps.clock.now();
+      // Observation only (issue 12: the DNS histogram); a failure still throws as before.
+      const targets = await deps.resolver.resolve(remote, signal).then(
+        (found) => (this.#resolveDone(resolveStarted, found.length), found),
+        (err: unknown) => {
+          this.#resolveDone(resolveStarted);
+          throw err;
+        },
+      );
       stillWanted();
       if (targets.length === 0) throw new S2sError(ERROR_CODES.NO_SERVICE, `${remote} has no address for XMPP`, "remote-server-not-found");
       const connection = await deps.connector.connect({
@@ -166,6 +184,8 @@ export class OutboundSession {
       deps.events.emit({ type: "authenticated", direction: "outbound", local, remote, method });
       deps.logger.info({ what: "established", local, remote, method, target, tls: Boolean(stream.tls) });
       this.#state = "established";
+      this.#method = method;
+      this.#establishedAt = Date.now();
       deps.events.emit({ type: "established", local, remote, method });
       this.#flush();
       this.#armIdle();
@@ -186,10 +206,18 @@ export class OutboundSession {
     }
   }
 
+  #resolveDone(started: number, targets?: number): void {
+    const { localDomain: local, remoteDomain: remote } = this;
+    this.deps.events.emit({ type: "resolve_done", local, remote, durationMs: this.deps.clock.now() - started, ...(targets === undefined ? {} : { targets }) });
+  }
+
   #flush(): void {
     const queued = this.#queue;
     this.#queue = [];
-    this.#stream?.sendMany(queued);
+    if (!this.#stream) return;
+    this.#stream.sendMany(queued);
+    this.stanzasOut += queued.length;
+    this.deps.traffic.stanzasOut += queued.length;
   }
 
   #armIdle(): void {

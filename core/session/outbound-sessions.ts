@@ -1,6 +1,21 @@
 import type { InjectionToken } from "tsyringe";
 import type { XmlElement } from "../xml/element.js";
 import type { OutboundStreamApi } from "../stream/streams.js";
+import type { SecureChannel } from "../tls/tls.js";
+
+/** A read-only view of one outbound pair, for the admin API and metrics (issue 12). */
+export interface OutboundPairView {
+  readonly local: string;
+  readonly remote: string;
+  readonly state: "idle" | "connecting" | "established" | "closing";
+  readonly queued: number;
+  readonly method?: string;
+  readonly establishedAt?: number;
+  readonly stanzasOut: number;
+  readonly tls?: SecureChannel;
+  /** Waiting to retry after failed attempts (doubling backoff), and when the next attempt is due. */
+  readonly backoff: { readonly waiting: boolean; readonly attempt: number; readonly retryAt?: number };
+}
 
 /** One outbound session per (local domain, remote domain) pair (RFC 6120 §4.2 streams are one-way). */
 export interface OutboundSessions {
@@ -17,8 +32,15 @@ export interface OutboundSessions {
   openStream(localDomain: string, remoteDomain: string): Promise<OutboundStreamApi>;
   /** An inbound stream just authenticated `remoteDomain` for `localDomain`: stop waiting to retry. */
   inboundAuthenticated(localDomain: string, remoteDomain: string): void;
-  /** Close every session whose remote the predicate rejects (policy reload). */
-  closeWhere(predicate: (localDomain: string, remoteDomain: string) => Promise<boolean> | boolean, condition: string): Promise<void>;
+  /** Close every session whose remote the predicate rejects (policy reload, admin `close`). */
+  closeWhere(predicate: (localDomain: string, remoteDomain: string) => Promise<boolean> | boolean, condition: string, text?: string): Promise<void>;
+  /** Every pair, as a snapshot (admin `sessions`, metrics gauges). */
+  list(): OutboundPairView[];
+  /**
+   * Admin `retry`: forget the backoff of every pair with `remoteDomain` and connect now; when
+   * there is none, a pair from `localDomain` is created. Returns the pairs' local domains.
+   */
+  retryNow(remoteDomain: string, localDomain: string): string[];
   /** Close all streams with `condition` and bounce what is queued. */
   stop(condition: string): Promise<void>;
 }

@@ -165,6 +165,7 @@ export class OutboundS2sStream implements OutboundStreamApi {
       channel = await tls.connectOutbound(raw, this.localDomain, this.remoteDomain);
     } catch (err) {
       raw.destroy();
+      this.deps.events.emit({ type: "tls_failed", direction: "outbound", local: this.localDomain, remote: this.remoteDomain, reason: (err as Error).message });
       throw new S2sError(ERROR_CODES.TLS_FAILED, `TLS handshake with ${this.remoteDomain} failed: ${(err as Error).message}`, "remote-server-not-found", { cause: err });
     }
     this.#verifyBeforeUse(channel);

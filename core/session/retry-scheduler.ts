@@ -11,6 +11,8 @@ interface PairState {
   readonly outcomes: Subject<PairOutcome>;
   waiting: boolean;
   attempt: number;
+  /** When the scheduled retry is due (clock time), for the admin API. */
+  retryAt?: number;
   /** The hold window, on the clock's scheduler (virtual time in tests). */
   holdTimer?: Subscription;
   /** This pair's retry pipeline; ended by forget() so a pending wait cannot fire afterwards. */
@@ -30,6 +32,13 @@ export class RetryScheduler {
     private readonly deps: StreamDeps,
     private readonly retry: (session: OutboundSession) => void,
   ) {}
+
+  /** Read-only backoff state of a pair (admin API, metrics). */
+  backoffOf(session: OutboundSession): { waiting: boolean; attempt: number; retryAt?: number } {
+    const state = this.#pairs.get(session);
+    if (!state) return { waiting: false, attempt: 0 };
+    return { waiting: state.waiting, attempt: state.attempt, ...(state.waiting && state.retryAt !== undefined ? { retryAt: state.retryAt } : {}) };
+  }
 
   isWaiting(session: OutboundSession): boolean {
     return this.#pairs.get(session)?.waiting ?? false;
@@ -103,6 +112,7 @@ export class RetryScheduler {
       maxDelayMs: settings.maxRetryDelayMs,
       jitter: JITTER,
       onScheduled: (attempt: number, delayMs: number) => {
+        s.retryAt = this.deps.clock.now() + delayMs;
         this.deps.events.emit({ type: "retry_scheduled", local, remote, delayMs, attempt });
         this.deps.logger.info({ what: "retry_scheduled", local, remote, delayMs, attempt });
       },

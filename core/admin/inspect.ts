@@ -1,0 +1,110 @@
+/**
+ * Read-only views of a running server for the admin API (issue 12): one row per (direction,
+ * local, remote) with how it authenticated, its TLS details and traffic. Built on demand from the
+ * sessions' own state; nothing here is kept up to date on the stanza path.
+ */
+import type { X509Certificate } from "node:crypto";
+import type { S2sListeners } from "../server/s2s-listeners.js";
+import type { OutboundPairView, OutboundSessions } from "../session/outbound-sessions.js";
+import type { SecureChannel, TlsProvider } from "../tls/tls.js";
+
+export interface TlsView {
+  readonly version: string | null;
+  readonly cipher: string | null;
+  readonly certificate: {
+    /** Chain trusted and valid for the remote domain (RFC 6125), as `required_trusted` would judge it. */
+    readonly verified: boolean;
+    /** Why not (or null when verified). */
+    readonly reason: string | null;
+    readonly subject: string | null;
+    readonly issuer: string | null;
+    readonly validTo: string | null;
+  };
+}
+
+export interface SessionRow {
+  readonly direction: "inbound" | "outbound";
+  readonly local: string;
+  readonly remote: string;
+  /** outbound: idle | connecting | established | closing; inbound: negotiating | established. */
+  readonly state: string;
+  readonly auth: string | null;
+  readonly tls: TlsView | null;
+  /** Seconds since the pair authenticated (null while not established). */
+  readonly ageSeconds: number | null;
+  /** Inbound: stanzas received on the stream (shared by the pairs it carries); null for outbound. */
+  readonly stanzasIn: number | null;
+  /** Outbound: stanzas written for this pair; null for inbound. */
+  readonly stanzasOut: number | null;
+  readonly queued: number;
+  readonly backoff: { readonly waiting: boolean; readonly attempt: number; readonly retryInSeconds: number | null } | null;
+  /** Inbound: our stream id and the peer's address. */
+  readonly streamId?: string;
+  readonly address?: string;
+}
+
+export interface InspectSources {
+  readonly outbound: OutboundSessions;
+  readonly listeners: S2sListeners;
+  readonly tls: TlsProvider;
+  readonly now: () => number;
+}
+
+const seconds = (ms: number): number => Math.round(ms / 100) / 10;
+
+function certificateName(x509: X509Certificate | undefined, field: "subject" | "issuer"): string | null {
+  return x509 ? x509[field].replace(/\n/g, ", ") : null;
+}
+
+export function tlsView(tls: TlsProvider, channel: SecureChannel | undefined, remote: string): TlsView | null {
+  if (!channel) return null;
+  const check = remote ? tls.checkPeer(channel, remote) : { trusted: false, reason: "remote domain not known yet" };
+  const cert = channel.peerCertificate;
+  return {
+    version: channel.socket.getProtocol() ?? null,
+    cipher: channel.socket.getCipher()?.name ?? null,
+    certificate: {
+      verified: check.trusted,
+      reason: check.trusted ? null : check.reason ?? (cert ? "not trusted" : "no certificate presented"),
+      subject: certificateName(cert, "subject"),
+      issuer: certificateName(cert, "issuer"),
+      validTo: cert?.validTo ?? null,
+    },
+  };
+}
+
+function outboundRow(s: InspectSources, p: OutboundPairView): SessionRow {
+  const now = s.now();
+  return {
+    direction: "outbound",
+    local: p.local,
+    remote: p.remote,
+    state: p.state,
+    auth: p.method ?? null,
+    tls: tlsView(s.tls, p.tls, p.remote),
+    ageSeconds: p.establishedAt === undefined ? null : seconds(now - p.establishedAt),
+    stanzasIn: null,
+    stanzasOut: p.stanzasOut,
+    queued: p.queued,
+    backoff: { waiting: p.backoff.waiting, attempt: p.backoff.attempt, retryInSeconds: p.backoff.retryAt === undefined ? null : Math.max(0, seconds(p.backoff.retryAt - now)) },
+  };
+}
+
+export function sessionRows(s: InspectSources): SessionRow[] {
+  const rows: SessionRow[] = s.outbound.list().map((p) => outboundRow(s, p));
+  const now = s.now();
+  for (const stream of s.listeners.streams) {
+    const common = { direction: "inbound" as const, stanzasOut: null, stanzasIn: stream.stanzasIn, queued: 0, backoff: null, streamId: stream.id, address: stream.remoteAddress };
+    const pairs = stream.pairs;
+    if (pairs.length === 0) {
+      const remote = stream.headerFrom ?? "";
+      rows.push({ ...common, local: stream.localDomain, remote, state: "negotiating", auth: null, tls: tlsView(s.tls, stream.tls, remote), ageSeconds: null });
+      continue;
+    }
+    for (const { remote, local } of pairs) {
+      const auth = stream.authOf(remote, local);
+      rows.push({ ...common, local, remote, state: "established", auth: auth?.method ?? null, tls: tlsView(s.tls, stream.tls, remote), ageSeconds: auth ? seconds(now - auth.at) : null });
+    }
+  }
+  return rows;
+}
