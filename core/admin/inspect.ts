@@ -94,17 +94,24 @@ export function sessionRows(s: InspectSources): SessionRow[] {
   const rows: SessionRow[] = s.outbound.list().map((p) => outboundRow(s, p));
   const now = s.now();
   for (const stream of s.listeners.streams) {
-    const common = { direction: "inbound" as const, stanzasOut: null, stanzasIn: stream.stanzasIn, queued: 0, backoff: null, streamId: stream.id, address: stream.remoteAddress };
+    const row = (local: string, remote: string, auth: { method: string; at: number } | undefined): SessionRow => ({
+      direction: "inbound",
+      local,
+      remote,
+      state: auth ? "established" : "negotiating",
+      auth: auth?.method ?? null,
+      tls: tlsView(s.tls, stream.tls, remote),
+      ageSeconds: auth ? seconds(now - auth.at) : null,
+      stanzasIn: stream.stanzasIn,
+      stanzasOut: null,
+      queued: 0,
+      backoff: null,
+      streamId: stream.id,
+      address: stream.remoteAddress,
+    });
     const pairs = stream.pairs;
-    if (pairs.length === 0) {
-      const remote = stream.headerFrom ?? "";
-      rows.push({ ...common, local: stream.localDomain, remote, state: "negotiating", auth: null, tls: tlsView(s.tls, stream.tls, remote), ageSeconds: null });
-      continue;
-    }
-    for (const { remote, local } of pairs) {
-      const auth = stream.authOf(remote, local);
-      rows.push({ ...common, local, remote, state: "established", auth: auth?.method ?? null, tls: tlsView(s.tls, stream.tls, remote), ageSeconds: auth ? seconds(now - auth.at) : null });
-    }
+    if (pairs.length === 0) rows.push(row(stream.localDomain, stream.headerFrom ?? "", undefined));
+    for (const { remote, local } of pairs) rows.push(row(local, remote, stream.authOf(remote, local)));
   }
   return rows;
 }
