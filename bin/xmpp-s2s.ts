@@ -11,6 +11,7 @@ import { createServer } from "../core/server/server.js";
 import { readStatus, StatusFile, statusPath, type ReloadOutcome, type ServerStatus } from "./reload-status.js";
 import { reloadTargetProblem } from "../core/server/process-config.js";
 import { ADMIN_USAGE, isAdminVerb, runAdminVerb } from "../core/cli/admin-verbs.js";
+import { PROBE_USAGE, runProbeVerb } from "../core/cli/probe-verb.js";
 
 /** Exit codes (contract.md): 0 ok, 2 invalid configuration, 1 anything else. */
 const EXIT_OK = 0;
@@ -19,7 +20,7 @@ const EXIT_CONFIG = 2;
 const LEVELS = ["fatal", "error", "warn", "info", "debug", "trace", "silent"] as const;
 type Level = (typeof LEVELS)[number];
 
-const COMMANDS = ["start", "check-config", "reload", "sessions", "close", "retry", "status", "--version", "--help"];
+const COMMANDS = ["start", "check-config", "reload", "sessions", "close", "retry", "status", "probe", "--version", "--help"];
 const USAGE = `usage:
   xmpp-s2s start --config FILE [--log-level LEVEL]   run a server (LEVEL: ${LEVELS.join(", ")}; default info)
   xmpp-s2s check-config FILE                          validate FILE and its plugins, exit 0 or 2
@@ -28,7 +29,8 @@ const USAGE = `usage:
                                                       re-read its config file (SIGHUP), and wait for its
                                                       answer: exit 0 taken, 2 refused, 1 no answer
   xmpp-s2s --version                                  print the version
-${ADMIN_USAGE}`;
+${ADMIN_USAGE}
+${PROBE_USAGE}`;
 
 function printConfigProblems(err: unknown): boolean {
   if (!isConfigError(err)) return false;
@@ -259,6 +261,7 @@ async function main(argv: string[]): Promise<number> {
   }
   if (command === "reload") return reload(rest);
   if (isAdminVerb(command)) return runAdminVerb(command!, rest);
+  if (command === "probe") return runProbeVerb(rest);
   if (command === "--version" || command === "-V" || command === "version") {
     process.stdout.write(`${version()}\n`);
     return EXIT_OK;

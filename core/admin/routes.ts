@@ -6,6 +6,7 @@ import type { OutboundSessions } from "../session/outbound-sessions.js";
 import type { TlsProvider } from "../tls/tls.js";
 import { AdminRequestError, type AdminRoute } from "./admin-server.js";
 import { sessionRows } from "./inspect.js";
+import type { ProbeReport } from "../probe/probe.js";
 
 export interface AdminContext {
   readonly config: S2sConfig;
@@ -17,6 +18,8 @@ export interface AdminContext {
   /** When the server started (clock time). */
   readonly started: number;
   readonly httpAddresses: () => Array<{ address: string; port: number }>;
+  /** "Test federation to X": the same report as `xmpp-s2s probe`, from the running server. */
+  readonly probe: (domain: string, from: string) => Promise<ProbeReport>;
 }
 
 /** A domain parameter, normalised as everywhere else (lower case, IDNA); a clear 400 otherwise. */
@@ -72,6 +75,7 @@ export function adminRoutes(ctx: AdminContext): Record<string, AdminRoute> {
       if (outbound + inbound === 0) throw new AdminRequestError(404, `no session with ${remote}`);
       return { remote, closed: { outbound, inbound } };
     },
+    "POST /probe": (params) => ctx.probe(domainParam(params, "remote"), localParam(ctx, params)),
     "POST /retry": (params) => {
       const remote = domainParam(params, "remote");
       const locals = ctx.outbound.retryNow(remote, localParam(ctx, params));

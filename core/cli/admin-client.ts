@@ -2,7 +2,11 @@ import { request } from "node:http";
 import { loadConfigFile } from "../config/load.js";
 
 /** Why an admin verb could not get an answer: printed as is, exit 1. */
-export class AdminUnavailable extends Error {}
+export class AdminUnavailable extends Error {
+  constructor(message: string, readonly notRunning = false) {
+    super(message);
+  }
+}
 
 export interface AdminAnswer {
   readonly status: number;
@@ -35,7 +39,7 @@ export async function adminRequest(configFile: string, method: "GET" | "POST", p
     req.on("error", (err: NodeJS.ErrnoException) => {
       if (err instanceof AdminUnavailable) return reject(err);
       if (err.code === "ENOENT" || err.code === "ECONNREFUSED") {
-        reject(new AdminUnavailable(`no server is running with ${configFile} (nothing answers on ${socket})`));
+        reject(new AdminUnavailable(`no server is running with ${configFile} (nothing answers on ${socket})`, true));
       } else if (err.code === "EACCES") {
         reject(new AdminUnavailable(`permission denied on ${socket}: run as the server's user (or one allowed by [admin] mode)`));
       } else reject(new AdminUnavailable(`cannot reach the server on ${socket}: ${err.message}`));

@@ -1,5 +1,7 @@
 import type { InjectionToken } from "tsyringe";
 import { Subject, type Observable } from "rxjs";
+import type { ConnectTarget } from "../resolver/resolver.js";
+import type { SecureChannel } from "../tls/tls.js";
 
 /**
  * Lifecycle events. `type` is also the `what` of the matching log entry, so operators grep one
@@ -15,8 +17,12 @@ export type S2sEvent =
   | { type: "connecting"; local: string; remote: string }
   | { type: "connect_failed"; local: string; remote: string; target?: string; reason: string }
   | { type: "connected"; local: string; remote: string; target: string }
-  /** The resolver answered (`targets` found) or failed (`targets` absent), after `durationMs`. */
-  | { type: "resolve_done"; local: string; remote: string; durationMs: number; targets?: number }
+  /** The resolver answered (`targets`, in connect order) or failed (`targets` absent, `reason`), after `durationMs`. */
+  | { type: "resolve_done"; local: string; remote: string; durationMs: number; targets?: readonly ConnectTarget[]; reason?: string }
+  /** RFC 6120 §4.3.2: the features the peer offered on our outbound stream (`secure`: after TLS). */
+  | { type: "stream_features"; local: string; remote: string; streamId: string; secure: boolean; features: readonly string[] }
+  /** Our outbound TLS handshake succeeded; the channel is handed over before verification (probe, issue 12). */
+  | { type: "tls_peer"; local: string; remote: string; direction: "outbound"; channel: SecureChannel }
   | { type: "tls_up"; local: string; remote: string; direction: "inbound" | "outbound"; streamId?: string }
   /** A TLS handshake failed (remote may be "" when it failed before any stream header). */
   | { type: "tls_failed"; local: string; remote: string; direction: "inbound" | "outbound"; reason: string }

@@ -18,6 +18,10 @@ export class StanzaTap {
     };
   });
 
+  get subscribers(): number {
+    return this.#subscribers;
+  }
+
   /** True when the stanza was handed to a subscriber. */
   offer(stanza: XmlElement): boolean {
     if (this.#subscribers === 0) return false;

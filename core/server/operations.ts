@@ -17,13 +17,14 @@ import { StreamDeps } from "../session/deps.js";
 import { OUTBOUND_SESSIONS } from "../session/outbound-sessions.js";
 import { TLS_PROVIDER } from "../tls/tls.js";
 import { S2sListeners } from "./s2s-listeners.js";
+import type { ProbeReport } from "../probe/probe.js";
 
 export class Operations {
   readonly metrics?: S2sMetrics;
   readonly #http: HttpListeners;
   readonly #admin?: AdminServer;
 
-  constructor(container: DependencyContainer, config: S2sConfig, logger: Logger, started: number) {
+  constructor(config: S2sConfig, container: DependencyContainer, logger: Logger, started: number, probe: (domain: string, from: string) => Promise<ProbeReport>) {
     const outbound = container.resolve(OUTBOUND_SESSIONS);
     const listeners = container.resolve(S2sListeners);
     const deps = container.resolve(StreamDeps);
@@ -38,7 +39,7 @@ export class Operations {
     this.#http = new HttpListeners(config.listen.http, metrics && (() => metrics.text()), logger);
     if (config.admin) {
       const clock = container.resolve(CLOCK);
-      const routes = adminRoutes({ config, outbound, listeners, tls: container.resolve(TLS_PROVIDER), traffic: deps.traffic, now: () => clock.now(), started, httpAddresses: () => this.#http.addresses() });
+      const routes = adminRoutes({ config, outbound, listeners, tls: container.resolve(TLS_PROVIDER), traffic: deps.traffic, now: () => clock.now(), started, httpAddresses: () => this.#http.addresses(), probe });
       this.#admin = new AdminServer(config.admin, routes, logger);
     }
   }

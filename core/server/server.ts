@@ -25,6 +25,8 @@ import { loadConfigFileReportingAll } from "../check-config.js";
 import { isConfigError } from "../errors.js";
 import type { Registry } from "prom-client";
 import { Operations } from "./operations.js";
+import { probeFederation, type ProbeReport } from "../probe/probe.js";
+import { TLS_PROVIDER } from "../tls/tls.js";
 
 export interface CreateServerOptions {
   /** A pino logger; default: JSON lines on stdout at `logLevel`. */
@@ -34,6 +36,8 @@ export interface CreateServerOptions {
   readonly clock?: Clock;
   /** Parent container whose registrations this server inherits (default: tsyringe's root). */
   readonly parent?: DependencyContainer;
+  /** Open `[[listen.http]]` and `[admin]` (default true; `xmpp-s2s probe`'s temporary server does not). */
+  readonly operations?: boolean;
 }
 
 /** The embedding API (architecture.md §5). */
@@ -73,7 +77,15 @@ export interface S2sServer {
   readonly metrics?: Registry;
   /** Bound `[[listen.http]]` addresses, in config order. */
   httpAddresses(): Array<{ address: string; port: number }>;
+  /**
+   * Test federation to `domain` (issue 12): one outbound negotiation from `from` (default the first
+   * host) through this server's own code, then a XEP-0199 ping; each step with its timing.
+   */
+  probe(domain: string, from?: string, timeoutMs?: number): Promise<ProbeReport>;
 }
+
+/** Long enough for DNS, every connect target and a full negotiation with the default settings. */
+export const DEFAULT_PROBE_TIMEOUT_MS = 45_000;
 
 export function createServer(input: ConfigInput, options: CreateServerOptions = {}): S2sServer {
   let config = ensureConfig(input);
@@ -124,7 +136,7 @@ export function createServer(input: ConfigInput, options: CreateServerOptions = 
       services = late.all(SERVICE);
       listeners = child.resolve(S2sListeners);
       // Metrics subscribe to events$ before any listener opens; the admin socket opens last.
-      operations = new Operations(child, config, logger, (options.clock ?? systemClock).now());
+      operations = new Operations(options.operations === false ? { ...config, listen: { ...config.listen, http: [] }, admin: undefined } : config, child, logger, (options.clock ?? systemClock).now(), (domain, from) => this.probe(domain, from));
       try {
         for (const service of services) await service.start();
         await listeners.start();
@@ -159,6 +171,28 @@ export function createServer(input: ConfigInput, options: CreateServerOptions = 
     },
     httpAddresses() {
       return operations?.httpAddresses() ?? [];
+    },
+    probe(domain: string, from = config.general.hosts[0]!, timeoutMs = DEFAULT_PROBE_TIMEOUT_MS) {
+      if (!started) return Promise.reject(new Error("server not started"));
+      const router = child.resolve(ROUTER);
+      return probeFederation(
+        {
+          config,
+          events$: events.events$,
+          stanzas$: tap.stanzas$,
+          send: (stanza) => router.route(stanza),
+          outbound: child.resolve(OUTBOUND_SESSIONS),
+          tls: child.resolve(TLS_PROVIDER),
+          // While the probe listens, unserved local stanzas come to it: answer them as the router would,
+          // unless the embedder listens too (then they are the embedder's).
+          bounce: (stanza) => {
+            if (tap.subscribers <= 1) router.bounce(stanza, "service-unavailable", "cancel");
+          },
+        },
+        domain,
+        from,
+        timeoutMs,
+      );
     },
     async reload(next?: ConfigInput) {
       if (!started || !listeners) throw new Error("server not started");

@@ -4,6 +4,7 @@ import type { OutboundStreamApi } from "../stream/streams.js";
 import type { XmlElement } from "../xml/element.js";
 import type { StreamDeps } from "./deps.js";
 import type { SecureChannel } from "../tls/tls.js";
+import type { ConnectTarget } from "../resolver/resolver.js";
 import { OutboundS2sStream } from "./outbound-stream.js";
 import { withTimeout } from "../time/with-timeout.js";
 
@@ -143,9 +144,9 @@ export class OutboundSession {
       const resolveStarted = deps.clock.now();
       // Observation only (issue 12: the DNS histogram); a failure still throws as before.
       const targets = await deps.resolver.resolve(remote, signal).then(
-        (found) => (this.#resolveDone(resolveStarted, found.length), found),
+        (found) => (this.#resolveDone(resolveStarted, found), found),
         (err: unknown) => {
-          this.#resolveDone(resolveStarted);
+          this.#resolveDone(resolveStarted, undefined, err instanceof Error ? err.message : String(err));
           throw err;
         },
       );
@@ -206,9 +207,9 @@ export class OutboundSession {
     }
   }
 
-  #resolveDone(started: number, targets?: number): void {
+  #resolveDone(started: number, targets?: readonly ConnectTarget[], reason?: string): void {
     const { localDomain: local, remoteDomain: remote } = this;
-    this.deps.events.emit({ type: "resolve_done", local, remote, durationMs: this.deps.clock.now() - started, ...(targets === undefined ? {} : { targets }) });
+    this.deps.events.emit({ type: "resolve_done", local, remote, durationMs: this.deps.clock.now() - started, ...(targets === undefined ? { reason } : { targets }) });
   }
 
   #flush(): void {

@@ -114,7 +114,10 @@ export class OutboundS2sStream implements OutboundStreamApi {
   async negotiate(timeoutMs: number): Promise<string> {
     try {
       // Direct TLS (XEP-0368): the channel is up before the first byte of XML; verify it first.
-      if (this.#tls) this.#verifyBeforeUse(this.#tls);
+      if (this.#tls) {
+        this.#emitTlsPeer(this.#tls);
+        this.#verifyBeforeUse(this.#tls);
+      }
       let features = await this.#openStream(timeoutMs);
       if (!this.#tls) features = await this.#negotiateTls(features, timeoutMs);
       this.#tlsSettled(true);
@@ -133,7 +136,14 @@ export class OutboundS2sStream implements OutboundStreamApi {
     features.catch(() => {});
     this.#xml.sendHeader({ from: this.localDomain, to: this.remoteDomain, version: "1.0", "xml:lang": "en" });
     await withTimeout(header, timeoutMs, () => new S2sError(ERROR_CODES.TIMEOUT, `no stream header from ${this.remoteDomain} within ${timeoutMs} ms`, "remote-server-timeout"));
-    return features;
+    const offered = await features;
+    // Observation only (probe, issue 12): once per stream (re)start, never per stanza.
+    this.deps.events.emit({ type: "stream_features", local: this.localDomain, remote: this.remoteDomain, streamId: this.#id, secure: Boolean(this.#tls), features: offered.children.filter((c): c is XmlElement => typeof c !== "string").map((c) => c.name) });
+    return offered;
+  }
+
+  #emitTlsPeer(channel: SecureChannel): void {
+    this.deps.events.emit({ type: "tls_peer", direction: "outbound", local: this.localDomain, remote: this.remoteDomain, channel });
   }
 
   /** RFC 6120 §5.4: STARTTLS as `use_starttls` says; verification before anything else is sent. */
@@ -168,6 +178,7 @@ export class OutboundS2sStream implements OutboundStreamApi {
       this.deps.events.emit({ type: "tls_failed", direction: "outbound", local: this.localDomain, remote: this.remoteDomain, reason: (err as Error).message });
       throw new S2sError(ERROR_CODES.TLS_FAILED, `TLS handshake with ${this.remoteDomain} failed: ${(err as Error).message}`, "remote-server-not-found", { cause: err });
     }
+    this.#emitTlsPeer(channel);
     this.#verifyBeforeUse(channel);
     this.#tls = channel;
     this.#xml.upgraded(channel.socket);
