@@ -12,6 +12,7 @@ import { readStatus, StatusFile, statusPath, type ReloadOutcome, type ServerStat
 import { reloadTargetProblem } from "../core/server/process-config.js";
 import { ADMIN_USAGE, isAdminVerb, runAdminVerb } from "../core/cli/admin-verbs.js";
 import { PROBE_USAGE, runProbeVerb } from "../core/cli/probe-verb.js";
+import { runDeepCheck } from "../core/cli/deep-check-verb.js";
 
 /** Exit codes (contract.md): 0 ok, 2 invalid configuration, 1 anything else. */
 const EXIT_OK = 0;
@@ -23,7 +24,8 @@ type Level = (typeof LEVELS)[number];
 const COMMANDS = ["start", "check-config", "reload", "sessions", "close", "retry", "status", "probe", "--version", "--help"];
 const USAGE = `usage:
   xmpp-s2s start --config FILE [--log-level LEVEL]   run a server (LEVEL: ${LEVELS.join(", ")}; default info)
-  xmpp-s2s check-config FILE                          validate FILE and its plugins, exit 0 or 2
+  xmpp-s2s check-config FILE [--deep]                 validate FILE and its plugins, exit 0 or 2
+                                                      (--deep: certificate validity, warning at 30 days)
   xmpp-s2s reload --pid PID [--config FILE] [--timeout SECONDS]
                                                       validate FILE (when given), ask the server PID to
                                                       re-read its config file (SIGHUP), and wait for its
@@ -248,7 +250,7 @@ async function reloadOutcome(pid: number, before: ServerStatus, timeoutMs: numbe
 
 async function main(argv: string[]): Promise<number> {
   const [command, ...rest] = argv;
-  if (command === "check-config") return checkConfig(rest[0]);
+  if (command === "check-config") return rest.includes("--deep") ? runDeepCheck(rest) : checkConfig(rest[0]);
   if (command === "start") {
     let parsed;
     try {
