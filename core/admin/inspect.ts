@@ -3,10 +3,10 @@
  * local, remote) with how it authenticated, its TLS details and traffic. Built on demand from the
  * sessions' own state; nothing here is kept up to date on the stanza path.
  */
-import type { X509Certificate } from "node:crypto";
 import type { S2sListeners } from "../server/s2s-listeners.js";
 import type { OutboundPairView, OutboundSessions } from "../session/outbound-sessions.js";
 import type { SecureChannel, TlsProvider } from "../tls/tls.js";
+import { peerSummary } from "../tls/peer-summary.js";
 
 export interface TlsView {
   readonly version: string | null;
@@ -52,25 +52,10 @@ export interface InspectSources {
 
 const seconds = (ms: number): number => Math.round(ms / 100) / 10;
 
-function certificateName(x509: X509Certificate | undefined, field: "subject" | "issuer"): string | null {
-  return x509 ? x509[field].replace(/\n/g, ", ") : null;
-}
-
 export function tlsView(tls: TlsProvider, channel: SecureChannel | undefined, remote: string): TlsView | null {
   if (!channel) return null;
-  const check = remote ? tls.checkPeer(channel, remote) : { trusted: false, reason: "remote domain not known yet" };
-  const cert = channel.peerCertificate;
-  return {
-    version: channel.socket.getProtocol() ?? null,
-    cipher: channel.socket.getCipher()?.name ?? null,
-    certificate: {
-      verified: check.trusted,
-      reason: check.trusted ? null : check.reason ?? (cert ? "not trusted" : "no certificate presented"),
-      subject: certificateName(cert, "subject"),
-      issuer: certificateName(cert, "issuer"),
-      validTo: cert?.validTo ?? null,
-    },
-  };
+  const p = peerSummary(tls, channel, remote);
+  return { version: p.version, cipher: p.cipher, certificate: { verified: p.verified, reason: p.reason, subject: p.subject, issuer: p.issuer, validTo: p.validTo } };
 }
 
 function outboundRow(s: InspectSources, p: OutboundPairView): SessionRow {

@@ -1,7 +1,7 @@
 import type { InjectionToken } from "tsyringe";
 import { Subject, type Observable } from "rxjs";
 import type { ConnectTarget } from "../resolver/resolver.js";
-import type { SecureChannel } from "../tls/tls.js";
+import type { PeerSummary } from "../tls/peer-summary.js";
 
 /**
  * Lifecycle events. `type` is also the `what` of the matching log entry, so operators grep one
@@ -21,8 +21,8 @@ export type S2sEvent =
   | { type: "resolve_done"; local: string; remote: string; durationMs: number; targets?: readonly ConnectTarget[]; reason?: string }
   /** RFC 6120 §4.3.2: the features the peer offered on our outbound stream (`secure`: after TLS). */
   | { type: "stream_features"; local: string; remote: string; streamId: string; secure: boolean; features: readonly string[] }
-  /** Our outbound TLS handshake succeeded; the channel is handed over before verification (probe, issue 12). */
-  | { type: "tls_peer"; local: string; remote: string; direction: "outbound"; channel: SecureChannel }
+  /** Our outbound TLS handshake succeeded: what the peer presented, before our verification decides (probe, issue 12). */
+  | { type: "tls_peer"; local: string; remote: string; direction: "outbound"; peer: PeerSummary }
   | { type: "tls_up"; local: string; remote: string; direction: "inbound" | "outbound"; streamId?: string }
   /** A TLS handshake failed (remote may be "" when it failed before any stream header). */
   | { type: "tls_failed"; local: string; remote: string; direction: "inbound" | "outbound"; reason: string }

@@ -11,7 +11,8 @@ import type { S2sConfig } from "../config/types.js";
 import type { S2sEvent } from "../events/events.js";
 import type { ConnectTarget } from "../resolver/resolver.js";
 import type { OutboundSessions } from "../session/outbound-sessions.js";
-import type { SecureChannel, TlsProvider } from "../tls/tls.js";
+import type { TlsProvider } from "../tls/tls.js";
+import { peerSummary, type PeerSummary } from "../tls/peer-summary.js";
 import { definedCondition, el, NS, type XmlElement } from "../xml/element.js";
 
 export type ProbeStepName = "policy" | "resolve" | "connect" | "stream" | "starttls" | "certificate" | "auth" | "session" | "ping";
@@ -55,26 +56,13 @@ function targetText(t: ConnectTarget): string {
   return `${t.via && t.via !== t.host ? `${t.via} ` : ""}${t.host}:${t.port}${t.directTls ? " (direct TLS)" : ""}`;
 }
 
-export function certificateData(tls: TlsProvider, channel: SecureChannel, remote: string): { step: ProbeStep["status"]; detail: string; data: Record<string, unknown> } {
-  const cert = channel.peerCertificate;
-  const check = tls.checkPeer(channel, remote);
-  const data: Record<string, unknown> = {
-    subject: cert?.subject.replace(/\n/g, ", ") ?? null,
-    issuer: cert?.issuer.replace(/\n/g, ", ") ?? null,
-    validFrom: cert?.validFrom ?? null,
-    validTo: cert?.validTo ?? null,
-    // RFC 6125 identities as the certificate carries them: DNS-ID, SRV-ID (SRVName), XmppAddr.
-    identities: cert?.subjectAltName ?? null,
-    chainTrusted: channel.chainTrusted,
-    chainError: channel.chainError ?? null,
-    verified: check.trusted,
-    reason: check.trusted ? null : check.reason ?? "not trusted",
-  };
-  const names = `subject ${data.subject}, issuer ${data.issuer}, valid ${data.validFrom} to ${data.validTo}; identities: ${data.identities ?? "none"}`;
-  if (check.trusted) return { step: "ok", detail: `verified for ${remote} (${names})`, data };
+/** The certificate step: what the peer presented and our verdict (RFC 6125 via the TLS provider). */
+export function certificateStep(tlsMode: string, remote: string, p: PeerSummary): { status: ProbeStep["status"]; detail: string; data: Record<string, unknown> } {
+  const names = `subject ${p.subject}, issuer ${p.issuer}, valid ${p.validFrom} to ${p.validTo}; identities: ${p.identities ?? "none"}`;
+  const data = { ...p };
+  if (p.verified) return { status: "ok", detail: `verified for ${remote} (${names})`, data };
   // Under required_trusted the negotiation stops here; otherwise dialback may still authenticate.
-  const status = tls.mode === "required_trusted" ? "failed" : "warning";
-  return { step: status, detail: `NOT verified for ${remote}: ${data.reason} (${names})`, data };
+  return { status: tlsMode === "required_trusted" ? "failed" : "warning", detail: `NOT verified for ${remote}: ${p.reason} (${names})`, data };
 }
 
 /** Runs the probe; resolves with the report (never rejects for a federation failure). */
@@ -92,8 +80,8 @@ export async function probeFederation(target: ProbeTarget, remote: string, from:
   if (existing?.state === "established") {
     add("session", "info", `an outbound session from ${from} is already established (${existing.method ?? "?"}); the ping uses it`);
     if (existing.tls) {
-      const c = certificateData(target.tls, existing.tls, remote);
-      add("certificate", c.step, c.detail, c.data);
+      const c = certificateStep(target.tls.mode, remote, peerSummary(target.tls, existing.tls, remote));
+      add("certificate", c.status, c.detail, c.data);
     }
     established = true;
   }
@@ -134,9 +122,9 @@ export async function probeFederation(target: ProbeTarget, remote: string, from:
           add("stream", "ok", `stream id ${e.streamId || "(none)"}; ${e.secure ? "over TLS" : "plaintext"}; features: ${e.features.join(", ") || "none"}`, { features: e.features, secure: e.secure });
           break;
         case "tls_peer": {
-          add("starttls", "ok", `${e.channel.socket.getProtocol() ?? "?"} ${e.channel.socket.getCipher()?.name ?? ""}`.trim());
-          const c = certificateData(target.tls, e.channel, remote);
-          add("certificate", c.step, c.detail, c.data);
+          add("starttls", "ok", `${e.peer.version ?? "?"} ${e.peer.cipher ?? ""}`.trim());
+          const c = certificateStep(target.tls.mode, remote, e.peer);
+          add("certificate", c.status, c.detail, c.data);
           break;
         }
         case "tls_failed":

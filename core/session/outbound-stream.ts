@@ -7,6 +7,7 @@ import { withTimeout } from "../time/with-timeout.js";
 import type { SecureChannel } from "../tls/tls.js";
 import { definedCondition, el, NS, type XmlElement } from "../xml/element.js";
 import type { StreamDeps } from "./deps.js";
+import { peerSummary } from "../tls/peer-summary.js";
 
 interface Waiter {
   match: (e: XmlElement) => boolean;
@@ -143,7 +144,8 @@ export class OutboundS2sStream implements OutboundStreamApi {
   }
 
   #emitTlsPeer(channel: SecureChannel): void {
-    this.deps.events.emit({ type: "tls_peer", direction: "outbound", local: this.localDomain, remote: this.remoteDomain, channel });
+    // Once per handshake; plain data so that events$ stays serialisable.
+    this.deps.events.emit({ type: "tls_peer", direction: "outbound", local: this.localDomain, remote: this.remoteDomain, peer: peerSummary(this.deps.tls, channel, this.remoteDomain) });
   }
 
   /** RFC 6120 §5.4: STARTTLS as `use_starttls` says; verification before anything else is sent. */
