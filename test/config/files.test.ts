@@ -29,7 +29,7 @@ describe("shipped config/**/*.toml files are valid", () => {
     for (const expected of [
       "config/s2s.toml", "config/examples/plain.toml", "config/examples/starttls-optional.toml", "config/examples/starttls-required.toml",
       "config/examples/required-trusted.toml", "config/examples/domain-certfile.toml", "config/examples/components.toml",
-      "config/examples/policy.toml", "config/examples/direct-tls.toml",
+      "config/examples/policy.toml", "config/examples/direct-tls.toml", "config/examples/operations.toml",
     ]) {
       assert.ok(names.includes(expected), `missing ${expected}`);
     }
