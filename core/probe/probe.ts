@@ -6,7 +6,7 @@
  */
 import { randomBytes } from "node:crypto";
 import { performance } from "node:perf_hooks";
-import type { Observable } from "rxjs";
+import { Subscription, type Observable } from "rxjs";
 import type { S2sConfig } from "../config/types.js";
 import type { S2sEvent } from "../events/events.js";
 import type { ConnectTarget } from "../resolver/resolver.js";
@@ -86,17 +86,21 @@ export async function probeFederation(target: ProbeTarget, remote: string, from:
     established = true;
   }
 
+  const subscriptions = new Subscription();
   const done = new Promise<void>((resolve) => {
-    const timer = setTimeout(() => {
-      failure ??= { step: established ? "ping" : lastStep(steps) ?? "connect", reason: `no answer within ${timeoutMs} ms` };
-      resolve();
-    }, timeoutMs);
+    // Every way out ends both subscriptions: inside a running server, a probe that kept listening
+    // would go on taking (and bouncing) unserved local stanzas.
     const finish = () => {
       clearTimeout(timer);
+      subscriptions.unsubscribe();
       resolve();
     };
+    const timer = setTimeout(() => {
+      failure ??= { step: established ? "ping" : lastStep(steps) ?? "connect", reason: `no answer within ${timeoutMs} ms` };
+      finish();
+    }, timeoutMs);
     const mine = (e: { local: string; remote: string }) => e.local === from && e.remote === remote;
-    const eventsSub = target.events$.subscribe((e) => {
+    subscriptions.add(target.events$.subscribe((e) => {
       if (!("local" in e) || !("remote" in e) || !mine(e)) return;
       seen.add(e.type);
       switch (e.type) {
@@ -142,13 +146,11 @@ export async function probeFederation(target: ProbeTarget, remote: string, from:
           break;
         case "failed":
           failure ??= { step: classify(steps, e.reason), reason: e.reason };
-          eventsSub.unsubscribe();
-          stanzasSub.unsubscribe();
           finish();
           break;
       }
-    });
-    const stanzasSub = target.stanzas$.subscribe((stanza) => {
+    }));
+    subscriptions.add(target.stanzas$.subscribe((stanza) => {
       if (stanza.name !== "iq" || stanza.attr("id") !== pingId) return target.bounce(stanza);
       if (stanza.attr("type") === "result") add("ping", "ok", `XEP-0199 pong from ${remote} after ${pingSentAt === undefined ? "?" : Math.round(at() - pingSentAt)} ms`);
       else {
@@ -159,10 +161,8 @@ export async function probeFederation(target: ProbeTarget, remote: string, from:
           else failure ??= { step: established ? "ping" : classify(steps, condition), reason: `error reply: ${condition}` };
         }
       }
-      eventsSub.unsubscribe();
-      stanzasSub.unsubscribe();
       finish();
-    });
+    }));
   });
 
   // A pair waiting in backoff would hold the ping: the probe asks for a fresh attempt now.
