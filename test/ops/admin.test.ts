@@ -17,7 +17,8 @@ import { el, type XmlElement } from "../../core/xml/element.js";
 import { makeCa, makeCertDir, makeLeaf, removeCertDir } from "../helpers/certs.js";
 import { freePort } from "../helpers/ports.js";
 import { eventually, waitFor } from "../helpers/wait.js";
-import { xmppS2s } from "./cli.js";
+import { ensureBuilt } from "../helpers/build.js";
+import { killChildren, run as xmppS2s } from "../helpers/cli.js";
 import { addressLine, opsToml, reserve, startOpsNode, type OpsNode } from "./world.js";
 
 describe("admin API and CLI verbs", () => {
@@ -43,6 +44,7 @@ describe("admin API and CLI verbs", () => {
   };
 
   before(async () => {
+    ensureBuilt();
     certDir = makeCertDir();
     const ca = makeCa(certDir, "Ops CA");
     const ra = await reserve("127.0.0.131");
@@ -67,6 +69,7 @@ describe("admin API and CLI verbs", () => {
   });
 
   after(async () => {
+    killChildren();
     await a?.stop();
     await b?.stop();
     if (certDir) removeCertDir(certDir);

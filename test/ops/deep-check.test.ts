@@ -12,7 +12,8 @@ import { join } from "node:path";
 import { parseConfig } from "../../core/config/load.js";
 import { deepCheck } from "../../core/config/deep-checks.js";
 import { makeCa, makeCertDir, makeLeaf, removeCertDir, type CertAuthority } from "../helpers/certs.js";
-import { xmppS2s } from "./cli.js";
+import { ensureBuilt } from "../helpers/build.js";
+import { killChildren, run as xmppS2s } from "../helpers/cli.js";
 
 const DAY = 86_400_000;
 
@@ -21,10 +22,14 @@ describe("check-config --deep", () => {
   let ca: CertAuthority;
 
   before(() => {
+    ensureBuilt();
     dir = makeCertDir();
     ca = makeCa(dir, "Deep CA");
   });
-  after(() => removeCertDir(dir));
+  after(() => {
+    killChildren();
+    removeCertDir(dir);
+  });
 
   const config = (certfile: string) =>
     parseConfig(`[general]\nhosts = ["a.example"]\n[s2s]\nuse_starttls = "optional"\ncertfile = "${certfile}"\ncacertfile = "${ca.cafile}"\n`, { baseDir: dir });

@@ -16,7 +16,8 @@ import { makeCa, makeCertDir, makeLeaf, removeCertDir, type CertAuthority } from
 import { startDnsServer, type TestDnsServer } from "../helpers/dns-server.js";
 import { freePort } from "../helpers/ports.js";
 import { fakeTlsPeer } from "../tls/fake-tls-peer.js";
-import { xmppS2s } from "./cli.js";
+import { ensureBuilt } from "../helpers/build.js";
+import { killChildren, run as xmppS2s } from "../helpers/cli.js";
 import { addressLine, opsToml, reserve, startOpsNode, type OpsNode, type Reserved } from "./world.js";
 
 describe("xmpp-s2s probe", () => {
@@ -33,6 +34,7 @@ describe("xmpp-s2s probe", () => {
   let deadPort: number;
 
   before(async () => {
+    ensureBuilt();
     dir = makeCertDir();
     ca = makeCa(dir, "Probe CA");
     const otherCa = makeCa(dir, "Nobody's CA");
@@ -49,6 +51,7 @@ describe("xmpp-s2s probe", () => {
   });
 
   after(async () => {
+    killChildren();
     for (const peer of peers) peer.close();
     await b?.stop();
     await d?.stop();
@@ -77,7 +80,7 @@ describe("xmpp-s2s probe", () => {
   const trustedA = () => [`use_starttls = "required_trusted"`, `certfile = "${makeLeaf(ca, { domains: ["a.example"] }).certfile}"`, `cacertfile = "${ca.cafile}"`];
 
   async function probe(domain: string, file: string): Promise<{ code: number | null; report: ProbeRun; stderr: string }> {
-    const r = await xmppS2s(["probe", domain, "--config", file, "--json", "--timeout", "20"]);
+    const r = await xmppS2s(["probe", domain, "--config", file, "--json", "--timeout", "15"]);
     assert.ok(r.stdout.trim().startsWith("{"), `no JSON report (exit ${r.code}): ${r.stdout}\n${r.stderr}`);
     return { code: r.code, report: JSON.parse(r.stdout) as ProbeRun, stderr: r.stderr };
   }
