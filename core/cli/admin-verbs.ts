@@ -9,10 +9,10 @@ import { isConfigError } from "../errors.js";
 import type { SessionRow } from "../admin/inspect.js";
 import { adminRequest, AdminUnavailable } from "./admin-client.js";
 
-export const ADMIN_USAGE = `  xmpp-s2s sessions --config FILE [--json]          list the S2S sessions of the running server
-  xmpp-s2s close REMOTE --config FILE [--json]       close every stream with domain REMOTE
-  xmpp-s2s retry REMOTE --config FILE [--from HOST]  clear REMOTE's backoff and connect now
-  xmpp-s2s status --config FILE [--json]             uptime, listeners, counts of the running server`;
+export const ADMIN_USAGE = `  xmpp-s2s sessions --config FILE [--json]            list the S2S sessions of the running server
+  xmpp-s2s close REMOTE --config FILE [--json]        close every stream with domain REMOTE
+  xmpp-s2s retry REMOTE --config FILE [--from HOST]   clear REMOTE's backoff and connect now
+  xmpp-s2s status --config FILE [--json]              uptime, listeners, counts of the running server`;
 
 const EXIT_OK = 0;
 const EXIT_FAILURE = 1;

@@ -45,7 +45,7 @@ describe("xmpp-s2s commands", () => {
   it("an unknown command exits 2 and names it", async () => {
     const r = await run(["strat", "--config", "x.toml"]);
     assert.equal(r.code, 2);
-    assert.match(r.stderr, /^unknown command "strat" \(expected start, check-config, reload, --version, --help\)\n/);
+    assert.match(r.stderr, /^unknown command "strat" \(expected start, check-config, reload, sessions, close, retry, status, probe, --version, --help\)\n/);
     assert.equal(r.stdout, "");
   });
 
