@@ -152,7 +152,7 @@ describe("xmpp-s2s probe", () => {
     const { code, report } = await probe("p.example", configA("denied", [`use_starttls = "false"`]));
     assert.equal(code, 1, JSON.stringify(report, null, 2));
     assert.equal(report.failedStep, "auth");
-    assert.match(report.reason ?? "", /authenticate/);
+    assert.match(report.reason ?? "", /invalid-from: .a\.example. is not allowed to federate with .p\.example./);
   });
 
   it("runs inside the running server when its [admin] socket answers", async () => {
