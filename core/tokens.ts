@@ -18,9 +18,10 @@ import { LATE } from "./late.js";
 import { ROUTER } from "./router/router.js";
 import { POLICY_CHAIN } from "./policy/chain.js";
 import { OUTBOUND_SESSIONS } from "./session/outbound-sessions.js";
+import { CLUSTER } from "./cluster/cluster.js";
 import type { S2sConfig } from "./config/types.js";
 
-export { LATE, ROUTER, POLICY_CHAIN, OUTBOUND_SESSIONS, RESOLVER, CONNECTOR, TLS_PROVIDER, DIALBACK, POLICY, STREAM_PARSER_FACTORY, AUTHENTICATOR, LOCAL_DELIVERY, SERVICE, LOGGER, CLOCK, EVENTS };
+export { CLUSTER, LATE, ROUTER, POLICY_CHAIN, OUTBOUND_SESSIONS, RESOLVER, CONNECTOR, TLS_PROVIDER, DIALBACK, POLICY, STREAM_PARSER_FACTORY, AUTHENTICATOR, LOCAL_DELIVERY, SERVICE, LOGGER, CLOCK, EVENTS };
 
 /** The validated, frozen configuration of this server instance. */
 export const CONFIG: InjectionToken<S2sConfig> = Symbol.for("xmpp-s2s.Config");
@@ -55,6 +56,7 @@ export const TOKEN_CATALOG: readonly TokenInfo[] = [
   { token: ROUTER, cardinality: "one", core: true, doc: "routes stanzas: local delivery chain or federation; bounces" },
   { token: POLICY_CHAIN, cardinality: "one", core: true, doc: "runs the policy plugins, then s2s.default_policy; fail closed" },
   { token: OUTBOUND_SESSIONS, cardinality: "one", core: true, doc: "one outbound session per (local, remote) pair; queue, connect, retry" },
+  { token: CLUSTER, cardinality: "one", core: true, doc: "cluster mode ([cluster], issue 13): routes and outbound pairs shared with other nodes; absent on a single node" },
   { token: LATE, cardinality: "one", core: true, doc: "resolve a token at use time (breaks the core's dependency cycles)" },
 ];
 

@@ -1,3 +1,4 @@
+import type { ClusterConfig } from "../cluster/options.js";
 /**
  * The validated, frozen configuration. Field names follow the TOML keys of MongooseIM's
  * `[general]`, `[[listen.s2s]]`, `[[listen.service]]` and `[s2s]` sections (converted to
@@ -128,6 +129,8 @@ export interface S2sConfig {
   readonly instrumentation: InstrumentationConfig;
   /** `[admin]`, see core/admin/config.ts; undefined: no admin endpoint (the default). */
   readonly admin?: AdminConfig;
+  /** `[cluster]` (issue 13): absent on a single node. */
+  readonly cluster?: ClusterConfig;
 }
 
 /** RFC 6120 §13.12 asks servers to accept stanzas of at least 10,000 bytes; 64 KiB leaves room for

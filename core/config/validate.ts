@@ -49,6 +49,7 @@ import { currentTlsSettings, LISTENER_TLS_SHAPE, usesCurrentTlsLayout, type List
 import { validateAdmin } from "../admin/config.js";
 import { validateHttpListeners, type HttpListenerConfig } from "../http/config.js";
 import { validateInstrumentation } from "../metrics/config.js";
+import { checkClusterSection } from "../cluster/options.js";
 import {
   DEFAULT_MAX_STANZA_SIZE,
   type AddressEntry,
@@ -97,7 +98,7 @@ const MONGOOSEIM_ONLY_SECTIONS = [
 ];
 
 const TOP_SHAPE: TableShape = {
-  keys: ["general", "listen", "s2s", "shaper", "plugins", "instrumentation", "admin"],
+  keys: ["general", "listen", "s2s", "shaper", "plugins", "instrumentation", "admin", "cluster"],
   hints: Object.fromEntries(MONGOOSEIM_ONLY_SECTIONS.map((s) => [s, `[${s}] is a MongooseIM section that xmpp-s2s does not use; remove it`])),
 };
 
@@ -190,6 +191,7 @@ export function validateConfig(raw: unknown, ctx: CheckContext, meta: { readonly
   if (listen.http.length > 0 && !instrumentation.prometheus) {
     missing(ctx, "instrumentation.prometheus", "[instrumentation.prometheus] to collect the metrics that mongoose_prometheus_handler serves");
   }
+  const cluster = checkClusterSection(ctx, root["cluster"], s2s.config.shared);
 
   let plugins: PluginsSectionConfig = {};
   if (root["plugins"] !== undefined) {
@@ -206,6 +208,7 @@ export function validateConfig(raw: unknown, ctx: CheckContext, meta: { readonly
     plugins,
     instrumentation,
     ...(admin === undefined ? {} : { admin }),
+    ...(cluster ? { cluster } : {}),
   };
 }
 

@@ -39,7 +39,13 @@ export type S2sEvent =
   | { type: "stanza_bounced"; from: string; to: string; condition: string; name: string }
   | { type: "component_connected"; domain: string }
   | { type: "component_disconnected"; domain: string }
-  | { type: "config_reloaded" };
+  | { type: "config_reloaded" }
+  // Cluster mode (issue 13, docs/cluster.md)
+  | { type: "cluster_node_joined"; node: string }
+  | { type: "cluster_node_left"; node: string }
+  | { type: "cluster_lease_taken"; local: string; remote: string; node: string }
+  | { type: "cluster_lease_lost"; local: string; remote: string; node: string; owner?: string }
+  | { type: "cluster_forward_failed"; node: string; to: string; reason: string };
 
 export type S2sEventType = S2sEvent["type"];
 

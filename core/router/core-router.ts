@@ -1,4 +1,5 @@
 import { inject, injectable } from "tsyringe";
+import { CLUSTER, type Cluster } from "../cluster/cluster.js";
 import type { S2sConfig } from "../config/types.js";
 import { LOCAL_DELIVERY, type LocalDelivery } from "../delivery/local-delivery.js";
 import { EVENTS, type EventBus } from "../events/events.js";
@@ -20,6 +21,7 @@ export class CoreRouter implements Router {
   readonly #hosts: ReadonlySet<string>;
   #deliveries?: LocalDelivery[];
   #sessions?: OutboundSessions;
+  #cluster?: Cluster | null;
   /** Embedding API tap (`stanzas$`): takes what no delivery plugin took, when someone listens. */
   fallback?: (stanza: XmlElement) => boolean;
 
@@ -38,6 +40,18 @@ export class CoreRouter implements Router {
 
   get #outbound(): OutboundSessions {
     return (this.#sessions ??= this.late.get(OUTBOUND_SESSIONS));
+  }
+
+  /** Cluster seam (issue 13): null on a single node. */
+  get #clusterOrNull(): Cluster | null {
+    if (this.#cluster === undefined) this.#cluster = this.late.all(CLUSTER)[0] ?? null;
+    return this.#cluster;
+  }
+
+  /** Out over S2S: through the cluster (the pair's owner node) when there is one. */
+  #sendOutbound(local: string, remote: string, stanza: XmlElement): Promise<void> | undefined {
+    const cluster = this.#clusterOrNull;
+    return cluster ? cluster.sendOutbound(local, remote, stanza) : this.#outbound.send(local, remote, stanza);
   }
 
   isLocalDomain(domain: string): boolean {
@@ -66,7 +80,7 @@ export class CoreRouter implements Router {
       this.deliverLocal(stanza);
       return undefined;
     }
-    return this.#outbound.send(fromDomain, toDomain, stanza);
+    return this.#sendOutbound(fromDomain, toDomain, stanza);
   }
 
   deliverLocal(stanza: XmlElement): void {
@@ -100,7 +114,7 @@ export class CoreRouter implements Router {
     if (this.isLocalDomain(senderDomain)) this.deliverLocal(reply);
     else {
       const ourDomain = domainOf(to);
-      if (ourDomain && this.isLocalDomain(ourDomain)) this.#outbound.send(ourDomain, senderDomain, reply);
+      if (ourDomain && this.isLocalDomain(ourDomain)) void this.#sendOutbound(ourDomain, senderDomain, reply);
     }
   }
 }

@@ -27,6 +27,7 @@ import type { Registry } from "prom-client";
 import { Operations } from "./operations.js";
 import { probeFederation, type ProbeReport } from "../probe/probe.js";
 import { TLS_PROVIDER } from "../tls/tls.js";
+import { startCluster, type ClusterHandle } from "../cluster/wire.js";
 
 export interface CreateServerOptions {
   /** A pino logger; default: JSON lines on stdout at `logLevel`. */
@@ -108,6 +109,7 @@ export function createServer(input: ConfigInput, options: CreateServerOptions = 
   let services: Service[] = [];
   let listeners: S2sListeners | undefined;
   let operations: Operations | undefined;
+  let cluster: ClusterHandle | undefined;
 
   const server: S2sServer = {
     get config() {
@@ -133,6 +135,12 @@ export function createServer(input: ConfigInput, options: CreateServerOptions = 
       child.register(OUTBOUND_SESSIONS, { useClass: OutboundSessionManager }, scoped);
       child.register(S2sListeners, { useClass: S2sListeners }, scoped);
       (child.resolve(ROUTER) as CoreRouter).fallback = (stanza) => tap.offer(stanza);
+      try {
+        cluster = await startCluster(child, config);
+      } catch (err) {
+        started = false;
+        throw err;
+      }
       services = late.all(SERVICE);
       listeners = child.resolve(S2sListeners);
       // Metrics subscribe to events$ before any listener opens; the admin socket opens last.
@@ -158,6 +166,7 @@ export function createServer(input: ConfigInput, options: CreateServerOptions = 
       if (child.isRegistered(OUTBOUND_SESSIONS, false)) await child.resolve(OUTBOUND_SESSIONS).stop("system-shutdown");
       for (const service of [...services].reverse()) await service.stop("system-shutdown").catch((err: unknown) => logger.error({ what: "service_stop_failed", service: service.name, err }));
       if (child.isRegistered(POLICY_CHAIN, false)) await (child.resolve(POLICY_CHAIN) as OrderedPolicyChain).close();
+      await cluster?.stop();
       logger.info({ what: "stopped" });
       tap.complete();
       events.complete();

@@ -1,0 +1,34 @@
+import type { InjectionToken } from "tsyringe";
+import type { XmlElement } from "../xml/element.js";
+
+/**
+ * Cluster mode (issue 13, docs/cluster.md): the seam between the core and a cluster backend.
+ * Registered only when `[cluster]` is set; a single node has no provider and pays nothing.
+ *
+ * Routes to addresses served on other nodes enter through the local delivery chain (the backend
+ * is also a LocalDelivery that serves those domains); outbound pairs enter through
+ * `sendOutbound`, which the router calls instead of OutboundSessions.send.
+ */
+export interface Cluster {
+  /** This node's name. */
+  readonly node: string;
+  /**
+   * Send `stanza` on the (local, remote) pair: over this node's outbound session when this node
+   * owns the pair (no Redis round trip once the lease is held), else forwarded to the owner.
+   * Same contract as OutboundSessions.send (a promise means "congested, pause the producer").
+   */
+  sendOutbound(local: string, remote: string, stanza: XmlElement): Promise<void> | undefined;
+  /** Which node serves or owns what, for the admin view. */
+  snapshot(): ClusterSnapshot;
+}
+
+export interface ClusterSnapshot {
+  readonly node: string;
+  readonly nodes: readonly string[];
+  /** Domains served by another node: domain -> node. */
+  readonly routes: Readonly<Record<string, string>>;
+  /** Pairs "local|remote" this node owns. */
+  readonly ownedPairs: readonly string[];
+}
+
+export const CLUSTER: InjectionToken<Cluster> = Symbol.for("xmpp-s2s.Cluster");

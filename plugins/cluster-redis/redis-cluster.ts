@@ -1,0 +1,459 @@
+/**
+ * Cluster mode on Redis (issue 13, docs/cluster.md). One object plays three parts:
+ * - a LocalDelivery that serves the domains other nodes serve (their XEP-0114 components) and
+ *   forwards stanzas for them to that node over pub/sub;
+ * - the Cluster seam of the router: one owner node per (local, remote) outbound pair, held by a
+ *   Redis lease (SET PX, renewed every third of lease_seconds); other nodes forward to it;
+ * - the receiver of what other nodes forward to this one (channel `xs2s:in:<node>`).
+ *
+ * The same-node path costs no Redis round trip: routes are a local cache (refreshed every third of
+ * the lease and on `xs2s:routes` messages), and a pair's owner is cached once known.
+ */
+import { randomUUID } from "node:crypto";
+import { Redis, type RedisOptions } from "ioredis";
+import type { Subscription } from "rxjs";
+import type { Cluster, ClusterSnapshot } from "../../core/cluster/cluster.js";
+import { redactedUrl, type ClusterConfig } from "../../core/cluster/options.js";
+import type { LocalDelivery } from "../../core/delivery/local-delivery.js";
+import { ERROR_CODES, S2sError } from "../../core/errors.js";
+import type { EventBus } from "../../core/events/events.js";
+import type { Logger } from "../../core/logging/logger.js";
+import type { Router } from "../../core/router/router.js";
+import { domainOf } from "../../core/router/stanza.js";
+import type { OutboundSessions } from "../../core/session/outbound-sessions.js";
+import type { XmlElement } from "../../core/xml/element.js";
+import { ACQUIRE, RELEASE } from "./scripts.js";
+import { decodeEnvelope, encodeEnvelope, type Envelope } from "./wire.js";
+
+export interface RedisClusterDeps {
+  readonly config: ClusterConfig;
+  readonly logger: Logger;
+  readonly events: EventBus;
+  readonly router: () => Router;
+  readonly outbound: () => OutboundSessions;
+}
+
+/** Stanzas held per pair while its owner is being found or taken over (then: resource-constraint). */
+const MAX_HELD_PER_PAIR = 1000;
+/** Forwards published and not yet acknowledged by Redis: above, producers pause; far above, bounce. */
+const HIGH_WATER = 1000;
+const MAX_IN_FLIGHT = 20_000;
+/** How long past lease_seconds a held stanza waits for a takeover before it bounces. */
+const TAKEOVER_GRACE_MS = 5000;
+
+const K = {
+  node: (n: string) => `xs2s:node:${n}`,
+  route: (d: string) => `xs2s:route:${d}`,
+  pair: (p: string) => `xs2s:pair:${p}`,
+  inbox: (n: string) => `xs2s:in:${n}`,
+  routes: "xs2s:routes",
+};
+
+interface PairState {
+  readonly local: string;
+  readonly remote: string;
+  /** The node holding the lease, when known (this.node when it is us). */
+  owner?: string;
+  /** Stanzas waiting for an owner, in order; undefined when none wait. */
+  held?: XmlElement[];
+  /** When held stanzas give up and bounce. */
+  deadline?: number;
+  resolving?: boolean;
+}
+
+type ScriptedRedis = Redis & {
+  acquire(key: string, holder: string, ms: number): Promise<string>;
+  release(key: string, holder: string): Promise<number>;
+};
+
+export class RedisCluster implements Cluster, LocalDelivery {
+  readonly name = "cluster";
+  readonly node: string;
+  readonly #instance = randomUUID();
+  readonly #leaseMs: number;
+  #cmd?: ScriptedRedis;
+  #sub?: Redis;
+  /** Domains served by other nodes -> node (cache). */
+  #routes = new Map<string, string>();
+  /** Live nodes (other than us), from their node leases. */
+  #nodes = new Set<string>();
+  /** Domains served here (connected components). */
+  readonly #mine = new Set<string>();
+  readonly #pairs = new Map<string, PairState>();
+  /** The stanza being handed to the local chain after a forward: never forwarded again (no loops). */
+  #receiving?: XmlElement;
+  #inFlight = 0;
+  #drained?: { promise: Promise<void>; resolve: () => void };
+  #redisUp = true;
+  #timer?: NodeJS.Timeout;
+  #retryTimer?: NodeJS.Timeout;
+  #stopped = false;
+  readonly #subscription: Subscription;
+
+  constructor(private readonly deps: RedisClusterDeps) {
+    this.node = deps.config.node;
+    this.#leaseMs = deps.config.leaseMs;
+    // Subscribed at registration, before any listener opens, so no component is missed.
+    this.#subscription = deps.events.events$.subscribe((e) => {
+      if (e.type === "component_connected") this.#publishRoute(e.domain, true);
+      else if (e.type === "component_disconnected") this.#publishRoute(e.domain, false);
+      else if (e.type === "closed") this.#releasePair(e.local, e.remote);
+    });
+  }
+
+  // -------------------------------------------------------------------------------------------
+  // Lifecycle
+
+  async start(): Promise<void> {
+    const url = this.deps.config.redisUrl;
+    const options: RedisOptions = {
+      lazyConnect: true,
+      // Fail fast while Redis is away (cross-node stanzas bounce remote-server-timeout) instead of
+      // queueing without bound in the client; ioredis reconnects by itself with this backoff.
+      enableOfflineQueue: false,
+      maxRetriesPerRequest: 1,
+      connectTimeout: 5000,
+      retryStrategy: (attempt) => Math.min(attempt * 200, 2000),
+    };
+    const cmd = new Redis(url, options) as ScriptedRedis;
+    cmd.defineCommand("acquire", { numberOfKeys: 1, lua: ACQUIRE });
+    cmd.defineCommand("release", { numberOfKeys: 1, lua: RELEASE });
+    cmd.on("error", (err: Error) => this.#redisDown(err));
+    cmd.on("ready", () => this.#redisBack());
+    try {
+      await cmd.connect();
+    } catch (err) {
+      cmd.disconnect();
+      throw new S2sError(
+        ERROR_CODES.CLUSTER_UNAVAILABLE,
+        `cluster.redis_url: cannot reach Redis at ${redactedUrl(url)} (${(err as Error).message}); every cluster node needs it to start`,
+        undefined,
+        { cause: err },
+      );
+    }
+    this.#cmd = cmd;
+    const holder = await cmd.acquire(K.node(this.node), this.#instance, this.#leaseMs);
+    if (holder !== this.#instance) {
+      cmd.disconnect();
+      throw new S2sError(ERROR_CODES.CLUSTER_UNAVAILABLE, `cluster.node: "${this.node}" is already the name of a running node (names must be unique; a stopped node's name frees within lease_seconds)`);
+    }
+    const sub = cmd.duplicate({ enableOfflineQueue: true });
+    sub.on("error", () => {}); // reported once by the command connection
+    sub.on("messageBuffer", (channel: Buffer, message: Buffer) => this.#onMessage(channel.toString(), message.toString()));
+    await sub.subscribe(K.inbox(this.node), K.routes);
+    this.#sub = sub;
+    await this.#renew();
+    this.#timer = setInterval(() => void this.#renew(), Math.max(200, Math.floor(this.#leaseMs / 3)));
+    this.#retryTimer = setInterval(() => this.#retryHeld(), Math.max(100, Math.floor(this.#leaseMs / 10)));
+    this.deps.logger.info({ what: "cluster_started", node: this.node, redis: redactedUrl(url), leaseMs: this.#leaseMs });
+  }
+
+  async stop(): Promise<void> {
+    if (this.#stopped) return;
+    this.#stopped = true;
+    this.#subscription.unsubscribe();
+    clearInterval(this.#timer);
+    clearInterval(this.#retryTimer);
+    for (const st of this.#pairs.values()) this.#bounceHeld(st, "shutdown");
+    const cmd = this.#cmd;
+    if (cmd && cmd.status === "ready") {
+      // Hand everything back at once so other nodes take over without waiting for the leases.
+      const batch = cmd.pipeline();
+      for (const d of this.#mine) batch.del(K.route(d)).publish(K.routes, `-${this.node} ${d}`);
+      for (const [key, st] of this.#pairs) if (st.owner === this.node) batch.del(K.pair(key));
+      batch.del(K.node(this.node));
+      await batch.exec().catch(() => undefined);
+    }
+    await Promise.all([this.#sub?.quit().catch(() => undefined), cmd?.quit().catch(() => undefined)]);
+  }
+
+  snapshot(): ClusterSnapshot {
+    return {
+      node: this.node,
+      nodes: [this.node, ...this.#nodes].sort(),
+      routes: Object.fromEntries(this.#routes),
+      ownedPairs: [...this.#pairs].filter(([, st]) => st.owner === this.node).map(([key]) => key),
+    };
+  }
+
+  // -------------------------------------------------------------------------------------------
+  // Routes: LocalDelivery for domains served on other nodes
+
+  servesDomain(domain: string): boolean {
+    return this.#routes.has(domain);
+  }
+
+  deliver(stanza: XmlElement): boolean {
+    if (stanza === this.#receiving) return false;
+    const domain = domainOf(stanza.attr("to"));
+    const node = domain && this.#routes.get(domain);
+    if (!node) return false;
+    this.#forward(node, { kind: "route", from: this.node, stanza }, (reason) => {
+      // The serving node is gone or unreachable: the route is stale until the next refresh.
+      if (this.#routes.get(domain) === node && reason === "no receiver") this.#routes.delete(domain);
+      this.deps.router().bounce(stanza, "remote-server-timeout", "wait");
+    });
+    return true;
+  }
+
+  #publishRoute(domain: string, served: boolean): void {
+    if (served) this.#mine.add(domain);
+    else this.#mine.delete(domain);
+    this.#routes.delete(domain);
+    const cmd = this.#cmd;
+    if (!cmd || cmd.status !== "ready") return; // published by the next renewal once Redis is back
+    const write = served ? cmd.set(K.route(domain), this.node, "PX", this.#leaseMs) : cmd.release(K.route(domain), this.node);
+    void write.then(() => cmd.publish(K.routes, `${served ? "+" : "-"}${this.node} ${domain}`)).catch((err: Error) => this.#redisDown(err));
+  }
+
+  // -------------------------------------------------------------------------------------------
+  // Pairs: the router's seam
+
+  sendOutbound(local: string, remote: string, stanza: XmlElement): Promise<void> | undefined {
+    const key = `${local}|${remote}`;
+    let st = this.#pairs.get(key);
+    if (st && !st.held) {
+      if (st.owner === this.node) return this.deps.outbound().send(local, remote, stanza);
+      if (st.owner && this.#nodes.has(st.owner)) return this.#forwardPair(st, stanza);
+    }
+    if (!st) this.#pairs.set(key, (st = { local, remote }));
+    if (!this.#hold(st, stanza)) return undefined;
+    void this.#resolve(st);
+    return undefined;
+  }
+
+  #forwardPair(st: PairState, stanza: XmlElement): Promise<void> | undefined {
+    const owner = st.owner!;
+    return this.#forward(owner, { kind: "pair", from: this.node, local: st.local, remote: st.remote, stanza }, (reason) => {
+      if (reason === "no receiver") {
+        // The owner died holding the lease: wait for it to expire and take over (delivered late),
+        // or bounce at the deadline (never silent).
+        if (st.owner === owner) st.owner = undefined;
+        if (this.#hold(st, stanza)) void this.#resolve(st);
+      } else this.deps.router().bounce(stanza, "remote-server-timeout", "wait");
+    });
+  }
+
+  #hold(st: PairState, stanza: XmlElement): boolean {
+    st.held ??= [];
+    if (st.held.length >= MAX_HELD_PER_PAIR) {
+      this.deps.router().bounce(stanza, "resource-constraint", "wait", "too many stanzas waiting for the cluster");
+      return false;
+    }
+    st.held.push(stanza);
+    st.deadline ??= Date.now() + this.#leaseMs + TAKEOVER_GRACE_MS;
+    return true;
+  }
+
+  /** Find or take the pair's lease, then send what is held, in order. */
+  async #resolve(st: PairState): Promise<void> {
+    if (st.resolving || this.#stopped) return;
+    st.resolving = true;
+    try {
+      const owner = await this.#cmd!.acquire(K.pair(`${st.local}|${st.remote}`), this.node, this.#leaseMs);
+      if (owner === this.node && st.owner !== this.node) {
+        this.deps.events.emit({ type: "cluster_lease_taken", local: st.local, remote: st.remote, node: this.node });
+        this.deps.logger.info({ what: "cluster_lease_taken", local: st.local, remote: st.remote, node: this.node });
+      }
+      if (owner !== this.node && !this.#nodes.has(owner)) return; // a dead owner's lease: retried until it expires
+      st.owner = owner;
+      const held = st.held ?? [];
+      st.held = undefined;
+      st.deadline = undefined;
+      for (const stanza of held) {
+        if (owner === this.node) void this.deps.outbound().send(st.local, st.remote, stanza);
+        else void this.#forwardPair(st, stanza);
+      }
+    } catch (err) {
+      // Redis unavailable: nothing can decide who sends for this pair.
+      this.#redisDown(err as Error);
+      this.#bounceHeld(st, "redis unavailable");
+    } finally {
+      st.resolving = false;
+    }
+  }
+
+  /** Pairs waiting for a takeover: try again, or bounce once past the deadline. */
+  #retryHeld(): void {
+    const now = Date.now();
+    for (const st of this.#pairs.values()) {
+      if (!st.held) continue;
+      if (st.deadline !== undefined && now >= st.deadline) this.#bounceHeld(st, "no owner took over in time");
+      else void this.#resolve(st);
+    }
+  }
+
+  #bounceHeld(st: PairState, reason: string): void {
+    const held = st.held ?? [];
+    st.held = undefined;
+    st.deadline = undefined;
+    if (held.length === 0) return;
+    this.#forwardFailed(st.owner ?? "(none)", `${st.local}|${st.remote}`, reason);
+    for (const stanza of held) this.deps.router().bounce(stanza, "remote-server-timeout", "wait");
+  }
+
+  #releasePair(local: string, remote: string): void {
+    const key = `${local}|${remote}`;
+    const st = this.#pairs.get(key);
+    if (!st || st.owner !== this.node || st.held) return;
+    // The outbound session closed (idle or shut down): free the pair for whichever node needs it next.
+    this.#pairs.delete(key);
+    void this.#cmd?.release(K.pair(key), this.node).catch(() => undefined);
+  }
+
+  // -------------------------------------------------------------------------------------------
+  // Forwarding between nodes
+
+  /**
+   * Publish to `node`'s inbox. Pub/sub keeps the order of one connection's publishes, so per-pair
+   * order holds. `failed` runs once when Redis is unreachable or nobody listens on that inbox.
+   */
+  #forward(node: string, env: Envelope, failed: (reason: string) => void): Promise<void> | undefined {
+    const cmd = this.#cmd;
+    if (!cmd || cmd.status !== "ready" || this.#inFlight >= MAX_IN_FLIGHT) {
+      const reason = !cmd || cmd.status !== "ready" ? "redis unavailable" : "forward buffer full";
+      this.#forwardFailed(node, env.stanza.attr("to") ?? "", reason);
+      failed(reason);
+      return undefined;
+    }
+    this.#inFlight++;
+    cmd.publish(K.inbox(node), encodeEnvelope(env)).then(
+      (receivers) => {
+        this.#settled();
+        if (receivers === 0) {
+          this.#forwardFailed(node, env.stanza.attr("to") ?? "", "no receiver");
+          failed("no receiver");
+        }
+      },
+      (err: Error) => {
+        this.#settled();
+        this.#redisDown(err);
+        this.#forwardFailed(node, env.stanza.attr("to") ?? "", "redis unavailable");
+        failed("redis unavailable");
+      },
+    );
+    if (this.#inFlight < HIGH_WATER) return undefined;
+    // Flow control: the producer (a component socket) pauses until Redis has caught up.
+    if (!this.#drained) {
+      let resolve!: () => void;
+      const promise = new Promise<void>((r) => (resolve = r));
+      this.#drained = { promise, resolve };
+    }
+    return this.#drained.promise;
+  }
+
+  #settled(): void {
+    this.#inFlight--;
+    if (this.#drained && this.#inFlight < HIGH_WATER / 2) {
+      this.#drained.resolve();
+      this.#drained = undefined;
+    }
+  }
+
+  #forwardFailed(node: string, to: string, reason: string): void {
+    this.deps.events.emit({ type: "cluster_forward_failed", node, to, reason });
+    this.deps.logger.info({ what: "cluster_forward_failed", node, to, reason });
+  }
+
+  #onMessage(channel: string, text: string): void {
+    if (channel === K.routes) return this.#onRouteChange(text);
+    const env = decodeEnvelope(text);
+    if (!env) {
+      this.deps.logger.warn({ what: "cluster_message_invalid", channel }, "a message this node does not understand (mixed versions?)");
+      return;
+    }
+    if (env.kind === "pair") {
+      // Sent to us as the owner: send here even if the lease moved meanwhile (no ping-pong).
+      void this.deps.outbound().send(env.local, env.remote, env.stanza);
+      return;
+    }
+    this.#receiving = env.stanza;
+    try {
+      this.deps.router().deliverLocal(env.stanza);
+    } finally {
+      this.#receiving = undefined;
+    }
+  }
+
+  #onRouteChange(text: string): void {
+    const m = /^([+-])(\S+) (\S+)$/.exec(text);
+    if (!m || m[2] === this.node) return;
+    const [, sign, node, domain] = m as unknown as [string, string, string, string];
+    if (sign === "+") this.#routes.set(domain, node);
+    else if (this.#routes.get(domain) === node) this.#routes.delete(domain);
+  }
+
+  // -------------------------------------------------------------------------------------------
+  // Leases and the route table, every third of lease_seconds
+
+  async #renew(): Promise<void> {
+    const cmd = this.#cmd;
+    if (!cmd || cmd.status !== "ready" || this.#stopped) return;
+    try {
+      const owned = [...this.#pairs].filter(([, st]) => st.owner === this.node);
+      // defineCommand adds `acquire` to pipelines too; ioredis's types do not know it.
+      const batch = cmd.pipeline() as ReturnType<Redis["pipeline"]> & { acquire(key: string, holder: string, ms: number): unknown };
+      batch.acquire(K.node(this.node), this.#instance, this.#leaseMs);
+      for (const d of this.#mine) batch.set(K.route(d), this.node, "PX", this.#leaseMs);
+      for (const [key] of owned) batch.acquire(K.pair(key), this.node, this.#leaseMs);
+      const results = (await batch.exec()) ?? [];
+      owned.forEach(([key, st], i) => {
+        const [err, holder] = results[1 + this.#mine.size + i] ?? [];
+        if (err || holder === this.node) return;
+        st.owner = String(holder);
+        this.deps.events.emit({ type: "cluster_lease_lost", local: st.local, remote: st.remote, node: this.node, owner: st.owner });
+        this.deps.logger.warn({ what: "cluster_lease_lost", local: st.local, remote: st.remote, node: this.node, owner: st.owner, key });
+      });
+      await this.#refreshTables(cmd);
+    } catch (err) {
+      this.#redisDown(err as Error);
+    }
+  }
+
+  async #refreshTables(cmd: Redis): Promise<void> {
+    const nodeKeys = await scanAll(cmd, K.node("*"));
+    const nodes = new Set(nodeKeys.map((k) => k.slice(K.node("").length)).filter((n) => n !== this.node));
+    for (const n of nodes) if (!this.#nodes.has(n)) this.#nodeEvent("cluster_node_joined", n);
+    for (const n of this.#nodes) if (!nodes.has(n)) this.#nodeEvent("cluster_node_left", n);
+    this.#nodes = nodes;
+    const routeKeys = await scanAll(cmd, K.route("*"));
+    const owners = routeKeys.length ? await cmd.mget(routeKeys) : [];
+    const routes = new Map<string, string>();
+    routeKeys.forEach((k, i) => {
+      const node = owners[i];
+      const domain = k.slice(K.route("").length);
+      if (node && node !== this.node && nodes.has(node) && !this.#mine.has(domain)) routes.set(domain, node);
+    });
+    this.#routes = routes;
+  }
+
+  #nodeEvent(type: "cluster_node_joined" | "cluster_node_left", node: string): void {
+    this.deps.events.emit({ type, node });
+    this.deps.logger.info({ what: type, node });
+  }
+
+  /** Logged once per outage, not once per failed command. */
+  #redisDown(err: Error): void {
+    if (!this.#redisUp || this.#stopped) return;
+    this.#redisUp = false;
+    this.deps.logger.warn({ what: "cluster_redis_unavailable", node: this.node, reason: err.message }, "Redis unreachable: serving what this node owns, cross-node stanzas bounce until it is back");
+  }
+
+  #redisBack(): void {
+    if (this.#redisUp) return;
+    this.#redisUp = true;
+    this.deps.logger.info({ what: "cluster_redis_reconnected", node: this.node });
+    void this.#renew(); // Redis may have restarted empty: publish routes and leases again now
+  }
+}
+
+async function scanAll(cmd: Redis, pattern: string): Promise<string[]> {
+  const out: string[] = [];
+  let cursor = "0";
+  do {
+    const [next, keys] = await cmd.scan(cursor, "MATCH", pattern, "COUNT", 1000);
+    out.push(...keys);
+    cursor = next;
+  } while (cursor !== "0");
+  return out;
+}
