@@ -5,6 +5,7 @@
  * from either table.
  */
 import { describe, it } from "node:test";
+import { hostname } from "node:os";
 import assert from "node:assert/strict";
 import { fileURLToPath } from "node:url";
 import { dirname, join } from "node:path";
@@ -60,6 +61,7 @@ const SVC = (c: S2sConfig) => c.listen.service[0]!;
 const SERVICE = (extra: string) => `[[listen.service]]\nport = 8888\npassword = "secret"\n${extra}`;
 
 const TLS_BOTH = `[[listen.s2s]]\nport = 5269\ntls = {mode = "starttls_required", verify_mode = "none", certfile = "certs/a.example.pem"}\n[s2s.outgoing.tls]\nmode = "starttls_required"\nverify_mode = "none"\ncertfile = "certs/a.example.pem"\n`;
+const CL = `[s2s]\nshared = "s"\n[cluster]\nbackend = "redis"\nredis_url = "redis://127.0.0.1:6379"\n`;
 
 const valid: ValidCase[] = [
   // [general]
@@ -84,6 +86,12 @@ const valid: ValidCase[] = [
   { option: "listen.s2s.idle_timeout", toml: `[[listen.s2s]]\nport = 5269\nidle_timeout = "infinity"`, get: (c) => S2S_L(c).idleTimeoutMs, want: Infinity },
   { option: "listen.s2s.shaper", toml: `[[listen.s2s]]\nport = 5269\nshaper = "fast"\n[shaper.fast]\nmax_rate = 50_000`, get: (c) => S2S_L(c).shaper, want: { name: "fast", maxRate: 50000 } },
   { option: "listen.s2s.shaper", toml: `[[listen.s2s]]\nport = 5269\nshaper = "none"`, get: (c) => S2S_L(c).shaper, want: undefined },
+  { option: "cluster.backend", toml: CL, get: (c) => c.cluster?.backend, want: "redis" },
+  { option: "cluster.redis_url", toml: `[s2s]\nshared = "s"\n[cluster]\nbackend = "redis"\nredis_url = "rediss://:pw@redis.example:6380/2"`, get: (c) => c.cluster?.redisUrl, want: "rediss://:pw@redis.example:6380/2" },
+  { option: "cluster.node", toml: `${CL}node = "n1"`, get: (c) => c.cluster?.node, want: "n1" },
+  { option: "cluster.node", toml: CL, get: (c) => c.cluster?.node, want: hostname() },
+  { option: "cluster.lease_seconds", toml: CL, get: (c) => c.cluster?.leaseMs, want: 10_000 },
+  { option: "cluster.lease_seconds", toml: `${CL}lease_seconds = 3`, get: (c) => c.cluster?.leaseMs, want: 3000 },
   { option: "shaper.max_rate", toml: `[shaper.normal]\nmax_rate = 1000\n[[listen.s2s]]\nport = 5269\nshaper = "normal"`, get: (c) => S2S_L(c).shaper?.maxRate, want: 1000 },
   { option: "listen.s2s.max_connections", toml: "[[listen.s2s]]\nport = 5269\nmax_connections = 500", get: (c) => S2S_L(c).maxConnections, want: 500 },
   { option: "listen.s2s.max_connections", toml: `[[listen.s2s]]\nport = 5269\nmax_connections = "infinity"`, get: (c) => S2S_L(c).maxConnections, want: Infinity },
@@ -254,6 +262,14 @@ const invalid: InvalidCase[] = [
   { option: "listen.s2s.idle_timeout", toml: "[[listen.s2s]]\nport = 5269\nidle_timeout = 3000000", path: "listen.s2s[0].idle_timeout", match: /at most 2147483/ },
   { option: "listen.s2s.shaper", toml: "[[listen.s2s]]\nport = 5269\nshaper = 1", path: "listen.s2s[0].shaper" },
   { option: "listen.s2s.shaper", toml: `[[listen.s2s]]\nport = 5269\nshaper = "s2s_shaper"`, path: "listen.s2s[0].shaper", match: /undefined shaper \(got "s2s_shaper", expected "none" or the name of a \[shaper\.NAME\] table \(none is defined\)\)/ },
+  { option: "cluster.backend", toml: `[s2s]\nshared = "s"\n[cluster]\nbackend = "mnesia"\nredis_url = "redis://h"`, path: "cluster.backend", match: /unknown value/ },
+  { option: "cluster.backend", toml: `[s2s]\nshared = "s"\n[cluster]\nredis_url = "redis://h"`, path: "cluster.backend", match: /missing/ },
+  { option: "cluster.redis_url", toml: `[s2s]\nshared = "s"\n[cluster]\nbackend = "redis"\nredis_url = "http://h:6379"`, path: "cluster.redis_url", match: /unsupported scheme/ },
+  { option: "cluster.redis_url", toml: `[s2s]\nshared = "s"\n[cluster]\nbackend = "redis"`, path: "cluster.redis_url", match: /missing/ },
+  { option: "cluster.node", toml: `${CL}node = ""`, path: "cluster.node", match: /empty/ },
+  { option: "cluster.lease_seconds", toml: `${CL}lease_seconds = 1`, path: "cluster.lease_seconds", match: /out of range/ },
+  { option: "cluster.lease_seconds", toml: `${CL}lease = 5`, path: "cluster.lease", match: /did you mean "lease_seconds"\?/ },
+  { option: "s2s.shared", toml: `[cluster]\nbackend = "redis"\nredis_url = "redis://h"`, path: "s2s.shared", match: /secret common to every node/ },
   { option: "shaper.max_rate", toml: "[shaper.fast]\nmax_rate = 0", path: "shaper.fast.max_rate", match: /out of range \(got 0, expected a positive integer number of bytes per second/ },
   { option: "shaper.max_rate", toml: "[shaper.fast]\nmaxrate = 10", path: "shaper.fast.maxrate", match: /did you mean "max_rate"\?/ },
   { option: "shaper.max_rate", toml: "[shaper.fast]", path: "shaper.fast.max_rate", match: /missing/ },

@@ -33,5 +33,9 @@ export const ALL_OPTIONS: readonly string[] = [
   ...COMPONENT_LISTENER_KEYS.map((k) => `listen.component.${k}`),
   ...S2S_KEYS.map((k) => `s2s.${k}`),
   "shaper.max_rate",
+  "cluster.backend",
+  "cluster.redis_url",
+  "cluster.node",
+  "cluster.lease_seconds",
   "plugins",
 ];

@@ -1,0 +1,159 @@
+/**
+ * Cluster mode on a real redis-server (issue 13): three nodes of a.example on 127.0.0.21-23 and a
+ * server of ours for b.example that reaches the cluster at node 2 only, so everything for a
+ * component on node 1 crosses nodes.
+ */
+import "reflect-metadata";
+import { after, before, describe, it } from "node:test";
+import assert from "node:assert/strict";
+import { xml } from "@xmpp/component";
+import { configFromObject } from "../../core/config/load.js";
+import { ERROR_CODES, isS2sError } from "../../core/errors.js";
+import { createLogger } from "../../core/logging/logger.js";
+import { createServer } from "../../core/server/server.js";
+import { el } from "../../core/xml/element.js";
+import { connectComponent, type TestComponent } from "../helpers/component.js";
+import { freePort } from "../helpers/ports.js";
+import { redisServerAvailable, startRedis, type TestRedis } from "../helpers/redis-server.js";
+import { addressOf, startNode, type TestNode } from "../helpers/servers.js";
+import { errorCondition } from "../helpers/stanzas.js";
+import { eventually, waitFor } from "../helpers/wait.js";
+import { clusterSection, PASSWORD, SHARED, startClusterNode, type ClusterNode } from "./cluster-nodes.js";
+
+const skip = redisServerAvailable() ? false : "redis-server is not installed (.ci/run installs it)";
+
+function clusterConfig(redisUrl: string, node: string, extra: Record<string, unknown> = {}) {
+  return configFromObject(
+    { general: { hosts: ["a.example"] }, s2s: { shared: SHARED, use_starttls: "false", ...extra }, cluster: clusterSection(redisUrl, node) },
+    { baseDir: process.cwd() },
+  );
+}
+
+describe("cluster start-up", { skip }, () => {
+  let redis: TestRedis;
+  before(async () => {
+    redis = await startRedis();
+  });
+  after(async () => {
+    await redis?.stop();
+  });
+
+  it("refuses to start when Redis is unreachable, naming cluster.redis_url", async () => {
+    const port = await freePort();
+    const server = createServer(clusterConfig(`redis://:pw@127.0.0.1:${port}`, "n1"), { logger: createLogger("silent") });
+    await assert.rejects(server.start(), (err: unknown) => {
+      assert.ok(isS2sError(err));
+      assert.equal(err.code, ERROR_CODES.CLUSTER_UNAVAILABLE);
+      assert.match(err.message, /^cluster\.redis_url: cannot reach Redis at redis:\/\/:\*\*\*@127\.0\.0\.1:\d+/);
+      return true;
+    });
+  });
+
+  it("refuses a second running node with the same name", async () => {
+    const first = createServer(clusterConfig(redis.url, "same"), { logger: createLogger("silent") });
+    await first.start();
+    try {
+      const second = createServer(clusterConfig(redis.url, "same"), { logger: createLogger("silent") });
+      await assert.rejects(second.start(), /cluster\.node: "same" is already the name of a running node/);
+    } finally {
+      await first.stop();
+    }
+    // Stopping hands the name back at once.
+    const again = createServer(clusterConfig(redis.url, "same"), { logger: createLogger("silent") });
+    await again.start();
+    await again.stop();
+  });
+});
+
+describe("cluster of three nodes", { skip }, () => {
+  let redis: TestRedis;
+  let nodes: ClusterNode[] = [];
+  let remote: TestNode;
+  let bot: TestComponent;
+  const remoteIp = "127.0.0.24";
+  let remotePort: number;
+
+  before(async () => {
+    redis = await startRedis();
+    remotePort = await freePort(remoteIp);
+    const toRemote = [{ host: "b.example", ip_address: remoteIp, port: remotePort }];
+    for (const [i, ip] of ["127.0.0.21", "127.0.0.22", "127.0.0.23"].entries()) {
+      nodes.push(await startClusterNode({ name: `node${i + 1}`, ip, redisUrl: redis.url, address: toRemote }));
+    }
+    const node2 = nodes[1]!;
+    remote = await startNode(
+      {
+        hosts: ["b.example"],
+        ip: remoteIp,
+        s2s: { address: ["a.example", "bot.a.example"].map((d) => addressOf(node2, d)) },
+      },
+      { s2sPort: remotePort, servicePort: await freePort(remoteIp) },
+    );
+    bot = await connectComponent(nodes[0]!.ip, nodes[0]!.servicePort, "bot.a.example", PASSWORD);
+    // Every node learns the route (pub/sub, no polling of Redis per stanza).
+    await eventually(() => nodes.slice(1).every((n) => n.cluster().snapshot().routes["bot.a.example"] === "node1"), undefined, "route to bot.a.example on nodes 2 and 3");
+  });
+
+  after(async () => {
+    await bot?.stop();
+    await remote?.stop();
+    for (const n of nodes) await n.server.stop();
+    await redis?.stop();
+  });
+
+  it("delivers an inbound S2S stanza arriving on node 2 to the component on node 1", async () => {
+    remote.server.send(el("message", { from: "u@b.example", to: "x@bot.a.example", id: "in-1" }, undefined, el("body", {}, undefined, "hello")));
+    const got = await bot.next((s) => s.attrs.id === "in-1");
+    assert.equal(got.getChildText("body"), "hello");
+    assert.equal(got.attrs.from, "u@b.example");
+  });
+
+  it("sends the component's replies out through the pair's owner node, not a second stream", async () => {
+    const received = remote.server.stanzas$;
+    // Node 3 opens the pair (bot.a.example, b.example) first and so owns its lease.
+    const taken = waitFor(nodes[2]!.server.events$, (e) => e.type === "cluster_lease_taken" && e.local === "bot.a.example");
+    const first = waitFor(received, (s) => s.attr("id") === "via-3");
+    nodes[2]!.server.send(el("message", { from: "x@bot.a.example", to: "u@b.example", id: "via-3" }, undefined, el("body", {}, undefined, "from 3")));
+    await taken;
+    await first;
+    let node1Connected = false;
+    const sub = nodes[0]!.server.events$.subscribe((e) => {
+      if (e.type === "connecting" && e.local === "bot.a.example") node1Connected = true;
+    });
+    try {
+      const ids = Array.from({ length: 20 }, (_, i) => `reply-${i}`);
+      const seen: string[] = [];
+      const all = waitFor(received, (s) => {
+        const id = s.attr("id") ?? "";
+        if (id.startsWith("reply-")) seen.push(id);
+        return seen.length === ids.length;
+      });
+      for (const id of ids) await bot.send(xml("message", { from: "x@bot.a.example", to: "u@b.example", id }, xml("body", {}, id)));
+      await all;
+      assert.deepEqual(seen, ids, "per-pair order kept across the hop");
+      assert.equal(node1Connected, false, "node 1 opened no stream of its own for the pair");
+      assert.deepEqual(nodes[2]!.cluster().snapshot().ownedPairs, ["bot.a.example|b.example"]);
+    } finally {
+      sub.unsubscribe();
+    }
+  });
+
+  it("bounces to the component on node 1 what fails on the owner", async () => {
+    // No address for c.example anywhere: the owner (whoever takes it) bounces remote-server-not-found.
+    await bot.send(xml("message", { from: "x@bot.a.example", to: "u@c.invalid", id: "nowhere" }, xml("body", {}, "?")));
+    const back = await bot.next((s) => s.attrs.id === "nowhere" && s.attrs.type === "error");
+    assert.equal(errorCondition(back), "remote-server-not-found");
+  });
+
+  it("stops serving a component that left on every node: the sender gets an error back", async () => {
+    const gone = await connectComponent(nodes[0]!.ip, nodes[0]!.servicePort, "gone.a.example", PASSWORD);
+    await eventually(() => nodes[1]!.cluster().snapshot().routes["gone.a.example"] === "node1", undefined, "route to gone.a.example");
+    await gone.stop();
+    await eventually(() => nodes[1]!.cluster().snapshot().routes["gone.a.example"] === undefined, undefined, "route withdrawn");
+    const reply = waitFor(remote.server.stanzas$, (s) => s.attr("id") === "to-gone");
+    remote.server.send(el("message", { from: "u@b.example", to: "x@gone.a.example", id: "to-gone" }, undefined, el("body", {}, undefined, "?")));
+    // Not local anymore on node 2: the stream to gone.a.example is refused, and the stanza bounces back.
+    const err = await reply;
+    assert.equal(err.attr("type"), "error");
+  });
+});

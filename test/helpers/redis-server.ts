@@ -1,0 +1,85 @@
+/**
+ * A real redis-server for the cluster tests (issue 13): free loopback port, its own config and
+ * data folder in a temp dir, no persistence, stopped by PID. `restart()` keeps the port, so
+ * clients reconnect to an empty Redis (what a restart without persistence looks like).
+ */
+import { spawn, spawnSync, type ChildProcess } from "node:child_process";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { freePort } from "./ports.js";
+import { DEADLINE_MS } from "./wait.js";
+
+export interface TestRedis {
+  readonly url: string;
+  readonly port: number;
+  readonly pid: number | undefined;
+  /** SIGKILL then start again on the same port (data gone). */
+  restart(): Promise<void>;
+  kill(): Promise<void>;
+  start(): Promise<void>;
+  stop(): Promise<void>;
+}
+
+/** True when the Debian `redis-server` is installed (.ci/run installs it). */
+export function redisServerAvailable(): boolean {
+  return spawnSync("redis-server", ["--version"]).status === 0;
+}
+
+export async function startRedis(ip = "127.0.0.1"): Promise<TestRedis> {
+  const dir = mkdtempSync(join(tmpdir(), "xs2s-redis-"));
+  const port = await freePort(ip);
+  const conf = join(dir, "redis.conf");
+  writeFileSync(conf, [`port ${port}`, `bind ${ip}`, `dir ${dir}`, 'save ""', "appendonly no", "daemonize no", "protected-mode no", "loglevel notice", ""].join("\n"));
+  let child: ChildProcess | undefined;
+
+  const launch = async (): Promise<void> => {
+    const proc = spawn("redis-server", [conf], { stdio: ["ignore", "pipe", "pipe"] });
+    child = proc;
+    await new Promise<void>((resolve, reject) => {
+      let out = "";
+      const timer = setTimeout(() => reject(new Error(`redis-server did not start within ${DEADLINE_MS} ms: ${out}`)), DEADLINE_MS);
+      proc.stdout!.on("data", (chunk: Buffer) => {
+        out += chunk.toString();
+        if (out.includes("Ready to accept connections")) {
+          clearTimeout(timer);
+          resolve();
+        }
+      });
+      proc.once("exit", (code) => {
+        clearTimeout(timer);
+        reject(new Error(`redis-server exited (${code}): ${out}`));
+      });
+    });
+    proc.stdout!.resume();
+    proc.stderr!.resume();
+  };
+
+  const kill = async (signal: NodeJS.Signals): Promise<void> => {
+    const proc = child;
+    child = undefined;
+    if (!proc || proc.exitCode !== null || proc.signalCode !== null) return;
+    const exited = new Promise((r) => proc.once("exit", r));
+    process.kill(proc.pid!, signal);
+    await exited;
+  };
+
+  await launch();
+  return {
+    url: `redis://${ip}:${port}`,
+    port,
+    get pid() {
+      return child?.pid;
+    },
+    restart: async () => {
+      await kill("SIGKILL");
+      await launch();
+    },
+    kill: () => kill("SIGKILL"),
+    start: launch,
+    stop: async () => {
+      await kill("SIGTERM");
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
+}
