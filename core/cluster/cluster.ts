@@ -29,6 +29,8 @@ export interface ClusterSnapshot {
   readonly routes: Readonly<Record<string, string>>;
   /** Pairs "local|remote" this node owns. */
   readonly ownedPairs: readonly string[];
+  /** The backend (Redis) is reachable now. */
+  readonly connected: boolean;
 }
 
 export const CLUSTER: InjectionToken<Cluster> = Symbol.for("xmpp-s2s.Cluster");

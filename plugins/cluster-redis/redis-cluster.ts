@@ -59,6 +59,9 @@ interface PairState {
   /** When held stanzas give up and bounce. */
   deadline?: number;
   resolving?: boolean;
+  /** An owner that stopped receiving (its inbox has no subscriber): dead until its lease expires. */
+  deadOwner?: string;
+  deadSince?: number;
 }
 
 type ScriptedRedis = Redis & {
@@ -173,6 +176,7 @@ export class RedisCluster implements Cluster, LocalDelivery {
       nodes: [this.node, ...this.#nodes].sort(),
       routes: Object.fromEntries(this.#routes),
       ownedPairs: [...this.#pairs].filter(([, st]) => st.owner === this.node).map(([key]) => key),
+      connected: this.#cmd?.status === "ready",
     };
   }
 
@@ -229,7 +233,9 @@ export class RedisCluster implements Cluster, LocalDelivery {
         // The owner died holding the lease: wait for it to expire and take over (delivered late),
         // or bounce at the deadline (never silent).
         if (st.owner === owner) st.owner = undefined;
-        if (this.#hold(st, stanza)) void this.#resolve(st);
+        st.deadOwner = owner;
+        st.deadSince = Date.now();
+        this.#hold(st, stanza); // the retry timer tries the takeover every tenth of the lease
       } else this.deps.router().bounce(stanza, "remote-server-timeout", "wait");
     });
   }
@@ -255,21 +261,31 @@ export class RedisCluster implements Cluster, LocalDelivery {
         this.deps.events.emit({ type: "cluster_lease_taken", local: st.local, remote: st.remote, node: this.node });
         this.deps.logger.info({ what: "cluster_lease_taken", local: st.local, remote: st.remote, node: this.node });
       }
-      if (owner !== this.node && !this.#nodes.has(owner)) return; // a dead owner's lease: retried until it expires
-      st.owner = owner;
-      const held = st.held ?? [];
-      st.held = undefined;
-      st.deadline = undefined;
-      for (const stanza of held) {
-        if (owner === this.node) void this.deps.outbound().send(st.local, st.remote, stanza);
-        else void this.#forwardPair(st, stanza);
-      }
+      // A dead owner's lease: tried again by the retry timer until it expires.
+      // Past a whole lease, an owner still holding it is alive (its subscriber was only reconnecting).
+      const suspect = owner === st.deadOwner && Date.now() - (st.deadSince ?? 0) < this.#leaseMs;
+      if (owner !== this.node && (!this.#nodes.has(owner) || suspect)) return;
+      this.#flushHeld(st, owner);
     } catch (err) {
-      // Redis unavailable: nothing can decide who sends for this pair.
+      // Redis unavailable: nobody can decide who sends for this pair. Availability first: this
+      // node sends (and renews the lease once Redis is back; losing it then to a node that took it
+      // meanwhile means forwarding again). Only during an outage can a pair have two streams.
       this.#redisDown(err as Error);
-      this.#bounceHeld(st, "redis unavailable");
+      this.#flushHeld(st, this.node);
     } finally {
       st.resolving = false;
+    }
+  }
+
+  #flushHeld(st: PairState, owner: string): void {
+    st.owner = owner;
+    st.deadOwner = undefined;
+    const held = st.held ?? [];
+    st.held = undefined;
+    st.deadline = undefined;
+    for (const stanza of held) {
+      if (owner === this.node) void this.deps.outbound().send(st.local, st.remote, stanza);
+      else void this.#forwardPair(st, stanza);
     }
   }
 
