@@ -6,7 +6,6 @@
 import "reflect-metadata";
 import { after, before, describe, it } from "node:test";
 import assert from "node:assert/strict";
-import { xml } from "@xmpp/component";
 import { el, type XmlElement } from "../../core/xml/element.js";
 import { connectComponent, type TestComponent } from "../helpers/component.js";
 import { startDnsServer, type TestDnsServer } from "../helpers/dns-server.js";
