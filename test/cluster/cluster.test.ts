@@ -14,13 +14,13 @@ import { createServer } from "../../core/server/server.js";
 import { el } from "../../core/xml/element.js";
 import { connectComponent, type TestComponent } from "../helpers/component.js";
 import { freePort } from "../helpers/ports.js";
-import { redisServerAvailable, startRedis, type TestRedis } from "../helpers/redis-server.js";
+import { skipWithoutRedis, startRedis, type TestRedis } from "../helpers/redis-server.js";
 import { addressOf, startNode, type TestNode } from "../helpers/servers.js";
 import { errorCondition } from "../helpers/stanzas.js";
 import { eventually, waitFor } from "../helpers/wait.js";
 import { clusterSection, PASSWORD, SHARED, startClusterNode, type ClusterNode } from "./cluster-nodes.js";
 
-const skip = redisServerAvailable() ? false : "redis-server is not installed (.ci/run installs it)";
+const skip = skipWithoutRedis();
 
 function clusterConfig(redisUrl: string, node: string, extra: Record<string, unknown> = {}) {
   return configFromObject(

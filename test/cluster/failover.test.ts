@@ -10,13 +10,13 @@ import { el, type XmlElement } from "../../core/xml/element.js";
 import { connectComponent, type TestComponent } from "../helpers/component.js";
 import { startDnsServer, type TestDnsServer } from "../helpers/dns-server.js";
 import { freePort } from "../helpers/ports.js";
-import { redisServerAvailable, startRedis, type TestRedis } from "../helpers/redis-server.js";
+import { skipWithoutRedis, startRedis, type TestRedis } from "../helpers/redis-server.js";
 import { startNode, type TestNode } from "../helpers/servers.js";
 import { eventually, waitFor } from "../helpers/wait.js";
 import { PASSWORD, startClusterNode, type ClusterNode } from "./cluster-nodes.js";
 import { spawnChildNode, type ChildNode } from "./child-process.js";
 
-const skip = redisServerAvailable() ? false : "redis-server is not installed (.ci/run installs it)";
+const skip = skipWithoutRedis();
 const LEASE_SECONDS = 2;
 const IPS = ["127.0.0.31", "127.0.0.32", "127.0.0.33"] as const;
 const REMOTE_IP = "127.0.0.34";

@@ -26,6 +26,16 @@ export function redisServerAvailable(): boolean {
   return spawnSync("redis-server", ["--version"]).status === 0;
 }
 
+/**
+ * The `skip` option of a cluster test suite: false when redis-server is installed, else the reason.
+ * In CI (`XMPP_S2S_REQUIRE_REDIS=1`, set by .ci/run) a missing redis-server is a failure, not a skip.
+ */
+export function skipWithoutRedis(): false | string {
+  if (redisServerAvailable()) return false;
+  if (process.env.XMPP_S2S_REQUIRE_REDIS === "1") throw new Error("redis-server is not installed and XMPP_S2S_REQUIRE_REDIS=1");
+  return "redis-server is not installed (.ci/run installs it)";
+}
+
 export async function startRedis(ip = "127.0.0.1"): Promise<TestRedis> {
   const dir = mkdtempSync(join(tmpdir(), "xs2s-redis-"));
   const port = await freePort(ip);
