@@ -31,6 +31,13 @@ export interface ClusterSnapshot {
   readonly ownedPairs: readonly string[];
   /** The backend (Redis) is reachable now. */
   readonly connected: boolean;
+  /**
+   * Stanzas forwarded to other nodes (Redis confirmed a listener) and received from them. Summed
+   * over the cluster, forwarded - received counts what a crash of Redis or of a receiving node
+   * lost in memory between the two (pub/sub is at most once).
+   */
+  readonly forwarded: number;
+  readonly received: number;
 }
 
 export const CLUSTER: InjectionToken<Cluster> = Symbol.for("xmpp-s2s.Cluster");

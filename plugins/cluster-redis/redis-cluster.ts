@@ -22,6 +22,7 @@ import type { Router } from "../../core/router/router.js";
 import { domainOf } from "../../core/router/stanza.js";
 import type { OutboundSessions } from "../../core/session/outbound-sessions.js";
 import type { XmlElement } from "../../core/xml/element.js";
+import { withTimeout } from "../../core/time/with-timeout.js";
 import { ACQUIRE, RELEASE } from "./scripts.js";
 import { decodeEnvelope, encodeEnvelope, type Envelope } from "./wire.js";
 
@@ -40,6 +41,7 @@ const HIGH_WATER = 1000;
 const MAX_IN_FLIGHT = 20_000;
 /** How long past lease_seconds a held stanza waits for a takeover before it bounces. */
 const TAKEOVER_GRACE_MS = 5000;
+const ACQUIRE_TIMEOUT_MS = 2000;
 
 const K = {
   node: (n: string) => `xs2s:node:${n}`,
@@ -85,7 +87,12 @@ export class RedisCluster implements Cluster, LocalDelivery {
   readonly #pairs = new Map<string, PairState>();
   /** The stanza being handed to the local chain after a forward: never forwarded again (no loops). */
   #receiving?: XmlElement;
+  /** The domain a failed forward is being bounced from (see deliver). */
+  #bouncingFrom?: string;
   #inFlight = 0;
+  /** Forwards Redis accepted for a listening node, and forwards this node received (see snapshot). */
+  #forwarded = 0;
+  #received = 0;
   #drained?: { promise: Promise<void>; resolve: () => void };
   #redisUp = true;
   #timer?: NodeJS.Timeout;
@@ -122,6 +129,8 @@ export class RedisCluster implements Cluster, LocalDelivery {
     cmd.defineCommand("acquire", { numberOfKeys: 1, lua: ACQUIRE });
     cmd.defineCommand("release", { numberOfKeys: 1, lua: RELEASE });
     cmd.on("error", (err: Error) => this.#redisDown(err));
+    // A restart that is over before the first reconnection attempt raises no error, only a close.
+    cmd.on("close", () => this.#redisDown(new Error("connection closed")));
     cmd.on("ready", () => this.#redisBack());
     try {
       await cmd.connect();
@@ -177,6 +186,8 @@ export class RedisCluster implements Cluster, LocalDelivery {
       routes: Object.fromEntries(this.#routes),
       ownedPairs: [...this.#pairs].filter(([, st]) => st.owner === this.node).map(([key]) => key),
       connected: this.#cmd?.status === "ready",
+      forwarded: this.#forwarded,
+      received: this.#received,
     };
   }
 
@@ -184,7 +195,7 @@ export class RedisCluster implements Cluster, LocalDelivery {
   // Routes: LocalDelivery for domains served on other nodes
 
   servesDomain(domain: string): boolean {
-    return this.#routes.has(domain);
+    return this.#routes.has(domain) || domain === this.#bouncingFrom;
   }
 
   deliver(stanza: XmlElement): boolean {
@@ -192,10 +203,16 @@ export class RedisCluster implements Cluster, LocalDelivery {
     const domain = domainOf(stanza.attr("to"));
     const node = domain && this.#routes.get(domain);
     if (!node) return false;
-    this.#forward(node, { kind: "route", from: this.node, stanza }, (reason) => {
-      // The serving node is gone or unreachable: the route is stale until the next refresh.
-      if (this.#routes.get(domain) === node && reason === "no receiver") this.#routes.delete(domain);
-      this.deps.router().bounce(stanza, "remote-server-timeout", "wait");
+    this.#forward(node, { kind: "route", from: this.node, stanza }, () => {
+      // The error comes from `domain`, which must count as served here while it is sent, even if
+      // a refresh dropped the route meanwhile (the router sends errors only from local domains).
+      // A stale route to a dead node is dropped by the next refresh, not here.
+      this.#bouncingFrom = domain;
+      try {
+        this.deps.router().bounce(stanza, "remote-server-timeout", "wait");
+      } finally {
+        this.#bouncingFrom = undefined;
+      }
     });
     return true;
   }
@@ -256,7 +273,9 @@ export class RedisCluster implements Cluster, LocalDelivery {
     if (st.resolving || this.#stopped) return;
     st.resolving = true;
     try {
-      const owner = await this.#cmd!.acquire(K.pair(`${st.local}|${st.remote}`), this.node, this.#leaseMs);
+      // A Redis that accepts the connection but does not answer must not hold the pair forever.
+      const acquire = this.#cmd!.acquire(K.pair(`${st.local}|${st.remote}`), this.node, this.#leaseMs);
+      const owner = await withTimeout(acquire, ACQUIRE_TIMEOUT_MS, () => new Error(`Redis did not answer within ${ACQUIRE_TIMEOUT_MS} ms`));
       if (owner === this.node && st.owner !== this.node) {
         this.deps.events.emit({ type: "cluster_lease_taken", local: st.local, remote: st.remote, node: this.node });
         this.deps.logger.info({ what: "cluster_lease_taken", local: st.local, remote: st.remote, node: this.node });
@@ -336,6 +355,7 @@ export class RedisCluster implements Cluster, LocalDelivery {
     cmd.publish(K.inbox(node), encodeEnvelope(env)).then(
       (receivers) => {
         this.#settled();
+        if (receivers > 0) this.#forwarded++;
         if (receivers === 0) {
           this.#forwardFailed(node, env.stanza.attr("to") ?? "", "no receiver");
           failed("no receiver");
@@ -374,6 +394,7 @@ export class RedisCluster implements Cluster, LocalDelivery {
   #onMessage(channel: string, text: string): void {
     if (channel === K.routes) return this.#onRouteChange(text);
     const env = decodeEnvelope(text);
+    this.#received++;
     if (!env) {
       this.deps.logger.warn({ what: "cluster_message_invalid", channel }, "a message this node does not understand (mixed versions?)");
       return;

@@ -8,6 +8,7 @@ const SCRIPT = fileURLToPath(new URL("./child-node.ts", import.meta.url));
 export interface ChildNode {
   readonly pid: number;
   readonly s2sPort: number;
+  readonly servicePort: number;
   /** SIGKILL (no goodbye to Redis: the leases must expire), resolves when the process is gone. */
   kill(): Promise<void>;
 }
@@ -18,14 +19,14 @@ export async function spawnChildNode(spec: NodeSpec & { open?: string }): Promis
   let out = "";
   let err = "";
   proc.stderr!.on("data", (c: Buffer) => (err += c.toString()));
-  const ready = await new Promise<{ s2sPort: number }>((resolve, reject) => {
+  const ready = await new Promise<{ s2sPort: number; servicePort: number }>((resolve, reject) => {
     const timer = setTimeout(() => reject(new Error(`child node ${spec.name} not ready within ${DEADLINE_MS * 2} ms: ${out}${err}`)), DEADLINE_MS * 2);
     proc.stdout!.on("data", (c: Buffer) => {
       out += c.toString();
       const line = out.split("\n").find((l) => l.startsWith("{"));
       if (line) {
         clearTimeout(timer);
-        resolve(JSON.parse(line) as { s2sPort: number });
+        resolve(JSON.parse(line) as { s2sPort: number; servicePort: number });
       }
     });
     proc.once("exit", (code) => {
@@ -36,6 +37,7 @@ export async function spawnChildNode(spec: NodeSpec & { open?: string }): Promis
   return {
     pid: proc.pid!,
     s2sPort: ready.s2sPort,
+    servicePort: ready.servicePort,
     async kill() {
       if (proc.exitCode !== null || proc.signalCode !== null) return;
       const gone = new Promise((r) => proc.once("exit", r));

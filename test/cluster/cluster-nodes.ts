@@ -33,6 +33,8 @@ export interface NodeSpec {
   /** Where b.example is (s2s.address entries). */
   readonly address?: unknown[];
   readonly leaseSeconds?: number;
+  /** Receives the node's JSON log lines at info level (default: silent). */
+  readonly logLines?: string[];
 }
 
 export async function startClusterNode(spec: NodeSpec): Promise<ClusterNode> {
@@ -49,7 +51,10 @@ export async function startClusterNode(spec: NodeSpec): Promise<ClusterNode> {
     },
     { baseDir: process.cwd() },
   );
-  const server = createServer(config, { logger: createLogger((process.env.S2S_TEST_LOG as "debug" | undefined) ?? "silent") });
+  const logger = spec.logLines
+    ? createLogger("info", { write: (line: string) => void spec.logLines!.push(line) })
+    : createLogger((process.env.S2S_TEST_LOG as "debug" | undefined) ?? "silent");
+  const server = createServer(config, { logger });
   await server.start();
   return { name: spec.name, ip: spec.ip, s2sPort: ports.s2sPort, servicePort: ports.servicePort, server, cluster: () => server.container.resolve(CLUSTER) };
 }
