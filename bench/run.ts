@@ -50,6 +50,13 @@ import { parserScenario, type ParserScenarioResult } from "./scenarios/parser.js
 import { DEFAULT_BATCH, throughput, type ThroughputResult } from "./scenarios/throughput.js";
 import { BenchWorld, type Mode, type System } from "./world.js";
 
+// `npm run bench -- --cluster`: the cluster hop benchmark (bench/cluster.ts, issue 13), nothing else.
+if (process.argv.includes("--cluster")) {
+  const { runClusterBench } = await import("./cluster.js");
+  await runClusterBench();
+  process.exit(0);
+}
+
 const HERE = dirname(fileURLToPath(import.meta.url));
 const ROOT = join(HERE, "..");
 const SELF = fileURLToPath(import.meta.url);

@@ -24,7 +24,7 @@ import type { OutboundSessions } from "../../core/session/outbound-sessions.js";
 import type { XmlElement } from "../../core/xml/element.js";
 import { withTimeout } from "../../core/time/with-timeout.js";
 import { ACQUIRE, RELEASE } from "./scripts.js";
-import { decodeEnvelope, encodeEnvelope, type Envelope } from "./wire.js";
+import { decodeBatch, encodeBatch, type Envelope } from "./wire.js";
 
 export interface RedisClusterDeps {
   readonly config: ClusterConfig;
@@ -90,6 +90,8 @@ export class RedisCluster implements Cluster, LocalDelivery {
   /** The domain a failed forward is being bounced from (see deliver). */
   #bouncingFrom?: string;
   #inFlight = 0;
+  /** Forwards of this turn of the event loop, per node, published together (see #forward). */
+  #outbox = new Map<string, Array<{ env: Envelope; failed: (reason: string) => void }>>();
   /** Forwards Redis accepted for a listening node, and forwards this node received (see snapshot). */
   #forwarded = 0;
   #received = 0;
@@ -340,8 +342,10 @@ export class RedisCluster implements Cluster, LocalDelivery {
   // Forwarding between nodes
 
   /**
-   * Publish to `node`'s inbox. Pub/sub keeps the order of one connection's publishes, so per-pair
-   * order holds. `failed` runs once when Redis is unreachable or nobody listens on that inbox.
+   * Queue for `node`'s inbox; everything queued for a node in one turn of the event loop (a socket
+   * chunk of a busy component) leaves as one PUBLISH. Pub/sub keeps the order of one connection's
+   * publishes, so per-pair order holds. `failed` runs once when Redis is unreachable or nobody
+   * listens on that inbox.
    */
   #forward(node: string, env: Envelope, failed: (reason: string) => void): Promise<void> | undefined {
     const cmd = this.#cmd;
@@ -352,22 +356,10 @@ export class RedisCluster implements Cluster, LocalDelivery {
       return undefined;
     }
     this.#inFlight++;
-    cmd.publish(K.inbox(node), encodeEnvelope(env)).then(
-      (receivers) => {
-        this.#settled();
-        if (receivers > 0) this.#forwarded++;
-        if (receivers === 0) {
-          this.#forwardFailed(node, env.stanza.attr("to") ?? "", "no receiver");
-          failed("no receiver");
-        }
-      },
-      (err: Error) => {
-        this.#settled();
-        this.#redisDown(err);
-        this.#forwardFailed(node, env.stanza.attr("to") ?? "", "redis unavailable");
-        failed("redis unavailable");
-      },
-    );
+    let queue = this.#outbox.get(node);
+    if (!queue) this.#outbox.set(node, (queue = []));
+    queue.push({ env, failed });
+    if (this.#outbox.size === 1 && queue.length === 1) queueMicrotask(() => this.#flushOutbox(cmd));
     if (this.#inFlight < HIGH_WATER) return undefined;
     // Flow control: the producer (a component socket) pauses until Redis has caught up.
     if (!this.#drained) {
@@ -378,8 +370,33 @@ export class RedisCluster implements Cluster, LocalDelivery {
     return this.#drained.promise;
   }
 
-  #settled(): void {
-    this.#inFlight--;
+  #flushOutbox(cmd: Redis): void {
+    const outbox = this.#outbox;
+    this.#outbox = new Map();
+    for (const [node, items] of outbox) {
+      const fail = (reason: string) => {
+        for (const item of items) {
+          this.#forwardFailed(node, item.env.stanza.attr("to") ?? "", reason);
+          item.failed(reason);
+        }
+      };
+      cmd.publish(K.inbox(node), encodeBatch(items.map((i) => i.env))).then(
+        (receivers) => {
+          this.#settled(items.length);
+          if (receivers > 0) this.#forwarded += items.length;
+          else fail("no receiver");
+        },
+        (err: Error) => {
+          this.#settled(items.length);
+          this.#redisDown(err);
+          fail("redis unavailable");
+        },
+      );
+    }
+  }
+
+  #settled(count: number): void {
+    this.#inFlight -= count;
     if (this.#drained && this.#inFlight < HIGH_WATER / 2) {
       this.#drained.resolve();
       this.#drained = undefined;
@@ -393,12 +410,16 @@ export class RedisCluster implements Cluster, LocalDelivery {
 
   #onMessage(channel: string, text: string): void {
     if (channel === K.routes) return this.#onRouteChange(text);
-    const env = decodeEnvelope(text);
-    this.#received++;
-    if (!env) {
+    const batch = decodeBatch(text);
+    if (!batch) {
       this.deps.logger.warn({ what: "cluster_message_invalid", channel }, "a message this node does not understand (mixed versions?)");
       return;
     }
+    this.#received += batch.length;
+    for (const env of batch) this.#receive(env);
+  }
+
+  #receive(env: Envelope): void {
     if (env.kind === "pair") {
       // Sent to us as the owner: send here even if the lease moved meanwhile (no ping-pong).
       void this.deps.outbound().send(env.local, env.remote, env.stanza);

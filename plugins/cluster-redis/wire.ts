@@ -22,18 +22,24 @@ function fromTree(t: Tree): XmlElement {
   return new XmlElement(t[0], t[1], t[2] ?? undefined, children);
 }
 
-export function encodeEnvelope(env: Envelope): string {
-  return JSON.stringify(env.kind === "route" ? ["r", env.from, toTree(env.stanza)] : ["p", env.from, toTree(env.stanza), env.local, env.remote]);
+type Wire = [string, string, Tree, string?, string?];
+
+/** One pub/sub message carries every envelope for one node from one event-loop tick, in order. */
+export function encodeBatch(envs: readonly Envelope[]): string {
+  return JSON.stringify(envs.map((env): Wire => (env.kind === "route" ? ["r", env.from, toTree(env.stanza)] : ["p", env.from, toTree(env.stanza), env.local, env.remote])));
 }
 
 /** Undefined for a message this version does not understand (logged by the caller, never thrown). */
-export function decodeEnvelope(text: string): Envelope | undefined {
+export function decodeBatch(text: string): Envelope[] | undefined {
   try {
-    const m = JSON.parse(text) as [string, string, Tree, string?, string?];
-    if (m[0] === "r") return { kind: "route", from: m[1], stanza: fromTree(m[2]) };
-    if (m[0] === "p" && m[3] && m[4]) return { kind: "pair", from: m[1], stanza: fromTree(m[2]), local: m[3], remote: m[4] };
+    const out: Envelope[] = [];
+    for (const m of JSON.parse(text) as Wire[]) {
+      if (m[0] === "r") out.push({ kind: "route", from: m[1], stanza: fromTree(m[2]) });
+      else if (m[0] === "p" && m[3] && m[4]) out.push({ kind: "pair", from: m[1], stanza: fromTree(m[2]), local: m[3], remote: m[4] });
+      else return undefined;
+    }
+    return out;
   } catch {
-    /* falls through */
+    return undefined;
   }
-  return undefined;
 }

@@ -1,0 +1,107 @@
+/**
+ * `npm run bench -- --cluster` (issue 13): what a cross-node hop costs in cluster mode, against
+ * same-node delivery, on this machine. A real redis-server (test/helpers/redis-server.ts) on
+ * loopback, two cluster nodes of a.example (in this process, like the test suite), raw XEP-0114
+ * components (bench/lib/raw-component.ts):
+ *
+ *   same-node:  component X on node 1 -> node 1 -> component Y on node 1
+ *   cross-node: component X on node 1 -> node 1 -> Redis pub/sub -> node 2 -> component Z on node 2
+ *
+ * 1. latency: one message at a time (send, wait for it), median over --pings (default 2,000);
+ *    "added" = cross median - same median;
+ * 2. throughput: --messages (default 20,000) written at once, messages/s until the last arrives;
+ *    ratio = cross / same.
+ * Rounds alternate same/cross (--trials, default 3) and report medians. Needs redis-server only.
+ */
+import "reflect-metadata";
+import { performance } from "node:perf_hooks";
+import { startRedis } from "../test/helpers/redis-server.js";
+import { PASSWORD, startClusterNode, type ClusterNode } from "../test/cluster/cluster-nodes.js";
+import { eventually } from "../test/helpers/wait.js";
+import { median, machine } from "./lib/proc.js";
+import { benchMessage, RawComponent } from "./lib/raw-component.js";
+
+function arg(name: string, fallback: number): number {
+  const i = process.argv.indexOf(`--${name}`);
+  return i === -1 ? fallback : Number(process.argv[i + 1]);
+}
+
+const PINGS = arg("pings", 2000);
+const MESSAGES = arg("messages", 20_000);
+const TRIALS = arg("trials", 3);
+const DEADLINE_MS = 120_000;
+
+async function latencyMs(from: RawComponent, to: RawComponent, n: number): Promise<number> {
+  const samples: number[] = [];
+  for (let i = 0; i < n; i++) {
+    const arrival = to.nextArrival(DEADLINE_MS);
+    const t0 = performance.now();
+    from.write(benchMessage(from.domain, to.domain, i));
+    samples.push((await arrival) - t0);
+  }
+  return median(samples);
+}
+
+async function throughput(from: RawComponent, to: RawComponent, n: number): Promise<number> {
+  const target = to.received + n;
+  let batch = "";
+  const t0 = performance.now();
+  for (let i = 0; i < n; i++) {
+    batch += benchMessage(from.domain, to.domain, i);
+    if (batch.length > 64 * 1024) {
+      from.write(batch);
+      batch = "";
+    }
+  }
+  if (batch) from.write(batch);
+  await to.waitFor(target, DEADLINE_MS);
+  return n / ((performance.now() - t0) / 1000);
+}
+
+export async function runClusterBench(): Promise<void> {
+  const redis = await startRedis();
+  const nodes: ClusterNode[] = [];
+  const components: RawComponent[] = [];
+  try {
+    nodes.push(await startClusterNode({ name: "bench1", ip: "127.0.0.51", redisUrl: redis.url, leaseSeconds: 10 }));
+    nodes.push(await startClusterNode({ name: "bench2", ip: "127.0.0.52", redisUrl: redis.url, leaseSeconds: 10 }));
+    const [n1, n2] = nodes as [ClusterNode, ClusterNode];
+    const x = await RawComponent.connect(n1.ip, n1.servicePort, "x.a.example", PASSWORD);
+    const y = await RawComponent.connect(n1.ip, n1.servicePort, "y.a.example", PASSWORD);
+    const z = await RawComponent.connect(n2.ip, n2.servicePort, "z.a.example", PASSWORD);
+    components.push(x, y, z);
+    await eventually(() => n1.cluster().snapshot().routes["z.a.example"] === "bench2", DEADLINE_MS, "route to z on node 1");
+    // Warm-up (JIT, buffers): untimed.
+    await latencyMs(x, y, 200);
+    await latencyMs(x, z, 200);
+    await throughput(x, y, 2000);
+    await throughput(x, z, 2000);
+
+    const same = { lat: [] as number[], tput: [] as number[] };
+    const cross = { lat: [] as number[], tput: [] as number[] };
+    for (let t = 0; t < TRIALS; t++) {
+      const order: Array<[RawComponent, typeof same]> = t % 2 === 0 ? [[y, same], [z, cross]] : [[z, cross], [y, same]];
+      for (const [to, acc] of order) acc.lat.push(await latencyMs(x, to, PINGS));
+      for (const [to, acc] of order) acc.tput.push(await throughput(x, to, MESSAGES));
+    }
+    const sameLat = median(same.lat);
+    const crossLat = median(cross.lat);
+    const sameTput = median(same.tput);
+    const crossTput = median(cross.tput);
+    const m = machine();
+    const lines = [
+      `cluster bench: ${TRIALS} trials, ${PINGS} pings, ${MESSAGES} messages; ${m.cpuModel} x${m.nproc}; load ${(await import("./lib/proc.js")).load()}`,
+      `| | same node | cross node | |`,
+      `|---|---|---|---|`,
+      `| median latency (ms) | ${sameLat.toFixed(3)} | ${crossLat.toFixed(3)} | added ${(crossLat - sameLat).toFixed(3)} ms (target <= 1) |`,
+      `| throughput (msg/s) | ${Math.round(sameTput)} | ${Math.round(crossTput)} | ratio ${((crossTput / sameTput) * 100).toFixed(0)} % (target >= 50 %) |`,
+    ];
+    process.stdout.write(`${lines.join("\n")}\n`);
+  } finally {
+    for (const c of components) c.close();
+    for (const n of nodes) await n.server.stop();
+    await redis.stop();
+  }
+}
+
+if (process.argv[1] && import.meta.url.endsWith(process.argv[1].split("/").pop()!)) await runClusterBench();
