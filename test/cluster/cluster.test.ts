@@ -7,6 +7,7 @@ import "reflect-metadata";
 import { after, before, describe, it } from "node:test";
 import assert from "node:assert/strict";
 import { xml } from "@xmpp/component";
+import { Redis } from "ioredis";
 import { configFromObject } from "../../core/config/load.js";
 import { ERROR_CODES, isS2sError } from "../../core/errors.js";
 import { createLogger } from "../../core/logging/logger.js";
@@ -143,6 +144,29 @@ describe("cluster of three nodes", { skip }, () => {
     await bot.send(xml("message", { from: "x@bot.a.example", to: "u@c.invalid", id: "nowhere" }, xml("body", {}, "?")));
     const back = await bot.next((s) => s.attrs.id === "nowhere" && s.attrs.type === "error");
     assert.equal(errorCondition(back), "remote-server-not-found");
+  });
+
+  it("notices at renewal that another node holds its pair (cluster_lease_lost) and forwards to it", async () => {
+    const first = waitFor(remote.server.stanzas$, (s) => s.attr("id") === "lease-1");
+    const taken = waitFor(nodes[0]!.server.events$, (e) => e.type === "cluster_lease_taken" && e.local === "a.example" && e.remote === "b.example");
+    nodes[0]!.server.send(el("message", { from: "svc@a.example", to: "u@b.example", id: "lease-1" }, undefined, el("body", {}, undefined, "1")));
+    await taken;
+    await first;
+    // As if node 3 had taken the pair while node 1 could not reach Redis.
+    const lost = waitFor(nodes[0]!.server.events$, (e) => e.type === "cluster_lease_lost" && e.local === "a.example" && e.owner === "node3");
+    const redisClient = new Redis(redis.url);
+    try {
+      await redisClient.set("xs2s:pair:a.example|b.example", "node3", "PX", 10_000);
+    } finally {
+      redisClient.disconnect();
+    }
+    await lost;
+    const node3Sends = waitFor(nodes[2]!.server.events$, (e) => e.type === "connecting" && e.local === "a.example" && e.remote === "b.example");
+    const second = waitFor(remote.server.stanzas$, (s) => s.attr("id") === "lease-2");
+    nodes[0]!.server.send(el("message", { from: "svc@a.example", to: "u@b.example", id: "lease-2" }, undefined, el("body", {}, undefined, "2")));
+    await node3Sends;
+    await second;
+    assert.equal(nodes[0]!.cluster().snapshot().ownedPairs.includes("a.example|b.example"), false);
   });
 
   it("stops serving a component that left on every node: the sender gets an error back", async () => {
