@@ -21,6 +21,7 @@ export class CoreRouter implements Router {
   readonly #hosts: ReadonlySet<string>;
   #deliveries?: LocalDelivery[];
   #sessions?: OutboundSessions;
+  /** Undefined until first use; null on a single node (no `[cluster]`: never looked up). */
   #cluster?: Cluster | null;
   /** Embedding API tap (`stanzas$`): takes what no delivery plugin took, when someone listens. */
   fallback?: (stanza: XmlElement) => boolean;
@@ -32,6 +33,7 @@ export class CoreRouter implements Router {
     @inject(LATE) private readonly late: Late,
   ) {
     this.#hosts = new Set(config.general.hosts);
+    if (!config.cluster) this.#cluster = null;
   }
 
   get #localDeliveries(): LocalDelivery[] {

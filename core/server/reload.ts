@@ -111,6 +111,7 @@ function restartOnlyChanges(current: S2sConfig, next: S2sConfig): string[] {
   if (!same(current.general.hosts, next.general.hosts)) changed.push("general.hosts");
   if (!same(current.listen.s2s, next.listen.s2s)) changed.push("listen.s2s");
   if (!same(current.listen.service, next.listen.service)) changed.push("listen.service");
+  if (!same(current.cluster, next.cluster)) changed.push("cluster"); // issue 13: Redis, node name, leases
   const compare = <T extends object>(a: T, b: T, names: Readonly<Record<string, string>>) => {
     for (const [key, toml] of Object.entries(names)) {
       if (!LIVE_S2S_KEYS.has(key) && !same((a as Record<string, unknown>)[key], (b as Record<string, unknown>)[key])) changed.push(`s2s.${toml}`);
