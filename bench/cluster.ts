@@ -63,8 +63,8 @@ export async function runClusterBench(): Promise<void> {
   const nodes: ClusterNode[] = [];
   const components: RawComponent[] = [];
   try {
-    nodes.push(await startClusterNode({ name: "bench1", ip: "127.0.0.51", redisUrl: redis.url, leaseSeconds: 10 }));
-    nodes.push(await startClusterNode({ name: "bench2", ip: "127.0.0.52", redisUrl: redis.url, leaseSeconds: 10 }));
+    nodes.push(await startClusterNode({ name: "bench1", ip: "127.0.0.241", redisUrl: redis.url, leaseSeconds: 10 }));
+    nodes.push(await startClusterNode({ name: "bench2", ip: "127.0.0.242", redisUrl: redis.url, leaseSeconds: 10 }));
     const [n1, n2] = nodes as [ClusterNode, ClusterNode];
     const x = await RawComponent.connect(n1.ip, n1.servicePort, "x.a.example", PASSWORD);
     const y = await RawComponent.connect(n1.ip, n1.servicePort, "y.a.example", PASSWORD);

@@ -31,9 +31,9 @@ describe("xmpp-s2s with [cluster]", { skip }, () => {
   });
 
   async function toml(name: string, cluster: string, shared = 'shared = "s"'): Promise<string> {
-    const port = await freePort("127.0.0.41");
+    const port = await freePort("127.0.0.221");
     const file = join(dir, name);
-    writeFileSync(file, `[general]\nhosts = ["a.example"]\n\n[[listen.s2s]]\nport = ${port}\nip_address = "127.0.0.41"\n\n[s2s]\nuse_starttls = "false"\n${shared}\n\n${cluster}\n`);
+    writeFileSync(file, `[general]\nhosts = ["a.example"]\n\n[[listen.s2s]]\nport = ${port}\nip_address = "127.0.0.221"\n\n[s2s]\nuse_starttls = "false"\n${shared}\n\n${cluster}\n`);
     return file;
   }
 
@@ -45,13 +45,13 @@ describe("xmpp-s2s with [cluster]", { skip }, () => {
   });
 
   it("start: unreachable Redis exits 1 with the reason, before any listener opens", async () => {
-    const port = await freePort();
-    const file = await toml("down.toml", `[cluster]\nbackend = "redis"\nredis_url = "redis://:hidden@127.0.0.1:${port}"`);
+    const port = await freePort("127.0.0.231"); // an address of this test only: nobody listens there
+    const file = await toml("down.toml", `[cluster]\nbackend = "redis"\nredis_url = "redis://:hidden@127.0.0.231:${port}"`);
     const server = RunningServer.start(["--config", file]);
     const { code } = await server.exit();
     assert.equal(code, 1);
     const failed = server.logs().find((l) => l.what === "start_failed") as { err?: { message?: string } } | undefined;
-    assert.match(failed?.err?.message ?? "", /^cluster\.redis_url: cannot reach Redis at redis:\/\/:\*\*\*@127\.0\.0\.1:\d+/);
+    assert.match(failed?.err?.message ?? "", /^cluster\.redis_url: cannot reach Redis at redis:\/\/:\*\*\*@127\.0\.0\.231:\d+/);
     assert.ok(!server.stdout.includes("hidden"), "the password is not logged");
     assert.ok(!server.logs().some((l) => l.what === "listening"), "no listener opened");
   });

@@ -1,5 +1,5 @@
 /**
- * Cluster mode on a real redis-server (issue 13): three nodes of a.example on 127.0.0.21-23 and a
+ * Cluster mode on a real redis-server (issue 13): three nodes of a.example on 127.0.0.201-203 and a
  * server of ours for b.example that reaches the cluster at node 2 only, so everything for a
  * component on node 1 crosses nodes.
  */
@@ -40,12 +40,12 @@ describe("cluster start-up", { skip }, () => {
   });
 
   it("refuses to start when Redis is unreachable, naming cluster.redis_url", async () => {
-    const port = await freePort();
-    const server = createServer(clusterConfig(`redis://:pw@127.0.0.1:${port}`, "n1"), { logger: createLogger("silent") });
+    const port = await freePort("127.0.0.232"); // an address of this test only: nobody listens there
+    const server = createServer(clusterConfig(`redis://:pw@127.0.0.232:${port}`, "n1"), { logger: createLogger("silent") });
     await assert.rejects(server.start(), (err: unknown) => {
       assert.ok(isS2sError(err));
       assert.equal(err.code, ERROR_CODES.CLUSTER_UNAVAILABLE);
-      assert.match(err.message, /^cluster\.redis_url: cannot reach Redis at redis:\/\/:\*\*\*@127\.0\.0\.1:\d+/);
+      assert.match(err.message, /^cluster\.redis_url: cannot reach Redis at redis:\/\/:\*\*\*@127\.0\.0\.232:\d+/);
       return true;
     });
   });
@@ -71,14 +71,14 @@ describe("cluster of three nodes", { skip }, () => {
   let nodes: ClusterNode[] = [];
   let remote: TestNode;
   let bot: TestComponent;
-  const remoteIp = "127.0.0.24";
+  const remoteIp = "127.0.0.204";
   let remotePort: number;
 
   before(async () => {
     redis = await startRedis();
     remotePort = await freePort(remoteIp);
     const toRemote = [{ host: "b.example", ip_address: remoteIp, port: remotePort }];
-    for (const [i, ip] of ["127.0.0.21", "127.0.0.22", "127.0.0.23"].entries()) {
+    for (const [i, ip] of ["127.0.0.201", "127.0.0.202", "127.0.0.203"].entries()) {
       nodes.push(await startClusterNode({ name: `node${i + 1}`, ip, redisUrl: redis.url, address: toRemote }));
     }
     const node2 = nodes[1]!;

@@ -18,8 +18,8 @@ import { spawnChildNode, type ChildNode } from "./child-process.js";
 
 const skip = skipWithoutRedis();
 const LEASE_SECONDS = 2;
-const IPS = ["127.0.0.31", "127.0.0.32", "127.0.0.33"] as const;
-const REMOTE_IP = "127.0.0.34";
+const IPS = ["127.0.0.211", "127.0.0.212", "127.0.0.213"] as const;
+const REMOTE_IP = "127.0.0.214";
 
 /** Outcome of every stanza the test sent, by id: at most one each. */
 class Ledger {

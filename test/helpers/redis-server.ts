@@ -1,5 +1,6 @@
 /**
- * A real redis-server for the cluster tests (issue 13): free loopback port, its own config and
+ * A real redis-server for the cluster tests (issue 13): free port on its own loopback address
+ * (127.0.0.230, away from the 127.0.0.1 ports other test files pick concurrently), its own config and
  * data folder in a temp dir, no persistence, stopped by PID. `restart()` keeps the port, so
  * clients reconnect to an empty Redis (what a restart without persistence looks like).
  */
@@ -36,7 +37,7 @@ export function skipWithoutRedis(): false | string {
   return "redis-server is not installed (.ci/run installs it)";
 }
 
-export async function startRedis(ip = "127.0.0.1"): Promise<TestRedis> {
+export async function startRedis(ip = "127.0.0.230"): Promise<TestRedis> {
   const dir = mkdtempSync(join(tmpdir(), "xs2s-redis-"));
   const port = await freePort(ip);
   const conf = join(dir, "redis.conf");
