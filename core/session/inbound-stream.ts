@@ -228,7 +228,9 @@ export class InboundS2sStream implements InboundStreamApi {
       this.#streamError("invalid-from", `'${from}' is not authenticated for '${to}' on this stream`);
       return;
     }
-    this.deps.router.deliverLocal(stanza);
+    const backpressure = this.deps.router.deliverLocal(stanza);
+    // What the delivery forwards cannot leave as fast as this peer sends: stop reading it for now.
+    if (backpressure) this.#xml.pauseReadingUntil(backpressure);
   }
 
   async #startTls(): Promise<void> {
