@@ -31,12 +31,15 @@ export class AccountedComponent {
     this.#listeners.push(listener);
   }
 
-  /** Write `count` messages to `to`; `during(i)` runs before message i (to inject a fault mid-burst). */
-  async burst(to: string, count: number, during?: (i: number) => void | Promise<void>): Promise<void> {
+  /**
+   * Write messages `from`..`count - 1` to `to`; `during(i)` runs before message i (to inject a
+   * fault mid-burst).
+   */
+  async burst(to: string, count: number, during?: (i: number) => void | Promise<void>, from = 0): Promise<void> {
     const socket = this.raw.socket;
     const domain = this.raw.domain;
     let batch = "";
-    for (let i = 0; i < count; i++) {
+    for (let i = from; i < count; i++) {
       if (during) await during(i);
       this.accounting.sent(`f${i}`);
       batch += burstMessage(domain, to, i);
