@@ -26,6 +26,8 @@ export interface Accounts {
   readonly outOfOrder: number;
   /** Lengths of the runs of missing ids, in send order. */
   readonly missingRuns: number[];
+  /** Where each run starts (index in send order). */
+  readonly missingFrom: number[];
 }
 
 export class StanzaAccounting {
@@ -51,6 +53,11 @@ export class StanzaAccounting {
   /** Ids delivered so far. */
   get deliveredCount(): number {
     return this.#delivered.size;
+  }
+
+  /** Send-order index of the latest id delivered (-1: none yet). */
+  get lastDeliveredIndex(): number {
+    return this.#lastDelivered;
   }
 
   /** Ids with an outcome (delivered or bounced). */
@@ -101,13 +108,14 @@ export class StanzaAccounting {
     const conditions: Record<string, number> = {};
     for (const c of this.#bounced.values()) conditions[c] = (conditions[c] ?? 0) + 1;
     const runs: number[] = [];
+    const from: number[] = [];
     let run = 0;
-    for (const id of this.#order) {
+    this.#order.forEach((id, i) => {
       if (this.#delivered.has(id) || this.#bounced.has(id)) {
         if (run > 0) runs.push(run);
         run = 0;
-      } else run++;
-    }
+      } else if (run++ === 0) from.push(i);
+    });
     if (run > 0) runs.push(run);
     const forgiven = [...runs].sort((a, b) => b - a).slice(0, breaks).reduce((a, b) => a + b, 0);
     const missing = runs.reduce((a, b) => a + b, 0);
@@ -123,6 +131,7 @@ export class StanzaAccounting {
       silent: missing - forgiven,
       outOfOrder: this.#outOfOrder,
       missingRuns: runs,
+      missingFrom: from,
     };
   }
 }

@@ -71,7 +71,7 @@ describe("faults: peer process SIGKILLed mid-burst, then restarted", () => {
     // Both directions broke once: A -> B (what B never read) and B -> A (echoes B never sent).
     const accounts = accounting.accounts(2);
     t.diagnostic(describeAccounts(`SIGKILL peer mid-burst, ${COUNT} messages`, accounts));
-    t.diagnostic(`echoes before the kill ${killedAt}; runs of missing ids: ${accounts.missingRuns.join(", ") || "none"}`);
+    t.diagnostic(`echoes before the kill ${killedAt}; runs of missing ids: ${accounts.missingRuns.map((n, i) => `${n} from f${accounts.missingFrom[i]}`).join(", ") || "none"}`);
     assert.equal(accounts.delivered + accounts.bounced + accounts.writtenUnacknowledged, accounts.sent);
     assert.equal(accounts.duplicated, 0);
     assert.equal(accounts.silent, 0);

@@ -62,7 +62,7 @@ describe("faults: SIGTERM during a burst", () => {
     await eventually(() => component.raw.closed, undefined, "A closed the component stream");
     const accounts = accounting.accounts(1);
     t.diagnostic(describeAccounts(`SIGTERM during a ${COUNT}-message burst`, accounts));
-    t.diagnostic(`exit 0 after ${exitMs.toFixed(0)} ms; runs of missing ids: ${accounts.missingRuns.join(", ") || "none"}`);
+    t.diagnostic(`exit 0 after ${exitMs.toFixed(0)} ms; runs of missing ids: ${accounts.missingRuns.map((n, i) => `${n} from f${accounts.missingFrom[i]}`).join(", ") || "none"}`);
     assert.ok(accounts.bounced > 0, "A had stanzas queued");
     assert.equal(accounts.delivered + accounts.bounced + accounts.writtenUnacknowledged, accounts.sent);
     assert.equal(accounts.duplicated, 0);
