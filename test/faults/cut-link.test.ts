@@ -67,26 +67,27 @@ describe("faults: TCP cut under a working stream (relay on loopback)", () => {
     });
     let cuts = 0;
     let cutSockets = 0;
-    let lastCutAt = -1;
-    const cutAt = new Set([COUNT / 4, COUNT / 2]);
+    /** Messages sent when the last cut happened: the next cut waits for one sent after it to come back. */
+    let sentAtCut = -1;
+    // Phases of a sixth: a cut is armed at 1/6 and 3/6 and happens as soon as the links work, while
+    // the burst goes on; the burst waits for it at 2/6 and 4/6. So each cut hits working links
+    // under load, messages are sent after each cut, and the last third proves the links came back
+    // and the order held (a cut may lose everything in flight: megabytes sit in loopback buffers).
+    const armAt = new Set([COUNT / 6, COUNT / 2]);
+    const barrierAt = new Set([COUNT / 3, (COUNT * 2) / 3]);
     try {
       let cutting = Promise.resolve();
       await component.burst("echo@b.example", COUNT, async (i) => {
-        // The last quarter waits for both cuts: what a cut loses may be everything in flight
-        // (megabytes sit in loopback socket buffers), and the last quarter then proves the links
-        // came back and the order held.
-        if (i === (COUNT * 3) / 4) await cutting;
-        if (!cutAt.has(i)) return;
-        // Mid-burst (the burst goes on meanwhile), once both directions are established again and
-        // carry traffic sent after the previous cut: the links are working.
-        cutting = cutting.then(async () => {
-          const since = lastCutAt;
+        if (barrierAt.has(i)) await cutting;
+        if (!armAt.has(i)) return;
+        cutting = (async () => {
+          const since = sentAtCut;
           await eventually(() => accounting.lastDeliveredIndex > since && established.A > 0 && established.B > 0, DEADLINE_MS, "echoes over working links");
-          lastCutAt = i;
+          sentAtCut = accounting.sentCount - 1;
           cuts++;
           established.A = established.B = 0;
           cutSockets += toA.cut() + toB.cut();
-        });
+        })();
       });
       // Order is kept, so once the last message is answered everything before it is settled or lost.
       await eventually(() => accounting.isSettled(`f${COUNT - 1}`), DEADLINE_MS, "the last message's echo or bounce").catch((err: Error) => {
