@@ -17,7 +17,8 @@ import { reservePorts, startNode, type TestNode } from "../helpers/servers.js";
 import { eventually } from "../helpers/wait.js";
 import { describeAccounts } from "./accounting.js";
 import { AccountedComponent } from "./burst.js";
-import { processConfig, ServerProcess } from "./server-process.js";
+import type { RunningServer } from "../helpers/cli.js";
+import { processConfig, signal, startServerProcess, stopServerProcess } from "./server-process.js";
 
 const A_IP = "127.0.31.21";
 const B_IP = "127.0.31.22";
@@ -28,7 +29,7 @@ const DEADLINE_MS = 120_000;
 describe("faults: peer process SIGKILLed mid-burst, then restarted", () => {
   let dir: string;
   let a: TestNode;
-  let b: ServerProcess | undefined;
+  let b: RunningServer | undefined;
   let component: AccountedComponent;
   let bConfig: string;
 
@@ -38,7 +39,7 @@ describe("faults: peer process SIGKILLed mid-burst, then restarted", () => {
     const portsA = await reservePorts(A_IP);
     const bPort = await freePort(B_IP);
     bConfig = processConfig({ host: "b.example", ip: B_IP, s2sPort: bPort, address: ["a.example", "comp.a.example"].map((host) => ({ host, ip: A_IP, port: portsA.s2sPort })) });
-    b = await ServerProcess.start(dir, "b", bConfig);
+    b = await startServerProcess(dir, "b", bConfig);
     a = await startNode({ hosts: ["a.example"], ip: A_IP, componentPassword: SECRET, s2s: { address: [{ host: "b.example", ip_address: B_IP, port: bPort }] } }, portsA);
     component = await AccountedComponent.connect(A_IP, a.servicePort!, "comp.a.example", SECRET);
   });
@@ -46,23 +47,23 @@ describe("faults: peer process SIGKILLed mid-burst, then restarted", () => {
   after(async () => {
     component?.close();
     await a?.stop();
-    await b?.stop();
+    await stopServerProcess(b);
     if (dir) rmSync(dir, { recursive: true, force: true });
   });
 
   it(`${COUNT.toLocaleString("en-US")} messages, B killed after ${(COUNT * 0.3).toLocaleString("en-US")}: delivered + bounced + written-unacknowledged = sent, no duplicate`, async (t) => {
     const accounting = component.accounting;
-    let restarted: Promise<ServerProcess> | undefined;
+    let restarted: Promise<RunningServer> | undefined;
     let killedAt = 0;
     await component.burst("echo@b.example", COUNT, async (i) => {
       if (i !== COUNT * 0.3) return;
       const before = accounting.deliveredCount;
       await eventually(() => accounting.deliveredCount > before, DEADLINE_MS, "echoes from B before the kill");
       killedAt = accounting.deliveredCount;
-      b!.signal("SIGKILL");
+      signal(b!, "SIGKILL");
       await b!.exited;
       // Restarted at once on the same address; A finds it again on its next attempt.
-      restarted = ServerProcess.start(dir, "b", bConfig);
+      restarted = startServerProcess(dir, "b", bConfig);
     });
     b = await restarted!;
     await eventually(() => accounting.isSettled(`f${COUNT - 1}`), DEADLINE_MS, "the last message's echo or bounce").catch((err: Error) => {

@@ -15,7 +15,8 @@ import { freePort } from "../helpers/ports.js";
 import { eventually } from "../helpers/wait.js";
 import { describeAccounts } from "./accounting.js";
 import { AccountedComponent } from "./burst.js";
-import { processConfig, ServerProcess } from "./server-process.js";
+import type { RunningServer } from "../helpers/cli.js";
+import { processConfig, signal, startServerProcess, stopServerProcess } from "./server-process.js";
 import { StallingPeer } from "./stalling-peer.js";
 
 const A_IP = "127.0.31.31";
@@ -26,7 +27,7 @@ const EXIT_WITHIN_MS = 10_000;
 
 describe("faults: SIGTERM during a burst", () => {
   let dir: string;
-  let a: ServerProcess;
+  let a: RunningServer;
   let peer: StallingPeer;
   let component: AccountedComponent;
 
@@ -35,13 +36,13 @@ describe("faults: SIGTERM during a burst", () => {
     dir = mkdtempSync(join(tmpdir(), "xmpp-s2s-faults-"));
     peer = await StallingPeer.start(PEER_IP, "header");
     const servicePort = await freePort(A_IP);
-    a = await ServerProcess.start(dir, "a", processConfig({ host: "a.example", ip: A_IP, s2sPort: await freePort(A_IP), servicePort, secret: SECRET, address: [{ host: "b.example", ip: PEER_IP, port: peer.port }] }));
+    a = await startServerProcess(dir, "a", processConfig({ host: "a.example", ip: A_IP, s2sPort: await freePort(A_IP), servicePort, secret: SECRET, address: [{ host: "b.example", ip: PEER_IP, port: peer.port }] }));
     component = await AccountedComponent.connect(A_IP, servicePort, "comp.a.example", SECRET);
   });
 
   after(async () => {
     component?.close();
-    await a?.stop();
+    await stopServerProcess(a);
     await peer?.close();
     if (dir) rmSync(dir, { recursive: true, force: true });
   });
@@ -52,7 +53,7 @@ describe("faults: SIGTERM during a burst", () => {
     const burst = component.burst("echo@b.example", COUNT);
     await eventually(() => peer.accepts.length > 0, undefined, "A connected to the stalling peer");
     const started = performance.now();
-    a.signal("SIGTERM");
+    signal(a, "SIGTERM");
     const exit = await Promise.race([a.exited, new Promise<"late">((r) => setTimeout(() => r("late"), EXIT_WITHIN_MS).unref())]);
     const exitMs = performance.now() - started;
     assert.notEqual(exit, "late", `A did not exit within ${EXIT_WITHIN_MS} ms:\n${a.stdout.slice(-2000)}`);
