@@ -114,7 +114,7 @@ function parseOptions(argv: readonly string[]): Options {
   const smoke = has("--smoke");
   const quick = has("--quick");
   const preset = smoke
-    ? { trials: 1, messages: 300, links: 20, parserBytes: 200_000, parserRuns: 1 }
+    ? { trials: 1, messages: 300, links: 100, parserBytes: 200_000, parserRuns: 1 }
     : quick
       ? { trials: 1, messages: 5_000, links: 200, parserBytes: 2_000_000, parserRuns: 3 }
       : { trials: 5, messages: 20_000, links: 1_000, parserBytes: 8_000_000, parserRuns: 5 };
@@ -288,7 +288,7 @@ async function memoryTrial(world: BenchWorld, system: System, options: Options):
   let gen: S2sLoadGen | undefined;
   try {
     gen = await S2sLoadGen.start({ domain: spec.domain, secret: spec.secret, listenHost: spec.ip, listenPort: spec.port, certPem: spec.certPem, keyPem: spec.keyPem });
-    return await memoryPerLink(gen, { host: target.spec.ip, port: target.spec.s2sPort, domain: target.spec.domain, pid: target.pid }, options.links, {
+    return await memoryPerLink(gen, { host: target.spec.ip, port: target.spec.s2sPort, domain: target.spec.domain, pid: target.pid, gcFile: target.gcFile }, options.links, {
       concurrency: 25,
       linkTimeoutMs: 20_000,
       deadlineMs: 120_000,
@@ -310,6 +310,9 @@ interface Row {
   readonly figure: string;
   readonly ours?: number;
   readonly prosody?: number;
+  /** Printed instead of (or after) the figure, e.g. "too noisy" or the spread of the trials. */
+  readonly oursNote?: string;
+  readonly prosodyNote?: string;
   readonly digits: number;
   readonly better: "higher" | "lower";
   /** Target on ours/Prosody, when the issue sets one. */
@@ -331,11 +334,25 @@ function table(rows: readonly Row[]): string {
   const cells = rows.map((r) => {
     const ratio = ratioOf(r);
     const num = (n: number | undefined) => (r.digits === 0 ? fmt.int(n) : fmt.dec(n, r.digits));
-    return [r.figure, num(r.ours), num(r.prosody), ratio === undefined ? "-" : `${ratio.toFixed(2)}x`, r.better, r.target?.label ?? "", met(r)];
+    const cell = (n: number | undefined, note: string | undefined) => (note ? (n === undefined ? note : `${num(n)} ${note}`) : num(n));
+    return [r.figure, cell(r.ours, r.oursNote), cell(r.prosody, r.prosodyNote), ratio === undefined ? "-" : `${ratio.toFixed(2)}x`, r.better, r.target?.label ?? "", met(r)];
   });
   const all = [head, ...cells];
   const widths = head.map((_, c) => Math.max(...all.map((row) => row[c]!.length)));
   return all.map((row) => row.map((cell, c) => (c === 0 || c >= 4 ? cell.padEnd(widths[c]!) : cell.padStart(widths[c]!))).join("  ").trimEnd()).join("\n");
+}
+
+/**
+ * The memory figure over trials: the median of the trials that gave one, with their spread
+ * ("(40.1-44.0)"), or no value and "too noisy" when none did. Never a figure from a noisy trial.
+ */
+function memoryFigure(trials: readonly MemoryResult[]): { value?: number; note?: string } {
+  if (trials.length === 0) return {};
+  const figures = trials.map((m) => m.kibPerLink).filter((k): k is number => k !== undefined);
+  if (figures.length === 0) return { note: "too noisy" };
+  const spread = figures.length > 1 ? `(${Math.min(...figures).toFixed(1)}-${Math.max(...figures).toFixed(1)})` : `(±${(trials.find((m) => m.kibPerLink !== undefined)!.noiseKib / 2).toFixed(1)})`;
+  const dropped = trials.length - figures.length;
+  return { value: median(figures), note: dropped > 0 ? `${spread}, ${dropped} noisy` : spread };
 }
 
 function med(values: readonly number[]): number | undefined {
@@ -387,7 +404,8 @@ async function measure(options: Options, mode: Mode): Promise<number> {
         try {
           const m = await memoryTrial(world, system, options);
           collected.memory[system].push(m);
-          say(`memory trial ${t} ${system}: ${m.links} links in ${(m.openMs / 1000).toFixed(1)} s (${m.verifications} db:verify); RSS ${(m.rssBefore / 2 ** 20).toFixed(1)} -> ${(m.rssAfter / 2 ** 20).toFixed(1)} MiB = ${m.kibPerLink.toFixed(1)} KiB/link`);
+          const mib = (values: readonly number[]) => values.map((v) => (v / 2 ** 20).toFixed(1)).join("/");
+          say(`memory trial ${t} ${system}: ${m.links} links in ${(m.openMs / 1000).toFixed(1)} s (${m.verifications} db:verify); RSS${m.forcedGc ? " after forced GC" : ""} ${mib(m.rssBefore)} -> ${mib(m.rssAfter)} MiB = ${m.kibPerLink === undefined ? m.noisy : `${m.kibPerLink.toFixed(1)} KiB/link (samples wander ${m.noiseKib.toFixed(1)} KiB/link)`}`);
         } catch (err) {
           const text = `memory trial ${t} ${system} failed: ${(err as Error).message}`;
           collected.errors.push(text);
@@ -413,14 +431,15 @@ async function measure(options: Options, mode: Mode): Promise<number> {
 
   const loadAfter = loadNumbers();
   const pick = (system: System, f: (r: LinkTrial) => number) => med(collected.link[system].map(f));
-  const pickMem = (system: System) => med(collected.memory[system].map((m) => m.kibPerLink));
+  const pickMem = (system: System) => memoryFigure(collected.memory[system]).value;
+  const memNote = (system: System) => memoryFigure(collected.memory[system]).note;
   const rows: Row[] = [
     { figure: "messages/s over one link", ours: pick("ours", (r) => r.throughput.msgsPerSec), prosody: pick("prosody", (r) => r.throughput.msgsPerSec), digits: 0, better: "higher", target: { op: ">=", ratio: 4, label: ">= 4x" } },
     { figure: "CPU µs per message, server A", ours: pick("ours", (r) => r.throughput.cpuUsPerMsgA), prosody: pick("prosody", (r) => r.throughput.cpuUsPerMsgA), digits: 1, better: "lower", target: { op: "<=", ratio: 1 / 3, label: "<= 0.33x" } },
     { figure: "CPU µs per message, server B", ours: pick("ours", (r) => r.throughput.cpuUsPerMsgB), prosody: pick("prosody", (r) => r.throughput.cpuUsPerMsgB), digits: 1, better: "lower", target: { op: "<=", ratio: 1 / 3, label: "<= 0.33x" } },
     { figure: "CPU µs per message, bench client (info)", ours: pick("ours", (r) => r.throughput.cpuUsPerMsgClient), prosody: pick("prosody", (r) => r.throughput.cpuUsPerMsgClient), digits: 1, better: "lower" },
     { figure: "first message on a fresh link, ms", ours: pick("ours", (r) => r.latencyMs), prosody: pick("prosody", (r) => r.latencyMs), digits: 1, better: "lower", target: { op: "<=", ratio: 1, label: "<= 1x" } },
-    { figure: "memory per idle TLS link, KiB", ours: pickMem("ours"), prosody: pickMem("prosody"), digits: 1, better: "lower", target: { op: "<=", ratio: 1, label: "<= 1x" } },
+    { figure: "memory per idle TLS link, KiB", ours: pickMem("ours"), prosody: pickMem("prosody"), oursNote: memNote("ours"), prosodyNote: memNote("prosody"), digits: 1, better: "lower", target: { op: "<=", ratio: 1, label: "<= 1x" } },
     { figure: "parser MB/s", ours: collected.parser?.ours.mbPerSec, prosody: collected.parser?.prosody?.mbPerSec, digits: 1, better: "higher" },
     { figure: "parser stanzas/s", ours: collected.parser?.ours.stanzasPerSec, prosody: collected.parser?.prosody?.stanzasPerSec, digits: 0, better: "higher" },
     { figure: "peak RSS after the run, MiB, server A", ours: pick("ours", (r) => r.throughput.peakRssA / 2 ** 20), prosody: pick("prosody", (r) => r.throughput.peakRssA / 2 ** 20), digits: 1, better: "lower" },
@@ -474,7 +493,7 @@ async function measure(options: Options, mode: Mode): Promise<number> {
     machine: { cpuModel, nproc, node: process.version, loadBefore, loadAfter },
     seconds: elapsed,
     settings: { mode, trials: options.trials, messages: options.messages, batch: options.batch, warmup: options.warmup, links: options.links, parserBytes: options.parserBytes, parserRuns: options.parserRuns },
-    figures: rows.map((r) => ({ figure: r.figure, ours: r.ours, prosody: r.prosody, ratio: ratioOf(r), better: r.better, target: r.target?.label, met: met(r) || undefined })),
+    figures: rows.map((r) => ({ figure: r.figure, ours: r.ours, prosody: r.prosody, oursNote: r.oursNote, prosodyNote: r.prosodyNote, ratio: ratioOf(r), better: r.better, target: r.target?.label, met: met(r) || undefined })),
     trials: collected,
     hotSpots: profiles.map((p) => ({ title: p.title, ...p.summary })),
   };

@@ -61,6 +61,8 @@ export interface RunningServer {
   readonly spec: ServerSpec;
   readonly proc: Started;
   readonly pid: number;
+  /** Ours in a memory trial: the file gc-on-signal.cjs appends to after a forced GC (SIGUSR2). */
+  readonly gcFile?: string;
   stop(): Promise<void>;
   /** Last lines of the server's log (for error messages). */
   tail(): string;
@@ -251,14 +253,21 @@ export class BenchWorld {
     const spec = this.servers[system][role];
     const n = ++this.#starts;
     let proc: Started;
+    let gcFile: string | undefined;
     if (system === "ours") {
       const flags = this.options.cpuProfDir ? ["--cpu-prof", "--cpu-prof-interval=100", `--cpu-prof-dir=${this.options.cpuProfDir}`, `--cpu-prof-name=ours-${purpose}-${role}-${String(n).padStart(3, "0")}.cpuprofile`] : [];
-      proc = startProcess(spec.name, process.execPath, [...flags, join(this.options.root, "dist", "bin", "xmpp-s2s.js"), "start", "--config", spec.configFile, "--log-level", "warn"], spec.logFile, { cwd: this.options.root });
+      // Memory trials sample after a forced GC (issue 11: a figure from pending garbage can even go negative).
+      if (purpose === "memory") {
+        gcFile = join(spec.dir, `gc-${String(n).padStart(3, "0")}.jsonl`);
+        flags.push("--expose-gc", "--require", join(this.options.root, "bench", "lib", "gc-on-signal.cjs"));
+      }
+      const env = gcFile ? { ...process.env, XMPP_S2S_BENCH_GC_FILE: gcFile } : process.env;
+      proc = startProcess(spec.name, process.execPath, [...flags, join(this.options.root, "dist", "bin", "xmpp-s2s.js"), "start", "--config", spec.configFile, "--log-level", "warn"], spec.logFile, { cwd: this.options.root, env });
     } else {
       proc = startProcess(spec.name, "prosody", ["--config", spec.configFile, "-F"], join(spec.dir, "console.log"));
     }
     const logTail = () => `${tail(spec.logFile)}${system === "prosody" ? `\n${tail(join(spec.dir, "console.log"))}` : ""}`;
-    const running: RunningServer = { spec, proc, pid: proc.pid, stop: () => stopProcess(proc), tail: logTail };
+    const running: RunningServer = { spec, proc, pid: proc.pid, gcFile, stop: () => stopProcess(proc), tail: logTail };
     try {
       await waitListening(proc, [[spec.ip, spec.s2sPort], [spec.ip, spec.servicePort]], START_DEADLINE_MS, logTail);
     } catch (err) {

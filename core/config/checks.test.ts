@@ -1,7 +1,7 @@
 import { describe, it } from "node:test";
 import assert from "node:assert/strict";
 import { didYouMean, levenshtein } from "./did-you-mean.js";
-import { Verbatim, canonicalIp, normaliseDomain, show } from "./checks.js";
+import { Verbatim, canonicalIp, normaliseDomain, shortPath, show } from "./checks.js";
 
 describe("didYouMean", () => {
   const s2sKeys = ["default_policy", "host_policy", "use_starttls", "certfile", "domain_certfile", "outgoing.port", "dns.timeout"];
@@ -68,11 +68,23 @@ describe("show (values in problem lines)", () => {
     [{}, "{}"],
     [new Verbatim("5269.0"), "5269.0"],
     [() => 1, "a function"],
-    ["x".repeat(200), `"${"x".repeat(78)}…`],
+    ["x".repeat(200), `"${"x".repeat(39)}…${"x".repeat(38)}"`],
+    [new Verbatim(`/a/long/checkout/path/${"d/".repeat(60)}certs/b.example.pem with DNS:b.example`), `/a/long/checkout/path/${"d/".repeat(60)}certs/b.example.pem with DNS:b.example`],
   ];
   for (const [value, want] of cases) {
     it(want, () => assert.equal(show(value), want));
   }
+});
+
+describe("shortPath (file paths in problem lines)", () => {
+  it("leaves a short path alone", () => assert.equal(shortPath("certs/b.example.pem"), "certs/b.example.pem"));
+  it("keeps the file name and its nearest folders whole, whatever the checkout's depth", () => {
+    const deep = `/tmp/${"a/".repeat(40)}config/examples/certs/b.example.pem`;
+    const short = shortPath(deep);
+    assert.ok(short.startsWith("…/") && short.endsWith("/config/examples/certs/b.example.pem"), short);
+    assert.ok(short.length <= 48, short);
+    assert.equal(shortPath(`/x/${"y".repeat(100)}.pem`), `…/${"y".repeat(100)}.pem`);
+  });
 });
 
 describe("canonicalIp", () => {

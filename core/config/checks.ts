@@ -43,17 +43,38 @@ export function item(parent: string, index: number): string {
   return `${parent}[${index}]`;
 }
 
-/** Text printed verbatim in the "got" part (for things that are not a config value). */
+/**
+ * Text printed verbatim in the "got" part (for things that are not a config value, e.g. the names
+ * in a certificate). Never shortened: it holds the facts an operator needs; whoever builds it
+ * shortens its incidental parts (paths: `shortPath`).
+ */
 export class Verbatim {
   constructor(readonly text: string) {}
 }
 
 const MAX_SHOWN = 80;
+const MAX_PATH = 48;
 
-/** A config value as TOML would spell it, shortened to keep problem lines on one line. */
+/**
+ * A config value as TOML would spell it, shortened in the middle to keep problem lines on one
+ * line: the end (a file name, the closing bracket) stays, so a long checkout path cannot push the
+ * telling part out of the message.
+ */
 export function show(value: unknown): string {
+  if (value instanceof Verbatim) return value.text;
   const text = showInner(value, 0);
-  return text.length > MAX_SHOWN ? `${text.slice(0, MAX_SHOWN - 1)}…` : text;
+  if (text.length <= MAX_SHOWN) return text;
+  const tail = Math.floor((MAX_SHOWN - 1) / 2);
+  return `${text.slice(0, MAX_SHOWN - 1 - tail)}…${text.slice(text.length - tail)}`;
+}
+
+/** A file path for a message: its last components whole, the leading folders cut when it is long. */
+export function shortPath(path: string): string {
+  if (path.length <= MAX_PATH) return path;
+  const parts = path.split("/");
+  let kept = parts.pop() ?? "";
+  while (parts.length > 0 && kept.length + parts[parts.length - 1]!.length + 1 <= MAX_PATH - 2) kept = `${parts.pop()}/${kept}`;
+  return `…/${kept}`;
 }
 
 function showInner(value: unknown, depth: number): string {

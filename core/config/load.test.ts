@@ -9,6 +9,8 @@ import { hostname } from "node:os";
 import assert from "node:assert/strict";
 import { fileURLToPath } from "node:url";
 import { dirname, join } from "node:path";
+import { copyFileSync, mkdirSync, mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
 import { isConfigError } from "../errors.js";
 import { configFromObject, isValidatedConfig, parseConfig } from "./load.js";
 import type { S2sConfig } from "./types.js";
@@ -479,6 +481,35 @@ describe("parseConfig", () => {
     const c = parseConfig(`[general]\nhosts = ["a.example"]`, { baseDir: "config/examples", file: "config/examples/x.toml" });
     assert.equal(c.baseDir, join(process.cwd(), "config/examples"));
     assert.equal(c.file, join(process.cwd(), "config/examples/x.toml"));
+  });
+
+  it("keeps a certificate's names whole in a problem line, however deep the checkout is", () => {
+    // The names are what the operator needs; only the path may be shortened (issue 11).
+    const snippet = `[s2s]\nuse_starttls = "optional"\ncertfile = "certs/b.example.pem"`;
+    const namesIn = (baseDir: string) => {
+      try {
+        parseConfig(doc(snippet), { baseDir, file: "test.toml" });
+      } catch (err) {
+        if (!isConfigError(err)) throw err;
+        const line = err.problems.find((p) => p.startsWith("s2s.certfile:")) ?? "";
+        return { line, names: line.slice(line.indexOf(" with ") + 6, line.indexOf(", expected ")) };
+      }
+      return assert.fail("expected a ConfigError");
+    };
+    const deep = mkdtempSync(join(tmpdir(), "x".repeat(60) + "-"));
+    try {
+      const nested = join(deep, ...Array.from({ length: 12 }, (_, i) => `level-${i}-of-a-long-checkout-path`));
+      mkdirSync(join(nested, "certs"), { recursive: true });
+      copyFileSync(CERT_B, join(nested, "certs/b.example.pem"));
+      const here = namesIn(EXAMPLES);
+      const there = namesIn(nested);
+      assert.match(here.names, /DNS:b\.example/);
+      assert.ok(!here.names.includes("…"), here.line);
+      assert.equal(there.names, here.names, there.line);
+      assert.match(there.line, /\/certs\/b\.example\.pem with /);
+    } finally {
+      rmSync(deep, { recursive: true, force: true });
+    }
   });
 
   it("resolves relative certificate paths against baseDir", () => {

@@ -12,6 +12,7 @@ import { isIP } from "node:net";
 import {
   SYNTAX,
   Verbatim,
+  shortPath,
   boolean,
   canonicalIp,
   checkItems,
@@ -605,7 +606,7 @@ function checkTlsCoverage(ctx: CheckContext, hosts: readonly string[], listeners
           ctx,
           s2s.certfileKey,
           `no certificate covers local host "${host}"`,
-          new Verbatim(`${s2s.certfile.path} with ${describeNames(s2s.certfile.file.leaf)}`),
+          new Verbatim(`${shortPath(s2s.certfile.path)} with ${describeNames(s2s.certfile.file.leaf)}`),
           `${expectedNames(host)}, or a domain_certfile entry for it`,
           `needed because ${reason}`,
         );

@@ -12,6 +12,12 @@ export interface LocalDelivery {
   servesDomain?(domain: string): boolean;
   /** Return true when the stanza was taken (delivered or answered). */
   deliver(stanza: XmlElement): boolean;
+  /**
+   * Flow control for deliveries that forward (echo answers over S2S): right after `deliver`, a
+   * promise when the way out is congested; the inbound stream that delivered stops reading until it
+   * settles, instead of the delivery's answers overflowing an outbound queue.
+   */
+  backpressure?(): Promise<void> | undefined;
 }
 
 export const LOCAL_DELIVERY: InjectionToken<LocalDelivery> = Symbol.for("xmpp-s2s.LocalDelivery");

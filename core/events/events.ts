@@ -36,7 +36,7 @@ export type S2sEvent =
   | { type: "retry_scheduled"; local: string; remote: string; delayMs: number; attempt: number }
   | { type: "policy_decision"; local: string; remote: string; direction: "inbound" | "outbound"; verdict: "allow" | "deny"; decidedBy: string }
   | { type: "policy_failed"; policy: string; local: string; remote: string; reason: string }
-  | { type: "stanza_bounced"; from: string; to: string; condition: string; name: string }
+  | { type: "stanza_bounced"; from: string; to: string; condition: string; name: string; id?: string }
   | { type: "component_connected"; domain: string }
   | { type: "component_disconnected"; domain: string }
   | { type: "config_reloaded" }

@@ -85,19 +85,20 @@ export class CoreRouter implements Router {
     return this.#sendOutbound(fromDomain, toDomain, stanza);
   }
 
-  deliverLocal(stanza: XmlElement): void {
+  deliverLocal(stanza: XmlElement): Promise<void> | undefined {
     for (const delivery of this.#localDeliveries) {
       try {
-        if (delivery.deliver(stanza)) return;
+        if (delivery.deliver(stanza)) return delivery.backpressure?.();
       } catch (err) {
         this.logger.error({ what: "delivery_failed", delivery: delivery.name, err }, "local delivery threw");
         this.bounce(stanza, "internal-server-error", "wait");
-        return;
+        return undefined;
       }
     }
-    if (this.fallback?.(stanza)) return;
+    if (this.fallback?.(stanza)) return undefined;
     // RFC 6120 §8.3.3.19 / §10.5: nobody serves this address.
     this.bounce(stanza, "service-unavailable", "cancel");
+    return undefined;
   }
 
   bounce(stanza: XmlElement, condition: string, type: StanzaErrorType, text?: string): void {
@@ -107,8 +108,9 @@ export class CoreRouter implements Router {
     }
     const from = stanza.attr("from") ?? "";
     const to = stanza.attr("to") ?? "";
-    this.events.emit({ type: "stanza_bounced", from, to, condition, name: stanza.name });
-    this.logger.info({ what: "stanza_bounced", from, to, condition, name: stanza.name });
+    const id = stanza.attr("id");
+    this.events.emit({ type: "stanza_bounced", from, to, condition, name: stanza.name, id });
+    this.logger.info({ what: "stanza_bounced", from, to, condition, name: stanza.name, id });
     const reply = makeErrorReply(stanza, condition, type, text);
     const senderDomain = domainOf(from);
     if (!senderDomain) return;

@@ -12,8 +12,11 @@ export interface Router {
    * settles (flow control); undefined otherwise.
    */
   route(stanza: XmlElement): Promise<void> | undefined;
-  /** A stanza that arrived over S2S, already checked (from authenticated, to local): deliver locally. */
-  deliverLocal(stanza: XmlElement): void;
+  /**
+   * A stanza that arrived over S2S, already checked (from authenticated, to local): deliver locally.
+   * Returns a promise when the delivery that took it is congested (LocalDelivery.backpressure).
+   */
+  deliverLocal(stanza: XmlElement): Promise<void> | undefined;
   /** Answer `stanza` to its sender with a stanza error (never for errors and IQ results, RFC 6120 §10.4.3). */
   bounce(stanza: XmlElement, condition: string, type: StanzaErrorType, text?: string): void;
   /** A host in `general.hosts` or a domain a local delivery serves (a connected component). */

@@ -242,7 +242,9 @@ export class InboundS2sStream implements InboundStreamApi {
     }
     this.stanzasIn++;
     this.deps.traffic.stanzasIn++;
-    this.deps.router.deliverLocal(stanza);
+    const backpressure = this.deps.router.deliverLocal(stanza);
+    // What the delivery forwards cannot leave as fast as this peer sends: stop reading it for now.
+    if (backpressure) this.#xml.pauseReadingUntil(backpressure);
   }
 
   async #startTls(): Promise<void> {

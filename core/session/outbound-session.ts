@@ -58,22 +58,62 @@ export class OutboundSession {
   get establishedAt(): number | undefined { return this.#state === "established" ? this.#establishedAt : undefined; }
   get tls(): SecureChannel | undefined { return this.#stream?.tls; }
 
-  /** Returns a backpressure promise when the established stream is congested (see Router.route). */
+  /**
+   * Stanzas for the established stream gathered during this tick, written together by #sendOutbox.
+   * Kept as elements (not bytes) until the write, so that when the stream turns out to be dead by
+   * then they go back to the queue in order instead of vanishing (issue 11: silent losses).
+   */
+  #outbox: XmlElement[] = [];
+  readonly #sendOutbox = () => {
+    const batch = this.#outbox;
+    this.#outbox = [];
+    if (batch.length === 0) return;
+    if (this.#stream?.writable) {
+      this.#stream.sendMany(batch);
+      this.#countOut(batch.length);
+      return;
+    }
+    // The stream died since these were accepted: they were never written; they go first.
+    this.#queue = batch.concat(this.#queue);
+    if (this.#state === "closing") this.bounceQueued("remote-server-not-found", "cancel", "session closed");
+  };
+
+  /** Flow control while not established: settles when the queue has room again (flushed or bounced). */
+  #room?: { promise: Promise<void>; release: () => void };
+
+  /**
+   * Returns a backpressure promise when the stanza cannot move on at once (see Router.route): the
+   * established stream is congested, or the queue is half full while (re)connecting. A sender that
+   * honours it (a XEP-0114 component) is paused instead of being bounced `resource-constraint`.
+   */
   send(stanza: XmlElement): Promise<void> | undefined {
-    if (this.#state === "established" && this.#stream && !this.#stream.closed) {
-      this.#stream.send(stanza);
-      this.stanzasOut++;
-      this.deps.traffic.stanzasOut++;
+    if (this.#state === "established" && this.#stream?.writable) {
+      if (this.#outbox.length === 0) process.nextTick(this.#sendOutbox);
+      this.#outbox.push(stanza);
       this.#idleTimer?.refresh();
       return this.#stream.backpressure();
     }
     if (this.#queue.length >= this.deps.settings.queueLimit) {
       // Bounded queue: a dead peer must not eat our memory (RFC 6120 §8.3.3.18 resource-constraint).
+      // Only senders that ignore flow control get here (the embedding API, local services).
       this.deps.router.bounce(stanza, "resource-constraint", "wait", `outbound queue for ${this.remoteDomain} is full`);
       return undefined;
     }
     this.#queue.push(stanza);
-    return undefined;
+    if (this.#queue.length < Math.ceil(this.deps.settings.queueLimit / 2)) return this.#room?.promise;
+    if (!this.#room) {
+      let release!: () => void;
+      const promise = new Promise<void>((r) => (release = r));
+      this.#room = { promise, release };
+    }
+    return this.#room.promise;
+  }
+
+  /** The queue emptied (flushed or bounced): senders paused on it may go on. */
+  #releaseRoom(): void {
+    const room = this.#room;
+    this.#room = undefined;
+    room?.release();
   }
 
   /** Start an attempt unless one is running or the session is up. */
@@ -103,6 +143,7 @@ export class OutboundSession {
     const queued = this.#queue;
     this.#queue = [];
     for (const stanza of queued) this.deps.router.bounce(stanza, condition, type, text);
+    this.#releaseRoom();
   }
 
   bounceQueuedFor(err: unknown): void {
@@ -117,6 +158,8 @@ export class OutboundSession {
     // An attempt still resolving or connecting must not finish afterwards and hold a socket open
     // (issue 19: the process stayed alive for the idle timeout after stop()).
     this.#abort?.abort(new S2sError(ERROR_CODES.CONNECT_FAILED, text ?? "session closed", "remote-server-not-found"));
+    // What this tick accepted goes out before the closing tag (or back to the queue, to be bounced).
+    this.#sendOutbox();
     if (this.#stream && !this.#stream.closed) {
       if (condition === "closed") this.#stream.close();
       else this.#stream.fail(condition, text);
@@ -215,10 +258,17 @@ export class OutboundSession {
   #flush(): void {
     const queued = this.#queue;
     this.#queue = [];
-    if (!this.#stream) return;
-    this.#stream.sendMany(queued);
-    this.stanzasOut += queued.length;
-    this.deps.traffic.stanzasOut += queued.length;
+    if (this.#stream) {
+      this.#stream.sendMany(queued);
+      this.#countOut(queued.length);
+    }
+    this.#releaseRoom();
+  }
+
+  /** Stanzas written to the stream (admin `sessions`, `xmpp_s2s_stanzas_total`). */
+  #countOut(n: number): void {
+    this.stanzasOut += n;
+    this.deps.traffic.stanzasOut += n;
   }
 
   #armIdle(): void {
@@ -238,6 +288,11 @@ export class OutboundSession {
     clearTimeout(this.#idleTimer);
     const wasEstablished = this.#state === "established";
     this.#stream = undefined;
+    // Accepted this tick but not written yet: they lead the queue for the next stream.
+    if (this.#outbox.length > 0) {
+      this.#queue = this.#outbox.concat(this.#queue);
+      this.#outbox = [];
+    }
     if (this.#state !== "closing") this.#state = "idle";
     this.deps.events.emit({ type: "closed", local: this.localDomain, remote: this.remoteDomain, reason });
     this.deps.logger.debug({ what: "closed", local: this.localDomain, remote: this.remoteDomain, reason });

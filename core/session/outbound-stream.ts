@@ -63,6 +63,7 @@ export class OutboundS2sStream implements OutboundStreamApi {
   get id(): string { return this.#id; }
   get tls(): SecureChannel | undefined { return this.#tls; }
   get closed(): boolean { return this.#xml.closed; }
+  get writable(): boolean { return this.#xml.writable; }
 
   send(element: XmlElement): void {
     this.#xml.send(element);

@@ -80,6 +80,11 @@ export class XmlStream {
     return this.#closed || this.#closing;
   }
 
+  /** Whether a write now reaches the socket (not closing, and the transport still takes data). */
+  get writable(): boolean {
+    return !this.#closed && !this.#closing && !this.#socket.destroyed && this.#socket.writable;
+  }
+
   /** More than WRITE_HIGH_WATER bytes wait in the socket: the peer reads slower than we write. */
   get congested(): boolean {
     return this.#socket.writableLength > WRITE_HIGH_WATER;

@@ -26,7 +26,20 @@ export class EchoService implements LocalDelivery {
     // Errors are never answered (RFC 6120 §10.4.3); a message without a body has nothing to echo.
     if (!body || !from || stanza.attr("type") === "error") return true;
     const reply = el("message", { from: bare, to: from, type: stanza.attr("type"), id: stanza.attr("id") }, stanza.ns, el("body", {}, stanza.ns, body.text()));
-    this.router().route(reply);
+    const congested = this.router().route(reply);
+    if (congested && congested !== this.#congested) {
+      this.#congested = congested;
+      void congested.finally(() => {
+        if (this.#congested === congested) this.#congested = undefined;
+      });
+    }
     return true;
   }
+
+  /** The answers' way out is congested: whoever feeds us should pause (LocalDelivery.backpressure). */
+  backpressure(): Promise<void> | undefined {
+    return this.#congested;
+  }
+
+  #congested?: Promise<void>;
 }

@@ -87,7 +87,10 @@ export class DnsLookups {
     this.#dns = new NodeDnsResolver({ timeout: options.timeoutMs, tries: options.tries });
     if (options.servers?.length) this.#dns.setServers([...options.servers]);
     const deadline = options.deadlineMs ?? overallDeadlineMs(options.timeoutMs, options.tries);
-    this.#timer = setTimeout(() => this.#cancel(`no DNS answer within the overall deadline of ${deadline} ms`), deadline);
+    this.#timer = setTimeout(() => {
+      this.#deadlinePassed = true;
+      this.#cancel(`no DNS answer within the overall deadline of ${deadline} ms`);
+    }, deadline);
     this.#timer.unref();
     if (signal) {
       this.#onAbort = () => this.#cancel("resolution aborted");
@@ -139,9 +142,14 @@ export class DnsLookups {
 
   #failure(type: string, name: string, code: string, cause?: unknown): S2sError {
     const why = code === "ECANCELLED" && this.#why ? `: ${this.#why}` : "";
-    // The peer cannot be found for now: RFC 6120 §8.3.3.15 remote-server-not-found (style.md §6: could not ask).
-    return new S2sError(ERROR_CODES.RESOLVE_FAILED, `DNS ${type} query for ${name} (resolving ${this.domain}) failed: ${code}${why}`, "remote-server-not-found", { cause });
+    // No answer in time (a try timed out, or our overall deadline cancelled the query): RFC 6120
+    // §8.3.3.16 remote-server-timeout, type wait (issue 19). Any other "could not ask" (SERVFAIL,
+    // REFUSED...): the peer cannot be found for now, §8.3.3.15 remote-server-not-found.
+    const timedOut = code === "ETIMEOUT" || (code === "ECANCELLED" && this.#deadlinePassed);
+    return new S2sError(ERROR_CODES.RESOLVE_FAILED, `DNS ${type} query for ${name} (resolving ${this.domain}) failed: ${code}${why}`, timedOut ? "remote-server-timeout" : "remote-server-not-found", { cause });
   }
+
+  #deadlinePassed = false;
 
   #cancel(why: string): void {
     if (this.#why) return;

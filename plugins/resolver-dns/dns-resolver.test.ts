@@ -449,7 +449,7 @@ describe("DnsSrvResolver time limits against a DNS server that never answers", (
       await assert.rejects(r.resolve(domain), (err: unknown) => {
         assert.ok(isS2sError(err));
         assert.equal(err.code, ERROR_CODES.RESOLVE_FAILED);
-        assert.equal(err.condition, "remote-server-not-found");
+        assert.equal(err.condition, "remote-server-timeout");
         assert.match(err.message, /ETIMEOUT/);
         return true;
       });

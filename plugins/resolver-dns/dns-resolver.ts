@@ -75,37 +75,48 @@ export class DnsSrvResolver implements Resolver {
     }
 
     const lookups = new DnsLookups(name, this.#lookupOptions, this.#cache, signal);
+    // A lookup can take up to the overall deadline: say that it started and how it ended (issue 19).
+    const log = this.options.logger;
+    const started = Date.now();
+    log?.debug({ what: "resolve_started", remote: domain, timeoutMs: this.#lookupOptions.timeoutMs, tries: this.#lookupOptions.tries });
     try {
-      const [tls, plain] = await Promise.all([
-        this.#srvSet(lookups, `_xmpps-server._tcp.${name}`),
-        this.#srvSet(lookups, `_xmpp-server._tcp.${name}`),
-      ]);
-      const sets = [
-        { set: tls, directTls: true },
-        { set: plain, directTls: false },
-      ];
-      const choices: SrvChoice[] = [];
-      for (const { set, directTls } of sets) {
-        if (set.kind === "records") for (const r of set.records) choices.push({ ...r, directTls });
-      }
-      const failed = sets.flatMap(({ set }) => (set.kind === "failed" ? [set.error] : []));
-      if (choices.length === 0) {
-        // A failed query might have held records: we cannot tell "no service" from "no answer yet".
-        if (failed.length) throw failed[0];
-        // RFC 6120 §3.2.1: "." means no XMPP service at all, and no fallback to A/AAAA.
-        if (sets.some(({ set }) => set.kind === "no-service")) return [];
-        // RFC 6120 §3.2.2: no SRV records at all: the domain itself on the default port.
-        return await this.#hostTargets(lookups, [{ host: name, port, directTls: false }]);
-      }
-      if (failed.length) {
-        // XEP-0368 records are optional: one set failing while the other answered is not worth a bounce.
-        this.options.logger?.info({ what: "resolve_partial", remote: domain, reason: failed[0]!.message });
-      }
-      const ordered = orderSrv(choices, this.#random);
-      return await this.#hostTargets(lookups, ordered.map((c) => ({ host: c.name, port: c.port, directTls: c.directTls })));
+      return await this.#resolveNames(lookups, domain, name, port);
+    } catch (err) {
+      if (isS2sError(err)) log?.info({ what: "resolve_failed", remote: domain, condition: err.condition, reason: err.message, ms: Date.now() - started });
+      throw err;
     } finally {
       lookups.close();
     }
+  }
+
+  async #resolveNames(lookups: DnsLookups, domain: string, name: string, port: number): Promise<ConnectTarget[]> {
+    const [tls, plain] = await Promise.all([
+      this.#srvSet(lookups, `_xmpps-server._tcp.${name}`),
+      this.#srvSet(lookups, `_xmpp-server._tcp.${name}`),
+    ]);
+    const sets = [
+      { set: tls, directTls: true },
+      { set: plain, directTls: false },
+    ];
+    const choices: SrvChoice[] = [];
+    for (const { set, directTls } of sets) {
+      if (set.kind === "records") for (const r of set.records) choices.push({ ...r, directTls });
+    }
+    const failed = sets.flatMap(({ set }) => (set.kind === "failed" ? [set.error] : []));
+    if (choices.length === 0) {
+      // A failed query might have held records: we cannot tell "no service" from "no answer yet".
+      if (failed.length) throw failed[0];
+      // RFC 6120 §3.2.1: "." means no XMPP service at all, and no fallback to A/AAAA.
+      if (sets.some(({ set }) => set.kind === "no-service")) return [];
+      // RFC 6120 §3.2.2: no SRV records at all: the domain itself on the default port.
+      return await this.#hostTargets(lookups, [{ host: name, port, directTls: false }]);
+    }
+    if (failed.length) {
+      // XEP-0368 records are optional: one set failing while the other answered is not worth a bounce.
+      this.options.logger?.info({ what: "resolve_partial", remote: domain, reason: failed[0]!.message });
+    }
+    const ordered = orderSrv(choices, this.#random);
+    return await this.#hostTargets(lookups, ordered.map((c) => ({ host: c.name, port: c.port, directTls: c.directTls })));
   }
 
   async #srvSet(lookups: DnsLookups, name: string): Promise<SrvSet> {

@@ -292,7 +292,8 @@ describe("NodeTlsProvider over real sockets", () => {
     silent.on("error", () => {});
     const started = Date.now();
     await assert.rejects(result.channel, /not completed within 150 ms|handshake timeout/i);
-    assert.ok(Date.now() - started < 2000);
+    // Only "it gave up": a generous bound, the machine may be busy (issue 11).
+    assert.ok(Date.now() - started < 10_000);
     await new Promise<void>((resolve) => (silent.destroyed ? resolve() : silent.once("close", () => resolve())));
   });
 

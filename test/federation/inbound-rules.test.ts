@@ -179,11 +179,17 @@ describe("inbound timeouts", () => {
 
   before(async () => {
     b = await startNode({ hosts: ["b.example"], ip: "127.0.0.23", listener: { idle_timeout: 0.5, negotiation_timeout: 0.8 } });
+    // Keepalives every 100 ms against a 2 s idle timeout: a busy machine can delay them by a
+    // second or more without the idle timer firing before the 4 s negotiation deadline.
+    keepalives = await startNode({ hosts: ["b.example"], ip: "127.0.0.26", listener: { idle_timeout: 2, negotiation_timeout: 4 } });
   });
+
+  let keepalives: TestNode;
 
   after(async () => {
     for (const p of peers) p.close();
     await b?.stop();
+    await keepalives?.stop();
   });
 
   it("closes an idle stream with connection-timeout", async () => {
@@ -195,7 +201,7 @@ describe("inbound timeouts", () => {
   });
 
   it("closes a stream that keeps talking but never authenticates", async () => {
-    const p = await ScriptedPeer.connect(b.ip, b.s2sPort);
+    const p = await ScriptedPeer.connect(keepalives.ip, keepalives.s2sPort);
     peers.push(p);
     await p.open("a.example", "b.example");
     // Whitespace keepalives reset the idle timer (RFC 6120 §4.6.1) but not the negotiation deadline.

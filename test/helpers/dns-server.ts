@@ -181,9 +181,10 @@ export async function startUnansweringAddress(host = "127.0.0.1"): Promise<Unans
     filler.on("error", () => {});
     fillers.push(filler);
     full = !(await new Promise<boolean>((resolve) => {
-      // On loopback a free queue completes the handshake in well under a millisecond; a SYN
-      // dropped because the queue is full would only be retransmitted after about a second.
-      const timer = setTimeout(() => resolve(false), 500);
+      // On loopback a free queue completes the handshake in well under a millisecond, but a busy
+      // machine may not run this callback for a while: wait long. A SYN dropped because the queue
+      // is full is retransmitted after ~1 s and ~3 s, and dropped again (the queue stays full).
+      const timer = setTimeout(() => resolve(false), 3_000);
       filler.once("connect", () => {
         clearTimeout(timer);
         resolve(true);

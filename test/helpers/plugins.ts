@@ -30,7 +30,7 @@ export class RecordingRouter implements Router {
     this.routed.push(stanza);
     return undefined;
   }
-  deliverLocal(): void {
+  deliverLocal(): undefined {
     assert.fail(`${this.who} answers through route(), never delivers locally itself`);
   }
   bounce(): void {

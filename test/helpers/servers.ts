@@ -1,7 +1,7 @@
 import "reflect-metadata";
 import { createServer, type S2sServer } from "../../core/server/server.js";
 import { configFromObject } from "../../core/config/load.js";
-import { createLogger } from "../../core/logging/logger.js";
+import { createLogger, type Logger } from "../../core/logging/logger.js";
 import { reservePorts } from "../../testing/ports.js";
 
 export interface TestNodeOptions {
@@ -17,6 +17,8 @@ export interface TestNodeOptions {
   /** Component password: when set, a [[listen.service]] is opened. */
   readonly componentPassword?: string;
   readonly logLevel?: "silent" | "debug" | "info";
+  /** A logger of the test's own (to read the log lines); overrides logLevel. */
+  readonly logger?: Logger;
   readonly baseDir?: string;
 }
 
@@ -50,7 +52,7 @@ export async function startNode(options: TestNodeOptions, ports?: { s2sPort: num
   };
   const config = configFromObject(raw, { baseDir: options.baseDir ?? process.cwd() });
   const level = (process.env.S2S_TEST_LOG as "debug" | undefined) ?? options.logLevel ?? "silent";
-  const server = createServer(config, { logger: createLogger(level) });
+  const server = createServer(config, { logger: options.logger ?? createLogger(level) });
   await server.start();
   return {
     server,

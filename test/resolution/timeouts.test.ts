@@ -53,18 +53,20 @@ describe("time limits of finding and reaching a peer", () => {
     return bounce;
   }
 
-  it("dns.timeout and dns.retries: each SRV query is sent `retries` times, then the stanza bounces remote-server-not-found", async () => {
+  it("dns.timeout and dns.retries: each SRV query is sent `retries` times, then the stanza bounces remote-server-timeout (wait)", async () => {
     const started = Date.now();
     const bounce = await bounceOf("echo@slow.example", "dns1");
     const elapsed = Date.now() - started;
-    assert.ok(bounce.getChild("error")?.getChild("remote-server-not-found"), bounce.toString());
+    // Issue 19: no answer in time is a timeout (RFC 6120 §8.3.3.16), not "no such server".
+    assert.ok(bounce.getChild("error")?.getChild("remote-server-timeout"), bounce.toString());
+    assert.equal(bounce.getChild("error")?.attrs.type, "wait", bounce.toString());
     assert.equal(silentDns.count("_xmpp-server._tcp.slow.example", "SRV"), 2);
     assert.equal(silentDns.count("_xmpps-server._tcp.slow.example", "SRV"), 2);
     // At least one dns.timeout waited; generous upper bound (the overall deadline is 2 × 1 s × 2 + 1 s).
     assert.ok(elapsed >= 900 && elapsed < 15_000, `bounced after ${elapsed} ms`);
     const failed = events.find((e): e is Extract<S2sEvent, { type: "failed" }> => e.type === "failed" && e.remote === "slow.example");
     assert.ok(failed);
-    assert.equal(failed.condition, "remote-server-not-found");
+    assert.equal(failed.condition, "remote-server-timeout");
     assert.match(failed.reason, /ETIMEOUT/);
     // "Could not ask" is worth retrying later, unlike "no such service".
     await eventually(() => events.some((e) => e.type === "retry_scheduled" && e.remote === "slow.example"), undefined, "retry_scheduled");

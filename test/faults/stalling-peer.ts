@@ -1,0 +1,62 @@
+import { createServer, type Server, type Socket } from "node:net";
+
+/** Where a stalling peer stops answering (issue 11). */
+export type StallPoint = "header" | "proceed" | "tls" | "db:result";
+
+/**
+ * A peer that accepts TCP and then stalls at one point of the S2S negotiation, keeping the
+ * connection open: after its stream header (no features), after `<proceed/>` (no TLS at all),
+ * inside the TLS handshake (the first bytes of a ServerHello record, then nothing), or after the
+ * initiator's `db:result` (no answer). `accepts` records when each connection came, so a test can
+ * check that attempts follow the backoff.
+ */
+export class StallingPeer {
+  readonly accepts: number[] = [];
+  readonly #sockets = new Set<Socket>();
+
+  private constructor(readonly server: Server, readonly host: string, readonly port: number) {}
+
+  static async start(host: string, point: StallPoint): Promise<StallingPeer> {
+    const server = createServer();
+    await new Promise<void>((resolve, reject) => {
+      server.once("error", reject);
+      server.listen(0, host, () => resolve());
+    });
+    const address = server.address();
+    const peer = new StallingPeer(server, host, typeof address === "object" && address ? address.port : 0);
+    server.on("connection", (socket) => peer.#serve(socket, point));
+    return peer;
+  }
+
+  #serve(socket: Socket, point: StallPoint): void {
+    this.accepts.push(Date.now());
+    this.#sockets.add(socket);
+    socket.on("error", () => {});
+    socket.on("close", () => this.#sockets.delete(socket));
+    socket.setEncoding("latin1");
+    let text = "";
+    let stage = 0;
+    socket.on("data", (chunk: string) => {
+      text += chunk;
+      if (stage === 0 && /<stream:stream[^>]*>/.test(text)) {
+        stage = 1;
+        const header = `<?xml version='1.0'?><stream:stream xmlns='jabber:server' xmlns:stream='http://etherx.jabber.org/streams' xmlns:db='jabber:server:dialback' id='stall-${this.accepts.length}' version='1.0'>`;
+        if (point === "header") return void socket.write(header);
+        const starttls = point === "proceed" || point === "tls" ? "<starttls xmlns='urn:ietf:params:xml:ns:xmpp-tls'/>" : "";
+        socket.write(`${header}<stream:features>${starttls}<dialback xmlns='urn:xmpp:features:dialback'/></stream:features>`);
+      } else if (stage === 1 && /<starttls/.test(text)) {
+        stage = 2;
+        socket.write("<proceed xmlns='urn:ietf:params:xml:ns:xmpp-tls'/>");
+        // TLS handshake record header (handshake, TLS 1.2, 0x0200 bytes) and a few of its bytes: the
+        // client has started reading a ServerHello that never completes.
+        if (point === "tls") socket.write(Buffer.from([0x16, 0x03, 0x03, 0x02, 0x00, 0x02, 0x00, 0x01]));
+      }
+      // "db:result": the initiator's <db:result/> is read and never answered.
+    });
+  }
+
+  async close(): Promise<void> {
+    for (const s of this.#sockets) s.destroy();
+    await new Promise<void>((resolve) => this.server.close(() => resolve()));
+  }
+}

@@ -1,0 +1,66 @@
+import { connect, createServer, type Server, type Socket } from "node:net";
+
+/**
+ * A TCP relay on loopback between two servers, so a test can cut a working connection while both
+ * ends live on (issue 11 offers `ss -K` in a network namespace; this is the same fault on real
+ * sockets without root: `cut()` resets both halves of every relayed connection, as a middlebox
+ * or a NAT timeout would).
+ */
+export class TcpProxy {
+  readonly #pairs = new Set<[Socket, Socket]>();
+  /** Connections relayed so far. */
+  accepted = 0;
+
+  private constructor(readonly server: Server, readonly host: string, readonly port: number) {}
+
+  static async start(host: string, target: { host: string; port: number }): Promise<TcpProxy> {
+    const server = createServer();
+    await new Promise<void>((resolve, reject) => {
+      server.once("error", reject);
+      server.listen(0, host, () => resolve());
+    });
+    const address = server.address();
+    const proxy = new TcpProxy(server, host, typeof address === "object" && address ? address.port : 0);
+    server.on("connection", (client) => proxy.#relay(client, target));
+    return proxy;
+  }
+
+  #relay(client: Socket, target: { host: string; port: number }): void {
+    this.accepted++;
+    const upstream = connect(target);
+    const pair: [Socket, Socket] = [client, upstream];
+    this.#pairs.add(pair);
+    const end = () => {
+      this.#pairs.delete(pair);
+      client.destroy();
+      upstream.destroy();
+    };
+    for (const s of pair) {
+      s.on("error", end);
+      s.on("close", end);
+    }
+    client.pipe(upstream);
+    upstream.pipe(client);
+  }
+
+  /** Connections currently relayed. */
+  get open(): number {
+    return this.#pairs.size;
+  }
+
+  /** Reset every relayed connection (RST both ways): the peers see a broken link. */
+  cut(): number {
+    const n = this.#pairs.size;
+    for (const [a, b] of [...this.#pairs]) {
+      a.resetAndDestroy();
+      b.resetAndDestroy();
+    }
+    this.#pairs.clear();
+    return n;
+  }
+
+  async close(): Promise<void> {
+    this.cut();
+    await new Promise<void>((resolve) => this.server.close(() => resolve()));
+  }
+}
