@@ -38,11 +38,12 @@ function checkValidity(report: DeepReport, path: string, cert: X509Certificate, 
 
 export function deepCheck(config: S2sConfig, now = Date.now()): DeepReport {
   const report: DeepReport = { problems: [], warnings: [], notes: [] };
-  const files: Array<{ path: string; file: string }> = [];
-  if (config.s2s.certfile) files.push({ path: "s2s.certfile", file: config.s2s.certfile });
-  config.s2s.domainCertfile.forEach((e, i) => files.push({ path: `s2s.domain_certfile[${i}].certfile`, file: e.certfile }));
-  for (const { path, file } of files) {
-    const loaded = loadCertificateWithKey(file);
+  const files: Array<{ path: string; file: string; keyfile?: string }> = [];
+  if (config.s2s.certfile) files.push({ path: "s2s.certfile", file: config.s2s.certfile, keyfile: config.s2s.keyfile });
+  config.s2s.domainCertfile.forEach((e, i) => files.push({ path: `s2s.domain_certfile[${i}].certfile`, file: e.certfile, keyfile: e.keyfile }));
+  for (const { path, file, keyfile } of files) {
+    // With its keyfile: a certificate whose key is separate would otherwise "fail" and be skipped.
+    const loaded = loadCertificateWithKey(file, keyfile);
     // Unreadable or mismatched files are already problems of the normal validation.
     if ("error" in loaded) continue;
     const [leaf, ...chain] = loaded.ok.chain;
