@@ -50,6 +50,18 @@ describe("check-config --deep", () => {
     assert.match(late.problems.join("\n"), /^s2s\.certfile: certificate CN=a\.example expired on /m);
   });
 
+  it("checks a certificate whose key is in its own s2s.keyfile (Let's Encrypt layout)", () => {
+    const leaf = makeLeaf(ca, { domains: ["a.example"], name: "split" });
+    const certOnly = join(dir, "split-cert.pem");
+    const keyOnly = join(dir, "split-key.pem");
+    writeFileSync(certOnly, leaf.certPem + leaf.chainPem);
+    writeFileSync(keyOnly, leaf.keyPem);
+    const c = parseConfig(`[general]\nhosts = ["a.example"]\n[s2s]\nuse_starttls = "optional"\ncertfile = "${certOnly}"\nkeyfile = "${keyOnly}"\n`, { baseDir: dir });
+    const report = deepCheck(c);
+    assert.deepEqual(report.problems, []);
+    assert.match(report.notes[0] ?? "", /^s2s\.certfile: CN=a\.example, key matches, valid until /);
+  });
+
   it("the CLI exits 0 with the summary, 2 with the problem", async () => {
     const good = join(dir, "good.toml");
     writeFileSync(good, `[general]\nhosts = ["a.example"]\n[s2s]\nuse_starttls = "optional"\ncertfile = "${makeLeaf(ca, { domains: ["a.example"] }).certfile}"\n`);
