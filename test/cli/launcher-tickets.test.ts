@@ -18,6 +18,8 @@ import { startTls } from "../tls/starttls-client.js";
 import { eventually } from "../helpers/wait.js";
 
 const LAUNCHER = join(ROOT, "bin/xmpp-s2s");
+/** Its own loopback address: both servers reuse one port, which stays free between them only if no other test picks from this address. */
+const IP = "127.0.0.191";
 
 describe("bin/xmpp-s2s launcher: no TLS session tickets", () => {
   let dir: string;
@@ -28,11 +30,11 @@ describe("bin/xmpp-s2s launcher: no TLS session tickets", () => {
     dir = makeCertDir();
     const ca = makeCa(dir, "Launcher CA");
     const leaf = makeLeaf(ca, { domains: ["a.example"] });
-    port = await freePort();
+    port = await freePort(IP);
     config = join(dir, "s2s.toml");
     writeFileSync(config, [
       `[general]`, `hosts = ["a.example"]`, ``,
-      `[[listen.s2s]]`, `port = ${port}`, `ip_address = "127.0.0.1"`, ``,
+      `[[listen.s2s]]`, `port = ${port}`, `ip_address = "${IP}"`, ``,
       `[s2s]`, `use_starttls = "optional"`, `certfile = ${JSON.stringify(leaf.certfile)}`, ``,
     ].join("\n"));
   });
@@ -45,7 +47,7 @@ describe("bin/xmpp-s2s launcher: no TLS session tickets", () => {
     const server = new RunningServer(spawn(command, [...args, "start", "--config", config], { cwd: ROOT, stdio: ["ignore", "pipe", "pipe"] }));
     try {
       await server.waitForLog("started");
-      const { tls, peer } = await startTls("127.0.0.1", port, { from: "b.example", to: "a.example" });
+      const { tls, peer } = await startTls(IP, port, { from: "b.example", to: "a.example" });
       assert.equal(tls.getProtocol(), "TLSv1.3");
       let sessions = 0;
       tls.on("session", () => sessions++);

@@ -1,4 +1,5 @@
 import { createServer, type Server, type Socket } from "node:net";
+import { listenOnFreePort } from "../helpers/ports.js";
 
 /** Where a stalling peer stops answering (issue 11). */
 export type StallPoint = "header" | "proceed" | "tls" | "db:result";
@@ -18,12 +19,7 @@ export class StallingPeer {
 
   static async start(host: string, point: StallPoint): Promise<StallingPeer> {
     const server = createServer();
-    await new Promise<void>((resolve, reject) => {
-      server.once("error", reject);
-      server.listen(0, host, () => resolve());
-    });
-    const address = server.address();
-    const peer = new StallingPeer(server, host, typeof address === "object" && address ? address.port : 0);
+    const peer = new StallingPeer(server, host, await listenOnFreePort(server, host));
     server.on("connection", (socket) => peer.#serve(socket, point));
     return peer;
   }

@@ -1,4 +1,5 @@
 import { connect, createServer, type Server, type Socket } from "node:net";
+import { listenOnFreePort } from "../helpers/ports.js";
 
 /**
  * A TCP relay on loopback between two servers, so a test can cut a working connection while both
@@ -15,12 +16,7 @@ export class TcpProxy {
 
   static async start(host: string, target: { host: string; port: number }): Promise<TcpProxy> {
     const server = createServer();
-    await new Promise<void>((resolve, reject) => {
-      server.once("error", reject);
-      server.listen(0, host, () => resolve());
-    });
-    const address = server.address();
-    const proxy = new TcpProxy(server, host, typeof address === "object" && address ? address.port : 0);
+    const proxy = new TcpProxy(server, host, await listenOnFreePort(server, host));
     server.on("connection", (client) => proxy.#relay(client, target));
     return proxy;
   }

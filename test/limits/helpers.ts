@@ -3,6 +3,7 @@ import { connect, createServer, type Server, type Socket } from "node:net";
 import { configFromObject } from "../../core/config/load.js";
 import { createLogger } from "../../core/logging/logger.js";
 import { createServer as createS2sServer, type S2sServer } from "../../core/server/server.js";
+import { listenOnFreePort } from "../helpers/ports.js";
 import { DEADLINE_MS } from "../helpers/wait.js";
 
 /** A server whose log lines (JSON) land in `lines`, for "logged once per burst" checks. */
@@ -50,11 +51,10 @@ export async function stallServer(host: string): Promise<{ server: Server; port:
     s.on("error", () => {});
     s.once("close", () => sockets.delete(s));
   });
-  await new Promise<void>((resolve) => server.listen(0, host, resolve));
-  const a = server.address();
+  const port = await listenOnFreePort(server, host);
   return {
     server,
-    port: typeof a === "object" && a ? a.port : 0,
+    port,
     accepted: () => accepted,
     close: () => {
       for (const s of sockets) s.destroy();

@@ -14,7 +14,7 @@ import { createSocket } from "node:dgram";
 import { createServer, type Server, type Socket } from "node:net";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
-import { freePort } from "../helpers/ports.js";
+import { listenOnFreePort } from "../helpers/ports.js";
 
 const HERE = dirname(fileURLToPath(import.meta.url));
 /** Well under the 30 s TLS handshake timeout and the 600 s deadlines of the child's config. */
@@ -41,7 +41,6 @@ async function silentDns(): Promise<{ port: number; accepted: Promise<void> }> {
 
 /** A TCP server that accepts and stalls; resolves `accepted` at the first connection. */
 async function stallingPeer(): Promise<{ port: number; accepted: Promise<void> }> {
-  const port = await freePort("127.0.0.1");
   const sockets = new Set<Socket>();
   let onAccept!: () => void;
   const accepted = new Promise<void>((r) => (onAccept = r));
@@ -52,8 +51,7 @@ async function stallingPeer(): Promise<{ port: number; accepted: Promise<void> }
   });
   server.on("close", () => { for (const s of sockets) s.destroy(); });
   servers.add(server as Server);
-  await new Promise<void>((r) => server.listen(port, "127.0.0.1", r));
-  return { port, accepted };
+  return { port: await listenOnFreePort(server, "127.0.0.1"), accepted };
 }
 
 const WHAT = { tcp: "stream is negotiating", tls: "direct TLS handshake is pending", dns: "DNS query is in flight" } as const;

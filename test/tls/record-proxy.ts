@@ -67,6 +67,26 @@ export async function recordProxy(host: string, target: { host: string; port: nu
   };
 }
 
+/**
+ * One raw inbound TCP connection on loopback behind a record relay: connect to `proxy.port`; the
+ * socket the listener accepted comes in `inbound`. `close()` closes the relay and the listener.
+ */
+export async function relayedListener(): Promise<{ proxy: RecordProxy; inbound: Promise<Socket>; close(): void }> {
+  let accepted!: (socket: Socket) => void;
+  const inbound = new Promise<Socket>((resolve) => (accepted = resolve));
+  const listener = createServer((socket) => accepted(socket));
+  await new Promise<void>((resolve) => listener.listen(0, "127.0.0.1", resolve));
+  const proxy = await recordProxy("127.0.0.1", { host: "127.0.0.1", port: (listener.address() as AddressInfo).port });
+  return {
+    proxy,
+    inbound,
+    close() {
+      proxy.close();
+      listener.close();
+    },
+  };
+}
+
 function recordReader(dir: "c2s" | "s2c", startAfter: string | undefined, emit: (r: Omit<TlsRecord, "seq">) => void): (chunk: Buffer) => void {
   let buffer = Buffer.alloc(0);
   let started = false;

@@ -8,11 +8,11 @@
  * OpenSSL configuration: `node --import tsx test/tls/ticket-probe.ts A.pem B.pem CA.pem` prints
  * the report as JSON; without arguments it makes its own certificates and prints a summary.
  */
-import { connect, createServer, type AddressInfo, type Socket } from "node:net";
+import { connect } from "node:net";
 import { fileURLToPath } from "node:url";
 import { NodeTlsProvider, type NodeTlsSettings } from "../../plugins/tls-node/node-tls-provider.js";
 import { makeCa, makeCertDir, makeLeaf, removeCertDir } from "../helpers/certs.js";
-import { APPLICATION_DATA, recordProxy, type TlsRecord } from "./record-proxy.js";
+import { APPLICATION_DATA, relayedListener, type TlsRecord } from "./record-proxy.js";
 
 export interface ProbeReport {
   readonly protocol: string | null;
@@ -28,14 +28,11 @@ export async function probeLink(files: { a: string; b: string; ca: string }): Pr
   const settings = (certfile: string): NodeTlsSettings => ({ mode: "optional", certfile, cacertfile: files.ca, domainCertfile: [], ciphers: "TLSv1.2:TLSv1.3", clientCertificates: () => true });
   const initiator = new NodeTlsProvider(settings(files.a));
   const receiver = new NodeTlsProvider(settings(files.b));
-  let accepted!: (socket: Socket) => void;
-  const rawInbound = new Promise<Socket>((resolve) => (accepted = resolve));
-  const listener = createServer((socket) => accepted(socket));
-  await new Promise<void>((resolve) => listener.listen(0, "127.0.0.1", resolve));
-  const proxy = await recordProxy("127.0.0.1", { host: "127.0.0.1", port: (listener.address() as AddressInfo).port });
+  const relay = await relayedListener();
+  const { proxy } = relay;
   const raw = connect(proxy.port, "127.0.0.1");
   await new Promise((resolve) => raw.once("connect", resolve));
-  const inbound = rawInbound.then((socket) => receiver.acceptInbound(socket, "b.example"));
+  const inbound = relay.inbound.then((socket) => receiver.acceptInbound(socket, "b.example"));
   const out = await initiator.connectOutbound(raw, "a.example", "b.example");
   let sessions = 0;
   // Attached before the next read: tickets come one round trip after the client's Finished.
@@ -60,8 +57,7 @@ export async function probeLink(files: { a: string; b: string; ca: string }): Pr
   } finally {
     out.socket.destroy();
     inb.socket.destroy();
-    proxy.close();
-    listener.close();
+    relay.close();
   }
 }
 

@@ -6,22 +6,18 @@
 import assert from "node:assert/strict";
 import type { X509Certificate } from "node:crypto";
 import { readFileSync } from "node:fs";
-import { createServer, type AddressInfo, type Socket } from "node:net";
 import * as tls from "node:tls";
 import type { NodeTlsProvider } from "../../plugins/tls-node/node-tls-provider.js";
 import type { SecureChannel } from "../../core/tls/tls.js";
-import { CLIENT_HELLO, recordProxy, type TlsRecord } from "./record-proxy.js";
+import { CLIENT_HELLO, relayedListener, type TlsRecord } from "./record-proxy.js";
 
 /** A node:tls client limited to TLS 1.2 (so the handshake is readable) against our acceptInbound, through the relay. */
 export async function tls12Inbound(server: NodeTlsProvider, client: { cert: string; servername?: string }, hint = "b.example"): Promise<{ records: TlsRecord[]; channel: SecureChannel; presented?: X509Certificate }> {
-  let accepted!: (socket: Socket) => void;
-  const raw = new Promise<Socket>((resolve) => (accepted = resolve));
-  const listener = createServer((socket) => accepted(socket));
-  await new Promise<void>((resolve) => listener.listen(0, "127.0.0.1", resolve));
-  const proxy = await recordProxy("127.0.0.1", { host: "127.0.0.1", port: (listener.address() as AddressInfo).port });
+  const relay = await relayedListener();
+  const { proxy } = relay;
   const pem = readFileSync(client.cert, "utf8");
   try {
-    const channel = raw.then((socket) => server.acceptInbound(socket, hint));
+    const channel = relay.inbound.then((socket) => server.acceptInbound(socket, hint));
     const socket = tls.connect({ port: proxy.port, host: "127.0.0.1", servername: client.servername ?? "b.example", maxVersion: "TLSv1.2", cert: pem, key: pem, ca: [], rejectUnauthorized: false });
     socket.on("error", () => {});
     await new Promise((resolve) => socket.once("secureConnect", resolve));
@@ -36,7 +32,6 @@ export async function tls12Inbound(server: NodeTlsProvider, client: { cert: stri
     secured.socket.destroy();
     return { records: [...proxy.records], channel: secured, presented };
   } finally {
-    proxy.close();
-    listener.close();
+    relay.close();
   }
 }
