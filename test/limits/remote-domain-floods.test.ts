@@ -72,13 +72,16 @@ describe("outbound sessions bounded by [plugins.tcp] max_sessions", () => {
   it("busy sessions are kept and new pairs bounce resource-constraint; idle ones (failed, in backoff) are evicted", async () => {
     stall = await stallServer("127.0.0.79");
     const closedPort = await freePort("127.0.0.79");
+    const listenPort = await freePort("127.0.0.79");
     const busy = ["s0.busy.test", "s1.busy.test", "s2.busy.test"];
     const dead = Array.from({ length: 6 }, (_, i) => `x${i}.dead.test`);
     const started = await startLogged({
       general: { hosts: ["a.example"] },
+      listen: { s2s: [{ port: listenPort, ip_address: "127.0.0.79" }] },
       s2s: {
         shared: "sessions-secret",
         address: [
+          { host: "v.verify.test", ip_address: "127.0.0.79", port: stall!.port },
           ...busy.map((d) => ({ host: d, ip_address: "127.0.0.79", port: stall!.port })),
           ...dead.map((d) => ({ host: d, ip_address: "127.0.0.79", port: closedPort })),
         ],
@@ -110,6 +113,17 @@ describe("outbound sessions bounded by [plugins.tcp] max_sessions", () => {
     const manager = server.container.resolve((await import("../../core/session/outbound-sessions.js")).OUTBOUND_SESSIONS) as unknown as { size: number };
     assert.equal(manager.size, 2);
     assert.equal(started.lines.filter((l) => l.what === "outbound_session_limit").length, 1);
+    // A dialback verification needs an outbound stream to the claimed domain's authoritative
+    // server: with no room for that session it is answered "try later" (XEP-0220 §2.4), and no
+    // connection is opened.
+    const c = await connectFrom("127.0.0.80", "127.0.0.79", listenPort);
+    c.socket.write(HEADER.replace("to='b.example'", "to='a.example'"));
+    await eventually(() => c.text.includes("</stream:features>"), undefined, "features");
+    c.socket.write("<db:result from='v.verify.test' to='a.example'>k3y</db:result>");
+    await eventually(() => /<db:result [^>]*type='error'/.test(c.text), undefined, "a dialback error");
+    assert.match(c.text, /<db:result [^>]*type='error'[^>]*><error type='wait'[^>]*><resource-constraint [^>]*\/><\/error><\/db:result>/);
+    assert.equal(stall.accepted(), 2, "no connection opened for the verification");
+    c.socket.destroy();
     sub.unsubscribe();
   });
 });
