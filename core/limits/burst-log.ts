@@ -18,11 +18,6 @@ export class BurstLog {
     private readonly quietMs = DEFAULT_QUIET_MS,
   ) {}
 
-  /** Refusals in the current burst (0 when none is under way). */
-  get count(): number {
-    return this.#count;
-  }
-
   hit(fields: Record<string, unknown>): void {
     if (this.#count++ === 0) this.logger.info({ what: this.what, ...fields }, "refusing: limit reached (logged once per burst)");
     // One timer per burst, not one per refusal: it checks on expiry whether the burst went quiet.

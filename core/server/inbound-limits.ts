@@ -41,10 +41,6 @@ export class ConnectionAdmission {
     private readonly maxConnectionsPerIp: number,
   ) {}
 
-  get total(): number {
-    return this.#total;
-  }
-
   admit(ip: string): Admission {
     // RFC 6120 §4.9.3.18: resource-constraint when the server as a whole is full; §4.9.3.16:
     // policy-violation when this one address exceeds what local policy allows.

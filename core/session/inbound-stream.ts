@@ -29,15 +29,16 @@ export class InboundS2sStream implements InboundStreamApi {
   #tls?: SecureChannel;
   #restartExpected = true;
   #headers = 0;
-  /** remote domain -> local domains it is authenticated for on this stream (nested: no key string per stanza). */
-  readonly #authenticated = new Map<string, Set<string>>();
+  /**
+   * remote domain -> local domains it is authenticated for on this stream (nested: no key string per
+   * stanza), each with how and when it authenticated (admin API, issue 12).
+   */
+  readonly #authenticated = new Map<string, Map<string, { method: string; at: number }>>();
   readonly #xml: XmlStream;
   readonly #negotiationTimer: NodeJS.Timeout;
   /** Read-only facts for the admin API (issue 12). */
   readonly openedAt = Date.now();
   stanzasIn = 0;
-  /** "remote local" -> how and when that pair authenticated. */
-  readonly #methods = new Map<string, { method: string; at: number }>();
 
   constructor(
     socket: Socket,
@@ -69,13 +70,13 @@ export class InboundS2sStream implements InboundStreamApi {
   /** Authenticated (remote, local) pairs, for policy reload. */
   get pairs(): Array<{ remote: string; local: string }> {
     const out: Array<{ remote: string; local: string }> = [];
-    for (const [remote, locals] of this.#authenticated) for (const local of locals) out.push({ remote, local });
+    for (const [remote, locals] of this.#authenticated) for (const local of locals.keys()) out.push({ remote, local });
     return out;
   }
 
   /** How (remote, local) authenticated on this stream, for the admin API. */
   authOf(remote: string, local: string): { method: string; at: number } | undefined {
-    return this.#methods.get(`${remote} ${local}`);
+    return this.#authenticated.get(remote)?.get(local);
   }
 
   send(element: XmlElement): void {
@@ -127,9 +128,8 @@ export class InboundS2sStream implements InboundStreamApi {
   markAuthenticated(remoteDomain: string, localDomain: string, method: string): void {
     if (this.#xml.closed) return;
     let locals = this.#authenticated.get(remoteDomain);
-    if (!locals) this.#authenticated.set(remoteDomain, (locals = new Set()));
-    locals.add(localDomain);
-    this.#methods.set(`${remoteDomain} ${localDomain}`, { method, at: Date.now() });
+    if (!locals) this.#authenticated.set(remoteDomain, (locals = new Map()));
+    locals.set(localDomain, { method, at: Date.now() });
     clearTimeout(this.#negotiationTimer);
     this.deps.logger.info({ what: "authenticated", direction: "inbound", local: localDomain, remote: remoteDomain, method, streamId: this.#id });
     this.deps.events.emit({ type: "authenticated", direction: "inbound", local: localDomain, remote: remoteDomain, method, streamId: this.#id });
