@@ -4,7 +4,8 @@ import type { S2sListenerConfig } from "../config/types.js";
 import { StreamDeps } from "../session/deps.js";
 import { InboundS2sStream } from "../session/inbound-stream.js";
 import { BurstLog } from "../limits/burst-log.js";
-import { NS } from "../xml/element.js";
+import { NS, escapeText } from "../xml/element.js";
+import { CLOSE_GRACE_MS } from "../stream/xml-stream.js";
 import { ConnectionAdmission } from "./inbound-limits.js";
 
 /** Accepts TCP on every `[[listen.s2s]]` and runs an inbound stream per connection. */
@@ -77,9 +78,9 @@ export class S2sListeners {
     // RFC 6120 §4.9.1.2: the error may follow our header at once, before the peer's header is read.
     socket.end(
       `<?xml version='1.0'?><stream:stream xmlns='${NS.SERVER}' xmlns:stream='${NS.STREAM}' version='1.0'>` +
-        `<stream:error><${verdict.condition} xmlns='${NS.STREAM_ERRORS}'/><text xmlns='${NS.STREAM_ERRORS}' xml:lang='en'>${verdict.text}</text></stream:error></stream:stream>`,
+        `<stream:error><${verdict.condition} xmlns='${NS.STREAM_ERRORS}'/><text xmlns='${NS.STREAM_ERRORS}' xml:lang='en'>${escapeText(verdict.text)}</text></stream:error></stream:stream>`,
     );
-    setTimeout(() => socket.destroy(), 2000).unref();
+    setTimeout(() => socket.destroy(), CLOSE_GRACE_MS).unref();
   }
 
   async #accept(socket: Socket, listener: S2sListenerConfig): Promise<void> {

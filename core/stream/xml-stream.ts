@@ -25,7 +25,7 @@ export interface XmlStreamOptions {
 const WRITE_HIGH_WATER = 256 * 1024;
 
 /** How long we wait for the peer's `</stream:stream>` after ours before dropping the socket (RFC 6120 §4.4). */
-const CLOSE_GRACE_MS = 2000;
+export const CLOSE_GRACE_MS = 2000;
 
 const CONTENT_NAMESPACES: ReadonlySet<string> = new Set([NS.SERVER, NS.CLIENT, NS.COMPONENT]);
 
