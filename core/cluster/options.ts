@@ -9,7 +9,7 @@
  *   lease_seconds = 10
  */
 import { hostname } from "node:os";
-import { child, field, integer, missing, nonEmptyString, oneOf, problem, table, type CheckContext } from "../config/checks.js";
+import { field, integer, nonEmptyString, oneOf, problem, required, table, type CheckContext } from "../config/checks.js";
 
 export interface ClusterConfig {
   readonly backend: "redis";
@@ -31,9 +31,8 @@ export function checkClusterSection(ctx: CheckContext, raw: unknown, shared: str
   if (raw === undefined) return undefined;
   const t = table(ctx, "cluster", raw, CLUSTER_SHAPE, "a table ([cluster]) with backend, redis_url, node, lease_seconds");
   if (t === undefined) return undefined;
-  const backend = field(ctx, t, "cluster", "backend", oneOf(["redis"] as const));
-  if (!Object.hasOwn(t, "backend")) missing(ctx, "cluster.backend", '"redis"');
-  const redisUrl = Object.hasOwn(t, "redis_url") ? redisUrlCheck(ctx, child("cluster", "redis_url"), t["redis_url"]) : missing(ctx, "cluster.redis_url", URL_EXPECTED);
+  const backend = required(ctx, t, "cluster", "backend", oneOf(["redis"] as const), '"redis"');
+  const redisUrl = required(ctx, t, "cluster", "redis_url", redisUrlCheck, URL_EXPECTED);
   const node = field(ctx, t, "cluster", "node", nonEmptyString) ?? hostname();
   const leaseSeconds = field(ctx, t, "cluster", "lease_seconds", integer(2, 3600, LEASE_EXPECTED)) ?? DEFAULT_LEASE_SECONDS;
   // XEP-0185 §3: every node must compute the same dialback keys, so that a db:verify reaching any

@@ -71,7 +71,6 @@ export async function probeFederation(target: ProbeTarget, remote: string, from:
   const at = () => Math.round((performance.now() - started) * 10) / 10;
   const steps: ProbeStep[] = [];
   const add = (step: ProbeStepName, status: ProbeStep["status"], detail: string, data?: Record<string, unknown>) => steps.push({ step, status, atMs: at(), detail, ...(data ? { data } : {}) });
-  const seen = new Set<string>();
   let failure: { step: ProbeStepName; reason: string } | undefined;
   let established = false;
   const pingId = `probe-${randomBytes(6).toString("hex")}`;
@@ -102,7 +101,6 @@ export async function probeFederation(target: ProbeTarget, remote: string, from:
     const mine = (e: { local: string; remote: string }) => e.local === from && e.remote === remote;
     subscriptions.add(target.events$.subscribe((e) => {
       if (!("local" in e) || !("remote" in e) || !mine(e)) return;
-      seen.add(e.type);
       switch (e.type) {
         case "policy_decision":
           if (e.direction !== "outbound") return;
@@ -154,12 +152,11 @@ export async function probeFederation(target: ProbeTarget, remote: string, from:
       if (stanza.name !== "iq" || stanza.attr("id") !== pingId) return target.bounce(stanza);
       if (stanza.attr("type") === "result") add("ping", "ok", `XEP-0199 pong from ${remote} after ${pingSentAt === undefined ? "?" : Math.round(at() - pingSentAt)} ms`);
       else {
+        // Our own bounce after a `failed` event never reaches here: that event's handler has
+        // already unsubscribed (the bus is synchronous), and the event carries the reason.
         const condition = definedCondition(stanza.getChild("error"), NS.STANZA_ERRORS);
-        // Our own bounce (the session failed) is reported through the `failed` event instead.
-        if (!seen.has("failed")) {
-          if (established && (condition === "service-unavailable" || condition === "feature-not-implemented")) add("ping", "ok", `round trip works; ${remote} does not answer ping (${condition})`);
-          else failure ??= { step: established ? "ping" : classify(steps, condition), reason: `error reply: ${condition}` };
-        }
+        if (established && (condition === "service-unavailable" || condition === "feature-not-implemented")) add("ping", "ok", `round trip works; ${remote} does not answer ping (${condition})`);
+        else failure ??= { step: established ? "ping" : classify(steps, condition), reason: `error reply: ${condition}` };
       }
       finish();
     }));

@@ -449,6 +449,8 @@ export class RedisCluster implements Cluster, LocalDelivery {
     if (!cmd || cmd.status !== "ready" || this.#stopped) return;
     try {
       const owned = [...this.#pairs].filter(([, st]) => st.owner === this.node);
+      // Counted now: a component may connect or leave while exec() is awaited.
+      const routeCount = this.#mine.size;
       // defineCommand adds `acquire` to pipelines too; ioredis's types do not know it.
       const batch = cmd.pipeline() as ReturnType<Redis["pipeline"]> & { acquire(key: string, holder: string, ms: number): unknown };
       batch.acquire(K.node(this.node), this.#instance, this.#leaseMs);
@@ -456,7 +458,7 @@ export class RedisCluster implements Cluster, LocalDelivery {
       for (const [key] of owned) batch.acquire(K.pair(key), this.node, this.#leaseMs);
       const results = (await batch.exec()) ?? [];
       owned.forEach(([key, st], i) => {
-        const [err, holder] = results[1 + this.#mine.size + i] ?? [];
+        const [err, holder] = results[1 + routeCount + i] ?? [];
         if (err || holder === this.node) return;
         st.owner = String(holder);
         this.deps.events.emit({ type: "cluster_lease_lost", local: st.local, remote: st.remote, node: this.node, owner: st.owner });
