@@ -28,6 +28,7 @@ export class BurstLog {
   #lastHit = 0;
 
   #schedule(ms: number): void {
+    // Real time on purpose: it only groups log lines, decides nothing a test would need to drive.
     this.#timer = setTimeout(() => {
       const quietFor = Date.now() - this.#lastHit;
       if (quietFor >= this.quietMs) this.#end();

@@ -94,6 +94,8 @@ export async function probeFederation(target: ProbeTarget, remote: string, from:
       subscriptions.unsubscribe();
       resolve();
     };
+    // The operator's wall-clock deadline for a one-off diagnosis (CLI, admin API), not session logic:
+    // it stays on real time even when the server under probe runs on another Clock.
     const timer = setTimeout(() => {
       failure ??= { step: established ? "ping" : lastStep(steps) ?? "connect", reason: `no answer within ${timeoutMs} ms` };
       finish();

@@ -80,7 +80,7 @@ export class S2sListeners {
       `<?xml version='1.0'?><stream:stream xmlns='${NS.SERVER}' xmlns:stream='${NS.STREAM}' version='1.0'>` +
         `<stream:error><${verdict.condition} xmlns='${NS.STREAM_ERRORS}'/><text xmlns='${NS.STREAM_ERRORS}' xml:lang='en'>${escapeText(verdict.text)}</text></stream:error></stream:stream>`,
     );
-    setTimeout(() => socket.destroy(), CLOSE_GRACE_MS).unref();
+    this.deps.clock.timer(CLOSE_GRACE_MS, () => socket.destroy(), { unref: true });
   }
 
   async #accept(socket: Socket, listener: S2sListenerConfig): Promise<void> {

@@ -11,6 +11,7 @@ import { domainOf, STANZA_NAMES } from "../router/stanza.js";
 import type { StreamDeps } from "./deps.js";
 import { checkStreamHeader } from "./header-checks.js";
 import { shaperFor } from "../shaper/token-bucket.js";
+import type { Timer } from "../clock/clock.js";
 
 type Phase = "header" | "open" | "closed";
 
@@ -35,9 +36,9 @@ export class InboundS2sStream implements InboundStreamApi {
    */
   readonly #authenticated = new Map<string, Map<string, { method: string; at: number }>>();
   readonly #xml: XmlStream;
-  readonly #negotiationTimer: NodeJS.Timeout;
-  /** Read-only facts for the admin API (issue 12). */
-  readonly openedAt = Date.now();
+  readonly #negotiationTimer: Timer;
+  /** Read-only facts for the admin API (issue 12), in clock time. */
+  readonly openedAt: number;
   stanzasIn = 0;
 
   constructor(
@@ -54,12 +55,12 @@ export class InboundS2sStream implements InboundStreamApi {
       onStreamEnd: () => this.#xml.close("peer closed the stream"),
       onParseError: (condition, text) => this.#streamError(condition, text),
       onClosed: (reason) => this.#onClosed(reason),
-    }, { contentNs: NS.SERVER, limits: { maxStanzaSize: listener.maxStanzaSize, maxDepth: DEFAULT_MAX_DEPTH }, idleTimeoutMs: listener.idleTimeoutMs, shaper: shaperFor(listener.shaper) });
+    }, { contentNs: NS.SERVER, limits: { maxStanzaSize: listener.maxStanzaSize, maxDepth: DEFAULT_MAX_DEPTH }, idleTimeoutMs: listener.idleTimeoutMs, shaper: shaperFor(listener.shaper), clock: deps.clock });
+    this.openedAt = deps.clock.now();
     // A stream that does not authenticate anything in time is dropped (resource exhaustion guard).
-    this.#negotiationTimer = setTimeout(() => {
+    this.#negotiationTimer = deps.clock.timer(listener.negotiationTimeoutMs, () => {
       if (this.#authenticated.size === 0) this.#streamError("connection-timeout", "stream negotiation took too long");
-    }, listener.negotiationTimeoutMs);
-    this.#negotiationTimer.unref();
+    }, { unref: true });
   }
 
   get id(): string { return this.#id; }
@@ -129,8 +130,8 @@ export class InboundS2sStream implements InboundStreamApi {
     if (this.#xml.closed) return;
     let locals = this.#authenticated.get(remoteDomain);
     if (!locals) this.#authenticated.set(remoteDomain, (locals = new Map()));
-    locals.set(localDomain, { method, at: Date.now() });
-    clearTimeout(this.#negotiationTimer);
+    locals.set(localDomain, { method, at: this.deps.clock.now() });
+    this.#negotiationTimer.cancel();
     this.deps.logger.info({ what: "authenticated", direction: "inbound", local: localDomain, remote: remoteDomain, method, streamId: this.#id });
     this.deps.events.emit({ type: "authenticated", direction: "inbound", local: localDomain, remote: remoteDomain, method, streamId: this.#id });
     this.deps.sessions.inboundAuthenticated(localDomain, remoteDomain);
@@ -307,7 +308,7 @@ export class InboundS2sStream implements InboundStreamApi {
   }
 
   #onClosed(reason: string): void {
-    clearTimeout(this.#negotiationTimer);
+    this.#negotiationTimer.cancel();
     this.#phase = "closed";
     this.deps.logger.debug({ what: "inbound_closed", streamId: this.#id, reason });
     this.deps.events.emit({ type: "inbound_closed", streamId: this.#id });

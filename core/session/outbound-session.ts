@@ -7,6 +7,7 @@ import type { SecureChannel } from "../tls/tls.js";
 import type { ConnectTarget } from "../resolver/resolver.js";
 import { OutboundS2sStream } from "./outbound-stream.js";
 import { withTimeout } from "../time/with-timeout.js";
+import type { Timer } from "../clock/clock.js";
 
 type State = "idle" | "connecting" | "established" | "closing";
 
@@ -30,7 +31,7 @@ export class OutboundSession {
   #state: State = "idle";
   #queue: XmlElement[] = [];
   #stream?: OutboundS2sStream;
-  #idleTimer?: NodeJS.Timeout;
+  #idleTimer?: Timer;
   #attempt?: Promise<void>;
   /** Aborts the running attempt (DNS queries, TCP/TLS connects) when the session is closed. */
   #abort?: AbortController;
@@ -90,7 +91,7 @@ export class OutboundSession {
     if (this.#state === "established" && this.#stream?.writable) {
       if (this.#outbox.length === 0) process.nextTick(this.#sendOutbox);
       this.#outbox.push(stanza);
-      this.#idleTimer?.refresh();
+      this.#idleTimer?.restart();
       return this.#stream.backpressure();
     }
     if (this.#queue.length >= this.deps.settings.queueLimit) {
@@ -154,7 +155,7 @@ export class OutboundSession {
   /** Close the stream (policy reload, shutdown) and bounce what is left. */
   close(condition: string, text?: string): void {
     this.#state = "closing";
-    clearTimeout(this.#idleTimer);
+    this.#idleTimer?.cancel();
     // An attempt still resolving or connecting must not finish afterwards and hold a socket open
     // (issue 19: the process stayed alive for the idle timeout after stop()).
     this.#abort?.abort(new S2sError(ERROR_CODES.CONNECT_FAILED, text ?? "session closed", "remote-server-not-found"));
@@ -223,13 +224,13 @@ export class OutboundSession {
       const method = await withTimeout(Promise.race([stream.negotiate(deadline), closed]), deadline, () => {
         stream.destroy("negotiation deadline");
         return new S2sError(ERROR_CODES.TIMEOUT, `stream to ${remote} not usable within ${deadline} ms`, "remote-server-timeout");
-      });
+      }, deps.clock);
       if (stream.closed) throw new S2sError(ERROR_CODES.CONNECT_FAILED, `stream to ${remote} closed during negotiation`, "remote-server-not-found");
       deps.events.emit({ type: "authenticated", direction: "outbound", local, remote, method });
       deps.logger.info({ what: "established", local, remote, method, target, tls: Boolean(stream.tls) });
       this.#state = "established";
       this.#method = method;
-      this.#establishedAt = Date.now();
+      this.#establishedAt = deps.clock.now();
       deps.events.emit({ type: "established", local, remote, method });
       this.#flush();
       this.#armIdle();
@@ -276,16 +277,15 @@ export class OutboundSession {
     if (ms === Infinity) return;
     // Idle means nothing *sent* for a while: incoming traffic (acks, verifies) does not keep it open
     // (MongooseIM's outbound timer is reset by incoming data: peers.md).
-    this.#idleTimer = setTimeout(() => {
+    this.#idleTimer = this.deps.clock.timer(ms, () => {
       this.deps.logger.debug({ what: "outbound_idle", local: this.localDomain, remote: this.remoteDomain });
       this.#stream?.close("idle");
-    }, ms);
-    this.#idleTimer.unref();
+    }, { unref: true });
   }
 
   #onStreamClosed(stream: OutboundS2sStream, reason: string): void {
     if (stream !== this.#stream) return;
-    clearTimeout(this.#idleTimer);
+    this.#idleTimer?.cancel();
     const wasEstablished = this.#state === "established";
     this.#stream = undefined;
     // Accepted this tick but not written yet: they lead the queue for the next stream.

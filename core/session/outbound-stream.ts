@@ -8,12 +8,13 @@ import type { SecureChannel } from "../tls/tls.js";
 import { definedCondition, el, NS, type XmlElement } from "../xml/element.js";
 import type { StreamDeps } from "./deps.js";
 import { peerSummary } from "../tls/peer-summary.js";
+import type { Timer } from "../clock/clock.js";
 
 interface Waiter {
   match: (e: XmlElement) => boolean;
   resolve: (e: XmlElement) => void;
   reject: (err: Error) => void;
-  timer: NodeJS.Timeout;
+  timer: Timer;
 }
 
 /**
@@ -50,7 +51,7 @@ export class OutboundS2sStream implements OutboundStreamApi {
       onStreamEnd: () => this.#xml.close("peer closed the stream"),
       onParseError: (condition, text) => this.fail(condition, text),
       onClosed: (reason) => this.#onClosed(reason),
-    }, { contentNs: NS.SERVER, limits: { maxStanzaSize: deps.config.s2s.outgoing.maxStanzaSize, maxDepth: DEFAULT_MAX_DEPTH }, idleTimeoutMs: Infinity });
+    }, { contentNs: NS.SERVER, limits: { maxStanzaSize: deps.config.s2s.outgoing.maxStanzaSize, maxDepth: DEFAULT_MAX_DEPTH }, idleTimeoutMs: Infinity, clock: deps.clock });
   }
 
   #markClosed!: () => void;
@@ -98,10 +99,10 @@ export class OutboundS2sStream implements OutboundStreamApi {
         match,
         resolve,
         reject,
-        timer: setTimeout(() => {
+        timer: this.deps.clock.timer(timeoutMs, () => {
           this.#waiters = this.#waiters.filter((w) => w !== waiter);
           reject(new S2sError(ERROR_CODES.TIMEOUT, `no answer from ${this.remoteDomain} within ${timeoutMs} ms`, "remote-server-timeout"));
-        }, timeoutMs),
+        }),
       };
       this.#waiters.push(waiter);
     });
@@ -137,7 +138,7 @@ export class OutboundS2sStream implements OutboundStreamApi {
     const features = this.next((e) => e.name === "features" && e.ns === NS.STREAM, timeoutMs);
     features.catch(() => {});
     this.#xml.sendHeader({ from: this.localDomain, to: this.remoteDomain, version: "1.0", "xml:lang": "en" });
-    await withTimeout(header, timeoutMs, () => new S2sError(ERROR_CODES.TIMEOUT, `no stream header from ${this.remoteDomain} within ${timeoutMs} ms`, "remote-server-timeout"));
+    await withTimeout(header, timeoutMs, () => new S2sError(ERROR_CODES.TIMEOUT, `no stream header from ${this.remoteDomain} within ${timeoutMs} ms`, "remote-server-timeout"), this.deps.clock);
     const offered = await features;
     // Observation only (probe, issue 12): once per stream (re)start, never per stanza.
     this.deps.events.emit({ type: "stream_features", local: this.localDomain, remote: this.remoteDomain, streamId: this.#id, secure: Boolean(this.#tls), features: offered.children.filter((c): c is XmlElement => typeof c !== "string").map((c) => c.name) });
@@ -252,7 +253,7 @@ export class OutboundS2sStream implements OutboundStreamApi {
     const index = this.#waiters.findIndex((w) => w.match(element));
     if (index !== -1) {
       const [waiter] = this.#waiters.splice(index, 1);
-      clearTimeout(waiter!.timer);
+      waiter!.timer.cancel();
       waiter!.resolve(element);
       return;
     }
@@ -265,7 +266,7 @@ export class OutboundS2sStream implements OutboundStreamApi {
     this.#closedError = err;
     this.#headerWaiter?.reject(err);
     for (const w of this.#waiters) {
-      clearTimeout(w.timer);
+      w.timer.cancel();
       w.reject(err);
     }
     this.#waiters = [];

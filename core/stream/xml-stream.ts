@@ -1,4 +1,5 @@
 import type { Socket } from "node:net";
+import type { Clock, Timer } from "../clock/clock.js";
 import { el, escapeAttr, NS, serialize, type XmlElement } from "../xml/element.js";
 import type { ParserErrorCondition, StreamHeader, StreamParser, StreamParserFactory, StreamParserLimits } from "./parser.js";
 
@@ -19,6 +20,8 @@ export interface XmlStreamOptions {
   readonly idleTimeoutMs: number;
   /** Traffic shaper (`[shaper.<name>]`): after each chunk read, how many ms to stop reading. Never drops bytes. */
   readonly shaper?: { take(bytes: number): number };
+  /** Where the idle, shaper and close-grace timers run (virtual time in tests). */
+  readonly clock: Clock;
 }
 
 /** Bytes queued in a socket beyond which senders feeding it are paused (flow control). */
@@ -44,8 +47,8 @@ export class XmlStream {
   #headerSent = false;
   #closing = false;
   #closed = false;
-  #idleTimer?: NodeJS.Timeout;
-  #graceTimer?: NodeJS.Timeout;
+  #idleTimer?: Timer;
+  #graceTimer?: Timer;
   readonly #onData = (chunk: Buffer) => {
     this.#touch();
     try {
@@ -131,13 +134,13 @@ export class XmlStream {
     if (this.#shaperTimer || this.#closed) return;
     const socket = this.#socket;
     socket.pause();
-    this.#shaperTimer = setTimeout(() => {
+    this.#shaperTimer = this.options.clock.timer(ms, () => {
       this.#shaperTimer = undefined;
       if (!socket.destroyed && !this.#pausedUntil) socket.resume();
-    }, ms);
+    });
   }
 
-  #shaperTimer?: NodeJS.Timeout;
+  #shaperTimer?: Timer;
 
   /** Send our `<stream:stream>` header (RFC 6120 §4.7). `db` is declared on S2S streams for XEP-0220. */
   sendHeader(attrs: Record<string, string | undefined>): void {
@@ -192,8 +195,7 @@ export class XmlStream {
     this.#closing = true;
     this.#clearIdle();
     this.#socket.end();
-    this.#graceTimer = setTimeout(() => this.#socket.destroy(), CLOSE_GRACE_MS);
-    this.#graceTimer.unref();
+    this.#graceTimer = this.options.clock.timer(CLOSE_GRACE_MS, () => this.#socket.destroy(), { unref: true });
     this.#closeReason = reason;
   }
   #closeReason?: string;
@@ -275,15 +277,14 @@ export class XmlStream {
   #touch(): void {
     if (this.options.idleTimeoutMs === Infinity || this.#closing) return;
     if (this.#idleTimer) {
-      this.#idleTimer.refresh();
+      this.#idleTimer.restart();
       return;
     }
-    this.#idleTimer = setTimeout(() => this.fail("connection-timeout", "idle timeout"), this.options.idleTimeoutMs);
-    this.#idleTimer.unref();
+    this.#idleTimer = this.options.clock.timer(this.options.idleTimeoutMs, () => this.fail("connection-timeout", "idle timeout"), { unref: true });
   }
 
   #clearIdle(): void {
-    if (this.#idleTimer) clearTimeout(this.#idleTimer);
+    this.#idleTimer?.cancel();
     this.#idleTimer = undefined;
   }
 
@@ -291,8 +292,8 @@ export class XmlStream {
     if (this.#closed) return;
     this.#closed = true;
     this.#clearIdle();
-    if (this.#graceTimer) clearTimeout(this.#graceTimer);
-    if (this.#shaperTimer) clearTimeout(this.#shaperTimer);
+    this.#graceTimer?.cancel();
+    this.#shaperTimer?.cancel();
     this.#parser.close();
     this.#detach(this.#socket);
     this.#socket.on("error", () => {}); // late errors after close must not crash the process

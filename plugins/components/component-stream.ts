@@ -7,6 +7,7 @@ import type { Router } from "../../core/router/router.js";
 import { domainOf, STANZA_NAMES } from "../../core/router/stanza.js";
 import { DEFAULT_MAX_DEPTH, type StreamHeader, type StreamParserFactory } from "../../core/stream/parser.js";
 import { XmlStream } from "../../core/stream/xml-stream.js";
+import { systemClock } from "../../core/clock/clock.js";
 import { shaperFor } from "../../core/shaper/token-bucket.js";
 import { checkStreamHeader } from "../../core/session/header-checks.js";
 import { el, NS, type XmlElement } from "../../core/xml/element.js";
@@ -43,7 +44,9 @@ export class ComponentStream {
       onStreamEnd: () => this.#xml.close("component closed the stream"),
       onParseError: (condition, text) => this.fail(condition, text),
       onClosed: () => this.#onClosed(),
-    }, { contentNs: NS.COMPONENT, limits: { maxStanzaSize: listener.maxStanzaSize, maxDepth: DEFAULT_MAX_DEPTH }, idleTimeoutMs: listener.idleTimeoutMs, shaper: shaperFor(listener.shaper) });
+    }, { contentNs: NS.COMPONENT, limits: { maxStanzaSize: listener.maxStanzaSize, maxDepth: DEFAULT_MAX_DEPTH }, idleTimeoutMs: listener.idleTimeoutMs, shaper: shaperFor(listener.shaper), clock: systemClock });
+    // System time for now: this plugin's constructor gets no CLOCK until the composition work of
+    // issue 16 gives plugins their dependencies explicitly.
     this.#negotiationTimer = setTimeout(() => {
       if (!this.#authenticated) this.fail("connection-timeout", "no handshake in time");
     }, listener.negotiationTimeoutMs);
