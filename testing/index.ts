@@ -9,3 +9,4 @@ export { startServer, captureLogs, loopbackToml, type TestServer, type StartOpti
 export { connectComponent, stanzaErrorCondition, type TestComponent, type ComponentOptions } from "./component.js";
 export { freePort, reservePorts } from "./ports.js";
 export { DEADLINE_MS, waitFor, eventually } from "./wait.js";
+export { VirtualClock } from "../core/clock/virtual-clock.js";
