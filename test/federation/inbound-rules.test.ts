@@ -4,6 +4,8 @@ import assert from "node:assert/strict";
 import { Xep0185Keys } from "../../plugins/dialback/dialback-keys.js";
 import { addressOf, reservePorts, startNode, type TestNode } from "../helpers/servers.js";
 import { ScriptedPeer } from "../helpers/s2s-peer.js";
+import { waitFor } from "../helpers/wait.js";
+import { VirtualClock } from "../../core/clock/virtual-clock.js";
 
 /** Inbound stream rules of RFC 6120 §4 and XEP-0220 on B, with A as the authoritative server of a.example. */
 describe("inbound S2S stream rules", () => {
@@ -52,18 +54,14 @@ describe("inbound S2S stream rules", () => {
 
   it("accepts a valid dialback key and delivers the pair's stanzas", async () => {
     const p = await authenticatedPeer();
+    // B's answer to the ping goes to a.example over B's own outbound stream, so it reaches A: only
+    // a ping that B accepted from this stream and delivered can produce it (waiting for B's outbound
+    // "established" proved nothing: dialback verification opens that stream by itself).
+    const answer = waitFor(a.server.stanzas$, (s) => s.attr("id") === "ping1", undefined, "B's answer to ping1 at A");
     p.write(`<iq from='a.example' to='b.example' type='get' id='ping1'><ping xmlns='urn:xmpp:ping'/></iq>`);
-    // The answer goes back over B's own outbound stream to A; on this stream we see no error.
-    const event = await new Promise<boolean>((resolve) => {
-      const sub = b.server.events$.subscribe((e) => {
-        if (e.type === "established" && e.remote === "a.example") {
-          sub.unsubscribe();
-          resolve(true);
-        }
-      });
-      setTimeout(() => resolve(false), 20_000).unref();
-    });
-    assert.equal(event, true);
+    const reply = await answer;
+    assert.equal(reply.attr("from"), "b.example");
+    assert.equal(reply.attr("to"), "a.example");
     assert.equal(p.streamError(), undefined);
   });
 
@@ -128,17 +126,11 @@ describe("inbound S2S stream rules", () => {
     const id = /<stream:stream[^>]*\sid='([^']+)'/.exec(p.data)![1]!;
     p.write(`<db:result from='sub.a.example' to='b.example'>${aKeys.generate("b.example", "sub.a.example", id)}</db:result>`);
     await p.waitFor(/<db:result[^>]*from='b.example'[^>]*to='sub.a.example'[^>]*type='valid'|<db:result[^>]*to='sub.a.example'[^>]*type='valid'/);
+    // Subscribed before the stanza is written: events$ is hot and the bounce can come at once.
+    const bounced = waitFor(b.server.events$, (e) => e.type === "stanza_bounced" && e.from === "x@sub.a.example", undefined, "the bounce of the 2nd pair's stanza");
     p.write(`<message from='x@sub.a.example' to='nobody@b.example' type='chat'><body>2nd pair</body></message>`);
     // Accepted (no stream error): the stanza is bounced back over S2S because nobody serves it.
-    await new Promise<void>((resolve, reject) => {
-      const sub = b.server.events$.subscribe((e) => {
-        if (e.type === "stanza_bounced" && e.from === "x@sub.a.example") {
-          sub.unsubscribe();
-          resolve();
-        }
-      });
-      setTimeout(() => reject(new Error("no bounce")), 20_000).unref();
-    });
+    await bounced;
     assert.equal(p.streamError(), undefined);
   });
 
@@ -173,46 +165,58 @@ describe("inbound S2S stream rules", () => {
   });
 });
 
-describe("inbound timeouts", () => {
+describe("inbound timeouts (virtual time)", () => {
+  // B runs on a VirtualClock: its idle and negotiation timers fire only when the test moves the
+  // clock, so neither races the machine's speed and each test can tell which one closed the stream.
+  const clock = new VirtualClock();
   let b: TestNode;
   const peers: ScriptedPeer[] = [];
 
   before(async () => {
-    b = await startNode({ hosts: ["b.example"], ip: "127.0.0.23", listener: { idle_timeout: 0.5, negotiation_timeout: 0.8 } });
-    // Keepalives every 100 ms against a 2 s idle timeout: a busy machine can delay them by a
-    // second or more without the idle timer firing before the 4 s negotiation deadline.
-    keepalives = await startNode({ hosts: ["b.example"], ip: "127.0.0.26", listener: { idle_timeout: 2, negotiation_timeout: 4 } });
+    b = await startNode({ hosts: ["b.example"], ip: "127.0.0.23", listener: { idle_timeout: 2, negotiation_timeout: 5 }, clock });
   });
-
-  let keepalives: TestNode;
 
   after(async () => {
     for (const p of peers) p.close();
     await b?.stop();
-    await keepalives?.stop();
   });
 
-  it("closes an idle stream with connection-timeout", async () => {
+  async function opened(): Promise<ScriptedPeer> {
     const p = await ScriptedPeer.connect(b.ip, b.s2sPort);
     peers.push(p);
     await p.open("a.example", "b.example");
+    return p;
+  }
+
+  /** Talk without authenticating: a keepalive and a db:verify, answered, so B has read both. */
+  async function talk(p: ScriptedPeer, n: number): Promise<void> {
+    p.write(` <db:verify from='x.example' to='b.example' id='k${n}'>${"ab".repeat(32)}</db:verify>`);
+    await p.waitFor(new RegExp(`<db:verify[^>]*id='k${n}'[^>]*type='invalid'|<db:verify[^>]*type='invalid'[^>]*id='k${n}'`));
+  }
+
+  it("closes an idle stream with connection-timeout (idle timeout)", async () => {
+    const p = await opened();
+    clock.advance(1999);
+    await talk(p, 0); // still open at 1.999 s: the verify is answered
+    clock.advance(2000); // 2 s after the last byte, 3.999 s after the connection: idle, not negotiation
+
     await p.waitClosed();
     assert.equal(p.streamError(), "connection-timeout");
+    assert.match(p.data, /<text[^>]*>idle timeout<\/text>/);
   });
 
-  it("closes a stream that keeps talking but never authenticates", async () => {
-    const p = await ScriptedPeer.connect(keepalives.ip, keepalives.s2sPort);
-    peers.push(p);
-    await p.open("a.example", "b.example");
-    // Whitespace keepalives reset the idle timer (RFC 6120 §4.6.1) but not the negotiation deadline.
-    const keepalive = setInterval(() => p.write(" "), 100);
-    try {
-      await p.waitClosed();
-    } finally {
-      clearInterval(keepalive);
+  it("closes a stream that keeps talking but never authenticates (negotiation deadline)", async () => {
+    const p = await opened();
+    // Traffic every 1.5 s resets the 2 s idle timer (RFC 6120 §4.6.1) but not the 5 s negotiation deadline.
+    for (let n = 0; n < 3; n++) {
+      clock.advance(1500);
+      await talk(p, n);
     }
+    assert.equal(p.closed, false, "4.5 s: no deadline passed yet");
+    clock.advance(500);
+    await p.waitClosed();
     assert.equal(p.streamError(), "connection-timeout");
-    assert.match(p.data, /negotiation/);
+    assert.match(p.data, /<text[^>]*>stream negotiation took too long<\/text>/);
   });
 });
 

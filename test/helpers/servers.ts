@@ -3,6 +3,7 @@ import { createServer, type S2sServer } from "../../core/server/server.js";
 import { configFromObject } from "../../core/config/load.js";
 import { createLogger, type Logger } from "../../core/logging/logger.js";
 import { reservePorts } from "../../testing/ports.js";
+import type { Clock } from "../../core/clock/clock.js";
 
 export interface TestNodeOptions {
   readonly hosts: string[];
@@ -20,6 +21,8 @@ export interface TestNodeOptions {
   /** A logger of the test's own (to read the log lines); overrides logLevel. */
   readonly logger?: Logger;
   readonly baseDir?: string;
+  /** The node's time source (a `VirtualClock` to drive its session and stream timers by hand). */
+  readonly clock?: Clock;
 }
 
 export interface TestNode {
@@ -52,7 +55,7 @@ export async function startNode(options: TestNodeOptions, ports?: { s2sPort: num
   };
   const config = configFromObject(raw, { baseDir: options.baseDir ?? process.cwd() });
   const level = (process.env.S2S_TEST_LOG as "debug" | undefined) ?? options.logLevel ?? "silent";
-  const server = createServer(config, { logger: options.logger ?? createLogger(level) });
+  const server = createServer(config, { logger: options.logger ?? createLogger(level), ...(options.clock ? { clock: options.clock } : {}) });
   await server.start();
   return {
     server,
