@@ -9,9 +9,20 @@ import { errorCondition } from "../helpers/stanzas.js";
 import { connectComponent, type TestComponent } from "../helpers/component.js";
 import { freePort } from "../helpers/ports.js";
 import { waitFor } from "../helpers/wait.js";
-
+import { ReplaySubject } from "rxjs";
+import { VirtualClock } from "../../core/clock/virtual-clock.js";
+import type { S2sEvent } from "../../core/events/events.js";
+import { captureLogs } from "../../testing/server.js";
 
 describe("outbound sessions, bounces and the local side", () => {
+  // A's session and stream timers (negotiation deadline, idle close, hold window) run on a
+  // VirtualClock: each test moves time when it means to, so none races the machine's speed.
+  const clock = new VirtualClock();
+  const NEGOTIATION_MS = 4000;
+  const IDLE_MS = 2000;
+  const HOLD_MS = 10_000;
+  const events = new ReplaySubject<S2sEvent>();
+  const { logger, logs$ } = captureLogs("debug");
   let a: TestNode;
   let b: TestNode;
   let bot: TestComponent;
@@ -42,12 +53,13 @@ describe("outbound sessions, bounces and the local side", () => {
           ],
           host_policy: [{ host: "denied.example", policy: "deny" }],
         },
-        // Short enough to keep the file quick, long enough that a loaded machine still negotiates
-        // with b.example in time (a 1 s negotiation deadline made the federation cases flaky).
-        plugins: { tcp: { queue_limit: 3, negotiation_timeout: 4, idle_timeout: 2, initial_retry_delay: 30 } },
+        plugins: { tcp: { queue_limit: 3, negotiation_timeout: NEGOTIATION_MS / 1000, idle_timeout: IDLE_MS / 1000, initial_retry_delay: 30, hold_window: HOLD_MS / 1000 } },
+        clock,
+        logger,
       },
       pa,
     );
+    a.server.events$.subscribe(events);
     bot = await connectComponent(a.ip, a.servicePort!, "bot.a.example", "pw");
   });
 
@@ -70,36 +82,55 @@ describe("outbound sessions, bounces and the local side", () => {
   });
 
   it("bounces service-unavailable without connecting when policy denies the remote", async () => {
-    const connecting = waitFor(a.server.events$, (e) => e.type === "connected" && e.remote === "denied.example", 3000).then(() => true, () => false);
+    const failed = waitFor(events, (e) => e.type === "failed" && e.remote === "denied.example");
     await bot.send(xml("message", { from: "u@bot.a.example", to: "x@denied.example", id: "deny1" }, xml("body", {}, "no")));
     const bounce = await bot.next((s) => s.attrs.id === "deny1");
     assert.equal(errorCondition(bounce), "service-unavailable");
-    assert.equal(await connecting, false);
+    assert.equal((await failed as Extract<S2sEvent, { type: "failed" }>).condition, "service-unavailable");
+    // The attempt ended at the policy step: it never resolved the name, let alone connected.
+    const seen: S2sEvent[] = [];
+    events.subscribe((e) => seen.push(e)).unsubscribe();
+    assert.equal(seen.some((e) => (e.type === "resolve_done" || e.type === "connected") && e.remote === "denied.example"), false);
   });
 
   it("bounces queue overflow with resource-constraint and the rest with remote-server-timeout", async () => {
+    const connected = waitFor(events, (e) => e.type === "connected" && e.remote === "silent.example");
     // The embedding API does not honour flow control (a component would be paused at half the
     // queue instead, see test/faults/cut-link.test.ts), so it can overflow the queue.
     for (let i = 0; i < 5; i++) a.server.send(el("message", { from: "u@bot.a.example", to: "x@silent.example", id: `q${i}` }, "jabber:client", el("body", {}, "jabber:client", `q${i}`)));
-    const replies = await Promise.all([0, 1, 2, 3, 4].map((i) => bot.next((s) => s.attrs.id === `q${i}`)));
-    const conditions = replies.map(errorCondition);
+    const replies = Promise.all([0, 1, 2, 3, 4].map((i) => bot.next((s) => s.attrs.id === `q${i}`)));
+    // silent.example accepted TCP and says nothing: the negotiation deadline ends the attempt.
+    await connected;
+    clock.advance(NEGOTIATION_MS);
+    const conditions = (await replies).map(errorCondition);
     assert.deepEqual(conditions.slice(3), ["resource-constraint", "resource-constraint"]);
     assert.deepEqual(conditions.slice(0, 3), ["remote-server-timeout", "remote-server-timeout", "remote-server-timeout"]);
-    assert.equal(replies[0].getChild("error").attrs.type, "wait");
+    assert.equal((await replies)[0].getChild("error").attrs.type, "wait");
   });
 
   it("never bounces an error stanza (RFC 6120 §10.4.3)", async () => {
-    const bounced = waitFor(a.server.events$, (e) => e.type === "stanza_bounced" && e.to === "x@dead.example" && e.name === "message", 2000).then(() => true, () => false);
-    await bot.send(xml("message", { from: "u@bot.a.example", to: "x@dead.example", type: "error", id: "err1" }, xml("error", { type: "cancel" })));
-    assert.equal(await bounced, false);
+    // dead.example failed in the first test and waits 30 s to retry: what is sent to it now is held
+    // for the hold window, then bounced, except error stanzas, which are dropped with a log line.
+    await waitFor(events, (e) => e.type === "retry_scheduled" && e.remote === "dead.example");
+    const suppressed = waitFor(logs$, (l) => l.what === "bounce_suppressed" && l.to === "x@dead.example", undefined, "bounce_suppressed");
+    // The embedding API routes synchronously: both are held before the clock moves.
+    a.server.send(el("message", { from: "u@bot.a.example", to: "x@dead.example", type: "error", id: "err1" }, "jabber:client", el("error", { type: "cancel" }, "jabber:client")));
+    a.server.send(el("message", { from: "u@bot.a.example", to: "x@dead.example", id: "err2" }, "jabber:client", el("body", {}, "jabber:client", "held")));
+    const companion = bot.next((s) => s.attrs.id === "err2");
+    clock.advance(HOLD_MS);
+    await suppressed;
+    assert.equal(errorCondition(await companion), "remote-server-not-found", "the companion stanza, held alongside, is bounced");
+    const bounced: S2sEvent[] = [];
+    events.subscribe((e) => e.type === "stanza_bounced" && e.id === "err1" && bounced.push(e)).unsubscribe();
+    assert.deepEqual(bounced, []);
   });
 
   it("closes an idle outbound stream and reconnects on the next stanza", async () => {
-    // Listen before sending: the idle close may come before the echo is read here.
-    const closed = waitFor(a.server.events$, (e) => e.type === "closed" && e.remote === "b.example" && e.local === "bot.a.example");
     await bot.send(xml("message", { from: "u@bot.a.example", to: "echo@b.example", id: "idle1" }, xml("body", {}, "one")));
     await bot.next((s) => s.attrs.id === "idle1" && s.attrs.type !== "error");
-    await closed;
+    const closed = waitFor(events, (e) => e.type === "closed" && e.remote === "b.example" && e.local === "bot.a.example");
+    clock.advance(IDLE_MS);
+    assert.equal((await closed as Extract<S2sEvent, { type: "closed" }>).reason, "idle");
     await bot.send(xml("message", { from: "u@bot.a.example", to: "echo@b.example", id: "idle2" }, xml("body", {}, "two")));
     const echo = await bot.next((s) => s.attrs.id === "idle2");
     assert.equal(echo.getChildText("body"), "two");
