@@ -9,6 +9,7 @@ import { freePort } from "../helpers/ports.js";
 import { reservePorts, startNode, type TestNode } from "../helpers/servers.js";
 import { eventually, waitFor } from "../helpers/wait.js";
 import { ReplaySubject } from "rxjs";
+import { VirtualClock } from "../../core/clock/virtual-clock.js";
 
 /**
  * Retry with doubling backoff, end to end (the sequence itself is tested in virtual time in
@@ -16,6 +17,10 @@ import { ReplaySubject } from "rxjs";
  * `hold_window`, and an inbound stream from the remote ending the wait.
  */
 describe("an unreachable remote: retry_scheduled and the hold window", () => {
+  // A's timers run on a VirtualClock: the retry comes only if a test moves time 30 s, and the hold
+  // window is measured on the clock that runs it, to the millisecond, without waiting for it.
+  const clock = new VirtualClock();
+  const HOLD_MS = 2000;
   let a: TestNode;
   let bot: TestComponent;
   const events = new ReplaySubject<S2sEvent>();
@@ -28,8 +33,8 @@ describe("an unreachable remote: retry_scheduled and the hold window", () => {
       ip: "127.0.0.71",
       componentPassword: "pw",
       s2s: { address: [{ host: "down.example", ip_address: "127.0.0.72", port: closedPort }], max_retry_delay: 300 },
-      // The retry is far away (30 s), so a slow machine cannot make it happen during these tests.
-      plugins: { tcp: { initial_retry_delay: 30, hold_window: 0.3 } },
+      plugins: { tcp: { initial_retry_delay: 30, hold_window: HOLD_MS / 1000 } },
+      clock,
     });
     a.server.events$.subscribe(events);
     events.subscribe((e) => seen.push(e));
@@ -58,12 +63,20 @@ describe("an unreachable remote: retry_scheduled and the hold window", () => {
 
   it("a stanza sent during the wait is held for hold_window, then bounced remote-server-not-found without a new attempt", async () => {
     const attemptsBefore = connectingCount();
-    await send("h2");
-    const bounce = await bot.next((s) => s.attrs.id === "h2");
+    const bouncedAt = () => seen.some((e) => e.type === "stanza_bounced" && e.id === "h2");
+    const reply = bot.next((s) => s.attrs.id === "h2");
+    // The embedding API routes synchronously: h2 is held before the clock moves.
+    a.server.send(el("message", { from: "alice@bot.a.example/r", to: "echo@down.example", type: "chat", id: "h2" }, NS.CLIENT, el("body", {}, undefined, "h2")));
+    clock.advance(HOLD_MS - 1);
+    assert.equal(bouncedAt(), false, "still held 1 ms before the hold window ends");
+    clock.advance(1);
+    assert.equal(bouncedAt(), true, "bounced when the hold window ends");
+    const bounce = await reply;
     assert.equal(bounce.attrs.type, "error");
     assert.ok(bounce.getChild("error")?.getChild("remote-server-not-found"), bounce.toString());
     assert.equal(bounce.getChild("error")?.attrs.type, "cancel");
-    // Bounced by the hold window (0.3 s), not by a failed retry (30 s away).
+    assert.match(bounce.getChild("error")?.getChildText("text") ?? "", /down\.example is unreachable; retrying later/);
+    // Bounced by the hold window, not by a failed retry (30 s away).
     assert.equal(connectingCount(), attemptsBefore);
   });
 });
