@@ -18,8 +18,11 @@
  */
 import { createSocket, type RemoteInfo, type Socket as UdpSocket } from "node:dgram";
 import { createRequire } from "node:module";
-import { connect as netConnect, type Socket } from "node:net";
+import { once } from "node:events";
+import { readFileSync } from "node:fs";
+import { connect as netConnect, isIPv6, type Socket } from "node:net";
 import { Worker } from "node:worker_threads";
+import { DEADLINE_MS, eventually } from "./wait.js";
 
 /** The part of dns-packet we use (the package ships no types). */
 interface DnsPacketApi {
@@ -153,6 +156,39 @@ export interface UnansweringAddress {
   close(): Promise<void>;
 }
 
+const LISTEN_BACKLOG = 1;
+
+/**
+ * Connections waiting in the accept queue of the socket listening on host:port, as the kernel
+ * counts them: `rx_queue` of a LISTEN entry in /proc/net/tcp(6) (Linux).
+ */
+function acceptQueueLength(host: string, port: number): number {
+  const v6 = isIPv6(host);
+  const address = `${v6 ? procIpv6(host) : procIpv4(host)}:${port.toString(16).toUpperCase().padStart(4, "0")}`;
+  for (const line of readFileSync(v6 ? "/proc/net/tcp6" : "/proc/net/tcp", "utf8").split("\n").slice(1)) {
+    const [, local, , state, queues] = line.trim().split(/\s+/);
+    if (local === address && state === "0A") return parseInt(queues!.split(":")[1]!, 16);
+  }
+  throw new Error(`no listening socket on ${host}:${port} in /proc/net`);
+}
+
+/** /proc/net/tcp writes an IPv4 address as one 32-bit word in host (little-endian) byte order. */
+function procIpv4(host: string): string {
+  return host.split(".").reverse().map((o) => Number(o).toString(16).toUpperCase().padStart(2, "0")).join("");
+}
+
+/** /proc/net/tcp6: four 32-bit words, each in host (little-endian) byte order. */
+function procIpv6(host: string): string {
+  const [head = "", tail = ""] = host.split("::");
+  const h = head ? head.split(":") : [];
+  const t = tail ? tail.split(":") : [];
+  const groups = host.includes("::") ? [...h, ...Array<string>(8 - h.length - t.length).fill("0"), ...t] : h;
+  const hex = groups.map((g) => g.padStart(4, "0")).join("");
+  let out = "";
+  for (let w = 0; w < 32; w += 8) out += (hex.slice(w, w + 8).match(/../g) ?? []).reverse().join("");
+  return out.toUpperCase();
+}
+
 export async function startUnansweringAddress(host = "127.0.0.1"): Promise<UnansweringAddress> {
   const flag = new Int32Array(new SharedArrayBuffer(4));
   const worker = new Worker(
@@ -160,38 +196,32 @@ export async function startUnansweringAddress(host = "127.0.0.1"): Promise<Unans
     const { workerData, parentPort } = require("node:worker_threads");
     const net = require("node:net");
     const server = net.createServer();
-    server.listen({ host: workerData.host, port: 0, backlog: 1 }, () => {
+    server.listen({ host: workerData.host, port: 0, backlog: workerData.backlog }, () => {
       parentPort.postMessage(server.address().port);
       // Block this thread's event loop: the kernel keeps the socket listening, nobody accepts.
       Atomics.wait(workerData.flag, 0, 0);
       server.close();
     });
     `,
-    { eval: true, workerData: { host, flag } },
+    { eval: true, workerData: { host, flag, backlog: LISTEN_BACKLOG } },
   );
   const port = await new Promise<number>((resolve, reject) => {
     worker.once("message", resolve);
     worker.once("error", reject);
   });
-  // Fill the accept queue: connect until one connection stays pending (bounded loop).
+  // Fill the accept queue with connections that complete (a queue with room always completes the
+  // handshake, however slow the machine), reading the queue's length from the kernel after each
+  // one: no timer decides that a connect "stays pending". Linux refuses new connections once the
+  // queue holds more than `backlog` (sk_acceptq_is_full), here 2.
   const fillers: Socket[] = [];
-  let full = false;
-  for (let i = 0; i < 32 && !full; i++) {
+  for (let i = 0; i < 32 && acceptQueueLength(host, port) <= LISTEN_BACKLOG; i++) {
     const filler = netConnect({ host, port });
     filler.on("error", () => {});
     fillers.push(filler);
-    full = !(await new Promise<boolean>((resolve) => {
-      // On loopback a free queue completes the handshake in well under a millisecond, but a busy
-      // machine may not run this callback for a while: wait long. A SYN dropped because the queue
-      // is full is retransmitted after ~1 s and ~3 s, and dropped again (the queue stays full).
-      const timer = setTimeout(() => resolve(false), 3_000);
-      filler.once("connect", () => {
-        clearTimeout(timer);
-        resolve(true);
-      });
-    }));
+    await Promise.race([once(filler, "connect"), new Promise((_, reject) => setTimeout(() => reject(new Error(`startUnansweringAddress: filler ${i} never connected`)), DEADLINE_MS).unref())]);
+    await eventually(() => acceptQueueLength(host, port) === fillers.length, undefined, `accept queue of ${host}:${port} at ${fillers.length}`);
   }
-  if (!full) throw new Error("startUnansweringAddress: the accept queue never filled");
+  if (acceptQueueLength(host, port) <= LISTEN_BACKLOG) throw new Error("startUnansweringAddress: the accept queue never filled");
   return {
     host,
     port,
