@@ -13,7 +13,7 @@ import { OutboundSession } from "../../core/session/outbound-session.js";
 import { el, NS } from "../../core/xml/element.js";
 import { socketPair } from "../helpers/socket-pair.js";
 import { streamDeps } from "../helpers/stream-deps.js";
-import { waitFor } from "../helpers/wait.js";
+import { DEADLINE_MS, waitFor } from "../helpers/wait.js";
 
 const TIMEOUT = { code: ERROR_CODES.TIMEOUT, condition: "remote-server-timeout" };
 
@@ -23,6 +23,11 @@ async function settled(promise: Promise<unknown>): Promise<boolean> {
   promise.then(() => (done = true), () => (done = true));
   await turn();
   return done;
+}
+
+/** `promise`, or a rejection naming `what` after the tests' generous real-time deadline (so a broken timer fails, not hangs). */
+function within<T>(promise: Promise<T>, what: string): Promise<T> {
+  return Promise.race([promise, new Promise<never>((_, reject) => setTimeout(() => reject(new Error(`still waiting for ${what} after ${DEADLINE_MS} ms`)), DEADLINE_MS).unref())]);
 }
 
 /** A peer that answers our stream header with its own and empty features (no STARTTLS on offer). */
@@ -66,7 +71,7 @@ describe("outbound stream and session deadlines in virtual time", () => {
     clock.advance(999);
     assert.equal(await settled(answer), false);
     clock.advance(1);
-    await assert.rejects(answer, { ...TIMEOUT, message: "no answer from b.example within 1000 ms" });
+    await assert.rejects(within(answer, "next() to time out"), { ...TIMEOUT, message: "no answer from b.example within 1000 ms" });
     stream.destroy("test over");
   });
 
@@ -80,7 +85,7 @@ describe("outbound stream and session deadlines in virtual time", () => {
     clock.advance(2999);
     assert.equal(await settled(negotiation), false);
     clock.advance(1);
-    await assert.rejects(negotiation, { ...TIMEOUT, message: "no stream header from b.example within 3000 ms" });
+    await assert.rejects(within(negotiation, "negotiate() to time out"), { ...TIMEOUT, message: "no stream header from b.example within 3000 ms" });
     stream.destroy("test over");
   });
 
@@ -110,7 +115,7 @@ describe("outbound stream and session deadlines in virtual time", () => {
     clock.advance(3999);
     assert.equal(await settled(attempt), false);
     clock.advance(1);
-    await attempt;
+    await within(attempt, "the attempt to end");
     assert.equal(failures.length, 1);
     const err = failures[0] as S2sError;
     assert.deepEqual([err.code, err.condition, err.message], [TIMEOUT.code, TIMEOUT.condition, "stream to b.example not usable within 4000 ms"]);
