@@ -43,9 +43,14 @@ export class StallingPeer {
       } else if (stage === 1 && /<starttls/.test(text)) {
         stage = 2;
         socket.write("<proceed xmlns='urn:ietf:params:xml:ns:xmpp-tls'/>");
-        // TLS handshake record header (handshake, TLS 1.2, 0x0200 bytes) and a few of its bytes: the
-        // client has started reading a ServerHello that never completes.
-        if (point === "tls") socket.write(Buffer.from([0x16, 0x03, 0x03, 0x02, 0x00, 0x02, 0x00, 0x01]));
+      } else if (stage === 2 && point === "tls") {
+        stage = 3;
+        // The initiator's ClientHello arrived (TLS: the client speaks first). Answer with a TLS
+        // handshake record header (handshake, TLS 1.2, 0x0200 bytes) and a few of its bytes: the
+        // client has started reading a ServerHello that never completes. Written right after
+        // <proceed/> instead, both could reach the initiator in one read, and its XML parser would
+        // take the TLS bytes for malformed XML: a parse error, not a stall.
+        socket.write(Buffer.from([0x16, 0x03, 0x03, 0x02, 0x00, 0x02, 0x00, 0x01]));
       }
       // "db:result": the initiator's <db:result/> is read and never answered.
     });
