@@ -10,7 +10,13 @@
  * --warmup N (untimed messages over the link before the timed run, default 0: steady state), --cpu-prof (our servers run with `node --cpu-prof`;
  * the hot spots are printed and the profiles kept next to the results), --out DIR (results folder,
  * default bench/results), --keep (keep the temp folder: configs, server logs, dnsmasq log),
- * --metrics (our servers run with [instrumentation.prometheus] on: the cost of the metrics, issue 12).
+ * --metrics (our servers run with [instrumentation.prometheus] on in every section).
+ *
+ *   node --import tsx bench/run.ts --metrics-cost # only the cost of the metrics (issue 12), ours on plain loopback, no root
+ *
+ * Metrics cost (section 6 of the full run; alone with --metrics-cost): --pairs N (default 10),
+ * --scrape-ms N (default 1000); with --metrics-cost, --messages (default 100,000), --warmup
+ * (default 20,000) and --batch apply to it. --metrics-cost --smoke: 2 tiny pairs (npm test).
  *
  * What it measures (topology per system: component X -> server A -> one S2S link, STARTTLS +
  * dialback -> server B -> component Y; servers found through DNS SRV on non-standard ports):
@@ -22,6 +28,9 @@
  *    generator to a fresh B; (RSS after - RSS before) / links);
  * 5. parser throughput (MB/s, stanzas/s) on one corpus: plugins/stream-saxes vs Prosody's
  *    util.xmppstream (lua5.4).
+ * 6. what the Prometheus metrics cost (ours only): pairs of link runs with metrics off and on,
+ *    interleaved, /metrics scraped during the "on" runs; CPU per stanza on/off with its interval
+ *    (bench/scenarios/metrics-cost.ts). Not in --smoke.
  * Medians of the trials; systems alternate first/second between trials so a load change on this
  * shared machine hits both. The table goes to stdout, the JSON to bench/results/.
  *
@@ -45,6 +54,7 @@ import { RawComponent } from "./lib/raw-component.js";
 import { S2sLoadGen } from "./lib/s2s-loadgen.js";
 import { stopAll, within } from "./lib/spawn.js";
 import { firstMessageLatency } from "./scenarios/latency.js";
+import { formatMetricsCost, metricsCost, type MetricsCostResult } from "./scenarios/metrics-cost.js";
 import { memoryPerLink, type MemoryResult } from "./scenarios/memory.js";
 import { parserScenario, type ParserScenarioResult } from "./scenarios/parser.js";
 import { DEFAULT_BATCH, throughput, type ThroughputResult } from "./scenarios/throughput.js";
@@ -78,6 +88,10 @@ interface Options {
   readonly cpuProf: boolean;
   /** Our servers collect Prometheus metrics (`[instrumentation.prometheus]`). */
   readonly metrics: boolean;
+  /** Only the metrics cost section (on plain loopback, ours only). */
+  readonly metricsCostOnly: boolean;
+  /** The metrics cost section: pairs (0 = not run), workload and scrape interval. */
+  readonly cost: { readonly pairs: number; readonly messages: number; readonly warmup: number; readonly batch: number; readonly scrapeMs: number };
   readonly trials: number;
   readonly messages: number;
   readonly links: number;
@@ -105,11 +119,12 @@ function parseOptions(argv: readonly string[]): Options {
     if (!Number.isInteger(n) || n <= 0) throw new Error(`${flag}: expected a positive integer (got ${JSON.stringify(v)})`);
     return n;
   };
-  const known = new Set(["--smoke", "--quick", "--inside", "--keep", "--cpu-prof", "--metrics", "--trials", "--messages", "--links", "--batch", "--warmup", "--out"]);
+  const withValue = ["--trials", "--messages", "--links", "--batch", "--warmup", "--out", "--pairs", "--scrape-ms"];
+  const known = new Set(["--smoke", "--quick", "--inside", "--keep", "--cpu-prof", "--metrics", "--metrics-cost", ...withValue]);
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i]!;
     if (!known.has(a)) throw new Error(`unknown option ${a} (expected ${[...known].filter((k) => k !== "--inside").join(", ")})`);
-    if (["--trials", "--messages", "--links", "--batch", "--warmup", "--out"].includes(a)) i++;
+    if (withValue.includes(a)) i++;
   }
   const smoke = has("--smoke");
   const quick = has("--quick");
@@ -118,9 +133,22 @@ function parseOptions(argv: readonly string[]): Options {
     : quick
       ? { trials: 1, messages: 5_000, links: 200, parserBytes: 2_000_000, parserRuns: 3 }
       : { trials: 5, messages: 20_000, links: 1_000, parserBytes: 8_000_000, parserRuns: 5 };
+  const metricsCostOnly = has("--metrics-cost");
+  if (metricsCostOnly && has("--metrics")) throw new Error("--metrics-cost compares metrics off and on itself: drop --metrics");
+  const costPreset = smoke ? { pairs: 2, messages: 2_000, warmup: 500, scrapeMs: 200 } : quick ? { pairs: 6, messages: 50_000, warmup: 20_000, scrapeMs: 1_000 } : { pairs: 10, messages: 100_000, warmup: 20_000, scrapeMs: 1_000 };
+  // The full run's sections keep --messages/--warmup/--batch; the cost section has its own workload unless it runs alone.
+  const costInt = (flag: string, fallback: number) => (metricsCostOnly ? int(flag, fallback) : fallback);
   return {
     smoke,
     quick,
+    metricsCostOnly,
+    cost: {
+      pairs: smoke && !metricsCostOnly ? 0 : int("--pairs", costPreset.pairs),
+      messages: costInt("--messages", costPreset.messages),
+      warmup: metricsCostOnly && value("--warmup") === "0" ? 0 : costInt("--warmup", costPreset.warmup),
+      batch: costInt("--batch", DEFAULT_BATCH),
+      scrapeMs: int("--scrape-ms", costPreset.scrapeMs),
+    },
     inside: has("--inside"),
     keep: has("--keep") || process.env.XMPP_S2S_BENCH_KEEP === "1",
     cpuProf: has("--cpu-prof"),
@@ -133,7 +161,7 @@ function parseOptions(argv: readonly string[]): Options {
     parserBytes: preset.parserBytes,
     parserRuns: preset.parserRuns,
     outDir: resolve(value("--out") ?? join(ROOT, "bench", "results")),
-    systems: smoke ? ["ours"] : ["ours", "prosody"],
+    systems: smoke || metricsCostOnly ? ["ours"] : ["ours", "prosody"],
     // --out made absolute: the measuring process runs from the repository root.
     args: argv.filter((a) => a !== "--inside").map((a, i, all) => (all[i - 1] === "--out" ? resolve(a) : a)),
   };
@@ -240,6 +268,7 @@ interface Collected {
   link: Record<System, LinkTrial[]>;
   memory: Record<System, MemoryResult[]>;
   parser?: ParserScenarioResult;
+  metricsCost?: MetricsCostResult;
   errors: string[];
 }
 
@@ -378,10 +407,12 @@ async function measure(options: Options, mode: Mode): Promise<number> {
     world = await BenchWorld.create({ mode, dir, root: ROOT, cpuProfDir, metrics: options.metrics });
     if (options.systems.includes("prosody")) prosody = prosodyVersion(world);
     say(`${ours} vs ${prosody || "(Prosody not measured: --smoke)"}; node ${process.version}; ${cpuModel}, nproc ${nproc}; load ${loadBefore.map((l) => l.toFixed(2)).join(" ")}`);
-    say(`${options.trials} trial(s); ${options.messages} messages per link run; ${options.links} links for memory; parser corpus ${(options.parserBytes / 1e6).toFixed(1)} MB x ${options.parserRuns} runs; temp folder ${dir}`);
+    if (options.metricsCostOnly) say(`metrics cost only: ${options.cost.pairs} pairs of trials (off/on); temp folder ${dir}`);
+    else say(`${options.trials} trial(s); ${options.messages} messages per link run; ${options.links} links for memory; parser corpus ${(options.parserBytes / 1e6).toFixed(1)} MB x ${options.parserRuns} runs; temp folder ${dir}`);
+    const trials = options.metricsCostOnly ? 0 : options.trials;
 
     // 1-3: fresh pair per trial and system: first message (latency), then the throughput run on that link.
-    for (let t = 1; t <= options.trials; t++) {
+    for (let t = 1; t <= trials; t++) {
       const order = t % 2 === 1 ? options.systems : [...options.systems].reverse();
       for (const system of order) {
         try {
@@ -398,7 +429,7 @@ async function measure(options: Options, mode: Mode): Promise<number> {
     }
 
     // 4: memory per idle authenticated TLS link, fresh target per trial.
-    for (let t = 1; t <= options.trials; t++) {
+    for (let t = 1; t <= trials; t++) {
       const order = t % 2 === 1 ? options.systems : [...options.systems].reverse();
       for (const system of order) {
         try {
@@ -416,13 +447,19 @@ async function measure(options: Options, mode: Mode): Promise<number> {
 
     // 5: parsers on one corpus.
     try {
-      collected.parser = parserScenario({ dir, bytes: options.parserBytes, runs: options.parserRuns, prosody: options.systems.includes("prosody"), timeoutMs: 120_000 });
+      if (!options.metricsCostOnly) collected.parser = parserScenario({ dir, bytes: options.parserBytes, runs: options.parserRuns, prosody: options.systems.includes("prosody"), timeoutMs: 120_000 });
       const p = collected.parser;
-      say(`parser: ${(p.bytes / 1e6).toFixed(2)} MB, ${p.stanzas} stanzas: ours ${p.ours.mbPerSec.toFixed(1)} MB/s${p.prosody ? `, Prosody ${p.prosody.mbPerSec.toFixed(1)} MB/s` : ""}`);
+      if (p) say(`parser: ${(p.bytes / 1e6).toFixed(2)} MB, ${p.stanzas} stanzas: ours ${p.ours.mbPerSec.toFixed(1)} MB/s${p.prosody ? `, Prosody ${p.prosody.mbPerSec.toFixed(1)} MB/s` : ""}`);
     } catch (err) {
       const text = `parser scenario failed: ${(err as Error).message}`;
       collected.errors.push(text);
       say(text);
+    }
+
+    // 6: the cost of the Prometheus metrics, ours only, off/on pairs in this invocation.
+    if (options.cost.pairs > 0) {
+      collected.metricsCost = await metricsCost(world, { ...options.cost, deadlineAt: started + RUN_DEADLINE_MS - 60_000, say });
+      collected.errors.push(...collected.metricsCost.errors);
     }
   } finally {
     await world?.close();
@@ -446,16 +483,26 @@ async function measure(options: Options, mode: Mode): Promise<number> {
     { figure: "peak RSS after the run, MiB, server B", ours: pick("ours", (r) => r.throughput.peakRssB / 2 ** 20), prosody: pick("prosody", (r) => r.throughput.peakRssB / 2 ** 20), digits: 1, better: "lower" },
   ];
   const elapsed = (Date.now() - started) / 1000;
+  const where = options.smoke || options.metricsCostOnly ? "ours -> ours on plain loopback, s2s.address" : "ours -> ours vs Prosody -> Prosody, network namespace, DNS SRV";
   const lines = [
     "",
-    `xmpp-s2s bench (${options.smoke ? "smoke: ours -> ours on plain loopback, s2s.address" : "ours -> ours vs Prosody -> Prosody, network namespace, DNS SRV"}): medians of ${options.trials} trial(s)${options.metrics ? "; metrics ON ([instrumentation.prometheus])" : ""}`,
+    options.metricsCostOnly ? `xmpp-s2s bench, metrics cost only (${where})` : `xmpp-s2s bench (${options.smoke ? `smoke: ${where}` : where}): medians of ${options.trials} trial(s)${options.metrics ? "; metrics ON ([instrumentation.prometheus])" : ""}`,
     `${ours}; ${prosody || "Prosody not measured"}; node ${process.version}; ${cpuModel}, nproc ${nproc}`,
     `load average before ${loadBefore.map((l) => l.toFixed(2)).join(" ")}, after ${loadAfter.map((l) => l.toFixed(2)).join(" ")}; ${elapsed.toFixed(0)} s`,
-    `link: ${options.messages} messages of ~200 B${options.batch > 1 ? ` (${options.batch} per write)` : ", one write each"}${options.warmup > 0 ? ` after ${options.warmup} untimed warm-up messages` : ""}, component -> A -> S2S (STARTTLS + dialback) -> B -> component; memory: ${options.links} inbound links to B; parser: ${collected.parser ? `${(collected.parser.bytes / 1e6).toFixed(1)} MB, ${collected.parser.stanzas} stanzas, ${collected.parser.chunk / 1024} KiB chunks` : "-"}`,
-    "",
-    table(rows),
-    "",
   ];
+  if (!options.metricsCostOnly) {
+    lines.push(
+      `link: ${options.messages} messages of ~200 B${options.batch > 1 ? ` (${options.batch} per write)` : ", one write each"}${options.warmup > 0 ? ` after ${options.warmup} untimed warm-up messages` : ""}, component -> A -> S2S (STARTTLS + dialback) -> B -> component; memory: ${options.links} inbound links to B; parser: ${collected.parser ? `${(collected.parser.bytes / 1e6).toFixed(1)} MB, ${collected.parser.stanzas} stanzas, ${collected.parser.chunk / 1024} KiB chunks` : "-"}`,
+      "",
+      table(rows),
+    );
+  }
+  if (collected.metricsCost) {
+    const c = options.cost;
+    const describe = `metrics cost ([instrumentation.prometheus] + [[listen.http]] /metrics scraped every ${c.scrapeMs} ms on both servers, vs neither): ${collected.metricsCost.pairs} pairs of trials off/on in alternating order, fresh servers per trial; ${c.messages} messages of ~200 B${c.batch > 1 ? ` (${c.batch} per write)` : ", one write each"} after ${c.warmup} untimed warm-up messages, component -> A -> S2S -> B -> component${collected.metricsCost.cutShort ? `; ${collected.metricsCost.cutShort}` : ""}`;
+    lines.push("", formatMetricsCost(collected.metricsCost, describe));
+  }
+  lines.push("");
   process.stdout.write(`${lines.join("\n")}\n`);
 
   // Hot spots (--cpu-prof): our servers' profiles, from the last link trial's pair.
@@ -479,7 +526,7 @@ async function measure(options: Options, mode: Mode): Promise<number> {
 
   const stamp = new Date().toISOString().replace(/[-:]/g, "").replace(/\.\d+Z$/, "Z");
   mkdirSync(options.outDir, { recursive: true });
-  const outFile = join(options.outDir, `bench-${options.smoke ? "smoke-" : options.quick ? "quick-" : ""}${stamp}.json`);
+  const outFile = join(options.outDir, `bench-${options.metricsCostOnly ? "metrics-cost-" : ""}${options.smoke ? "smoke-" : options.quick ? "quick-" : ""}${stamp}.json`);
   if (cpuProfDir) {
     const kept = join(options.outDir, `profiles-${stamp}`);
     cpSync(cpuProfDir, kept, { recursive: true });
@@ -492,8 +539,8 @@ async function measure(options: Options, mode: Mode): Promise<number> {
     prosody: prosody || undefined,
     machine: { cpuModel, nproc, node: process.version, loadBefore, loadAfter },
     seconds: elapsed,
-    settings: { mode, trials: options.trials, messages: options.messages, batch: options.batch, warmup: options.warmup, links: options.links, parserBytes: options.parserBytes, parserRuns: options.parserRuns },
-    figures: rows.map((r) => ({ figure: r.figure, ours: r.ours, prosody: r.prosody, oursNote: r.oursNote, prosodyNote: r.prosodyNote, ratio: ratioOf(r), better: r.better, target: r.target?.label, met: met(r) || undefined })),
+    settings: { mode, trials: options.trials, messages: options.messages, batch: options.batch, warmup: options.warmup, links: options.links, parserBytes: options.parserBytes, parserRuns: options.parserRuns, metricsCost: options.cost },
+    figures: options.metricsCostOnly ? [] : rows.map((r) => ({ figure: r.figure, ours: r.ours, prosody: r.prosody, oursNote: r.oursNote, prosodyNote: r.prosodyNote, ratio: ratioOf(r), better: r.better, target: r.target?.label, met: met(r) || undefined })),
     trials: collected,
     hotSpots: profiles.map((p) => ({ title: p.title, ...p.summary })),
   };
@@ -507,6 +554,7 @@ async function measure(options: Options, mode: Mode): Promise<number> {
     return 1;
   }
   const missed = rows.filter((r) => met(r) === "NO").map((r) => r.figure);
+  if (collected.metricsCost?.verdict === "NOT met") missed.push("metrics cost");
   if (missed.length > 0) process.stdout.write(`targets missed: ${missed.join("; ")}${options.cpuProf ? "" : " (profile our servers with --cpu-prof)"}\n`);
   return 0;
 }
@@ -527,7 +575,7 @@ for (const sig of ["SIGINT", "SIGTERM", "SIGHUP"] as const) {
     if (exiting) return;
     exiting = true;
     say(`${sig}: stopping`);
-    const done = options.inside || options.smoke
+    const done = options.inside || options.smoke || options.metricsCostOnly
       ? stopAll().then(() => {
           if (workDir && !options.keep) rmSync(workDir, { recursive: true, force: true });
         })
@@ -538,7 +586,7 @@ for (const sig of ["SIGINT", "SIGTERM", "SIGHUP"] as const) {
 
 let code: number;
 try {
-  if (options.smoke) {
+  if (options.smoke || options.metricsCostOnly) {
     ensureBuilt();
     code = await measure(options, "loopback");
   } else if (options.inside) {
@@ -556,7 +604,7 @@ try {
   }
 }
 if (!exiting) {
-  if (options.inside || options.smoke) await stopAll();
+  if (options.inside || options.smoke || options.metricsCostOnly) await stopAll();
   else await outerTeardown();
   process.exit(code);
 }

@@ -52,8 +52,12 @@ export interface ServerSpec {
   readonly ip: string;
   readonly s2sPort: number;
   readonly servicePort: number;
+  /** Ours with metrics on: the `[[listen.http]]` port that serves `/metrics` on `ip`. */
+  readonly metricsPort: number;
   readonly dir: string;
   readonly configFile: string;
+  /** Ours: the same configuration plus `[instrumentation.prometheus]` and a `[[listen.http]]` on `metricsPort`. */
+  readonly metricsConfigFile: string;
   readonly logFile: string;
 }
 
@@ -63,6 +67,8 @@ export interface RunningServer {
   readonly pid: number;
   /** Ours in a memory trial: the file gc-on-signal.cjs appends to after a forced GC (SIGUSR2). */
   readonly gcFile?: string;
+  /** Ours started with its metrics configuration: `http://ip:metricsPort/metrics` answers. */
+  readonly metrics: boolean;
   stop(): Promise<void>;
   /** Last lines of the server's log (for error messages). */
   tail(): string;
@@ -92,7 +98,11 @@ export interface WorldOptions {
   readonly root: string;
   /** When set, our servers run with `node --cpu-prof` and write their profiles here. */
   readonly cpuProfDir?: string;
-  /** Our servers run with `[instrumentation.prometheus]` (metrics collected, not scraped). */
+  /**
+   * Default for `startServer`: our servers run with `[instrumentation.prometheus]` and a
+   * `[[listen.http]]` serving `/metrics` on their address, port `metricsPort` (whoever starts
+   * them decides whether to scrape it). `--metrics`; the metrics cost section chooses per start.
+   */
   readonly metrics?: boolean;
 }
 
@@ -142,8 +152,10 @@ export class BenchWorld {
         ip: ip(netnsIp),
         s2sPort: await port(s2sPort),
         servicePort: await port(5347),
+        metricsPort: await port(9091),
         dir: sdir,
         configFile: join(sdir, system === "ours" ? "s2s.toml" : "prosody.cfg.lua"),
+        metricsConfigFile: join(sdir, "s2s-metrics.toml"),
         logFile: join(sdir, system === "ours" ? "server.log" : "prosody.log"),
       };
     };
@@ -161,7 +173,10 @@ export class BenchWorld {
     const loadgen: LoadGenSpec = { domain: "lg.test", ip: ip("127.0.5.1"), port: await port(5299), secret: "bench-loadgen-dialback-secret", certPem: lg.certPem + lg.chainPem, keyPem: lg.keyPem };
     const world = new BenchWorld(options, servers, loadgen);
 
-    for (const s of Object.values(servers.ours)) writeFileSync(s.configFile, world.#oursConfig(s, leaves.get(s.domain)!));
+    for (const s of Object.values(servers.ours)) {
+      writeFileSync(s.configFile, world.#oursConfig(s, leaves.get(s.domain)!, false));
+      writeFileSync(s.metricsConfigFile, world.#oursConfig(s, leaves.get(s.domain)!, true));
+    }
     if (!loop) {
       for (const s of Object.values(servers.prosody)) {
         const leaf = leaves.get(s.domain)!;
@@ -177,7 +192,7 @@ export class BenchWorld {
   }
 
   /** Everything our server B needs to know to reach the load generator, and A and B each other. */
-  #oursConfig(s: ServerSpec, leaf: Leaf): string {
+  #oursConfig(s: ServerSpec, leaf: Leaf, metrics: boolean): string {
     const certfile = join(s.dir, `${s.domain}.pem`);
     writeFileSync(certfile, readFileSync(leaf.certfile));
     const lines = [
@@ -215,7 +230,19 @@ export class BenchWorld {
     } else {
       lines.push(``, `[plugins.dns]`, `servers = [${toml(NETNS_DNS)}]`);
     }
-    if (this.options.metrics) lines.push(``, `[instrumentation.prometheus]`);
+    if (metrics) {
+      lines.push(
+        ``,
+        `[[listen.http]]`,
+        `port = ${s.metricsPort}`,
+        `ip_address = ${toml(s.ip)}`,
+        `[[listen.http.handlers.mongoose_prometheus_handler]]`,
+        `host = "_"`,
+        `path = "/metrics"`,
+        ``,
+        `[instrumentation.prometheus]`,
+      );
+    }
     lines.push(``);
     return lines.join("\n");
   }
@@ -247,9 +274,10 @@ export class BenchWorld {
 
   /**
    * A fresh server process; resolves once its S2S and component ports accept connections.
-   * `purpose` names its CPU profile (`ours-link-a-001.cpuprofile`) under --cpu-prof.
+   * `purpose` names its CPU profile (`ours-link-a-001.cpuprofile`) under --cpu-prof; `metrics`
+   * (ours only) picks the configuration with `[instrumentation.prometheus]` and `/metrics`.
    */
-  async startServer(system: System, role: Role, purpose: "link" | "memory"): Promise<RunningServer> {
+  async startServer(system: System, role: Role, purpose: "link" | "memory", metrics = this.options.metrics ?? false): Promise<RunningServer> {
     const spec = this.servers[system][role];
     const n = ++this.#starts;
     let proc: Started;
@@ -262,14 +290,16 @@ export class BenchWorld {
         flags.push("--expose-gc", "--require", join(this.options.root, "bench", "lib", "gc-on-signal.cjs"));
       }
       const env = gcFile ? { ...process.env, XMPP_S2S_BENCH_GC_FILE: gcFile } : process.env;
-      proc = startProcess(spec.name, process.execPath, [...flags, join(this.options.root, "dist", "bin", "xmpp-s2s.js"), "start", "--config", spec.configFile, "--log-level", "warn"], spec.logFile, { cwd: this.options.root, env });
+      proc = startProcess(spec.name, process.execPath, [...flags, join(this.options.root, "dist", "bin", "xmpp-s2s.js"), "start", "--config", metrics ? spec.metricsConfigFile : spec.configFile, "--log-level", "warn"], spec.logFile, { cwd: this.options.root, env });
     } else {
       proc = startProcess(spec.name, "prosody", ["--config", spec.configFile, "-F"], join(spec.dir, "console.log"));
     }
     const logTail = () => `${tail(spec.logFile)}${system === "prosody" ? `\n${tail(join(spec.dir, "console.log"))}` : ""}`;
-    const running: RunningServer = { spec, proc, pid: proc.pid, gcFile, stop: () => stopProcess(proc), tail: logTail };
+    const running: RunningServer = { spec, proc, pid: proc.pid, gcFile, metrics: system === "ours" && metrics, stop: () => stopProcess(proc), tail: logTail };
     try {
-      await waitListening(proc, [[spec.ip, spec.s2sPort], [spec.ip, spec.servicePort]], START_DEADLINE_MS, logTail);
+      const ports: Array<[string, number]> = [[spec.ip, spec.s2sPort], [spec.ip, spec.servicePort]];
+      if (running.metrics) ports.push([spec.ip, spec.metricsPort]);
+      await waitListening(proc, ports, START_DEADLINE_MS, logTail);
     } catch (err) {
       await running.stop();
       throw err;
@@ -278,8 +308,8 @@ export class BenchWorld {
   }
 
   /** Fresh A and B of one system (fresh processes: no DNS cache, no link). */
-  async startPair(system: System): Promise<Pair> {
-    const [a, b] = await Promise.all([this.startServer(system, "a", "link"), this.startServer(system, "b", "link")]);
+  async startPair(system: System, metrics = this.options.metrics ?? false): Promise<Pair> {
+    const [a, b] = await Promise.all([this.startServer(system, "a", "link", metrics), this.startServer(system, "b", "link", metrics)]);
     return {
       system,
       a,
