@@ -15,8 +15,10 @@
  *   node --import tsx bench/run.ts --metrics-cost # only the cost of the metrics (issue 12), ours on plain loopback, no root
  *
  * Metrics cost (section 6 of the full run; alone with --metrics-cost): --pairs N (default 10),
- * --scrape-ms N (default 1000); with --metrics-cost, --messages (default 100,000), --warmup
- * (default 20,000) and --batch apply to it. --metrics-cost --smoke: 2 tiny pairs (npm test).
+ * --scrape-ms N (default 1000), --cost-mode concurrent|sequential (default concurrent: the off and
+ * on links of a pair run at the same time; sequential: one after the other); with --metrics-cost,
+ * --messages (default 200,000), --warmup (default 100,000) and --batch apply to it. Never profiled
+ * (--cpu-prof). --metrics-cost --smoke: 2 tiny pairs (npm test).
  *
  * What it measures (topology per system: component X -> server A -> one S2S link, STARTTLS +
  * dialback -> server B -> component Y; servers found through DNS SRV on non-standard ports):
@@ -54,7 +56,7 @@ import { RawComponent } from "./lib/raw-component.js";
 import { S2sLoadGen } from "./lib/s2s-loadgen.js";
 import { stopAll, within } from "./lib/spawn.js";
 import { firstMessageLatency } from "./scenarios/latency.js";
-import { formatMetricsCost, metricsCost, type MetricsCostResult } from "./scenarios/metrics-cost.js";
+import { formatMetricsCost, metricsCost, type CostMode, type MetricsCostResult } from "./scenarios/metrics-cost.js";
 import { memoryPerLink, type MemoryResult } from "./scenarios/memory.js";
 import { parserScenario, type ParserScenarioResult } from "./scenarios/parser.js";
 import { DEFAULT_BATCH, throughput, type ThroughputResult } from "./scenarios/throughput.js";
@@ -91,7 +93,7 @@ interface Options {
   /** Only the metrics cost section (on plain loopback, ours only). */
   readonly metricsCostOnly: boolean;
   /** The metrics cost section: pairs (0 = not run), workload and scrape interval. */
-  readonly cost: { readonly pairs: number; readonly messages: number; readonly warmup: number; readonly batch: number; readonly scrapeMs: number };
+  readonly cost: { readonly pairs: number; readonly messages: number; readonly warmup: number; readonly batch: number; readonly scrapeMs: number; readonly mode: CostMode };
   readonly trials: number;
   readonly messages: number;
   readonly links: number;
@@ -119,7 +121,7 @@ function parseOptions(argv: readonly string[]): Options {
     if (!Number.isInteger(n) || n <= 0) throw new Error(`${flag}: expected a positive integer (got ${JSON.stringify(v)})`);
     return n;
   };
-  const withValue = ["--trials", "--messages", "--links", "--batch", "--warmup", "--out", "--pairs", "--scrape-ms"];
+  const withValue = ["--trials", "--messages", "--links", "--batch", "--warmup", "--out", "--pairs", "--scrape-ms", "--cost-mode"];
   const known = new Set(["--smoke", "--quick", "--inside", "--keep", "--cpu-prof", "--metrics", "--metrics-cost", ...withValue]);
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i]!;
@@ -135,7 +137,7 @@ function parseOptions(argv: readonly string[]): Options {
       : { trials: 5, messages: 20_000, links: 1_000, parserBytes: 8_000_000, parserRuns: 5 };
   const metricsCostOnly = has("--metrics-cost");
   if (metricsCostOnly && has("--metrics")) throw new Error("--metrics-cost compares metrics off and on itself: drop --metrics");
-  const costPreset = smoke ? { pairs: 2, messages: 2_000, warmup: 500, scrapeMs: 200 } : quick ? { pairs: 6, messages: 50_000, warmup: 20_000, scrapeMs: 1_000 } : { pairs: 10, messages: 100_000, warmup: 20_000, scrapeMs: 1_000 };
+  const costPreset = smoke ? { pairs: 2, messages: 2_000, warmup: 500, scrapeMs: 200 } : quick ? { pairs: 6, messages: 100_000, warmup: 50_000, scrapeMs: 1_000 } : { pairs: 10, messages: 200_000, warmup: 100_000, scrapeMs: 1_000 };
   // The full run's sections keep --messages/--warmup/--batch; the cost section has its own workload unless it runs alone.
   const costInt = (flag: string, fallback: number) => (metricsCostOnly ? int(flag, fallback) : fallback);
   return {
@@ -148,6 +150,7 @@ function parseOptions(argv: readonly string[]): Options {
       warmup: metricsCostOnly && value("--warmup") === "0" ? 0 : costInt("--warmup", costPreset.warmup),
       batch: costInt("--batch", DEFAULT_BATCH),
       scrapeMs: int("--scrape-ms", costPreset.scrapeMs),
+      mode: costMode(value("--cost-mode")),
     },
     inside: has("--inside"),
     keep: has("--keep") || process.env.XMPP_S2S_BENCH_KEEP === "1",
@@ -165,6 +168,11 @@ function parseOptions(argv: readonly string[]): Options {
     // --out made absolute: the measuring process runs from the repository root.
     args: argv.filter((a) => a !== "--inside").map((a, i, all) => (all[i - 1] === "--out" ? resolve(a) : a)),
   };
+}
+
+function costMode(v: string | undefined): CostMode {
+  if (v === undefined || v === "concurrent" || v === "sequential") return v ?? "concurrent";
+  throw new Error(`--cost-mode: expected concurrent or sequential (got ${JSON.stringify(v)})`);
 }
 
 class CannotRun extends Error {}
@@ -458,7 +466,13 @@ async function measure(options: Options, mode: Mode): Promise<number> {
 
     // 6: the cost of the Prometheus metrics, ours only, off/on pairs in this invocation.
     if (options.cost.pairs > 0) {
-      collected.metricsCost = await metricsCost(world, { ...options.cost, deadlineAt: started + RUN_DEADLINE_MS - 60_000, say });
+      // Its own worlds on plain loopback (also inside the namespace): one per side, so that the
+      // off and on pairs can run at the same time without sharing a port.
+      const worlds = {
+        off: await BenchWorld.create({ mode: "loopback", dir: join(dir, "cost-off"), root: ROOT }),
+        on: await BenchWorld.create({ mode: "loopback", dir: join(dir, "cost-on"), root: ROOT }),
+      };
+      collected.metricsCost = await metricsCost(worlds, { ...options.cost, deadlineAt: started + RUN_DEADLINE_MS - 60_000, say });
       collected.errors.push(...collected.metricsCost.errors);
     }
   } finally {
@@ -499,7 +513,8 @@ async function measure(options: Options, mode: Mode): Promise<number> {
   }
   if (collected.metricsCost) {
     const c = options.cost;
-    const describe = `metrics cost ([instrumentation.prometheus] + [[listen.http]] /metrics scraped every ${c.scrapeMs} ms on both servers, vs neither): ${collected.metricsCost.pairs} pairs of trials off/on in alternating order, fresh servers per trial; ${c.messages} messages of ~200 B${c.batch > 1 ? ` (${c.batch} per write)` : ", one write each"} after ${c.warmup} untimed warm-up messages, component -> A -> S2S -> B -> component${collected.metricsCost.cutShort ? `; ${collected.metricsCost.cutShort}` : ""}`;
+    const how = c.mode === "concurrent" ? "each pair's off and on links running at the same time over the same window" : "off and on one after the other, in alternating order";
+    const describe = `metrics cost ([instrumentation.prometheus] + [[listen.http]] /metrics scraped every ${c.scrapeMs} ms on both servers, vs neither): ${collected.metricsCost.pairs} pairs of trials (${c.mode}: ${how}), fresh servers per trial, ours on plain loopback; ${c.messages} messages of ~200 B${c.batch > 1 ? ` (${c.batch} per write)` : ", one write each"} after ${c.warmup} untimed warm-up messages, component -> A -> S2S -> B -> component${collected.metricsCost.cutShort ? `; ${collected.metricsCost.cutShort}` : ""}`;
     lines.push("", formatMetricsCost(collected.metricsCost, describe));
   }
   lines.push("");

@@ -12,13 +12,13 @@
  * the ratios with a distribution-free 95 % interval (bench/lib/paired.ts), and the verdict says
  * "too noisy" when that interval straddles the limit.
  */
-import { median } from "../lib/proc.js";
+import { cpuMicros, median } from "../lib/proc.js";
 import { pairedRatio, verdict, type PairedRatio, type Verdict } from "../lib/paired.js";
 import { RawComponent } from "../lib/raw-component.js";
 import { Scraper, scrapeSample } from "../lib/scraper.js";
 import type { BenchWorld, RunningServer } from "../world.js";
-import { firstMessageLatency } from "./latency.js";
-import { throughput } from "./throughput.js";
+import { firstMessageLatency, watchBounces } from "./latency.js";
+import { messageBatches, sendAll, throughput } from "./throughput.js";
 
 /** Issue 12: the metrics may cost at most 3 % on the hot path. */
 export const METRICS_COST_LIMIT = 0.03;
@@ -30,6 +30,8 @@ export interface MetricsCostOptions {
   readonly warmup: number;
   readonly batch: number;
   readonly scrapeMs: number;
+  /** concurrent (default): the off and on links run at the same time; sequential: one after the other. */
+  readonly mode: CostMode;
   /** Epoch ms after which no new pair starts (the run's overall bound). */
   readonly deadlineAt: number;
   readonly say: (line: string) => void;
@@ -44,7 +46,12 @@ export interface CostTrial {
   readonly cpuUsPerMsgAB: number;
   /** Metrics on: scrapes answered during the timed run (both servers). */
   readonly scrapes?: number;
+  /** Metrics on: server A's CPU per scrape of /metrics, µs (SCRAPE_SAMPLES back-to-back scrapes after the run). */
+  readonly cpuUsPerScrapeA?: number;
 }
+
+/** Back-to-back scrapes after the run, for the CPU one scrape costs a server. */
+const SCRAPE_SAMPLES = 20;
 
 export interface CostFigure {
   readonly figure: string;
@@ -71,46 +78,142 @@ function metricsUrl(s: RunningServer): string {
   return `http://${s.spec.ip}:${s.spec.metricsPort}/metrics`;
 }
 
-async function costTrial(world: BenchWorld, pair: number, metrics: boolean, o: MetricsCostOptions): Promise<CostTrial> {
-  const servers = await world.startPair("ours", metrics);
-  const { a, b } = servers;
+/** A fresh pair of our servers with one warm link (first message delivered), scraped when metrics are on. */
+interface Link {
+  readonly metrics: boolean;
+  readonly a: RunningServer;
+  readonly b: RunningServer;
+  readonly x: RawComponent;
+  readonly y: RawComponent;
+  readonly scraper?: Scraper;
+  withLogs(err: Error): Error;
+  close(): Promise<void>;
+}
+
+async function openLink(world: BenchWorld, metrics: boolean, o: MetricsCostOptions): Promise<Link> {
+  const pair = await world.startPair("ours", metrics);
+  const { a, b } = pair;
   let x: RawComponent | undefined;
   let y: RawComponent | undefined;
   let scraper: Scraper | undefined;
   const withLogs = (err: Error) => new Error(`${err.message}\n--- ${a.spec.name} log:\n${a.tail()}\n--- ${b.spec.name} log:\n${b.tail()}`);
+  const close = async () => {
+    await scraper?.stop();
+    x?.close();
+    y?.close();
+    await pair.stop();
+  };
   try {
     y = await RawComponent.connect(b.spec.ip, b.spec.servicePort, b.spec.componentDomain, b.spec.componentSecret);
     x = await RawComponent.connect(a.spec.ip, a.spec.servicePort, a.spec.componentDomain, a.spec.componentSecret);
     await firstMessageLatency(x, y, 30_000).catch((err: Error) => Promise.reject(withLogs(err)));
+    // From before the warm-up: the first scrapes (prom-client's lazy set-up) are not in the timed run.
     if (metrics) scraper = new Scraper([metricsUrl(a), metricsUrl(b)], o.scrapeMs).start();
-    if (o.warmup > 0) await throughput(x, y, { a: a.pid, b: b.pid }, o.warmup, 120_000, o.batch).catch((err: Error) => Promise.reject(withLogs(err)));
-    const scrapesBefore = scraper?.count ?? 0;
-    const tp = await throughput(x, y, { a: a.pid, b: b.pid }, o.messages, 120_000, o.batch).catch((err: Error) => Promise.reject(withLogs(err)));
-    await scraper?.stop();
-    if (scraper && scraper.failures.length > 0) throw new Error(`scrapes failed: ${scraper.failures.slice(0, 3).join("; ")}`);
-    if (metrics) {
-      // The "on" figure must be of servers that really counted: A wrote, B received every stanza.
-      const sent = 1 + o.warmup + o.messages;
-      const out = await scrapeSample(metricsUrl(a), "xmpp_s2s_stanzas_total", { direction: "outbound" });
-      const inb = await scrapeSample(metricsUrl(b), "xmpp_s2s_stanzas_total", { direction: "inbound" });
-      if (out !== sent || inb !== sent) throw new Error(`metrics on, but xmpp_s2s_stanzas_total is A outbound ${out}, B inbound ${inb} (sent ${sent})`);
-    }
-    return {
-      pair,
-      metrics,
-      msgsPerSec: tp.msgsPerSec,
-      cpuUsPerMsgA: tp.cpuUsPerMsgA,
-      cpuUsPerMsgB: tp.cpuUsPerMsgB,
-      cpuUsPerMsgAB: tp.cpuUsPerMsgA + tp.cpuUsPerMsgB,
-      scrapes: scraper ? scraper.count - scrapesBefore : undefined,
-    };
-  } finally {
-    await scraper?.stop();
-    x?.close();
-    y?.close();
-    await servers.stop();
+    return { metrics, a, b, x, y, scraper, withLogs, close };
+  } catch (err) {
+    await close();
+    throw err;
   }
 }
+
+/**
+ * After the run, with metrics on: the figure must be of servers that really counted, so A must
+ * have written and B received every stanza (first message + warm-up + timed run).
+ */
+async function checkCounted(link: Link, o: MetricsCostOptions): Promise<void> {
+  if (!link.metrics) return;
+  await link.scraper?.stop();
+  if (link.scraper && link.scraper.failures.length > 0) throw new Error(`scrapes failed: ${link.scraper.failures.slice(0, 3).join("; ")}`);
+  const sent = 1 + o.warmup + o.messages;
+  const out = await scrapeSample(metricsUrl(link.a), "xmpp_s2s_stanzas_total", { direction: "outbound" });
+  const inb = await scrapeSample(metricsUrl(link.b), "xmpp_s2s_stanzas_total", { direction: "inbound" });
+  if (out !== sent || inb !== sent) throw new Error(`metrics on, but xmpp_s2s_stanzas_total is A outbound ${out}, B inbound ${inb} (sent ${sent})`);
+}
+
+/** Server A's CPU per scrape, µs: SCRAPE_SAMPLES scrapes one after the other on the now idle link. */
+async function cpuPerScrape(link: Link): Promise<number> {
+  const url = metricsUrl(link.a);
+  const cpu0 = cpuMicros(link.a.pid);
+  for (let i = 0; i < SCRAPE_SAMPLES; i++) await scrapeSample(url, "xmpp_s2s_stanzas_total", { direction: "outbound" });
+  return (cpuMicros(link.a.pid) - cpu0) / SCRAPE_SAMPLES;
+}
+
+/** Sequential: one link at a time (the order alternates between pairs). */
+async function sequentialTrial(world: BenchWorld, pair: number, metrics: boolean, o: MetricsCostOptions): Promise<CostTrial> {
+  const link = await openLink(world, metrics, o);
+  try {
+    const { a, b, x, y } = link;
+    if (o.warmup > 0) await throughput(x, y, { a: a.pid, b: b.pid }, o.warmup, 120_000, o.batch).catch((err: Error) => Promise.reject(link.withLogs(err)));
+    const scrapesBefore = link.scraper?.count ?? 0;
+    const tp = await throughput(x, y, { a: a.pid, b: b.pid }, o.messages, 120_000, o.batch).catch((err: Error) => Promise.reject(link.withLogs(err)));
+    const scrapes = link.scraper ? link.scraper.count - scrapesBefore : undefined;
+    await checkCounted(link, o);
+    const cpuUsPerScrapeA = metrics ? await cpuPerScrape(link) : undefined;
+    return { pair, metrics, msgsPerSec: tp.msgsPerSec, cpuUsPerMsgA: tp.cpuUsPerMsgA, cpuUsPerMsgB: tp.cpuUsPerMsgB, cpuUsPerMsgAB: tp.cpuUsPerMsgA + tp.cpuUsPerMsgB, scrapes, cpuUsPerScrapeA };
+  } finally {
+    await link.close();
+  }
+}
+
+/** Sends `count` messages over each link at once (writes interleaved by the event loop) and waits for all of them. */
+async function sendBoth(links: readonly Link[], count: number, o: MetricsCostOptions, deadline: number): Promise<void> {
+  await Promise.all(
+    links.map((l) => {
+      const target = l.y.received + count;
+      const bounced = watchBounces(l.x, deadline - Date.now());
+      return Promise.race([Promise.all([sendAll(l.x, messageBatches(l.x, l.y, count, o.batch), deadline), l.y.waitFor(target, deadline - Date.now())]), bounced.promise])
+        .catch((err: Error) => Promise.reject(l.withLogs(err)))
+        .finally(() => bounced.stop());
+    }),
+  );
+}
+
+/**
+ * Concurrent: both links at once, off and on, on fresh servers, with the same workload; CPU and
+ * deliveries of each are read over the same wall-clock window (from the start until the first of
+ * the two has delivered `messages`), so whatever else the machine does at that moment weighs on
+ * both sides. The link written first alternates between pairs.
+ */
+async function concurrentTrial(worlds: CostWorlds, pair: number, o: MetricsCostOptions): Promise<{ off: CostTrial; on: CostTrial }> {
+  const opened = await Promise.allSettled([openLink(worlds.off, false, o), openLink(worlds.on, true, o)]);
+  const links = opened.flatMap((r) => (r.status === "fulfilled" ? [r.value] : []));
+  try {
+    const failed = opened.find((r): r is PromiseRejectedResult => r.status === "rejected");
+    if (failed) throw failed.reason;
+    const ordered = pair % 2 === 1 ? links : [...links].reverse();
+    const deadline = Date.now() + 120_000;
+    if (o.warmup > 0) await sendBoth(ordered, o.warmup, o, deadline);
+    const base = links.map((l) => ({ a: cpuMicros(l.a.pid), b: cpuMicros(l.b.pid), received: l.y.received, scrapes: l.scraper?.count ?? 0 }));
+    const t0 = performance.now();
+    let window: Array<{ a: number; b: number; received: number; seconds: number; scrapes: number }> | undefined;
+    const sample = () => {
+      window ??= links.map((l, i) => ({ a: cpuMicros(l.a.pid) - base[i]!.a, b: cpuMicros(l.b.pid) - base[i]!.b, received: l.y.received - base[i]!.received, seconds: (performance.now() - t0) / 1000, scrapes: (l.scraper?.count ?? 0) - base[i]!.scrapes }));
+    };
+    // The window closes when the first link has delivered the whole run; the other still runs then.
+    const firstDone = Promise.race(links.map((l, i) => l.y.waitFor(base[i]!.received + o.messages, 120_000).then(sample)));
+    firstDone.catch(() => {});
+    await sendBoth(ordered, o.messages, o, deadline);
+    await firstDone;
+    for (const l of links) await checkCounted(l, o);
+    const perScrape = await cpuPerScrape(links[1]!);
+    const trial = (i: number): CostTrial => {
+      const w = window![i]!;
+      const on = links[i]!.metrics;
+      return { pair, metrics: on, msgsPerSec: w.received / w.seconds, cpuUsPerMsgA: w.a / w.received, cpuUsPerMsgB: w.b / w.received, cpuUsPerMsgAB: (w.a + w.b) / w.received, scrapes: on ? w.scrapes : undefined, cpuUsPerScrapeA: on ? perScrape : undefined };
+    };
+    return { off: trial(0), on: trial(1) };
+  } finally {
+    await Promise.all(links.map((l) => l.close()));
+  }
+}
+
+/** Where the cost section starts its servers: one world per side, so that concurrent pairs never share a port. */
+export interface CostWorlds {
+  readonly off: BenchWorld;
+  readonly on: BenchWorld;
+}
+
+export type CostMode = "concurrent" | "sequential";
 
 const FIGURES: ReadonlyArray<{ figure: string; better: "lower" | "higher"; of: (t: CostTrial) => number }> = [
   { figure: "CPU µs per stanza, servers A + B", better: "lower", of: (t) => t.cpuUsPerMsgAB },
@@ -119,12 +222,21 @@ const FIGURES: ReadonlyArray<{ figure: string; better: "lower" | "higher"; of: (
   { figure: "messages/s over one link (wall clock)", better: "higher", of: (t) => t.msgsPerSec },
 ];
 
-export async function metricsCost(world: BenchWorld, o: MetricsCostOptions): Promise<MetricsCostResult> {
+export async function metricsCost(worlds: CostWorlds, o: MetricsCostOptions): Promise<MetricsCostResult> {
   const trials: CostTrial[] = [];
   const complete: Array<{ off: CostTrial; on: CostTrial }> = [];
   const errors: string[] = [];
   let cutShort: string | undefined;
   let longestPairMs = 0;
+  const report = (t: CostTrial) => {
+    trials.push(t);
+    o.say(`metrics cost pair ${t.pair} ${t.metrics ? "on " : "off"}: CPU/stanza A ${t.cpuUsPerMsgA.toFixed(2)} µs, B ${t.cpuUsPerMsgB.toFixed(2)} µs, A+B ${t.cpuUsPerMsgAB.toFixed(2)} µs; ${Math.round(t.msgsPerSec).toLocaleString("en-US")} msgs/s${t.scrapes === undefined ? "" : `; ${t.scrapes} scrapes in the run`}${t.cpuUsPerScrapeA === undefined ? "" : `; A's CPU per scrape ${(t.cpuUsPerScrapeA / 1000).toFixed(2)} ms`}`);
+  };
+  const failed = (p: number, what: string, err: unknown) => {
+    const text = `metrics cost pair ${p}${what} failed: ${(err as Error).message}`;
+    errors.push(text);
+    o.say(text);
+  };
   for (let p = 1; p <= o.pairs; p++) {
     if (Date.now() + longestPairMs * 1.5 > o.deadlineAt) {
       cutShort = `time bound reached after ${p - 1} of ${o.pairs} pairs`;
@@ -132,22 +244,30 @@ export async function metricsCost(world: BenchWorld, o: MetricsCostOptions): Pro
       break;
     }
     const started = Date.now();
-    // Alternate the order: off-on, on-off, ... (a drift in the machine's load hits both sides).
-    const order = p % 2 === 1 ? [false, true] : [true, false];
-    const got: Partial<Record<"on" | "off", CostTrial>> = {};
-    for (const metrics of order) {
+    if (o.mode === "concurrent") {
       try {
-        const t = await costTrial(world, p, metrics, o);
-        trials.push(t);
-        got[metrics ? "on" : "off"] = t;
-        o.say(`metrics cost pair ${p} ${metrics ? "on " : "off"}: CPU/stanza A ${t.cpuUsPerMsgA.toFixed(2)} µs, B ${t.cpuUsPerMsgB.toFixed(2)} µs, A+B ${t.cpuUsPerMsgAB.toFixed(2)} µs; ${Math.round(t.msgsPerSec).toLocaleString("en-US")} msgs/s${t.scrapes === undefined ? "" : `; ${t.scrapes} scrapes in the run`}`);
+        const both = await concurrentTrial(worlds, p, o);
+        report(both.off);
+        report(both.on);
+        complete.push(both);
       } catch (err) {
-        const text = `metrics cost pair ${p} ${metrics ? "on" : "off"} failed: ${(err as Error).message}`;
-        errors.push(text);
-        o.say(text);
+        failed(p, "", err);
       }
+    } else {
+      // Alternate the order: off-on, on-off, ... (a drift in the machine's load hits both sides).
+      const order = p % 2 === 1 ? [false, true] : [true, false];
+      const got: Partial<Record<"on" | "off", CostTrial>> = {};
+      for (const metrics of order) {
+        try {
+          const t = await sequentialTrial(worlds.off, p, metrics, o);
+          report(t);
+          got[metrics ? "on" : "off"] = t;
+        } catch (err) {
+          failed(p, metrics ? " on" : " off", err);
+        }
+      }
+      if (got.on && got.off) complete.push({ off: got.off, on: got.on });
     }
-    if (got.on && got.off) complete.push({ off: got.off, on: got.on });
     longestPairMs = Math.max(longestPairMs, Date.now() - started);
   }
   const figures: CostFigure[] =
@@ -193,5 +313,13 @@ export function formatMetricsCost(r: MetricsCostResult, describe: string): strin
   const h = r.figures[0]!;
   const ci = h.ratio.ci ? `${(h.ratio.ci.confidence * 100).toFixed(1)} % CI ${pct(costOf(h.better, h.ratio.ci.low))} .. ${pct(costOf(h.better, h.ratio.ci.high))}` : "no CI (< 6 pairs)";
   const line = `metrics cost: ${h.figure} on/off = ${h.ratio.median.toFixed(3)} (${pct(costOf(h.better, h.ratio.median))}; ${ci}; range ${pct(costOf(h.better, h.ratio.min))} .. ${pct(costOf(h.better, h.ratio.max))}; ${r.pairs} pairs): <= ${METRICS_COST_LIMIT * 100} % ${r.verdict}`;
-  return [describe, "", table, "", line].join("\n");
+  const perScrape = r.trials.flatMap((t) => (t.cpuUsPerScrapeA === undefined ? [] : [t.cpuUsPerScrapeA]));
+  const onTrials = r.trials.filter((t) => t.metrics);
+  // What one scrape a second takes from a server at the measured load: CPU per scrape / CPU per second.
+  const loadCpuPerSec = onTrials.length > 0 ? median(onTrials.map((t) => t.cpuUsPerMsgA * t.msgsPerSec)) : undefined;
+  const scrapeLine =
+    perScrape.length > 0 && loadCpuPerSec
+      ? `scrape cost: server A's CPU per scrape of /metrics ${(median(perScrape) / 1000).toFixed(2)} ms (median of ${perScrape.length} trials, ${SCRAPE_SAMPLES} scrapes each); one scrape a second is ${((median(perScrape) / loadCpuPerSec) * 100).toFixed(2)} % of A's CPU at the measured load (${(loadCpuPerSec / 1e6).toFixed(2)} CPU s/s)`
+      : undefined;
+  return [describe, "", table, "", line, ...(scrapeLine ? [scrapeLine] : [])].join("\n");
 }

@@ -17,6 +17,28 @@ function drained(x: RawComponent, ms: number): Promise<void> {
   });
 }
 
+/** `count` bench messages from X to Y, `batch` per string (one socket write each). */
+export function messageBatches(x: RawComponent, y: RawComponent, count: number, batch = DEFAULT_BATCH): string[] {
+  const batches: string[] = [];
+  for (let i = 0; i < count; i += batch) {
+    let text = "";
+    for (let j = i; j < Math.min(count, i + batch); j++) text += benchMessage(x.domain, y.domain, j + 1);
+    batches.push(text);
+  }
+  return batches;
+}
+
+/** Writes every batch as fast as X's socket takes them: until write() returns false, then wait for 'drain'. */
+export async function sendAll(x: RawComponent, batches: readonly string[], deadline: number): Promise<void> {
+  for (const batch of batches) {
+    if (!x.write(batch)) {
+      const left = deadline - Date.now();
+      if (left <= 0) throw new Error(`${x.domain}: the socket did not drain before the deadline`);
+      await drained(x, left);
+    }
+  }
+}
+
 /**
  * Messages per socket write. 1 (the default) is what a component does: one write per stanza,
  * which reach the server as small TCP segments until backpressure builds up. Larger batches
@@ -49,12 +71,7 @@ export interface ThroughputResult {
  * The link must be warm (one message delivered before).
  */
 export async function throughput(x: RawComponent, y: RawComponent, pids: { a: number; b: number }, count: number, timeoutMs: number, batch = DEFAULT_BATCH): Promise<ThroughputResult> {
-  const batches: string[] = [];
-  for (let i = 0; i < count; i += batch) {
-    let text = "";
-    for (let j = i; j < Math.min(count, i + batch); j++) text += benchMessage(x.domain, y.domain, j + 1);
-    batches.push(text);
-  }
+  const batches = messageBatches(x, y, count, batch);
   const target = y.received + count;
   const deadline = Date.now() + timeoutMs;
   const bounced = watchBounces(x, timeoutMs);
@@ -66,16 +83,7 @@ export async function throughput(x: RawComponent, y: RawComponent, pids: { a: nu
   const arrived = y.waitFor(target, timeoutMs);
   arrived.catch(() => {});
   try {
-    const send = async () => {
-      for (const batch of batches) {
-        if (!x.write(batch)) {
-          const left = deadline - Date.now();
-          if (left <= 0) throw new Error(`${x.domain}: the socket did not drain before the deadline`);
-          await drained(x, left);
-        }
-      }
-    };
-    await Promise.race([Promise.all([send(), arrived]), bounced.promise]);
+    await Promise.race([Promise.all([sendAll(x, batches, deadline), arrived]), bounced.promise]);
   } finally {
     bounced.stop();
   }
