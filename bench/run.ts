@@ -18,7 +18,8 @@
  * --scrape-ms N (default 1000), --cost-mode concurrent|sequential (default concurrent: the off and
  * on links of a pair run at the same time; sequential: one after the other); with --metrics-cost,
  * --messages (default 200,000), --warmup (default 100,000) and --batch apply to it. Never profiled
- * (--cpu-prof). --metrics-cost --smoke: 2 tiny pairs (npm test).
+ * (--cpu-prof). --cost-control: a control run, metrics off on both sides of every pair (what the
+ * method reports when nothing differs). --metrics-cost --smoke: 2 tiny pairs (npm test).
  *
  * What it measures (topology per system: component X -> server A -> one S2S link, STARTTLS +
  * dialback -> server B -> component Y; servers found through DNS SRV on non-standard ports):
@@ -93,7 +94,7 @@ interface Options {
   /** Only the metrics cost section (on plain loopback, ours only). */
   readonly metricsCostOnly: boolean;
   /** The metrics cost section: pairs (0 = not run), workload and scrape interval. */
-  readonly cost: { readonly pairs: number; readonly messages: number; readonly warmup: number; readonly batch: number; readonly scrapeMs: number; readonly mode: CostMode };
+  readonly cost: { readonly pairs: number; readonly messages: number; readonly warmup: number; readonly batch: number; readonly scrapeMs: number; readonly mode: CostMode; readonly control: boolean };
   readonly trials: number;
   readonly messages: number;
   readonly links: number;
@@ -122,7 +123,7 @@ function parseOptions(argv: readonly string[]): Options {
     return n;
   };
   const withValue = ["--trials", "--messages", "--links", "--batch", "--warmup", "--out", "--pairs", "--scrape-ms", "--cost-mode"];
-  const known = new Set(["--smoke", "--quick", "--inside", "--keep", "--cpu-prof", "--metrics", "--metrics-cost", ...withValue]);
+  const known = new Set(["--smoke", "--quick", "--inside", "--keep", "--cpu-prof", "--metrics", "--metrics-cost", "--cost-control", ...withValue]);
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i]!;
     if (!known.has(a)) throw new Error(`unknown option ${a} (expected ${[...known].filter((k) => k !== "--inside").join(", ")})`);
@@ -136,6 +137,7 @@ function parseOptions(argv: readonly string[]): Options {
       ? { trials: 1, messages: 5_000, links: 200, parserBytes: 2_000_000, parserRuns: 3 }
       : { trials: 5, messages: 20_000, links: 1_000, parserBytes: 8_000_000, parserRuns: 5 };
   const metricsCostOnly = has("--metrics-cost");
+  if (has("--cost-control") && value("--cost-mode") === "sequential") throw new Error("--cost-control needs --cost-mode concurrent");
   if (metricsCostOnly && has("--metrics")) throw new Error("--metrics-cost compares metrics off and on itself: drop --metrics");
   const costPreset = smoke ? { pairs: 2, messages: 2_000, warmup: 500, scrapeMs: 200 } : quick ? { pairs: 6, messages: 100_000, warmup: 50_000, scrapeMs: 1_000 } : { pairs: 10, messages: 200_000, warmup: 100_000, scrapeMs: 1_000 };
   // The full run's sections keep --messages/--warmup/--batch; the cost section has its own workload unless it runs alone.
@@ -151,6 +153,7 @@ function parseOptions(argv: readonly string[]): Options {
       batch: costInt("--batch", DEFAULT_BATCH),
       scrapeMs: int("--scrape-ms", costPreset.scrapeMs),
       mode: costMode(value("--cost-mode")),
+      control: has("--cost-control"),
     },
     inside: has("--inside"),
     keep: has("--keep") || process.env.XMPP_S2S_BENCH_KEEP === "1",
@@ -514,7 +517,7 @@ async function measure(options: Options, mode: Mode): Promise<number> {
   if (collected.metricsCost) {
     const c = options.cost;
     const how = c.mode === "concurrent" ? "each pair's off and on links running at the same time over the same window" : "off and on one after the other, in alternating order";
-    const describe = `metrics cost ([instrumentation.prometheus] + [[listen.http]] /metrics scraped every ${c.scrapeMs} ms on both servers, vs neither): ${collected.metricsCost.pairs} pairs of trials (${c.mode}: ${how}), fresh servers per trial, ours on plain loopback; ${c.messages} messages of ~200 B${c.batch > 1 ? ` (${c.batch} per write)` : ", one write each"} after ${c.warmup} untimed warm-up messages, component -> A -> S2S -> B -> component${collected.metricsCost.cutShort ? `; ${collected.metricsCost.cutShort}` : ""}`;
+    const describe = `${c.control ? "CONTROL RUN (metrics off on both sides; 'on' is only the second link): " : ""}metrics cost ([instrumentation.prometheus] + [[listen.http]] /metrics scraped every ${c.scrapeMs} ms on both servers, vs neither): ${collected.metricsCost.pairs} pairs of trials (${c.mode}: ${how}), fresh servers per trial, ours on plain loopback; ${c.messages} messages of ~200 B${c.batch > 1 ? ` (${c.batch} per write)` : ", one write each"} after ${c.warmup} untimed warm-up messages, component -> A -> S2S -> B -> component${collected.metricsCost.cutShort ? `; ${collected.metricsCost.cutShort}` : ""}`;
     lines.push("", formatMetricsCost(collected.metricsCost, describe));
   }
   lines.push("");

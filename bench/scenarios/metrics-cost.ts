@@ -32,6 +32,11 @@ export interface MetricsCostOptions {
   readonly scrapeMs: number;
   /** concurrent (default): the off and on links run at the same time; sequential: one after the other. */
   readonly mode: CostMode;
+  /**
+   * Control run (A/A, `--cost-control`): the "on" side runs with metrics off too, so the ratio
+   * shows what the method itself gives when there is no difference (bias and spread).
+   */
+  readonly control?: boolean;
   /** Epoch ms after which no new pair starts (the run's overall bound). */
   readonly deadlineAt: number;
   readonly say: (line: string) => void;
@@ -175,7 +180,7 @@ async function sendBoth(links: readonly Link[], count: number, o: MetricsCostOpt
  * both sides. The link written first alternates between pairs.
  */
 async function concurrentTrial(worlds: CostWorlds, pair: number, o: MetricsCostOptions): Promise<{ off: CostTrial; on: CostTrial }> {
-  const opened = await Promise.allSettled([openLink(worlds.off, false, o), openLink(worlds.on, true, o)]);
+  const opened = await Promise.allSettled([openLink(worlds.off, false, o), openLink(worlds.on, !o.control, o)]);
   const links = opened.flatMap((r) => (r.status === "fulfilled" ? [r.value] : []));
   try {
     const failed = opened.find((r): r is PromiseRejectedResult => r.status === "rejected");
@@ -195,11 +200,11 @@ async function concurrentTrial(worlds: CostWorlds, pair: number, o: MetricsCostO
     await sendBoth(ordered, o.messages, o, deadline);
     await firstDone;
     for (const l of links) await checkCounted(l, o);
-    const perScrape = await cpuPerScrape(links[1]!);
+    const perScrape = links[1]!.metrics ? await cpuPerScrape(links[1]!) : undefined;
     const trial = (i: number): CostTrial => {
       const w = window![i]!;
       const on = links[i]!.metrics;
-      return { pair, metrics: on, msgsPerSec: w.received / w.seconds, cpuUsPerMsgA: w.a / w.received, cpuUsPerMsgB: w.b / w.received, cpuUsPerMsgAB: (w.a + w.b) / w.received, scrapes: on ? w.scrapes : undefined, cpuUsPerScrapeA: on ? perScrape : undefined };
+      return { pair, metrics: i === 1, msgsPerSec: w.received / w.seconds, cpuUsPerMsgA: w.a / w.received, cpuUsPerMsgB: w.b / w.received, cpuUsPerMsgAB: (w.a + w.b) / w.received, scrapes: on ? w.scrapes : undefined, cpuUsPerScrapeA: on ? perScrape : undefined };
     };
     return { off: trial(0), on: trial(1) };
   } finally {

@@ -8,8 +8,8 @@ import { fileURLToPath } from "node:url";
 import { ensureBuilt } from "../helpers/build.js";
 
 const root = join(dirname(fileURLToPath(import.meta.url)), "..", "..");
-/** The smoke run takes a few seconds; this only bounds a hang. */
-const DEADLINE_MS = 50_000;
+/** A smoke run takes seconds (the metrics cost one ~20 s on a busy machine); this only bounds a hang. */
+const DEADLINE_MS = 90_000;
 
 /**
  * Keeps `npm run bench` from rotting: `bench/run.ts --smoke` runs every scenario with tiny counts
@@ -22,20 +22,7 @@ describe("bench smoke run (bench/run.ts --smoke)", () => {
     ensureBuilt();
     const out = mkdtempSync(join(tmpdir(), "xmpp-s2s-bench-smoke-"));
     try {
-      const child = spawn(process.execPath, ["--import", "tsx", "bench/run.ts", "--smoke", "--out", out], { cwd: root, stdio: ["ignore", "pipe", "pipe"] });
-      let output = "";
-      child.stdout!.on("data", (d: Buffer) => (output += d.toString()));
-      child.stderr!.on("data", (d: Buffer) => (output += d.toString()));
-      const code = await new Promise<number | string>((resolve) => {
-        const timer = setTimeout(() => {
-          child.kill("SIGTERM");
-          resolve("timeout");
-        }, DEADLINE_MS);
-        child.once("exit", (c, signal) => {
-          clearTimeout(timer);
-          resolve(c ?? signal ?? "?");
-        });
-      });
+      const { code, output } = await runBench(["--smoke", "--out", out]);
       assert.equal(code, 0, `bench --smoke exited with ${code}:\n${output}`);
       for (const figure of ["messages/s over one link", "CPU µs per message, server A", "first message on a fresh link, ms", "parser MB/s"]) {
         const row = output.split("\n").find((line) => line.startsWith(figure));
@@ -58,4 +45,44 @@ describe("bench smoke run (bench/run.ts --smoke)", () => {
       rmSync(out, { recursive: true, force: true });
     }
   });
+
+  it("--metrics-cost --smoke measures metrics off and on in one run and prints the ratio line", async () => {
+    ensureBuilt();
+    const out = mkdtempSync(join(tmpdir(), "xmpp-s2s-bench-cost-"));
+    try {
+      const { code, output } = await runBench(["--metrics-cost", "--smoke", "--out", out]);
+      // Exit 0 also means every "on" trial's scrape found xmpp_s2s_stanzas_total moved by exactly the stanzas sent.
+      assert.equal(code, 0, `bench --metrics-cost --smoke exited with ${code}:\n${output}`);
+      for (const p of [1, 2]) {
+        assert.match(output, new RegExp(`metrics cost pair ${p} off: CPU/stanza A [\\d.]+ µs`), `pair ${p} off in:\n${output}`);
+        assert.match(output, new RegExp(`metrics cost pair ${p} on : CPU/stanza A [\\d.]+ µs.*; \\d+ scrapes in the run; A's CPU per scrape [\\d.]+ ms`), `pair ${p} on, scraped, in:\n${output}`);
+      }
+      assert.match(output, /^metrics cost: CPU µs per stanza, servers A \+ B on\/off = \d+\.\d{3} \([+-]\d+\.\d %; .*; 2 pairs\): <= 3 % (met|NOT met|too noisy|too few pairs)$/m, output);
+      const files = readdirSync(out).filter((f) => f.startsWith("bench-metrics-cost-smoke-") && f.endsWith(".json"));
+      assert.equal(files.length, 1, `one JSON result in ${out}: ${files.join(", ")}`);
+      const json = JSON.parse(readFileSync(join(out, files[0]!), "utf8")) as { trials: { metricsCost?: { pairs: number; trials: unknown[] } } };
+      assert.equal(json.trials.metricsCost?.pairs, 2, "two complete pairs in the JSON");
+      assert.equal(json.trials.metricsCost?.trials.length, 4);
+    } finally {
+      rmSync(out, { recursive: true, force: true });
+    }
+  });
 });
+
+async function runBench(args: readonly string[]): Promise<{ code: number | string; output: string }> {
+  const child = spawn(process.execPath, ["--import", "tsx", "bench/run.ts", ...args], { cwd: root, stdio: ["ignore", "pipe", "pipe"] });
+  let output = "";
+  child.stdout!.on("data", (d: Buffer) => (output += d.toString()));
+  child.stderr!.on("data", (d: Buffer) => (output += d.toString()));
+  const code = await new Promise<number | string>((resolve) => {
+    const timer = setTimeout(() => {
+      child.kill("SIGTERM");
+      resolve("timeout");
+    }, DEADLINE_MS);
+    child.once("exit", (c, signal) => {
+      clearTimeout(timer);
+      resolve(c ?? signal ?? "?");
+    });
+  });
+  return { code, output };
+}
