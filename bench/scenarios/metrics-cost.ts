@@ -12,6 +12,7 @@
  * the ratios with a distribution-free 95 % interval (bench/lib/paired.ts), and the verdict says
  * "too noisy" when that interval straddles the limit.
  */
+import { readFileSync } from "node:fs";
 import { cpuMicros, median } from "../lib/proc.js";
 import { pairedRatio, verdict, type PairedRatio, type Verdict } from "../lib/paired.js";
 import { RawComponent } from "../lib/raw-component.js";
@@ -67,8 +68,17 @@ export interface CostFigure {
   readonly ratio: PairedRatio;
 }
 
+/** An idle pair (link up, no traffic, no scrape) off and on at the same time: what the metrics cost with nothing to count. */
+export interface IdleCost {
+  readonly seconds: number;
+  /** Server A's CPU, ms per second, and its voluntary context switches (wake-ups) per second. */
+  readonly off: { readonly cpuMsPerSec: number; readonly wakeupsPerSec: number };
+  readonly on: { readonly cpuMsPerSec: number; readonly wakeupsPerSec: number };
+}
+
 export interface MetricsCostResult {
   readonly trials: readonly CostTrial[];
+  readonly idle?: IdleCost;
   /** Complete pairs (both trials measured). */
   readonly pairs: number;
   readonly figures: readonly CostFigure[];
@@ -212,6 +222,37 @@ async function concurrentTrial(worlds: CostWorlds, pair: number, o: MetricsCostO
   }
 }
 
+/** Voluntary context switches of a process's main thread (each one a wake-up from an idle wait). */
+function wakeups(pid: number): number {
+  return Number(/voluntary_ctxt_switches:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, "utf8"))?.[1] ?? NaN);
+}
+
+/**
+ * Fresh off and on pairs with their link up and nothing to do, measured at the same time over
+ * IDLE_SECONDS (after IDLE_SETTLE_MS): server A's CPU and wake-ups per second. Without traffic the
+ * only difference is what the metrics run by themselves (timers, observers), so this figure is
+ * stable where the loaded one is noisy.
+ */
+async function idleCost(worlds: CostWorlds, o: MetricsCostOptions): Promise<IdleCost> {
+  const opened = await Promise.allSettled([openLink(worlds.off, false, o), openLink(worlds.on, true, o)]);
+  const links = opened.flatMap((r) => (r.status === "fulfilled" ? [r.value] : []));
+  try {
+    const failed = opened.find((r): r is PromiseRejectedResult => r.status === "rejected");
+    if (failed) throw failed.reason;
+    await links[1]!.scraper?.stop();
+    await new Promise((r) => setTimeout(r, IDLE_SETTLE_MS));
+    const base = links.map((l) => ({ cpu: cpuMicros(l.a.pid), wake: wakeups(l.a.pid) }));
+    await new Promise((r) => setTimeout(r, IDLE_SECONDS * 1000));
+    const per = (i: number) => ({ cpuMsPerSec: (cpuMicros(links[i]!.a.pid) - base[i]!.cpu) / 1000 / IDLE_SECONDS, wakeupsPerSec: (wakeups(links[i]!.a.pid) - base[i]!.wake) / IDLE_SECONDS });
+    return { seconds: IDLE_SECONDS, off: per(0), on: per(1) };
+  } finally {
+    await Promise.all(links.map((l) => l.close()));
+  }
+}
+
+const IDLE_SETTLE_MS = 1_000;
+const IDLE_SECONDS = 5;
+
 /** Where the cost section starts its servers: one world per side, so that concurrent pairs never share a port. */
 export interface CostWorlds {
   readonly off: BenchWorld;
@@ -288,8 +329,15 @@ export async function metricsCost(worlds: CostWorlds, o: MetricsCostOptions): Pr
             complete.map((c) => f.of(c.on)),
           ),
         }));
+  let idle: IdleCost | undefined;
+  try {
+    idle = await idleCost(worlds, o);
+    o.say(`metrics cost, idle pair over ${idle.seconds} s: server A off ${idle.off.cpuMsPerSec.toFixed(2)} ms CPU/s, ${idle.off.wakeupsPerSec.toFixed(0)} wake-ups/s; on ${idle.on.cpuMsPerSec.toFixed(2)} ms CPU/s, ${idle.on.wakeupsPerSec.toFixed(0)} wake-ups/s`);
+  } catch (err) {
+    failed(0, " idle", err);
+  }
   const first = figures[0];
-  return { trials, pairs: complete.length, figures, verdict: first && verdict(first.ratio, METRICS_COST_LIMIT), errors, cutShort };
+  return { trials, idle, pairs: complete.length, figures, verdict: first && verdict(first.ratio, METRICS_COST_LIMIT), errors, cutShort };
 }
 
 /** on/off as a cost in time per stanza: CPU ratio - 1; for a throughput, off/on - 1. */
@@ -326,5 +374,8 @@ export function formatMetricsCost(r: MetricsCostResult, describe: string): strin
     perScrape.length > 0 && loadCpuPerSec
       ? `scrape cost: server A's CPU per scrape of /metrics ${(median(perScrape) / 1000).toFixed(2)} ms (median of ${perScrape.length} trials, ${SCRAPE_SAMPLES} scrapes each); one scrape a second is ${((median(perScrape) / loadCpuPerSec) * 100).toFixed(2)} % of A's CPU at the measured load (${(loadCpuPerSec / 1e6).toFixed(2)} CPU s/s)`
       : undefined;
-  return [describe, "", table, "", line, ...(scrapeLine ? [scrapeLine] : [])].join("\n");
+  const idleLine = r.idle
+    ? `idle cost: server A with its link up and no traffic, off ${r.idle.off.cpuMsPerSec.toFixed(2)} ms CPU/s (${r.idle.off.wakeupsPerSec.toFixed(0)} wake-ups/s), on ${r.idle.on.cpuMsPerSec.toFixed(2)} ms CPU/s (${r.idle.on.wakeupsPerSec.toFixed(0)} wake-ups/s), over ${r.idle.seconds} s, not scraped`
+    : undefined;
+  return [describe, "", table, "", line, ...(scrapeLine ? [scrapeLine] : []), ...(idleLine ? [idleLine] : [])].join("\n");
 }

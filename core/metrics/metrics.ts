@@ -16,6 +16,15 @@ export interface MetricSources {
 /** Seconds; DNS answers come in milliseconds, connections in up to `negotiation_timeout`. */
 const DNS_BUCKETS = [0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10];
 const CONNECT_BUCKETS = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30];
+/**
+ * Sampling interval of `nodejs_eventloop_lag_*` (perf_hooks.monitorEventLoopDelay), ms.
+ * prom-client's default, 10 ms, is a timer that wakes the process 100 times a second: measured
+ * with `bench/run.ts --metrics-cost` and an idle pair, 4.5 ms of CPU per second for an idle server
+ * on this project's bench VM, and about +4 % CPU per stanza under the bench's load (each server at
+ * ~0.2 CPU s/s), more than everything else the metrics cost. At 100 ms a block of the event loop
+ * longer than 100 ms is still seen by every sample, and a scrape every 15 s still gets 150 samples.
+ */
+export const EVENT_LOOP_SAMPLING_MS = 100;
 
 /**
  * The Prometheus metrics of one server instance (issue 12), in its own Registry so that several
@@ -33,7 +42,7 @@ export class S2sMetrics {
 
   constructor(events$: Observable<S2sEvent>, sources: MetricSources) {
     const registers = [this.registry];
-    collectDefaultMetrics({ register: this.registry });
+    collectDefaultMetrics({ register: this.registry, eventLoopMonitoringPrecision: EVENT_LOOP_SAMPLING_MS });
 
     new Gauge({
       name: "xmpp_s2s_connections",
