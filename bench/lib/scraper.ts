@@ -45,14 +45,18 @@ export class Scraper {
     void p.finally(() => this.#inFlight.delete(p));
   }
 
-  async #scrapeOnce(url: string): Promise<void> {
+  async #scrapeOnce(url: string, retry = true): Promise<void> {
     try {
       const res = await fetch(url, { signal: AbortSignal.timeout(10_000) });
       await res.text();
       if (res.status === 200) this.ok.set(url, this.ok.get(url)! + 1);
       else this.failures.push(`${url}: HTTP ${res.status}`);
     } catch (err) {
-      this.failures.push(`${url}: ${(err as Error).message}`);
+      // A kept-alive connection that the server closed just as it was reused (its keepAliveTimeout
+      // on a starved machine) fails once; Prometheus would count a failed scrape and go on.
+      if (retry) return this.#scrapeOnce(url, false);
+      const cause = (err as Error & { cause?: Error }).cause;
+      this.failures.push(`${url}: ${(err as Error).message}${cause ? ` (${cause.message})` : ""}`);
     }
   }
 }
