@@ -94,7 +94,7 @@ interface Options {
   /** Only the metrics cost section (on plain loopback, ours only). */
   readonly metricsCostOnly: boolean;
   /** The metrics cost section: pairs (0 = not run), workload and scrape interval. */
-  readonly cost: { readonly pairs: number; readonly messages: number; readonly warmup: number; readonly batch: number; readonly scrapeMs: number; readonly mode: CostMode; readonly control: boolean };
+  readonly cost: { readonly pairs: number; readonly messages: number; readonly warmup: number; readonly batch: number; readonly scrapeMs: number; readonly idleSeconds: number; readonly mode: CostMode; readonly control: boolean };
   readonly trials: number;
   readonly messages: number;
   readonly links: number;
@@ -152,6 +152,7 @@ function parseOptions(argv: readonly string[]): Options {
       warmup: metricsCostOnly && value("--warmup") === "0" ? 0 : costInt("--warmup", costPreset.warmup),
       batch: costInt("--batch", DEFAULT_BATCH),
       scrapeMs: int("--scrape-ms", costPreset.scrapeMs),
+      idleSeconds: smoke ? 1 : 5,
       mode: costMode(value("--cost-mode")),
       control: has("--cost-control"),
     },

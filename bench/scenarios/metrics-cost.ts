@@ -31,6 +31,8 @@ export interface MetricsCostOptions {
   readonly warmup: number;
   readonly batch: number;
   readonly scrapeMs: number;
+  /** Length of the idle off/on measurement, s. */
+  readonly idleSeconds: number;
   /** concurrent (default): the off and on links run at the same time; sequential: one after the other. */
   readonly mode: CostMode;
   /**
@@ -229,7 +231,7 @@ function wakeups(pid: number): number {
 
 /**
  * Fresh off and on pairs with their link up and nothing to do, measured at the same time over
- * IDLE_SECONDS (after IDLE_SETTLE_MS): server A's CPU and wake-ups per second. Without traffic the
+ * `idleSeconds` (after IDLE_SETTLE_MS): server A's CPU and wake-ups per second. Without traffic the
  * only difference is what the metrics run by themselves (timers, observers), so this figure is
  * stable where the loaded one is noisy.
  */
@@ -242,16 +244,15 @@ async function idleCost(worlds: CostWorlds, o: MetricsCostOptions): Promise<Idle
     await links[1]!.scraper?.stop();
     await new Promise((r) => setTimeout(r, IDLE_SETTLE_MS));
     const base = links.map((l) => ({ cpu: cpuMicros(l.a.pid), wake: wakeups(l.a.pid) }));
-    await new Promise((r) => setTimeout(r, IDLE_SECONDS * 1000));
-    const per = (i: number) => ({ cpuMsPerSec: (cpuMicros(links[i]!.a.pid) - base[i]!.cpu) / 1000 / IDLE_SECONDS, wakeupsPerSec: (wakeups(links[i]!.a.pid) - base[i]!.wake) / IDLE_SECONDS });
-    return { seconds: IDLE_SECONDS, off: per(0), on: per(1) };
+    await new Promise((r) => setTimeout(r, o.idleSeconds * 1000));
+    const per = (i: number) => ({ cpuMsPerSec: (cpuMicros(links[i]!.a.pid) - base[i]!.cpu) / 1000 / o.idleSeconds, wakeupsPerSec: (wakeups(links[i]!.a.pid) - base[i]!.wake) / o.idleSeconds });
+    return { seconds: o.idleSeconds, off: per(0), on: per(1) };
   } finally {
     await Promise.all(links.map((l) => l.close()));
   }
 }
 
 const IDLE_SETTLE_MS = 1_000;
-const IDLE_SECONDS = 5;
 
 /** Where the cost section starts its servers: one world per side, so that concurrent pairs never share a port. */
 export interface CostWorlds {
