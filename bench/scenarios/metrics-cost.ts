@@ -1,8 +1,10 @@
 /**
  * What `[instrumentation.prometheus]` costs on the stanza path (issue 12: <= 3 %), measured as a
- * paired comparison in one invocation: pairs of trials, metrics off and on, back to back, in
- * alternating order (off-on, on-off, ...: a load change or a drift on this shared machine hits
- * both sides equally), each trial on fresh server processes with the same workload. With metrics
+ * paired comparison in one invocation: pairs of trials, metrics off and on, each trial on fresh
+ * server processes with the same workload. By default (`concurrent`) the two links of a pair run
+ * at the same time and are measured over the same window, so whatever else the shared machine
+ * does at that moment weighs on both; `sequential` runs them back to back in alternating order
+ * (off-on, on-off, ...: a drift in the load hits both sides equally). With metrics
  * on, both servers serve `/metrics` on a `[[listen.http]]` and the bench scrapes them every
  * `scrapeMs` during the run, as Prometheus would: the cost includes collection at scrape time.
  *
