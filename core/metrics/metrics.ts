@@ -18,11 +18,11 @@ const DNS_BUCKETS = [0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5,
 const CONNECT_BUCKETS = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30];
 /**
  * Sampling interval of `nodejs_eventloop_lag_*` (perf_hooks.monitorEventLoopDelay), ms.
- * prom-client's default, 10 ms, is a timer that wakes the process 100 times a second: measured
- * with `bench/run.ts --metrics-cost` and an idle pair, 4.5 ms of CPU per second for an idle server
- * on this project's bench VM, and about +4 % CPU per stanza under the bench's load (each server at
- * ~0.2 CPU s/s), more than everything else the metrics cost. At 100 ms a block of the event loop
- * longer than 100 ms is still seen by every sample, and a scrape every 15 s still gets 150 samples.
+ * prom-client's default, 10 ms, is a timer that wakes the process 100 times a second: an idle
+ * server with metrics on used 4.5 ms of CPU per second on this project's bench VM (0.5-0.7 ms at
+ * 100 ms: the `idle cost` line of `npm run bench -- --metrics-cost`), ~2 % of a server's CPU under
+ * the bench's load (each server at ~0.2 CPU s/s). At 100 ms a block of the event loop longer than
+ * 100 ms is still seen by every sample, and a scrape every 15 s still gets 150 samples.
  */
 export const EVENT_LOOP_SAMPLING_MS = 100;
 
