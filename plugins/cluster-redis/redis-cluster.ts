@@ -34,8 +34,8 @@ export interface RedisClusterDeps {
   readonly outbound: () => OutboundSessions;
 }
 
-/** Stanzas held per pair while its owner is being found or taken over (then: resource-constraint). */
-const MAX_HELD_PER_PAIR = 1000;
+/** Stanzas held per pair (while its owner is found or taken over) or per node (while its inbox does not answer); then: resource-constraint. */
+const MAX_HELD = 1000;
 /** Forwards published and not yet acknowledged by Redis: above, producers pause; far above, bounce. */
 const HIGH_WATER = 1000;
 const MAX_IN_FLIGHT = 20_000;
@@ -66,6 +66,14 @@ interface PairState {
   deadSince?: number;
 }
 
+/** A route forward waiting for its node's inbox: no receiver (a subscriber reconnecting after a Redis restart, or a dead node). */
+interface HeldRoute {
+  readonly stanza: XmlElement;
+  readonly domain: string;
+  /** Set when first held: then it bounces remote-server-timeout (never silent). */
+  deadline?: number;
+}
+
 type ScriptedRedis = Redis & {
   acquire(key: string, holder: string, ms: number): Promise<string>;
   release(key: string, holder: string): Promise<number>;
@@ -85,6 +93,12 @@ export class RedisCluster implements Cluster, LocalDelivery {
   /** Domains served here (connected components). */
   readonly #mine = new Set<string>();
   readonly #pairs = new Map<string, PairState>();
+  /** Route forwards that found no receiver, per node, in order (see #holdRoute). */
+  #routeHeld = new Map<string, HeldRoute[]>();
+  /** The flow-control promise of the last route forward, for backpressure() right after deliver(). */
+  #pressure?: Promise<void>;
+  /** Until then, a route table refresh adds but never removes (Redis may have restarted empty, see #redisBack). */
+  #stickyUntil = 0;
   /** The stanza being handed to the local chain after a forward: never forwarded again (no loops). */
   #receiving?: XmlElement;
   /** The domain a failed forward is being bounced from (see deliver). */
@@ -126,6 +140,8 @@ export class RedisCluster implements Cluster, LocalDelivery {
       maxRetriesPerRequest: 1,
       connectTimeout: 5000,
       retryStrategy: (attempt) => Math.min(attempt * 200, 2000),
+      // CLIENT LIST shows which node each connection belongs to.
+      connectionName: `xs2s:${this.node}`,
     };
     const cmd = new Redis(url, options) as ScriptedRedis;
     cmd.defineCommand("acquire", { numberOfKeys: 1, lua: ACQUIRE });
@@ -151,7 +167,7 @@ export class RedisCluster implements Cluster, LocalDelivery {
       cmd.disconnect();
       throw new S2sError(ERROR_CODES.CLUSTER_UNAVAILABLE, `cluster.node: "${this.node}" is already the name of a running node (names must be unique; a stopped node's name frees within lease_seconds)`);
     }
-    const sub = cmd.duplicate({ enableOfflineQueue: true });
+    const sub = cmd.duplicate({ enableOfflineQueue: true, connectionName: `xs2s:${this.node}:sub` });
     sub.on("error", () => {}); // reported once by the command connection
     sub.on("messageBuffer", (channel: Buffer, message: Buffer) => this.#onMessage(channel.toString(), message.toString()));
     await sub.subscribe(K.inbox(this.node), K.routes);
@@ -169,6 +185,8 @@ export class RedisCluster implements Cluster, LocalDelivery {
     clearInterval(this.#timer);
     clearInterval(this.#retryTimer);
     for (const st of this.#pairs.values()) this.#bounceHeld(st, "shutdown");
+    for (const [node, held] of this.#routeHeld) for (const h of held) this.#bounceRoute(node, h, "shutdown");
+    this.#routeHeld.clear();
     const cmd = this.#cmd;
     if (cmd && cmd.status === "ready") {
       // Hand everything back at once so other nodes take over without waiting for the leases.
@@ -205,18 +223,69 @@ export class RedisCluster implements Cluster, LocalDelivery {
     const domain = domainOf(stanza.attr("to"));
     const node = domain && this.#routes.get(domain);
     if (!node) return false;
-    this.#forward(node, { kind: "route", from: this.node, stanza }, () => {
-      // The error comes from `domain`, which must count as served here while it is sent, even if
-      // a refresh dropped the route meanwhile (the router sends errors only from local domains).
-      // A stale route to a dead node is dropped by the next refresh, not here.
-      this.#bouncingFrom = domain;
-      try {
-        this.deps.router().bounce(stanza, "remote-server-timeout", "wait");
-      } finally {
-        this.#bouncingFrom = undefined;
-      }
-    });
+    this.#pressure = this.#forwardRoute(node, { stanza, domain });
     return true;
+  }
+
+  /** LocalDelivery flow control: the router asks right after deliver() (the forward buffer is high). */
+  backpressure(): Promise<void> | undefined {
+    const pressure = this.#pressure;
+    this.#pressure = undefined;
+    return pressure;
+  }
+
+  #forwardRoute(node: string, h: HeldRoute): Promise<void> | undefined {
+    // Behind the stanzas already waiting for that node: order per node, so per pair, is kept.
+    if (this.#routeHeld.has(node)) {
+      this.#holdRoute(node, h);
+      return undefined;
+    }
+    return this.#forward(node, { kind: "route", from: this.node, stanza: h.stanza }, (reason) => {
+      // No receiver: the node's subscriber is reconnecting (Redis restarted) or the node died. Hold
+      // like a pair forward does; the retry timer sends again, or the route moves, or it bounces.
+      if (reason === "no receiver") this.#holdRoute(node, h);
+      else this.#bounceRoute(node, h, reason, reason === "forward buffer full" ? "resource-constraint" : "remote-server-timeout");
+    });
+  }
+
+  #holdRoute(node: string, h: HeldRoute): void {
+    let held = this.#routeHeld.get(node);
+    if (!held) {
+      this.#routeHeld.set(node, (held = []));
+      this.#forwardFailed(node, h.domain, "no receiver (holding)");
+    }
+    if (held.length >= MAX_HELD) return this.#bounceRoute(node, h, "too many stanzas waiting for the node", "resource-constraint");
+    h.deadline ??= Date.now() + this.#leaseMs + TAKEOVER_GRACE_MS;
+    held.push(h);
+  }
+
+  /** Route forwards waiting for a node: send again (to wherever the route points now), deliver here, or bounce past the deadline. */
+  #retryRoutes(): void {
+    if (this.#routeHeld.size === 0) return;
+    const now = Date.now();
+    const holds = this.#routeHeld;
+    this.#routeHeld = new Map();
+    for (const [node, held] of holds) {
+      for (const h of held) {
+        const target = this.#routes.get(h.domain);
+        if (now >= h.deadline!) this.#bounceRoute(node, h, "no receiver in time");
+        else if (target) void this.#forwardRoute(target, h);
+        else if (this.deps.router().isLocalDomain(h.domain)) this.#deliverHere(h.stanza); // its component reconnected here
+        else this.#holdRoute(node, h); // route gone (its node died): a reconnecting component may publish it again
+      }
+    }
+  }
+
+  #bounceRoute(node: string, h: HeldRoute, reason: string, condition = "remote-server-timeout"): void {
+    this.#forwardFailed(node, h.domain, reason);
+    // The error comes from `domain`, which must count as served here while it is sent, even if a
+    // refresh dropped the route meanwhile (the router sends errors only from local domains).
+    this.#bouncingFrom = h.domain;
+    try {
+      this.deps.router().bounce(h.stanza, condition, "wait");
+    } finally {
+      this.#bouncingFrom = undefined;
+    }
   }
 
   #publishRoute(domain: string, served: boolean): void {
@@ -249,19 +318,31 @@ export class RedisCluster implements Cluster, LocalDelivery {
     const owner = st.owner!;
     return this.#forward(owner, { kind: "pair", from: this.node, local: st.local, remote: st.remote, stanza }, (reason) => {
       if (reason === "no receiver") {
-        // The owner died holding the lease: wait for it to expire and take over (delivered late),
-        // or bounce at the deadline (never silent).
-        if (st.owner === owner) st.owner = undefined;
+        // The owner died holding the lease (or its subscriber is reconnecting): wait for the lease
+        // to expire and take over (delivered late), or bounce at the deadline (never silent).
+        if (st.owner === owner) {
+          st.owner = undefined;
+          this.#forwardFailed(owner, `${st.local}|${st.remote}`, "no receiver (holding)");
+        }
         st.deadOwner = owner;
-        st.deadSince = Date.now();
+        st.deadSince ??= Date.now();
         this.#hold(st, stanza); // the retry timer tries the takeover every tenth of the lease
-      } else this.deps.router().bounce(stanza, "remote-server-timeout", "wait");
+      } else if (reason === "redis unavailable") {
+        // Availability first, as in #resolve: this node sends while Redis is away; the renewal
+        // after it is back settles one owner again (cluster_lease_lost, then forwards).
+        this.#forwardFailed(owner, `${st.local}|${st.remote}`, "redis unavailable (sending from this node)");
+        if (st.owner === owner) st.owner = this.node;
+        void this.deps.outbound().send(st.local, st.remote, stanza);
+      } else {
+        this.#forwardFailed(owner, `${st.local}|${st.remote}`, reason);
+        this.deps.router().bounce(stanza, "resource-constraint", "wait", "too many stanzas waiting for the cluster");
+      }
     });
   }
 
   #hold(st: PairState, stanza: XmlElement): boolean {
     st.held ??= [];
-    if (st.held.length >= MAX_HELD_PER_PAIR) {
+    if (st.held.length >= MAX_HELD) {
       this.deps.router().bounce(stanza, "resource-constraint", "wait", "too many stanzas waiting for the cluster");
       return false;
     }
@@ -304,6 +385,7 @@ export class RedisCluster implements Cluster, LocalDelivery {
     const held = st.held ?? [];
     st.held = undefined;
     st.deadline = undefined;
+    st.deadSince = undefined;
     for (const stanza of held) {
       if (owner === this.node) void this.deps.outbound().send(st.local, st.remote, stanza);
       else void this.#forwardPair(st, stanza);
@@ -312,6 +394,7 @@ export class RedisCluster implements Cluster, LocalDelivery {
 
   /** Pairs waiting for a takeover: try again, or bounce once past the deadline. */
   #retryHeld(): void {
+    this.#retryRoutes();
     const now = Date.now();
     for (const st of this.#pairs.values()) {
       if (!st.held) continue;
@@ -345,14 +428,12 @@ export class RedisCluster implements Cluster, LocalDelivery {
    * Queue for `node`'s inbox; everything queued for a node in one turn of the event loop (a socket
    * chunk of a busy component) leaves as one PUBLISH. Pub/sub keeps the order of one connection's
    * publishes, so per-pair order holds. `failed` runs once when Redis is unreachable or nobody
-   * listens on that inbox.
+   * listens on that inbox; it reports the failure (cluster_forward_failed) as it decides.
    */
   #forward(node: string, env: Envelope, failed: (reason: string) => void): Promise<void> | undefined {
     const cmd = this.#cmd;
     if (!cmd || cmd.status !== "ready" || this.#inFlight >= MAX_IN_FLIGHT) {
-      const reason = !cmd || cmd.status !== "ready" ? "redis unavailable" : "forward buffer full";
-      this.#forwardFailed(node, env.stanza.attr("to") ?? "", reason);
-      failed(reason);
+      failed(!cmd || cmd.status !== "ready" ? "redis unavailable" : "forward buffer full");
       return undefined;
     }
     this.#inFlight++;
@@ -375,10 +456,7 @@ export class RedisCluster implements Cluster, LocalDelivery {
     this.#outbox = new Map();
     for (const [node, items] of outbox) {
       const fail = (reason: string) => {
-        for (const item of items) {
-          this.#forwardFailed(node, item.env.stanza.attr("to") ?? "", reason);
-          item.failed(reason);
-        }
+        for (const item of items) item.failed(reason);
       };
       cmd.publish(K.inbox(node), encodeBatch(items.map((i) => i.env))).then(
         (receivers) => {
@@ -425,9 +503,14 @@ export class RedisCluster implements Cluster, LocalDelivery {
       void this.deps.outbound().send(env.local, env.remote, env.stanza);
       return;
     }
-    this.#receiving = env.stanza;
+    this.#deliverHere(env.stanza);
+  }
+
+  /** To the local delivery chain, never forwarded again (no loops between nodes). */
+  #deliverHere(stanza: XmlElement): void {
+    this.#receiving = stanza;
     try {
-      this.deps.router().deliverLocal(env.stanza);
+      void this.deps.router().deliverLocal(stanza);
     } finally {
       this.#receiving = undefined;
     }
@@ -444,7 +527,8 @@ export class RedisCluster implements Cluster, LocalDelivery {
   // -------------------------------------------------------------------------------------------
   // Leases and the route table, every third of lease_seconds
 
-  async #renew(): Promise<void> {
+  /** `announce`: also tell the other nodes about our routes now (after a reconnection), not at their next refresh. */
+  async #renew(announce = false): Promise<void> {
     const cmd = this.#cmd;
     if (!cmd || cmd.status !== "ready" || this.#stopped) return;
     try {
@@ -456,6 +540,7 @@ export class RedisCluster implements Cluster, LocalDelivery {
       batch.acquire(K.node(this.node), this.#instance, this.#leaseMs);
       for (const d of this.#mine) batch.set(K.route(d), this.node, "PX", this.#leaseMs);
       for (const [key] of owned) batch.acquire(K.pair(key), this.node, this.#leaseMs);
+      if (announce) for (const d of this.#mine) batch.publish(K.routes, `+${this.node} ${d}`);
       const results = (await batch.exec()) ?? [];
       owned.forEach(([key, st], i) => {
         const [err, holder] = results[1 + routeCount + i] ?? [];
@@ -473,12 +558,17 @@ export class RedisCluster implements Cluster, LocalDelivery {
   async #refreshTables(cmd: Redis): Promise<void> {
     const nodeKeys = await scanAll(cmd, K.node("*"));
     const nodes = new Set(nodeKeys.map((k) => k.slice(K.node("").length)).filter((n) => n !== this.node));
+    // Right after a reconnection Redis may have restarted empty while the other nodes have not
+    // written their keys again yet: for one lease, learn but forget nothing (a route dropped here
+    // would make its domain non-local and refuse the streams that carry stanzas for it).
+    const sticky = Date.now() < this.#stickyUntil;
+    if (sticky) for (const n of this.#nodes) nodes.add(n);
     for (const n of nodes) if (!this.#nodes.has(n)) this.#nodeEvent("cluster_node_joined", n);
     for (const n of this.#nodes) if (!nodes.has(n)) this.#nodeEvent("cluster_node_left", n);
     this.#nodes = nodes;
     const routeKeys = await scanAll(cmd, K.route("*"));
     const owners = routeKeys.length ? await cmd.mget(routeKeys) : [];
-    const routes = new Map<string, string>();
+    const routes = sticky ? new Map([...this.#routes].filter(([d]) => !this.#mine.has(d))) : new Map<string, string>();
     routeKeys.forEach((k, i) => {
       const node = owners[i];
       const domain = k.slice(K.route("").length);
@@ -502,8 +592,9 @@ export class RedisCluster implements Cluster, LocalDelivery {
   #redisBack(): void {
     if (this.#redisUp) return;
     this.#redisUp = true;
+    this.#stickyUntil = Date.now() + this.#leaseMs;
     this.deps.logger.info({ what: "cluster_redis_reconnected", node: this.node });
-    void this.#renew(); // Redis may have restarted empty: publish routes and leases again now
+    void this.#renew(true); // Redis may have restarted empty: write and announce routes and leases again now
   }
 }
 

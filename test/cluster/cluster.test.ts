@@ -169,6 +169,36 @@ describe("cluster of three nodes", { skip }, () => {
     assert.equal(nodes[0]!.cluster().snapshot().ownedPairs.includes("a.example|b.example"), false);
   });
 
+  it("holds a forward that finds no receiver (the node's subscriber reconnecting) and delivers it, in order", async () => {
+    // Node 1's inbox subscriber is cut (as after a Redis restart): ioredis reconnects it after its
+    // first backoff step (200 ms), so the forwards node 2 publishes right now find no receiver.
+    const holding = waitFor(nodes[1]!.server.events$, (e) => e.type === "cluster_forward_failed" && e.node === "node1" && e.reason === "no receiver (holding)");
+    const admin = new Redis(redis.url);
+    const ids = Array.from({ length: 20 }, (_, i) => `held-${i}`);
+    const seen: string[] = [];
+    const bounced: string[] = [];
+    const sub = nodes[1]!.server.stanzas$.subscribe((s) => {
+      if (s.attr("type") === "error") bounced.push(s.attr("id") ?? "");
+    });
+    try {
+      const list = (await admin.client("LIST")) as string;
+      const id = /id=(\d+) [^\n]*name=xs2s:node1:sub /.exec(list)?.[1];
+      assert.ok(id, `node 1's subscriber in CLIENT LIST:\n${list}`);
+      await admin.client("KILL", "ID", id);
+      bot.events.on("stanza", (s: any) => {
+        if (String(s.attrs.id).startsWith("held-")) seen.push(s.attrs.id);
+      });
+      for (const i of ids) nodes[1]!.server.send(el("message", { from: "svc@a.example", to: "x@bot.a.example", id: i }, undefined, el("body", {}, undefined, i)));
+      await holding;
+      await eventually(() => seen.length === ids.length, undefined, "every held forward delivered");
+      assert.deepEqual(seen, ids, "in order");
+      assert.deepEqual(bounced, []);
+    } finally {
+      sub.unsubscribe();
+      admin.disconnect();
+    }
+  });
+
   it("stops serving a component that left on every node: the sender gets an error back", async () => {
     const gone = await connectComponent(nodes[0]!.ip, nodes[0]!.servicePort, "gone.a.example", PASSWORD);
     await eventually(() => nodes[1]!.cluster().snapshot().routes["gone.a.example"] === "node1", undefined, "route to gone.a.example");
