@@ -12,7 +12,7 @@
 import { randomUUID } from "node:crypto";
 import { Redis, type RedisOptions } from "ioredis";
 import type { Subscription } from "rxjs";
-import type { Cluster, ClusterSnapshot } from "../../core/cluster/cluster.js";
+import type { Cluster, ClusterSnapshot, EmbedderSubscribers } from "../../core/cluster/cluster.js";
 import { redactedUrl, type ClusterConfig } from "../../core/cluster/options.js";
 import type { LocalDelivery } from "../../core/delivery/local-delivery.js";
 import { ERROR_CODES, S2sError } from "../../core/errors.js";
@@ -28,6 +28,9 @@ import { decodeBatch, encodeBatch, type Envelope } from "./wire.js";
 
 export interface RedisClusterDeps {
   readonly config: ClusterConfig;
+  /** `general.hosts`: the domains an embedding-API subscriber serves. */
+  readonly hosts: readonly string[];
+  readonly embedder?: EmbedderSubscribers;
   readonly logger: Logger;
   readonly events: EventBus;
   readonly router: () => Router;
@@ -43,9 +46,12 @@ const MAX_IN_FLIGHT = 20_000;
 const TAKEOVER_GRACE_MS = 5000;
 const ACQUIRE_TIMEOUT_MS = 2000;
 
+const EMBEDDER_PREFIX = "xs2s:embedder:";
 const K = {
   node: (n: string) => `xs2s:node:${n}`,
   route: (d: string) => `xs2s:route:${d}`,
+  /** An embedding-API subscriber of `node` serves `domain` (several nodes may). */
+  embedder: (d: string, n: string) => `${EMBEDDER_PREFIX}${d}|${n}`,
   pair: (p: string) => `xs2s:pair:${p}`,
   inbox: (n: string) => `xs2s:in:${n}`,
   routes: "xs2s:routes",
@@ -92,6 +98,10 @@ export class RedisCluster implements Cluster, LocalDelivery {
   #nodes = new Set<string>();
   /** Domains served here (connected components). */
   readonly #mine = new Set<string>();
+  /** Hosts served by embedding-API subscribers of other nodes -> those nodes, sorted (cache). */
+  #embedders = new Map<string, string[]>();
+  /** This node publishes its hosts as embedder routes (its `stanzas$` has subscribers). */
+  #embedding = false;
   readonly #pairs = new Map<string, PairState>();
   /** Route forwards that found no receiver, per node, in order (see #holdRoute). */
   #routeHeld = new Map<string, HeldRoute[]>();
@@ -115,6 +125,7 @@ export class RedisCluster implements Cluster, LocalDelivery {
   #retryTimer?: NodeJS.Timeout;
   #stopped = false;
   readonly #subscription: Subscription;
+  readonly #embedderSubscription?: Subscription;
 
   constructor(private readonly deps: RedisClusterDeps) {
     this.node = deps.config.node;
@@ -125,6 +136,7 @@ export class RedisCluster implements Cluster, LocalDelivery {
       else if (e.type === "component_disconnected") this.#publishRoute(e.domain, false);
       else if (e.type === "closed") this.#releasePair(e.local, e.remote);
     });
+    this.#embedderSubscription = deps.embedder?.subscribers$.subscribe((n) => this.#publishEmbedder(n > 0));
   }
 
   // -------------------------------------------------------------------------------------------
@@ -172,7 +184,7 @@ export class RedisCluster implements Cluster, LocalDelivery {
     sub.on("messageBuffer", (channel: Buffer, message: Buffer) => this.#onMessage(channel.toString(), message.toString()));
     await sub.subscribe(K.inbox(this.node), K.routes);
     this.#sub = sub;
-    await this.#renew();
+    await this.#renew(true);
     this.#timer = setInterval(() => void this.#renew(), Math.max(200, Math.floor(this.#leaseMs / 3)));
     this.#retryTimer = setInterval(() => this.#retryHeld(), Math.max(100, Math.floor(this.#leaseMs / 10)));
     this.deps.logger.info({ what: "cluster_started", node: this.node, redis: redactedUrl(url), leaseMs: this.#leaseMs });
@@ -182,6 +194,7 @@ export class RedisCluster implements Cluster, LocalDelivery {
     if (this.#stopped) return;
     this.#stopped = true;
     this.#subscription.unsubscribe();
+    this.#embedderSubscription?.unsubscribe();
     clearInterval(this.#timer);
     clearInterval(this.#retryTimer);
     for (const st of this.#pairs.values()) this.#bounceHeld(st, "shutdown");
@@ -192,6 +205,7 @@ export class RedisCluster implements Cluster, LocalDelivery {
       // Hand everything back at once so other nodes take over without waiting for the leases.
       const batch = cmd.pipeline();
       for (const d of this.#mine) batch.del(K.route(d)).publish(K.routes, `-${this.node} ${d}`);
+      if (this.#embedding) for (const d of this.deps.hosts) batch.del(K.embedder(d, this.node)).publish(K.routes, `-${this.node} ${d} embedder`);
       for (const [key, st] of this.#pairs) if (st.owner === this.node) batch.del(K.pair(key));
       batch.del(K.node(this.node));
       await batch.exec().catch(() => undefined);
@@ -204,7 +218,10 @@ export class RedisCluster implements Cluster, LocalDelivery {
       node: this.node,
       nodes: [this.node, ...this.#nodes].sort(),
       routes: Object.fromEntries(this.#routes),
+      embedders: Object.fromEntries(this.#embedders),
+      served: [...this.#mine, ...(this.#embedding ? this.deps.hosts : [])],
       ownedPairs: [...this.#pairs].filter(([, st]) => st.owner === this.node).map(([key]) => key),
+      pairOwners: Object.fromEntries([...this.#pairs].map(([key, st]) => [key, st.owner ?? null])),
       connected: this.#cmd?.status === "ready",
       forwarded: this.#forwarded,
       received: this.#received,
@@ -221,10 +238,19 @@ export class RedisCluster implements Cluster, LocalDelivery {
   deliver(stanza: XmlElement): boolean {
     if (stanza === this.#receiving) return false;
     const domain = domainOf(stanza.attr("to"));
-    const node = domain && this.#routes.get(domain);
+    const node = domain && this.#routeTo(domain);
     if (!node) return false;
     this.#pressure = this.#forwardRoute(node, { stanza, domain });
     return true;
+  }
+
+  /** The node serving `domain` for this stanza: its component's, or an embedding-API subscriber's when none listens here. */
+  #routeTo(domain: string): string | undefined {
+    const node = this.#routes.get(domain);
+    if (node !== undefined || this.#embedders.size === 0) return node;
+    // A local subscriber takes the stanza after the delivery chain (the router's fallback).
+    if (this.deps.embedder && this.deps.embedder.subscribers > 0) return undefined;
+    return this.#embedders.get(domain)?.[0];
   }
 
   /** LocalDelivery flow control: the router asks right after deliver() (the forward buffer is high). */
@@ -267,7 +293,7 @@ export class RedisCluster implements Cluster, LocalDelivery {
     this.#routeHeld = new Map();
     for (const [node, held] of holds) {
       for (const h of held) {
-        const target = this.#routes.get(h.domain);
+        const target = this.#routeTo(h.domain);
         if (now >= h.deadline!) this.#bounceRoute(node, h, "no receiver in time");
         else if (target) void this.#forwardRoute(target, h);
         else if (this.deps.router().isLocalDomain(h.domain)) this.#deliverHere(h.stanza); // its component reconnected here
@@ -296,6 +322,21 @@ export class RedisCluster implements Cluster, LocalDelivery {
     if (!cmd || cmd.status !== "ready") return; // published by the next renewal once Redis is back
     const write = served ? cmd.set(K.route(domain), this.node, "PX", this.#leaseMs) : cmd.release(K.route(domain), this.node);
     void write.then(() => cmd.publish(K.routes, `${served ? "+" : "-"}${this.node} ${domain}`)).catch((err: Error) => this.#redisDown(err));
+  }
+
+  /** The embedding API's `stanzas$` got its first subscriber (`on`) or lost its last. */
+  #publishEmbedder(on: boolean): void {
+    if (on === this.#embedding) return;
+    this.#embedding = on;
+    const cmd = this.#cmd;
+    if (!cmd || cmd.status !== "ready") return; // written by the next renewal (or start)
+    const batch = cmd.pipeline();
+    for (const d of this.deps.hosts) {
+      if (on) batch.set(K.embedder(d, this.node), this.node, "PX", this.#leaseMs);
+      else batch.del(K.embedder(d, this.node));
+      batch.publish(K.routes, `${on ? "+" : "-"}${this.node} ${d} embedder`);
+    }
+    void batch.exec().catch((err: Error) => this.#redisDown(err));
   }
 
   // -------------------------------------------------------------------------------------------
@@ -516,11 +557,13 @@ export class RedisCluster implements Cluster, LocalDelivery {
     }
   }
 
+  /** `+node domain` / `-node domain` (a component), with ` embedder` (an embedding-API subscriber). */
   #onRouteChange(text: string): void {
-    const m = /^([+-])(\S+) (\S+)$/.exec(text);
+    const m = /^([+-])(\S+) (\S+)( embedder)?$/.exec(text);
     if (!m || m[2] === this.node) return;
-    const [, sign, node, domain] = m as unknown as [string, string, string, string];
-    if (sign === "+") this.#routes.set(domain, node);
+    const [, sign, node, domain, embedder] = m as unknown as [string, string, string, string, string | undefined];
+    if (embedder) setEmbedder(this.#embedders, domain, node, sign === "+");
+    else if (sign === "+") this.#routes.set(domain, node);
     else if (this.#routes.get(domain) === node) this.#routes.delete(domain);
   }
 
@@ -540,7 +583,9 @@ export class RedisCluster implements Cluster, LocalDelivery {
       batch.acquire(K.node(this.node), this.#instance, this.#leaseMs);
       for (const d of this.#mine) batch.set(K.route(d), this.node, "PX", this.#leaseMs);
       for (const [key] of owned) batch.acquire(K.pair(key), this.node, this.#leaseMs);
+      if (this.#embedding) for (const d of this.deps.hosts) batch.set(K.embedder(d, this.node), this.node, "PX", this.#leaseMs);
       if (announce) for (const d of this.#mine) batch.publish(K.routes, `+${this.node} ${d}`);
+      if (announce && this.#embedding) for (const d of this.deps.hosts) batch.publish(K.routes, `+${this.node} ${d} embedder`);
       const results = (await batch.exec()) ?? [];
       owned.forEach(([key, st], i) => {
         const [err, holder] = results[1 + routeCount + i] ?? [];
@@ -575,6 +620,14 @@ export class RedisCluster implements Cluster, LocalDelivery {
       if (node && node !== this.node && nodes.has(node) && !this.#mine.has(domain)) routes.set(domain, node);
     });
     this.#routes = routes;
+    const embedderKeys = await scanAll(cmd, `${EMBEDDER_PREFIX}*`);
+    const embedders = new Map<string, string[]>();
+    if (sticky) for (const [d, ns] of this.#embedders) embedders.set(d, [...ns]);
+    for (const k of embedderKeys) {
+      const [domain, node] = splitLast(k.slice(EMBEDDER_PREFIX.length), "|");
+      if (node !== this.node && nodes.has(node)) setEmbedder(embedders, domain, node, true);
+    }
+    this.#embedders = embedders;
   }
 
   #nodeEvent(type: "cluster_node_joined" | "cluster_node_left", node: string): void {
@@ -596,6 +649,19 @@ export class RedisCluster implements Cluster, LocalDelivery {
     this.deps.logger.info({ what: "cluster_redis_reconnected", node: this.node });
     void this.#renew(true); // Redis may have restarted empty: write and announce routes and leases again now
   }
+}
+
+/** Adds or removes `node` among the embedder nodes of `domain` (kept sorted: every node picks the same first). */
+function setEmbedder(table: Map<string, string[]>, domain: string, node: string, on: boolean): void {
+  const nodes = (table.get(domain) ?? []).filter((n) => n !== node);
+  if (on) nodes.push(node);
+  if (nodes.length === 0) table.delete(domain);
+  else table.set(domain, nodes.sort());
+}
+
+function splitLast(text: string, sep: string): [string, string] {
+  const i = text.lastIndexOf(sep);
+  return [text.slice(0, i), text.slice(i + 1)];
 }
 
 async function scanAll(cmd: Redis, pattern: string): Promise<string[]> {

@@ -222,6 +222,41 @@ describe("cluster of three nodes", { skip }, () => {
     }
   });
 
+  it("delivers to an embedding-API subscriber on node 1 what arrives over S2S on node 2, unless node 2 has its own", async () => {
+    const onNode = (i: number) => {
+      const got: string[] = [];
+      const sub = nodes[i]!.server.stanzas$.subscribe((s) => got.push(s.attr("id") ?? ""));
+      return { got, stop: () => sub.unsubscribe() };
+    };
+    const send = (id: string) => remote.server.send(el("message", { from: "u@b.example", to: "someone@a.example", id }, undefined, el("body", {}, undefined, id)));
+    const embedders = (i: number) => nodes[i]!.cluster().snapshot().embedders["a.example"] ?? [];
+    const node1 = onNode(0);
+    try {
+      await eventually(() => embedders(1).includes("node1"), undefined, "node 2 learns node 1's subscriber");
+      assert.deepEqual(nodes[0]!.cluster().snapshot().served, ["bot.a.example", "a.example"]);
+      send("emb-1");
+      await eventually(() => node1.got.includes("emb-1"), undefined, "node 1's subscriber gets what node 2 received");
+
+      // A subscriber on node 2 itself takes its stanzas there (no hop).
+      const node2 = onNode(1);
+      send("emb-2");
+      await eventually(() => node2.got.includes("emb-2"), undefined, "node 2's own subscriber");
+      node2.stop();
+      send("emb-3");
+      await eventually(() => node1.got.includes("emb-3"), undefined, "forwarded again once node 2's subscriber left");
+      assert.equal(node1.got.includes("emb-2"), false, "emb-2 stayed on node 2");
+    } finally {
+      node1.stop();
+    }
+    // The last subscriber gone: the route is withdrawn and the address is answered as unserved.
+    await eventually(() => !embedders(1).includes("node1"), undefined, "route withdrawn on node 2");
+    const reply = waitFor(remote.server.stanzas$, (s) => s.attr("id") === "emb-4");
+    send("emb-4");
+    const err = await reply;
+    assert.equal(err.attr("type"), "error");
+    assert.ok(err.getChild("error")?.getChild("service-unavailable", "urn:ietf:params:xml:ns:xmpp-stanzas"), "RFC 6120 §8.3.3.19 service-unavailable");
+  });
+
   it("stops serving a component that left on every node: the sender gets an error back", async () => {
     const gone = await connectComponent(nodes[0]!.ip, nodes[0]!.servicePort, "gone.a.example", PASSWORD);
     await eventually(() => nodes[1]!.cluster().snapshot().routes["gone.a.example"] === "node1", undefined, "route to gone.a.example");
