@@ -31,11 +31,11 @@ export interface ClusterSnapshot {
   /** Hosts whose unserved addresses an embedding-API subscriber takes on other nodes: domain -> nodes. */
   readonly embedders: Readonly<Record<string, readonly string[]>>;
   /** Domains this node publishes: its components, and `general.hosts` while an embedder subscribes. */
-  readonly served: readonly string[];
+  readonly served: Readonly<Record<string, "component" | "embedder">>;
   /** Pairs "local|remote" this node owns. */
   readonly ownedPairs: readonly string[];
-  /** Every pair "local|remote" this node has met, with its owner when known (this node or another). */
-  readonly pairOwners: Readonly<Record<string, string | null>>;
+  /** Every pair "local|remote" this node has met: its owner when known (this node or another), stanzas held for it. */
+  readonly pairs: Readonly<Record<string, { readonly owner: string | null; readonly held: number }>>;
   /** The backend (Redis) is reachable now. */
   readonly connected: boolean;
   /**

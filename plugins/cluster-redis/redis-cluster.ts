@@ -219,9 +219,9 @@ export class RedisCluster implements Cluster, LocalDelivery {
       nodes: [this.node, ...this.#nodes].sort(),
       routes: Object.fromEntries(this.#routes),
       embedders: Object.fromEntries(this.#embedders),
-      served: [...this.#mine, ...(this.#embedding ? this.deps.hosts : [])],
+      served: Object.fromEntries([...[...this.#mine].map((d) => [d, "component"]), ...(this.#embedding ? this.deps.hosts.map((d) => [d, "embedder"]) : [])]),
       ownedPairs: [...this.#pairs].filter(([, st]) => st.owner === this.node).map(([key]) => key),
-      pairOwners: Object.fromEntries([...this.#pairs].map(([key, st]) => [key, st.owner ?? null])),
+      pairs: Object.fromEntries([...this.#pairs].map(([key, st]) => [key, { owner: st.owner ?? null, held: st.held?.length ?? 0 }])),
       connected: this.#cmd?.status === "ready",
       forwarded: this.#forwarded,
       received: this.#received,
@@ -639,6 +639,7 @@ export class RedisCluster implements Cluster, LocalDelivery {
   #redisDown(err: Error): void {
     if (!this.#redisUp || this.#stopped) return;
     this.#redisUp = false;
+    this.deps.events.emit({ type: "cluster_redis_unavailable", node: this.node, reason: err.message });
     this.deps.logger.warn({ what: "cluster_redis_unavailable", node: this.node, reason: err.message }, "Redis unreachable: serving what this node owns, cross-node stanzas bounce until it is back");
   }
 
@@ -646,6 +647,7 @@ export class RedisCluster implements Cluster, LocalDelivery {
     if (this.#redisUp) return;
     this.#redisUp = true;
     this.#stickyUntil = Date.now() + this.#leaseMs;
+    this.deps.events.emit({ type: "cluster_redis_reconnected", node: this.node });
     this.deps.logger.info({ what: "cluster_redis_reconnected", node: this.node });
     void this.#renew(true); // Redis may have restarted empty: write and announce routes and leases again now
   }

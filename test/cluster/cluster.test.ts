@@ -8,6 +8,10 @@ import { after, before, describe, it } from "node:test";
 import assert from "node:assert/strict";
 import { xml } from "@xmpp/component";
 import { Redis } from "ioredis";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import type { SessionRow } from "../../core/admin/inspect.js";
 import { configFromObject } from "../../core/config/load.js";
 import { ERROR_CODES, isS2sError } from "../../core/errors.js";
 import { createLogger } from "../../core/logging/logger.js";
@@ -18,6 +22,8 @@ import { connectComponent, type TestComponent } from "../helpers/component.js";
 import { freePort } from "../helpers/ports.js";
 import { skipWithoutRedis, startRedis, type TestRedis } from "../helpers/redis-server.js";
 import { addressOf, startNode, type TestNode } from "../helpers/servers.js";
+import { ensureBuilt } from "../helpers/build.js";
+import { run as xmppS2s } from "../helpers/cli.js";
 import { errorCondition } from "../helpers/stanzas.js";
 import { eventually, waitFor } from "../helpers/wait.js";
 import { clusterSection, PASSWORD, SHARED, startClusterNode, type ClusterNode } from "./cluster-nodes.js";
@@ -74,13 +80,20 @@ describe("cluster of three nodes", { skip }, () => {
   let bot: TestComponent;
   const remoteIp = "127.0.0.204";
   let remotePort: number;
+  let dir: string;
+  /** A config file naming node i's admin socket, for the CLI verbs. */
+  const adminConfig = (i: number) => join(dir, `node${i + 1}.toml`);
 
   before(async () => {
+    ensureBuilt();
+    dir = mkdtempSync(join(tmpdir(), "xs2s-cluster-admin-"));
     redis = await startRedis();
     remotePort = await freePort(remoteIp);
     const toRemote = [{ host: "b.example", ip_address: remoteIp, port: remotePort }];
     for (const [i, ip] of ["127.0.0.201", "127.0.0.202", "127.0.0.203"].entries()) {
-      nodes.push(await startClusterNode({ name: `node${i + 1}`, ip, redisUrl: redis.url, address: toRemote }));
+      const adminSocket = join(dir, `node${i + 1}.sock`);
+      writeFileSync(adminConfig(i), `[general]\nhosts = ["a.example"]\n\n[admin]\nsocket = "${adminSocket}"\n`);
+      nodes.push(await startClusterNode({ name: `node${i + 1}`, ip, redisUrl: redis.url, address: toRemote, adminSocket }));
     }
     const node2 = nodes[1]!;
     remote = await startNode(
@@ -101,6 +114,7 @@ describe("cluster of three nodes", { skip }, () => {
     await remote?.stop();
     for (const n of nodes) await n.server.stop();
     await redis?.stop();
+    if (dir) rmSync(dir, { recursive: true, force: true });
   });
 
   it("delivers an inbound S2S stanza arriving on node 2 to the component on node 1", async () => {
@@ -138,6 +152,30 @@ describe("cluster of three nodes", { skip }, () => {
     } finally {
       sub.unsubscribe();
     }
+  });
+
+  it("xmpp-s2s sessions shows which node owns each pair and serves each route", async () => {
+    const sessions = async (i: number): Promise<SessionRow[]> => {
+      const r = await xmppS2s(["sessions", "--json", "--config", adminConfig(i)]);
+      assert.equal(r.code, 0, r.stderr);
+      return JSON.parse(r.stdout) as SessionRow[];
+    };
+    const pick = (rows: SessionRow[], direction: string, local: string, remote = "") => rows.filter((r) => r.direction === direction && r.local === local && r.remote === remote);
+    // After the previous test: node 3 owns (bot.a.example, b.example); node 1 forwards to it.
+    const [on1, on2, on3] = [await sessions(0), await sessions(1), await sessions(2)];
+    assert.deepEqual(pick(on1, "outbound", "bot.a.example", "b.example").map((r) => [r.node, r.owner, r.state]), [["node1", "node3", "forwarded"]]);
+    assert.deepEqual(pick(on3, "outbound", "bot.a.example", "b.example").map((r) => [r.node, r.owner, r.state]), [["node3", "node3", "established"]]);
+    for (const [rows, node] of [[on1, "node1"], [on2, "node2"], [on3, "node3"]] as const) {
+      assert.deepEqual(pick(rows, "route", "bot.a.example").map((r) => [r.node, r.owner, r.state]), [[node, "node1", "component"]], node);
+      assert.ok(rows.every((r) => r.node === node), `every row of ${node} says so`);
+    }
+    // The table gains NODE and OWNER columns; status a cluster line.
+    const table = await xmppS2s(["sessions", "--config", adminConfig(0)]);
+    assert.match(table.stdout, /^DIR\s+LOCAL\s+REMOTE\s+NODE\s+OWNER\s+STATE/);
+    assert.match(table.stdout, /^out\s+bot\.a\.example\s+b\.example\s+node1\s+node3\s+forwarded/m);
+    assert.match(table.stdout, /^route\s+bot\.a\.example\s+-\s+node1\s+node1\s+component/m);
+    const status = await xmppS2s(["status", "--config", adminConfig(1)]);
+    assert.match(status.stdout, /^cluster\s+node node2 of node1, node2, node3; Redis connected; \d+ forwarded, \d+ received$/m);
   });
 
   it("bounces to the component on node 1 what fails on the owner", async () => {
@@ -233,7 +271,7 @@ describe("cluster of three nodes", { skip }, () => {
     const node1 = onNode(0);
     try {
       await eventually(() => embedders(1).includes("node1"), undefined, "node 2 learns node 1's subscriber");
-      assert.deepEqual(nodes[0]!.cluster().snapshot().served, ["bot.a.example", "a.example"]);
+      assert.deepEqual(nodes[0]!.cluster().snapshot().served, { "bot.a.example": "component", "a.example": "embedder" });
       send("emb-1");
       await eventually(() => node1.got.includes("emb-1"), undefined, "node 1's subscriber gets what node 2 received");
 

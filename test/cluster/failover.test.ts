@@ -182,6 +182,10 @@ describe("cluster failover", { skip }, () => {
         await new Promise((r) => setImmediate(r));
       }
     };
+    const redisEvents: string[] = [];
+    const events = node1.server.events$.subscribe((e) => {
+      if (e.type === "cluster_redis_unavailable" || e.type === "cluster_redis_reconnected") redisEvents.push(e.type);
+    });
     const nodes = [node1, node2];
     const counted = () => nodes.reduce((n, node) => n + node.cluster().snapshot().forwarded - node.cluster().snapshot().received, 0);
     await burst("warm", 10);
@@ -208,5 +212,7 @@ describe("cluster failover", { skip }, () => {
     assert.ok(sent.filter((id) => id.startsWith("r-back-")).every((id) => delivered.has(id)), "after the restart everything is delivered");
     assert.equal(logged("cluster_redis_unavailable"), 1, "the outage is logged once");
     assert.equal(logged("cluster_redis_reconnected"), 1);
+    events.unsubscribe();
+    assert.deepEqual(redisEvents, ["cluster_redis_unavailable", "cluster_redis_reconnected"], "and on events$");
   });
 });
