@@ -9,16 +9,18 @@
  *
  * 1. latency: one message at a time (send, wait for it), median over --pings (default 2,000);
  *    "added" = cross median - same median;
- * 2. throughput: --messages (default 20,000) written at once, messages/s until the last arrives;
+ * 2. throughput: --messages (default 50,000) written at once, messages/s until the last arrives;
  *    ratio = cross / same.
- * Rounds alternate same/cross (--trials, default 3) and report medians. Needs redis-server only.
+ * Rounds alternate same/cross (--trials, default 5) and report medians with the spread (min-max)
+ * of the trials, and each trial's ratio (cross / same of the same round, so load changes during
+ * the run affect both sides alike). Needs redis-server only.
  */
 import "reflect-metadata";
 import { performance } from "node:perf_hooks";
 import { startRedis } from "../test/helpers/redis-server.js";
 import { PASSWORD, startClusterNode, type ClusterNode } from "../test/cluster/cluster-nodes.js";
 import { eventually } from "../test/helpers/wait.js";
-import { median, machine } from "./lib/proc.js";
+import { load, median, machine } from "./lib/proc.js";
 import { benchMessage, RawComponent } from "./lib/raw-component.js";
 
 function arg(name: string, fallback: number): number {
@@ -27,8 +29,8 @@ function arg(name: string, fallback: number): number {
 }
 
 const PINGS = arg("pings", 2000);
-const MESSAGES = arg("messages", 20_000);
-const TRIALS = arg("trials", 3);
+const MESSAGES = arg("messages", 50_000);
+const TRIALS = arg("trials", 5);
 const DEADLINE_MS = 120_000;
 
 async function latencyMs(from: RawComponent, to: RawComponent, n: number): Promise<number> {
@@ -58,6 +60,12 @@ async function throughput(from: RawComponent, to: RawComponent, n: number): Prom
   return n / ((performance.now() - t0) / 1000);
 }
 
+/** "median (min-max)". */
+function spread(values: readonly number[], digits: number): string {
+  const f = (v: number) => v.toFixed(digits);
+  return `${f(median(values))} (${f(Math.min(...values))}-${f(Math.max(...values))})`;
+}
+
 export async function runClusterBench(): Promise<void> {
   const redis = await startRedis();
   const nodes: ClusterNode[] = [];
@@ -84,17 +92,16 @@ export async function runClusterBench(): Promise<void> {
       for (const [to, acc] of order) acc.lat.push(await latencyMs(x, to, PINGS));
       for (const [to, acc] of order) acc.tput.push(await throughput(x, to, MESSAGES));
     }
-    const sameLat = median(same.lat);
-    const crossLat = median(cross.lat);
-    const sameTput = median(same.tput);
-    const crossTput = median(cross.tput);
+    const added = same.lat.map((l, i) => cross.lat[i]! - l);
+    const ratios = same.tput.map((t, i) => (cross.tput[i]! / t) * 100);
     const m = machine();
     const lines = [
-      `cluster bench: ${TRIALS} trials, ${PINGS} pings, ${MESSAGES} messages; ${m.cpuModel} x${m.nproc}; load ${(await import("./lib/proc.js")).load()}`,
-      `| | same node | cross node | |`,
+      `cluster bench: ${TRIALS} trials, ${PINGS} pings, ${MESSAGES} messages; ${m.cpuModel} x${m.nproc}; load ${load()}`,
+      `| median of ${TRIALS} trials (min-max) | same node | cross node | cross-node hop |`,
       `|---|---|---|---|`,
-      `| median latency (ms) | ${sameLat.toFixed(3)} | ${crossLat.toFixed(3)} | added ${(crossLat - sameLat).toFixed(3)} ms (target <= 1) |`,
-      `| throughput (msg/s) | ${Math.round(sameTput)} | ${Math.round(crossTput)} | ratio ${((crossTput / sameTput) * 100).toFixed(0)} % (target >= 50 %) |`,
+      `| latency, median of each trial (ms) | ${spread(same.lat, 3)} | ${spread(cross.lat, 3)} | added ${spread(added, 3)} ms (target <= 1) |`,
+      `| throughput (msg/s) | ${spread(same.tput, 0)} | ${spread(cross.tput, 0)} | ratio ${spread(ratios, 0)} % (target >= 50 %) |`,
+      `per trial: ratio ${ratios.map((r) => r.toFixed(0)).join(", ")} %; added latency ${added.map((a) => a.toFixed(3)).join(", ")} ms`,
     ];
     process.stdout.write(`${lines.join("\n")}\n`);
   } finally {

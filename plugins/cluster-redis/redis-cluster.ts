@@ -80,6 +80,12 @@ interface HeldRoute {
   deadline?: number;
 }
 
+/** What one node's next PUBLISH carries, and whom to tell if it fails. */
+interface Outgoing {
+  readonly envs: Envelope[];
+  readonly failed: Array<(reason: string) => void>;
+}
+
 type ScriptedRedis = Redis & {
   acquire(key: string, holder: string, ms: number): Promise<string>;
   release(key: string, holder: string): Promise<number>;
@@ -115,7 +121,7 @@ export class RedisCluster implements Cluster, LocalDelivery {
   #bouncingFrom?: string;
   #inFlight = 0;
   /** Forwards of this turn of the event loop, per node, published together (see #forward). */
-  #outbox = new Map<string, Array<{ env: Envelope; failed: (reason: string) => void }>>();
+  #outbox = new Map<string, Outgoing>();
   /** Forwards Redis accepted for a listening node, and forwards this node received (see snapshot). */
   #forwarded = 0;
   #received = 0;
@@ -266,7 +272,7 @@ export class RedisCluster implements Cluster, LocalDelivery {
       this.#holdRoute(node, h);
       return undefined;
     }
-    return this.#forward(node, { kind: "route", from: this.node, stanza: h.stanza }, (reason) => {
+    return this.#forward(node, { kind: "route", stanza: h.stanza }, (reason) => {
       // No receiver: the node's subscriber is reconnecting (Redis restarted) or the node died. Hold
       // like a pair forward does; the retry timer sends again, or the route moves, or it bounces.
       if (reason === "no receiver") this.#holdRoute(node, h);
@@ -357,7 +363,7 @@ export class RedisCluster implements Cluster, LocalDelivery {
 
   #forwardPair(st: PairState, stanza: XmlElement): Promise<void> | undefined {
     const owner = st.owner!;
-    return this.#forward(owner, { kind: "pair", from: this.node, local: st.local, remote: st.remote, stanza }, (reason) => {
+    return this.#forward(owner, { kind: "pair", local: st.local, remote: st.remote, stanza }, (reason) => {
       if (reason === "no receiver") {
         // The owner died holding the lease (or its subscriber is reconnecting): wait for the lease
         // to expire and take over (delivered late), or bounce at the deadline (never silent).
@@ -478,10 +484,11 @@ export class RedisCluster implements Cluster, LocalDelivery {
       return undefined;
     }
     this.#inFlight++;
-    let queue = this.#outbox.get(node);
-    if (!queue) this.#outbox.set(node, (queue = []));
-    queue.push({ env, failed });
-    if (this.#outbox.size === 1 && queue.length === 1) queueMicrotask(() => this.#flushOutbox(cmd));
+    let out = this.#outbox.get(node);
+    if (!out) this.#outbox.set(node, (out = { envs: [], failed: [] }));
+    out.envs.push(env);
+    out.failed.push(failed);
+    if (this.#outbox.size === 1 && out.envs.length === 1) queueMicrotask(() => this.#flushOutbox(cmd));
     if (this.#inFlight < HIGH_WATER) return undefined;
     // Flow control: the producer (a component socket) pauses until Redis has caught up.
     if (!this.#drained) {
@@ -495,18 +502,18 @@ export class RedisCluster implements Cluster, LocalDelivery {
   #flushOutbox(cmd: Redis): void {
     const outbox = this.#outbox;
     this.#outbox = new Map();
-    for (const [node, items] of outbox) {
+    for (const [node, { envs, failed }] of outbox) {
       const fail = (reason: string) => {
-        for (const item of items) item.failed(reason);
+        for (const f of failed) f(reason);
       };
-      cmd.publish(K.inbox(node), encodeBatch(items.map((i) => i.env))).then(
+      cmd.publish(K.inbox(node), encodeBatch(this.node, envs)).then(
         (receivers) => {
-          this.#settled(items.length);
-          if (receivers > 0) this.#forwarded += items.length;
+          this.#settled(envs.length);
+          if (receivers > 0) this.#forwarded += envs.length;
           else fail("no receiver");
         },
         (err: Error) => {
-          this.#settled(items.length);
+          this.#settled(envs.length);
           this.#redisDown(err);
           fail("redis unavailable");
         },
@@ -534,8 +541,8 @@ export class RedisCluster implements Cluster, LocalDelivery {
       this.deps.logger.warn({ what: "cluster_message_invalid", channel }, "a message this node does not understand (mixed versions?)");
       return;
     }
-    this.#received += batch.length;
-    for (const env of batch) this.#receive(env);
+    this.#received += batch.envelopes.length;
+    for (const env of batch.envelopes) this.#receive(env);
   }
 
   #receive(env: Envelope): void {
