@@ -72,19 +72,29 @@ interface PairState {
   deadSince?: number;
 }
 
-/** A route forward waiting for its node's inbox: no receiver (a subscriber reconnecting after a Redis restart, or a dead node). */
-interface HeldRoute {
+/**
+ * A stanza for a local address served on another node. Held when its node's inbox has no
+ * receiver (a subscriber reconnecting after a Redis restart, or a dead node).
+ */
+interface RouteForward {
+  readonly kind: "route";
   readonly stanza: XmlElement;
   readonly domain: string;
   /** Set when first held: then it bounces remote-server-timeout (never silent). */
   deadline?: number;
 }
 
-/** What one node's next PUBLISH carries, and whom to tell if it fails. */
-interface Outgoing {
-  readonly envs: Envelope[];
-  readonly failed: Array<(reason: string) => void>;
+/** A stanza for a pair owned by another node. */
+interface PairForward {
+  readonly kind: "pair";
+  readonly local: string;
+  readonly remote: string;
+  readonly stanza: XmlElement;
+  readonly st: PairState;
 }
+
+type Forward = RouteForward | PairForward;
+
 
 type ScriptedRedis = Redis & {
   acquire(key: string, holder: string, ms: number): Promise<string>;
@@ -110,7 +120,7 @@ export class RedisCluster implements Cluster, LocalDelivery {
   #embedding = false;
   readonly #pairs = new Map<string, PairState>();
   /** Route forwards that found no receiver, per node, in order (see #holdRoute). */
-  #routeHeld = new Map<string, HeldRoute[]>();
+  #routeHeld = new Map<string, RouteForward[]>();
   /** The flow-control promise of the last route forward, for backpressure() right after deliver(). */
   #pressure?: Promise<void>;
   /** Until then, a route table refresh adds but never removes (Redis may have restarted empty, see #redisBack). */
@@ -121,7 +131,7 @@ export class RedisCluster implements Cluster, LocalDelivery {
   #bouncingFrom?: string;
   #inFlight = 0;
   /** Forwards of this turn of the event loop, per node, published together (see #forward). */
-  #outbox = new Map<string, Outgoing>();
+  #outbox = new Map<string, Forward[]>();
   /** Forwards Redis accepted for a listening node, and forwards this node received (see snapshot). */
   #forwarded = 0;
   #received = 0;
@@ -246,7 +256,7 @@ export class RedisCluster implements Cluster, LocalDelivery {
     const domain = domainOf(stanza.attr("to"));
     const node = domain && this.#routeTo(domain);
     if (!node) return false;
-    this.#pressure = this.#forwardRoute(node, { stanza, domain });
+    this.#pressure = this.#forwardRoute(node, { kind: "route", stanza, domain });
     return true;
   }
 
@@ -266,21 +276,23 @@ export class RedisCluster implements Cluster, LocalDelivery {
     return pressure;
   }
 
-  #forwardRoute(node: string, h: HeldRoute): Promise<void> | undefined {
+  #forwardRoute(node: string, h: RouteForward): Promise<void> | undefined {
     // Behind the stanzas already waiting for that node: order per node, so per pair, is kept.
     if (this.#routeHeld.has(node)) {
       this.#holdRoute(node, h);
       return undefined;
     }
-    return this.#forward(node, { kind: "route", stanza: h.stanza }, (reason) => {
-      // No receiver: the node's subscriber is reconnecting (Redis restarted) or the node died. Hold
-      // like a pair forward does; the retry timer sends again, or the route moves, or it bounces.
-      if (reason === "no receiver") this.#holdRoute(node, h);
-      else this.#bounceRoute(node, h, reason, reason === "forward buffer full" ? "resource-constraint" : "remote-server-timeout");
-    });
+    return this.#forward(node, h);
   }
 
-  #holdRoute(node: string, h: HeldRoute): void {
+  #routeFailed(node: string, h: RouteForward, reason: string): void {
+    // No receiver: the node's subscriber is reconnecting (Redis restarted) or the node died. Hold
+    // like a pair forward does; the retry timer sends again, or the route moves, or it bounces.
+    if (reason === "no receiver") this.#holdRoute(node, h);
+    else this.#bounceRoute(node, h, reason, reason === "forward buffer full" ? "resource-constraint" : "remote-server-timeout");
+  }
+
+  #holdRoute(node: string, h: RouteForward): void {
     let held = this.#routeHeld.get(node);
     if (!held) {
       this.#routeHeld.set(node, (held = []));
@@ -308,7 +320,7 @@ export class RedisCluster implements Cluster, LocalDelivery {
     }
   }
 
-  #bounceRoute(node: string, h: HeldRoute, reason: string, condition = "remote-server-timeout"): void {
+  #bounceRoute(node: string, h: RouteForward, reason: string, condition = "remote-server-timeout"): void {
     this.#forwardFailed(node, h.domain, reason);
     // The error comes from `domain`, which must count as served here while it is sent, even if a
     // refresh dropped the route meanwhile (the router sends errors only from local domains).
@@ -362,29 +374,30 @@ export class RedisCluster implements Cluster, LocalDelivery {
   }
 
   #forwardPair(st: PairState, stanza: XmlElement): Promise<void> | undefined {
-    const owner = st.owner!;
-    return this.#forward(owner, { kind: "pair", local: st.local, remote: st.remote, stanza }, (reason) => {
-      if (reason === "no receiver") {
-        // The owner died holding the lease (or its subscriber is reconnecting): wait for the lease
-        // to expire and take over (delivered late), or bounce at the deadline (never silent).
-        if (st.owner === owner) {
-          st.owner = undefined;
-          this.#forwardFailed(owner, `${st.local}|${st.remote}`, "no receiver (holding)");
-        }
-        st.deadOwner = owner;
-        st.deadSince ??= Date.now();
-        this.#hold(st, stanza); // the retry timer tries the takeover every tenth of the lease
-      } else if (reason === "redis unavailable") {
-        // Availability first, as in #resolve: this node sends while Redis is away; the renewal
-        // after it is back settles one owner again (cluster_lease_lost, then forwards).
-        this.#forwardFailed(owner, `${st.local}|${st.remote}`, "redis unavailable (sending from this node)");
-        if (st.owner === owner) st.owner = this.node;
-        void this.deps.outbound().send(st.local, st.remote, stanza);
-      } else {
-        this.#forwardFailed(owner, `${st.local}|${st.remote}`, reason);
-        this.deps.router().bounce(stanza, "resource-constraint", "wait", "too many stanzas waiting for the cluster");
+    return this.#forward(st.owner!, { kind: "pair", local: st.local, remote: st.remote, stanza, st });
+  }
+
+  #pairFailed(owner: string, { st, stanza }: PairForward, reason: string): void {
+    if (reason === "no receiver") {
+      // The owner died holding the lease (or its subscriber is reconnecting): wait for the lease
+      // to expire and take over (delivered late), or bounce at the deadline (never silent).
+      if (st.owner === owner) {
+        st.owner = undefined;
+        this.#forwardFailed(owner, `${st.local}|${st.remote}`, "no receiver (holding)");
       }
-    });
+      st.deadOwner = owner;
+      st.deadSince ??= Date.now();
+      this.#hold(st, stanza); // the retry timer tries the takeover every tenth of the lease
+    } else if (reason === "redis unavailable") {
+      // Availability first, as in #resolve: this node sends while Redis is away; the renewal
+      // after it is back settles one owner again (cluster_lease_lost, then forwards).
+      this.#forwardFailed(owner, `${st.local}|${st.remote}`, "redis unavailable (sending from this node)");
+      if (st.owner === owner) st.owner = this.node;
+      void this.deps.outbound().send(st.local, st.remote, stanza);
+    } else {
+      this.#forwardFailed(owner, `${st.local}|${st.remote}`, reason);
+      this.deps.router().bounce(stanza, "resource-constraint", "wait", "too many stanzas waiting for the cluster");
+    }
   }
 
   #hold(st: PairState, stanza: XmlElement): boolean {
@@ -474,21 +487,20 @@ export class RedisCluster implements Cluster, LocalDelivery {
   /**
    * Queue for `node`'s inbox; everything queued for a node in one turn of the event loop (a socket
    * chunk of a busy component) leaves as one PUBLISH. Pub/sub keeps the order of one connection's
-   * publishes, so per-pair order holds. `failed` runs once when Redis is unreachable or nobody
-   * listens on that inbox; it reports the failure (cluster_forward_failed) as it decides.
+   * publishes, so per-pair order holds. #failed runs once per forward when Redis is unreachable or
+   * nobody listens on that inbox (no closure per stanza: the forward carries what it needs).
    */
-  #forward(node: string, env: Envelope, failed: (reason: string) => void): Promise<void> | undefined {
+  #forward(node: string, f: Forward): Promise<void> | undefined {
     const cmd = this.#cmd;
     if (!cmd || cmd.status !== "ready" || this.#inFlight >= MAX_IN_FLIGHT) {
-      failed(!cmd || cmd.status !== "ready" ? "redis unavailable" : "forward buffer full");
+      this.#failed(node, f, !cmd || cmd.status !== "ready" ? "redis unavailable" : "forward buffer full");
       return undefined;
     }
     this.#inFlight++;
     let out = this.#outbox.get(node);
-    if (!out) this.#outbox.set(node, (out = { envs: [], failed: [] }));
-    out.envs.push(env);
-    out.failed.push(failed);
-    if (this.#outbox.size === 1 && out.envs.length === 1) queueMicrotask(() => this.#flushOutbox(cmd));
+    if (!out) this.#outbox.set(node, (out = []));
+    out.push(f);
+    if (this.#outbox.size === 1 && out.length === 1) queueMicrotask(() => this.#flushOutbox(cmd));
     if (this.#inFlight < HIGH_WATER) return undefined;
     // Flow control: the producer (a component socket) pauses until Redis has caught up.
     if (!this.#drained) {
@@ -502,9 +514,9 @@ export class RedisCluster implements Cluster, LocalDelivery {
   #flushOutbox(cmd: Redis): void {
     const outbox = this.#outbox;
     this.#outbox = new Map();
-    for (const [node, { envs, failed }] of outbox) {
+    for (const [node, envs] of outbox) {
       const fail = (reason: string) => {
-        for (const f of failed) f(reason);
+        for (const f of envs) this.#failed(node, f, reason);
       };
       cmd.publish(K.inbox(node), encodeBatch(this.node, envs)).then(
         (receivers) => {
@@ -519,6 +531,12 @@ export class RedisCluster implements Cluster, LocalDelivery {
         },
       );
     }
+  }
+
+  /** The forward did not reach `node`: each kind decides (hold, send here, or bounce) and reports it. */
+  #failed(node: string, f: Forward, reason: string): void {
+    if (f.kind === "route") this.#routeFailed(node, f, reason);
+    else this.#pairFailed(node, f, reason);
   }
 
   #settled(count: number): void {
