@@ -288,15 +288,16 @@ export class RedisCluster implements Cluster, LocalDelivery {
   #routeFailed(node: string, h: RouteForward, reason: string): void {
     // No receiver: the node's subscriber is reconnecting (Redis restarted) or the node died. Hold
     // like a pair forward does; the retry timer sends again, or the route moves, or it bounces.
-    if (reason === "no receiver") this.#holdRoute(node, h);
+    if (reason === "no receiver") this.#holdRoute(node, h, h.deadline === undefined);
     else this.#bounceRoute(node, h, reason, reason === "forward buffer full" ? "resource-constraint" : "remote-server-timeout");
   }
 
-  #holdRoute(node: string, h: RouteForward): void {
+  /** `report`: a hold starting is reported once (cluster_forward_failed), not at every retry. */
+  #holdRoute(node: string, h: RouteForward, report = true): void {
     let held = this.#routeHeld.get(node);
     if (!held) {
       this.#routeHeld.set(node, (held = []));
-      this.#forwardFailed(node, h.domain, "no receiver (holding)");
+      if (report) this.#forwardFailed(node, h.domain, "no receiver (holding)");
     }
     if (held.length >= MAX_HELD) return this.#bounceRoute(node, h, "too many stanzas waiting for the node", "resource-constraint");
     h.deadline ??= Date.now() + this.#leaseMs + TAKEOVER_GRACE_MS;
@@ -315,7 +316,7 @@ export class RedisCluster implements Cluster, LocalDelivery {
         if (now >= h.deadline!) this.#bounceRoute(node, h, "no receiver in time");
         else if (target) void this.#forwardRoute(target, h);
         else if (this.deps.router().isLocalDomain(h.domain)) this.#deliverHere(h.stanza); // its component reconnected here
-        else this.#holdRoute(node, h); // route gone (its node died): a reconnecting component may publish it again
+        else this.#holdRoute(node, h, false); // route gone (its node died): a reconnecting component may publish it again
       }
     }
   }
