@@ -1,7 +1,8 @@
 /**
  * Cluster mode on Redis (issue 13, docs/cluster.md). One object plays three parts:
- * - a LocalDelivery that serves the domains other nodes serve (their XEP-0114 components) and
- *   forwards stanzas for them to that node over pub/sub;
+ * - a LocalDelivery that serves the domains other nodes serve (their XEP-0114 components, and the
+ *   hosts their embedding-API `stanzas$` subscribers take) and forwards stanzas for them to that
+ *   node over pub/sub, holding them while that node's inbox has no receiver;
  * - the Cluster seam of the router: one owner node per (local, remote) outbound pair, held by a
  *   Redis lease (SET PX, renewed every third of lease_seconds); other nodes forward to it;
  * - the receiver of what other nodes forward to this one (channel `xs2s:in:<node>`).
@@ -94,7 +95,6 @@ interface PairForward {
 }
 
 type Forward = RouteForward | PairForward;
-
 
 type ScriptedRedis = Redis & {
   acquire(key: string, holder: string, ms: number): Promise<string>;
