@@ -9,16 +9,21 @@
  *
  * 1. latency: one message at a time (send, wait for it), median over --pings (default 2,000);
  *    "added" = cross median - same median;
- * 2. throughput: --messages (default 20,000) written at once, messages/s until the last arrives;
- *    ratio = cross / same.
- * Rounds alternate same/cross (--trials, default 3) and report medians. Needs redis-server only.
+ * 2. throughput: --messages (default 50,000) written at once, messages/s until the last arrives;
+ *    ratio = cross / same. Also per CPU-second: the messages divided by the CPU time (user + system,
+ *    from /proc) the round cost this process (both nodes and the components) plus, cross node,
+ *    redis-server: the capacity ratio, which other load on a shared machine disturbs far less
+ *    than wall-clock throughput.
+ * Rounds alternate same/cross (--trials, default 5) and report medians with the spread (min-max)
+ * of the trials, and each trial's ratio (cross / same of the same round, so load changes during
+ * the run affect both sides alike). Needs redis-server only.
  */
 import "reflect-metadata";
 import { performance } from "node:perf_hooks";
 import { startRedis } from "../test/helpers/redis-server.js";
 import { PASSWORD, startClusterNode, type ClusterNode } from "../test/cluster/cluster-nodes.js";
 import { eventually } from "../test/helpers/wait.js";
-import { median, machine } from "./lib/proc.js";
+import { cpuMicros, load, median, machine } from "./lib/proc.js";
 import { benchMessage, RawComponent } from "./lib/raw-component.js";
 
 function arg(name: string, fallback: number): number {
@@ -27,8 +32,8 @@ function arg(name: string, fallback: number): number {
 }
 
 const PINGS = arg("pings", 2000);
-const MESSAGES = arg("messages", 20_000);
-const TRIALS = arg("trials", 3);
+const MESSAGES = arg("messages", 50_000);
+const TRIALS = arg("trials", 5);
 const DEADLINE_MS = 120_000;
 
 async function latencyMs(from: RawComponent, to: RawComponent, n: number): Promise<number> {
@@ -42,8 +47,10 @@ async function latencyMs(from: RawComponent, to: RawComponent, n: number): Promi
   return median(samples);
 }
 
-async function throughput(from: RawComponent, to: RawComponent, n: number): Promise<number> {
+/** Messages per second of wall time, and per second of CPU time of `pids`. */
+async function throughput(from: RawComponent, to: RawComponent, n: number, pids: readonly number[]): Promise<{ wall: number; cpu: number }> {
   const target = to.received + n;
+  const cpu0 = pids.reduce((t, pid) => t + cpuMicros(pid), 0);
   let batch = "";
   const t0 = performance.now();
   for (let i = 0; i < n; i++) {
@@ -55,7 +62,15 @@ async function throughput(from: RawComponent, to: RawComponent, n: number): Prom
   }
   if (batch) from.write(batch);
   await to.waitFor(target, DEADLINE_MS);
-  return n / ((performance.now() - t0) / 1000);
+  const wall = n / ((performance.now() - t0) / 1000);
+  const cpu = pids.reduce((t, pid) => t + cpuMicros(pid), 0) - cpu0;
+  return { wall, cpu: n / (cpu / 1e6) };
+}
+
+/** "median (min-max)". */
+function spread(values: readonly number[], digits: number): string {
+  const f = (v: number) => v.toFixed(digits);
+  return `${f(median(values))} (${f(Math.min(...values))}-${f(Math.max(...values))})`;
 }
 
 export async function runClusterBench(): Promise<void> {
@@ -74,27 +89,34 @@ export async function runClusterBench(): Promise<void> {
     // Warm-up (JIT, buffers): untimed.
     await latencyMs(x, y, 200);
     await latencyMs(x, z, 200);
-    await throughput(x, y, 2000);
-    await throughput(x, z, 2000);
+    const samePids = [process.pid];
+    const crossPids = [process.pid, redis.pid!];
+    await throughput(x, y, 2000, samePids);
+    await throughput(x, z, 2000, crossPids);
 
-    const same = { lat: [] as number[], tput: [] as number[] };
-    const cross = { lat: [] as number[], tput: [] as number[] };
+    const same = { lat: [] as number[], tput: [] as number[], cpu: [] as number[], pids: samePids };
+    const cross = { lat: [] as number[], tput: [] as number[], cpu: [] as number[], pids: crossPids };
     for (let t = 0; t < TRIALS; t++) {
       const order: Array<[RawComponent, typeof same]> = t % 2 === 0 ? [[y, same], [z, cross]] : [[z, cross], [y, same]];
       for (const [to, acc] of order) acc.lat.push(await latencyMs(x, to, PINGS));
-      for (const [to, acc] of order) acc.tput.push(await throughput(x, to, MESSAGES));
+      for (const [to, acc] of order) {
+        const r = await throughput(x, to, MESSAGES, acc.pids);
+        acc.tput.push(r.wall);
+        acc.cpu.push(r.cpu);
+      }
     }
-    const sameLat = median(same.lat);
-    const crossLat = median(cross.lat);
-    const sameTput = median(same.tput);
-    const crossTput = median(cross.tput);
+    const added = same.lat.map((l, i) => cross.lat[i]! - l);
+    const ratios = same.tput.map((t, i) => (cross.tput[i]! / t) * 100);
+    const cpuRatios = same.cpu.map((t, i) => (cross.cpu[i]! / t) * 100);
     const m = machine();
     const lines = [
-      `cluster bench: ${TRIALS} trials, ${PINGS} pings, ${MESSAGES} messages; ${m.cpuModel} x${m.nproc}; load ${(await import("./lib/proc.js")).load()}`,
-      `| | same node | cross node | |`,
+      `cluster bench: ${TRIALS} trials, ${PINGS} pings, ${MESSAGES} messages; ${m.cpuModel} x${m.nproc}; load ${load()}`,
+      `| median of ${TRIALS} trials (min-max) | same node | cross node | cross-node hop |`,
       `|---|---|---|---|`,
-      `| median latency (ms) | ${sameLat.toFixed(3)} | ${crossLat.toFixed(3)} | added ${(crossLat - sameLat).toFixed(3)} ms (target <= 1) |`,
-      `| throughput (msg/s) | ${Math.round(sameTput)} | ${Math.round(crossTput)} | ratio ${((crossTput / sameTput) * 100).toFixed(0)} % (target >= 50 %) |`,
+      `| latency, median of each trial (ms) | ${spread(same.lat, 3)} | ${spread(cross.lat, 3)} | added ${spread(added, 3)} ms (target <= 1) |`,
+      `| throughput (msg/s) | ${spread(same.tput, 0)} | ${spread(cross.tput, 0)} | ratio ${spread(ratios, 0)} % (target >= 50 %) |`,
+      `| messages per CPU-second (+ redis-server cross node) | ${spread(same.cpu, 0)} | ${spread(cross.cpu, 0)} | ratio ${spread(cpuRatios, 0)} % |`,
+      `per trial: throughput ratio ${ratios.map((r) => r.toFixed(0)).join(", ")} %; CPU ratio ${cpuRatios.map((r) => r.toFixed(0)).join(", ")} %; added latency ${added.map((a) => a.toFixed(3)).join(", ")} ms`,
     ];
     process.stdout.write(`${lines.join("\n")}\n`);
   } finally {

@@ -23,7 +23,8 @@ export interface TlsView {
 }
 
 export interface SessionRow {
-  readonly direction: "inbound" | "outbound";
+  /** `route`: cluster mode only, a local address served by a node (see cluster-view.ts). */
+  readonly direction: "inbound" | "outbound" | "route";
   readonly local: string;
   readonly remote: string;
   /** outbound: idle | connecting | established | closing; inbound: negotiating | established. */
@@ -41,6 +42,10 @@ export interface SessionRow {
   /** Inbound: our stream id and the peer's address. */
   readonly streamId?: string;
   readonly address?: string;
+  /** Cluster mode (issue 13): the node this row was read on. */
+  readonly node?: string;
+  /** Cluster mode, outbound and route rows: the node owning the pair's stream or serving the address (null: not known yet). */
+  readonly owner?: string | null;
 }
 
 export interface InspectSources {

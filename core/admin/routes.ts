@@ -6,6 +6,8 @@ import type { OutboundSessions } from "../session/outbound-sessions.js";
 import type { TlsProvider } from "../tls/tls.js";
 import { AdminRequestError, type AdminRoute } from "./admin-server.js";
 import { sessionRows } from "./inspect.js";
+import { withCluster } from "./cluster-view.js";
+import type { ClusterSnapshot } from "../cluster/cluster.js";
 import type { ProbeReport } from "../probe/probe.js";
 
 export interface AdminContext {
@@ -20,6 +22,8 @@ export interface AdminContext {
   readonly httpAddresses: () => Array<{ address: string; port: number }>;
   /** "Test federation to X": the same report as `xmpp-s2s probe`, from the running server. */
   readonly probe: (domain: string, from: string) => Promise<ProbeReport>;
+  /** Cluster mode (issue 13): who owns what; absent on a single node. */
+  readonly cluster?: () => ClusterSnapshot;
 }
 
 /** A domain parameter, normalised as everywhere else (lower case, IDNA); a clear 400 otherwise. */
@@ -37,6 +41,11 @@ function localParam(ctx: AdminContext, params: URLSearchParams): string {
   const local = domainParam(params, "from");
   if (!hosts.includes(local)) throw new AdminRequestError(400, `from: ${local} is not one of this server's hosts (${hosts.join(", ")})`);
   return local;
+}
+
+/** The `cluster` part of GET /status (undefined, so absent, on a single node). */
+function clusterStatus(c: ClusterSnapshot | undefined) {
+  return c && { node: c.node, nodes: c.nodes, connected: c.connected, forwarded: c.forwarded, received: c.received };
 }
 
 /** The admin operations (docs/operations.md "Admin API"). */
@@ -57,9 +66,13 @@ export function adminRoutes(ctx: AdminContext): Record<string, AdminRoute> {
         stanzas: { inbound: ctx.traffic.stanzasIn, outbound: ctx.traffic.stanzasOut },
         queued: rows.reduce((n, r) => n + r.queued, 0),
         backoffRemotes: [...new Set(rows.filter((r) => r.backoff?.waiting).map((r) => r.remote))],
+        cluster: clusterStatus(ctx.cluster?.()),
       };
     },
-    "GET /sessions": () => sessionRows(inspect),
+    "GET /sessions": () => {
+      const rows = sessionRows(inspect);
+      return ctx.cluster ? withCluster(rows, ctx.cluster()) : rows;
+    },
     "POST /close": async (params) => {
       const remote = domainParam(params, "remote");
       const outbound = ctx.outbound.list().filter((p) => p.remote === remote).length;

@@ -87,17 +87,24 @@ function backoff(row: SessionRow): string {
   return `attempt ${row.backoff.attempt}${row.backoff.retryInSeconds === null ? "" : `, retry in ${row.backoff.retryInSeconds}s`}`;
 }
 
-/** Columns padded to their widest cell; the certificate reason last, since it can be long. */
+const DIR = { inbound: "in", outbound: "out", route: "route" } as const;
+
+/**
+ * Columns padded to their widest cell; the certificate reason last, since it can be long. In
+ * cluster mode (rows with a `node`), NODE and OWNER follow REMOTE.
+ */
 export function sessionsTable(rows: readonly SessionRow[]): string {
   if (rows.length === 0) return "no S2S sessions\n";
-  const header = ["DIR", "LOCAL", "REMOTE", "STATE", "AUTH", "TLS", "AGE", "IN", "OUT", "QUEUE", "BACKOFF", "CERTIFICATE"];
+  const cluster = rows.some((r) => r.node !== undefined);
+  const header = ["DIR", "LOCAL", "REMOTE", ...(cluster ? ["NODE", "OWNER"] : []), "STATE", "AUTH", "TLS", "AGE", "IN", "OUT", "QUEUE", "BACKOFF", "CERTIFICATE"];
   const cells = rows.map((r) => [
-    r.direction === "inbound" ? "in" : "out",
+    DIR[r.direction],
     r.local || "-",
     r.remote || "-",
+    ...(cluster ? [r.node ?? "-", r.owner ?? "-"] : []),
     r.state,
     r.auth ?? "-",
-    r.tls ? `${r.tls.version ?? "?"} ${r.tls.cipher ?? ""}`.trim() : "none",
+    r.direction === "route" ? "-" : r.tls ? `${r.tls.version ?? "?"} ${r.tls.cipher ?? ""}`.trim() : "none",
     r.ageSeconds === null ? "-" : `${Math.round(r.ageSeconds)}s`,
     r.stanzasIn === null ? "-" : String(r.stanzasIn),
     r.stanzasOut === null ? "-" : String(r.stanzasOut),
@@ -124,6 +131,7 @@ function statusText(b: Record<string, unknown>): string {
     listeners: { s2s: Array<{ address: string; port: number }>; http: Array<{ address: string; port: number }> };
     sessions: { inbound: number; outbound: number; negotiating: number }; stanzas: { inbound: number; outbound: number };
     queued: number; backoffRemotes: string[];
+    cluster?: { node: string; nodes: string[]; connected: boolean; forwarded: number; received: number };
   };
   const addr = (l: Array<{ address: string; port: number }>) => l.map((a) => `${a.address}:${a.port}`).join(", ") || "-";
   return [
@@ -133,6 +141,7 @@ function statusText(b: Record<string, unknown>): string {
     `sessions     ${s.sessions.outbound} outbound, ${s.sessions.inbound} inbound established; ${s.sessions.negotiating} negotiating`,
     `stanzas      ${s.stanzas.inbound} in, ${s.stanzas.outbound} out; ${s.queued} queued`,
     `backoff      ${s.backoffRemotes.length === 0 ? "none" : s.backoffRemotes.join(", ")}`,
+    ...(s.cluster ? [`cluster      node ${s.cluster.node} of ${s.cluster.nodes.join(", ")}; Redis ${s.cluster.connected ? "connected" : "UNREACHABLE"}; ${s.cluster.forwarded} forwarded, ${s.cluster.received} received`] : []),
     "",
   ].join("\n");
 }

@@ -1,3 +1,4 @@
+import type { Observable } from "rxjs";
 import type { InjectionToken } from "tsyringe";
 import type { XmlElement } from "../xml/element.js";
 
@@ -27,8 +28,14 @@ export interface ClusterSnapshot {
   readonly nodes: readonly string[];
   /** Domains served by another node: domain -> node. */
   readonly routes: Readonly<Record<string, string>>;
+  /** Hosts whose unserved addresses an embedding-API subscriber takes on other nodes: domain -> nodes. */
+  readonly embedders: Readonly<Record<string, readonly string[]>>;
+  /** Domains this node publishes: its components, and `general.hosts` while an embedder subscribes. */
+  readonly served: Readonly<Record<string, "component" | "embedder">>;
   /** Pairs "local|remote" this node owns. */
   readonly ownedPairs: readonly string[];
+  /** Every pair "local|remote" this node has met: its owner when known (this node or another), stanzas held for it. */
+  readonly pairs: Readonly<Record<string, { readonly owner: string | null; readonly held: number }>>;
   /** The backend (Redis) is reachable now. */
   readonly connected: boolean;
   /**
@@ -38,6 +45,16 @@ export interface ClusterSnapshot {
    */
   readonly forwarded: number;
   readonly received: number;
+}
+
+/**
+ * The embedding API's `stanzas$` (architecture.md §5): while it has subscribers, this node serves
+ * the addresses of `general.hosts` that no delivery plugin takes, and publishes that as a route.
+ */
+export interface EmbedderSubscribers {
+  readonly subscribers: number;
+  /** The count now and at each change. */
+  readonly subscribers$: Observable<number>;
 }
 
 export const CLUSTER: InjectionToken<Cluster> = Symbol.for("xmpp-s2s.Cluster");

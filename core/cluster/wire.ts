@@ -5,7 +5,7 @@ import { EVENTS } from "../events/events.js";
 import { LOGGER } from "../logging/logger.js";
 import { ROUTER } from "../router/router.js";
 import { OUTBOUND_SESSIONS } from "../session/outbound-sessions.js";
-import { CLUSTER } from "./cluster.js";
+import { CLUSTER, type EmbedderSubscribers } from "./cluster.js";
 
 /** A started cluster backend, stopped last (after outbound sessions bounced their queues through it). */
 export interface ClusterHandle {
@@ -16,13 +16,16 @@ export interface ClusterHandle {
  * Cluster mode seam of `server.start()` (issue 13): with `[cluster]`, connect to the backend
  * (failing start when Redis is unreachable or the node name is taken, before any listener opens)
  * and register it as CLUSTER and as the last local delivery (domains served on other nodes).
+ * `embedder`: the embedding API's `stanzas$` subscribers, published as routes for `general.hosts`.
  * Without `[cluster]` nothing is imported: a single node never loads the Redis client.
  */
-export async function startCluster(container: DependencyContainer, config: S2sConfig): Promise<ClusterHandle | undefined> {
+export async function startCluster(container: DependencyContainer, config: S2sConfig, embedder?: EmbedderSubscribers): Promise<ClusterHandle | undefined> {
   if (!config.cluster) return undefined;
   const { RedisCluster } = await import("../../plugins/cluster-redis/redis-cluster.js");
   const cluster = new RedisCluster({
     config: config.cluster,
+    hosts: config.general.hosts,
+    embedder,
     logger: container.resolve(LOGGER),
     events: container.resolve(EVENTS),
     router: () => container.resolve(ROUTER),

@@ -45,7 +45,10 @@ export type S2sEvent =
   | { type: "cluster_node_left"; node: string }
   | { type: "cluster_lease_taken"; local: string; remote: string; node: string }
   | { type: "cluster_lease_lost"; local: string; remote: string; node: string; owner?: string }
-  | { type: "cluster_forward_failed"; node: string; to: string; reason: string };
+  | { type: "cluster_forward_failed"; node: string; to: string; reason: string }
+  /** Once per outage (then cluster_redis_reconnected), not once per failed command. */
+  | { type: "cluster_redis_unavailable"; node: string; reason: string }
+  | { type: "cluster_redis_reconnected"; node: string };
 
 export type S2sEventType = S2sEvent["type"];
 

@@ -78,10 +78,7 @@ export class CoreRouter implements Router {
       this.bounce(stanza, "jid-malformed", "modify", "missing or malformed 'to' address");
       return undefined;
     }
-    if (this.isLocalDomain(toDomain)) {
-      this.deliverLocal(stanza);
-      return undefined;
-    }
+    if (this.isLocalDomain(toDomain)) return this.deliverLocal(stanza); // its flow control too (a cluster forward)
     return this.#sendOutbound(fromDomain, toDomain, stanza);
   }
 

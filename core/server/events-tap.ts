@@ -1,4 +1,4 @@
-import { Observable, Subject } from "rxjs";
+import { BehaviorSubject, Observable, Subject } from "rxjs";
 import type { XmlElement } from "../xml/element.js";
 
 /**
@@ -9,11 +9,14 @@ import type { XmlElement } from "../xml/element.js";
 export class StanzaTap {
   readonly #subject = new Subject<XmlElement>();
   #subscribers = 0;
+  readonly #count = new BehaviorSubject(0);
+  /** The number of subscribers, now and at each change (cluster mode publishes them as routes, issue 13). */
+  readonly subscribers$: Observable<number> = this.#count.asObservable();
   readonly stanzas$: Observable<XmlElement> = new Observable<XmlElement>((subscriber) => {
-    this.#subscribers++;
+    this.#count.next(++this.#subscribers);
     const sub = this.#subject.subscribe(subscriber);
     return () => {
-      this.#subscribers--;
+      this.#count.next(--this.#subscribers);
       sub.unsubscribe();
     };
   });
@@ -31,5 +34,6 @@ export class StanzaTap {
 
   complete(): void {
     this.#subject.complete();
+    this.#count.complete();
   }
 }

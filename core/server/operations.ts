@@ -8,6 +8,7 @@ import type { DependencyContainer } from "tsyringe";
 import { AdminServer } from "../admin/admin-server.js";
 import { adminRoutes } from "../admin/routes.js";
 import { CLOCK } from "../clock/clock.js";
+import { CLUSTER } from "../cluster/cluster.js";
 import type { S2sConfig } from "../config/types.js";
 import { EVENTS } from "../events/events.js";
 import { HttpListeners } from "../http/http-listeners.js";
@@ -39,7 +40,8 @@ export class Operations {
     this.#http = new HttpListeners(config.listen.http, metrics && (() => metrics.text()), logger);
     if (config.admin) {
       const clock = container.resolve(CLOCK);
-      const routes = adminRoutes({ config, outbound, listeners, tls: container.resolve(TLS_PROVIDER), traffic: deps.traffic, now: () => clock.now(), started, httpAddresses: () => this.#http.addresses(), probe });
+      const cluster = container.isRegistered(CLUSTER, true) ? container.resolve(CLUSTER) : undefined;
+      const routes = adminRoutes({ config, outbound, listeners, tls: container.resolve(TLS_PROVIDER), traffic: deps.traffic, now: () => clock.now(), started, httpAddresses: () => this.#http.addresses(), probe, cluster: cluster && (() => cluster.snapshot()) });
       this.#admin = new AdminServer(config.admin, routes, logger);
     }
   }

@@ -136,7 +136,7 @@ export function createServer(input: ConfigInput, options: CreateServerOptions = 
       child.register(S2sListeners, { useClass: S2sListeners }, scoped);
       (child.resolve(ROUTER) as CoreRouter).fallback = (stanza) => tap.offer(stanza);
       try {
-        cluster = await startCluster(child, config);
+        cluster = await startCluster(child, config, tap);
       } catch (err) {
         started = false;
         throw err;

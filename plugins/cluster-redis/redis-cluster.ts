@@ -1,7 +1,8 @@
 /**
  * Cluster mode on Redis (issue 13, docs/cluster.md). One object plays three parts:
- * - a LocalDelivery that serves the domains other nodes serve (their XEP-0114 components) and
- *   forwards stanzas for them to that node over pub/sub;
+ * - a LocalDelivery that serves the domains other nodes serve (their XEP-0114 components, and the
+ *   hosts their embedding-API `stanzas$` subscribers take) and forwards stanzas for them to that
+ *   node over pub/sub, holding them while that node's inbox has no receiver;
  * - the Cluster seam of the router: one owner node per (local, remote) outbound pair, held by a
  *   Redis lease (SET PX, renewed every third of lease_seconds); other nodes forward to it;
  * - the receiver of what other nodes forward to this one (channel `xs2s:in:<node>`).
@@ -12,7 +13,7 @@
 import { randomUUID } from "node:crypto";
 import { Redis, type RedisOptions } from "ioredis";
 import type { Subscription } from "rxjs";
-import type { Cluster, ClusterSnapshot } from "../../core/cluster/cluster.js";
+import type { Cluster, ClusterSnapshot, EmbedderSubscribers } from "../../core/cluster/cluster.js";
 import { redactedUrl, type ClusterConfig } from "../../core/cluster/options.js";
 import type { LocalDelivery } from "../../core/delivery/local-delivery.js";
 import { ERROR_CODES, S2sError } from "../../core/errors.js";
@@ -28,14 +29,17 @@ import { decodeBatch, encodeBatch, type Envelope } from "./wire.js";
 
 export interface RedisClusterDeps {
   readonly config: ClusterConfig;
+  /** `general.hosts`: the domains an embedding-API subscriber serves. */
+  readonly hosts: readonly string[];
+  readonly embedder?: EmbedderSubscribers;
   readonly logger: Logger;
   readonly events: EventBus;
   readonly router: () => Router;
   readonly outbound: () => OutboundSessions;
 }
 
-/** Stanzas held per pair while its owner is being found or taken over (then: resource-constraint). */
-const MAX_HELD_PER_PAIR = 1000;
+/** Stanzas held per pair (while its owner is found or taken over) or per node (while its inbox does not answer); then: resource-constraint. */
+const MAX_HELD = 1000;
 /** Forwards published and not yet acknowledged by Redis: above, producers pause; far above, bounce. */
 const HIGH_WATER = 1000;
 const MAX_IN_FLIGHT = 20_000;
@@ -43,9 +47,12 @@ const MAX_IN_FLIGHT = 20_000;
 const TAKEOVER_GRACE_MS = 5000;
 const ACQUIRE_TIMEOUT_MS = 2000;
 
+const EMBEDDER_PREFIX = "xs2s:embedder:";
 const K = {
   node: (n: string) => `xs2s:node:${n}`,
   route: (d: string) => `xs2s:route:${d}`,
+  /** An embedding-API subscriber of `node` serves `domain` (several nodes may). */
+  embedder: (d: string, n: string) => `${EMBEDDER_PREFIX}${d}|${n}`,
   pair: (p: string) => `xs2s:pair:${p}`,
   inbox: (n: string) => `xs2s:in:${n}`,
   routes: "xs2s:routes",
@@ -66,6 +73,29 @@ interface PairState {
   deadSince?: number;
 }
 
+/**
+ * A stanza for a local address served on another node. Held when its node's inbox has no
+ * receiver (a subscriber reconnecting after a Redis restart, or a dead node).
+ */
+interface RouteForward {
+  readonly kind: "route";
+  readonly stanza: XmlElement;
+  readonly domain: string;
+  /** Set when first held: then it bounces remote-server-timeout (never silent). */
+  deadline?: number;
+}
+
+/** A stanza for a pair owned by another node. */
+interface PairForward {
+  readonly kind: "pair";
+  readonly local: string;
+  readonly remote: string;
+  readonly stanza: XmlElement;
+  readonly st: PairState;
+}
+
+type Forward = RouteForward | PairForward;
+
 type ScriptedRedis = Redis & {
   acquire(key: string, holder: string, ms: number): Promise<string>;
   release(key: string, holder: string): Promise<number>;
@@ -84,14 +114,24 @@ export class RedisCluster implements Cluster, LocalDelivery {
   #nodes = new Set<string>();
   /** Domains served here (connected components). */
   readonly #mine = new Set<string>();
+  /** Hosts served by embedding-API subscribers of other nodes -> those nodes, sorted (cache). */
+  #embedders = new Map<string, string[]>();
+  /** This node publishes its hosts as embedder routes (its `stanzas$` has subscribers). */
+  #embedding = false;
   readonly #pairs = new Map<string, PairState>();
+  /** Route forwards that found no receiver, per node, in order (see #holdRoute). */
+  #routeHeld = new Map<string, RouteForward[]>();
+  /** The flow-control promise of the last route forward, for backpressure() right after deliver(). */
+  #pressure?: Promise<void>;
+  /** Until then, a route table refresh adds but never removes (Redis may have restarted empty, see #redisBack). */
+  #stickyUntil = 0;
   /** The stanza being handed to the local chain after a forward: never forwarded again (no loops). */
   #receiving?: XmlElement;
   /** The domain a failed forward is being bounced from (see deliver). */
   #bouncingFrom?: string;
   #inFlight = 0;
   /** Forwards of this turn of the event loop, per node, published together (see #forward). */
-  #outbox = new Map<string, Array<{ env: Envelope; failed: (reason: string) => void }>>();
+  #outbox = new Map<string, Forward[]>();
   /** Forwards Redis accepted for a listening node, and forwards this node received (see snapshot). */
   #forwarded = 0;
   #received = 0;
@@ -101,6 +141,7 @@ export class RedisCluster implements Cluster, LocalDelivery {
   #retryTimer?: NodeJS.Timeout;
   #stopped = false;
   readonly #subscription: Subscription;
+  readonly #embedderSubscription?: Subscription;
 
   constructor(private readonly deps: RedisClusterDeps) {
     this.node = deps.config.node;
@@ -111,6 +152,7 @@ export class RedisCluster implements Cluster, LocalDelivery {
       else if (e.type === "component_disconnected") this.#publishRoute(e.domain, false);
       else if (e.type === "closed") this.#releasePair(e.local, e.remote);
     });
+    this.#embedderSubscription = deps.embedder?.subscribers$.subscribe((n) => this.#publishEmbedder(n > 0));
   }
 
   // -------------------------------------------------------------------------------------------
@@ -126,6 +168,8 @@ export class RedisCluster implements Cluster, LocalDelivery {
       maxRetriesPerRequest: 1,
       connectTimeout: 5000,
       retryStrategy: (attempt) => Math.min(attempt * 200, 2000),
+      // CLIENT LIST shows which node each connection belongs to.
+      connectionName: `xs2s:${this.node}`,
     };
     const cmd = new Redis(url, options) as ScriptedRedis;
     cmd.defineCommand("acquire", { numberOfKeys: 1, lua: ACQUIRE });
@@ -151,12 +195,12 @@ export class RedisCluster implements Cluster, LocalDelivery {
       cmd.disconnect();
       throw new S2sError(ERROR_CODES.CLUSTER_UNAVAILABLE, `cluster.node: "${this.node}" is already the name of a running node (names must be unique; a stopped node's name frees within lease_seconds)`);
     }
-    const sub = cmd.duplicate({ enableOfflineQueue: true });
+    const sub = cmd.duplicate({ enableOfflineQueue: true, connectionName: `xs2s:${this.node}:sub` });
     sub.on("error", () => {}); // reported once by the command connection
     sub.on("messageBuffer", (channel: Buffer, message: Buffer) => this.#onMessage(channel.toString(), message.toString()));
     await sub.subscribe(K.inbox(this.node), K.routes);
     this.#sub = sub;
-    await this.#renew();
+    await this.#renew(true);
     this.#timer = setInterval(() => void this.#renew(), Math.max(200, Math.floor(this.#leaseMs / 3)));
     this.#retryTimer = setInterval(() => this.#retryHeld(), Math.max(100, Math.floor(this.#leaseMs / 10)));
     this.deps.logger.info({ what: "cluster_started", node: this.node, redis: redactedUrl(url), leaseMs: this.#leaseMs });
@@ -166,14 +210,18 @@ export class RedisCluster implements Cluster, LocalDelivery {
     if (this.#stopped) return;
     this.#stopped = true;
     this.#subscription.unsubscribe();
+    this.#embedderSubscription?.unsubscribe();
     clearInterval(this.#timer);
     clearInterval(this.#retryTimer);
     for (const st of this.#pairs.values()) this.#bounceHeld(st, "shutdown");
+    for (const [node, held] of this.#routeHeld) for (const h of held) this.#bounceRoute(node, h, "shutdown");
+    this.#routeHeld.clear();
     const cmd = this.#cmd;
     if (cmd && cmd.status === "ready") {
       // Hand everything back at once so other nodes take over without waiting for the leases.
       const batch = cmd.pipeline();
       for (const d of this.#mine) batch.del(K.route(d)).publish(K.routes, `-${this.node} ${d}`);
+      if (this.#embedding) for (const d of this.deps.hosts) batch.del(K.embedder(d, this.node)).publish(K.routes, `-${this.node} ${d} embedder`);
       for (const [key, st] of this.#pairs) if (st.owner === this.node) batch.del(K.pair(key));
       batch.del(K.node(this.node));
       await batch.exec().catch(() => undefined);
@@ -186,7 +234,10 @@ export class RedisCluster implements Cluster, LocalDelivery {
       node: this.node,
       nodes: [this.node, ...this.#nodes].sort(),
       routes: Object.fromEntries(this.#routes),
+      embedders: Object.fromEntries(this.#embedders),
+      served: Object.fromEntries([...[...this.#mine].map((d) => [d, "component"]), ...(this.#embedding ? this.deps.hosts.map((d) => [d, "embedder"]) : [])]),
       ownedPairs: [...this.#pairs].filter(([, st]) => st.owner === this.node).map(([key]) => key),
+      pairs: Object.fromEntries([...this.#pairs].map(([key, st]) => [key, { owner: st.owner ?? null, held: st.held?.length ?? 0 }])),
       connected: this.#cmd?.status === "ready",
       forwarded: this.#forwarded,
       received: this.#received,
@@ -203,20 +254,83 @@ export class RedisCluster implements Cluster, LocalDelivery {
   deliver(stanza: XmlElement): boolean {
     if (stanza === this.#receiving) return false;
     const domain = domainOf(stanza.attr("to"));
-    const node = domain && this.#routes.get(domain);
+    const node = domain && this.#routeTo(domain);
     if (!node) return false;
-    this.#forward(node, { kind: "route", from: this.node, stanza }, () => {
-      // The error comes from `domain`, which must count as served here while it is sent, even if
-      // a refresh dropped the route meanwhile (the router sends errors only from local domains).
-      // A stale route to a dead node is dropped by the next refresh, not here.
-      this.#bouncingFrom = domain;
-      try {
-        this.deps.router().bounce(stanza, "remote-server-timeout", "wait");
-      } finally {
-        this.#bouncingFrom = undefined;
-      }
-    });
+    this.#pressure = this.#forwardRoute(node, { kind: "route", stanza, domain });
     return true;
+  }
+
+  /** The node serving `domain` for this stanza: its component's, or an embedding-API subscriber's when none listens here. */
+  #routeTo(domain: string): string | undefined {
+    const node = this.#routes.get(domain);
+    if (node !== undefined || this.#embedders.size === 0) return node;
+    // A local subscriber takes the stanza after the delivery chain (the router's fallback).
+    if (this.deps.embedder && this.deps.embedder.subscribers > 0) return undefined;
+    return this.#embedders.get(domain)?.[0];
+  }
+
+  /** LocalDelivery flow control: the router asks right after deliver() (the forward buffer is high). */
+  backpressure(): Promise<void> | undefined {
+    const pressure = this.#pressure;
+    this.#pressure = undefined;
+    return pressure;
+  }
+
+  #forwardRoute(node: string, h: RouteForward): Promise<void> | undefined {
+    // Behind the stanzas already waiting for that node: order per node, so per pair, is kept.
+    if (this.#routeHeld.has(node)) {
+      this.#holdRoute(node, h);
+      return undefined;
+    }
+    return this.#forward(node, h);
+  }
+
+  #routeFailed(node: string, h: RouteForward, reason: string): void {
+    // No receiver: the node's subscriber is reconnecting (Redis restarted) or the node died. Hold
+    // like a pair forward does; the retry timer sends again, or the route moves, or it bounces.
+    if (reason === "no receiver") this.#holdRoute(node, h, h.deadline === undefined);
+    else this.#bounceRoute(node, h, reason, reason === "forward buffer full" ? "resource-constraint" : "remote-server-timeout");
+  }
+
+  /** `report`: a hold starting is reported once (cluster_forward_failed), not at every retry. */
+  #holdRoute(node: string, h: RouteForward, report = true): void {
+    let held = this.#routeHeld.get(node);
+    if (!held) {
+      this.#routeHeld.set(node, (held = []));
+      if (report) this.#forwardFailed(node, h.domain, "no receiver (holding)");
+    }
+    if (held.length >= MAX_HELD) return this.#bounceRoute(node, h, "too many stanzas waiting for the node", "resource-constraint");
+    h.deadline ??= Date.now() + this.#leaseMs + TAKEOVER_GRACE_MS;
+    held.push(h);
+  }
+
+  /** Route forwards waiting for a node: send again (to wherever the route points now), deliver here, or bounce past the deadline. */
+  #retryRoutes(): void {
+    if (this.#routeHeld.size === 0) return;
+    const now = Date.now();
+    const holds = this.#routeHeld;
+    this.#routeHeld = new Map();
+    for (const [node, held] of holds) {
+      for (const h of held) {
+        const target = this.#routeTo(h.domain);
+        if (now >= h.deadline!) this.#bounceRoute(node, h, "no receiver in time");
+        else if (target) void this.#forwardRoute(target, h);
+        else if (this.deps.router().isLocalDomain(h.domain)) this.#deliverHere(h.stanza); // its component reconnected here
+        else this.#holdRoute(node, h, false); // route gone (its node died): a reconnecting component may publish it again
+      }
+    }
+  }
+
+  #bounceRoute(node: string, h: RouteForward, reason: string, condition = "remote-server-timeout"): void {
+    this.#forwardFailed(node, h.domain, reason);
+    // The error comes from `domain`, which must count as served here while it is sent, even if a
+    // refresh dropped the route meanwhile (the router sends errors only from local domains).
+    this.#bouncingFrom = h.domain;
+    try {
+      this.deps.router().bounce(h.stanza, condition, "wait");
+    } finally {
+      this.#bouncingFrom = undefined;
+    }
   }
 
   #publishRoute(domain: string, served: boolean): void {
@@ -227,6 +341,21 @@ export class RedisCluster implements Cluster, LocalDelivery {
     if (!cmd || cmd.status !== "ready") return; // published by the next renewal once Redis is back
     const write = served ? cmd.set(K.route(domain), this.node, "PX", this.#leaseMs) : cmd.release(K.route(domain), this.node);
     void write.then(() => cmd.publish(K.routes, `${served ? "+" : "-"}${this.node} ${domain}`)).catch((err: Error) => this.#redisDown(err));
+  }
+
+  /** The embedding API's `stanzas$` got its first subscriber (`on`) or lost its last. */
+  #publishEmbedder(on: boolean): void {
+    if (on === this.#embedding) return;
+    this.#embedding = on;
+    const cmd = this.#cmd;
+    if (!cmd || cmd.status !== "ready") return; // written by the next renewal (or start)
+    const batch = cmd.pipeline();
+    for (const d of this.deps.hosts) {
+      if (on) batch.set(K.embedder(d, this.node), this.node, "PX", this.#leaseMs);
+      else batch.del(K.embedder(d, this.node));
+      batch.publish(K.routes, `${on ? "+" : "-"}${this.node} ${d} embedder`);
+    }
+    void batch.exec().catch((err: Error) => this.#redisDown(err));
   }
 
   // -------------------------------------------------------------------------------------------
@@ -246,22 +375,35 @@ export class RedisCluster implements Cluster, LocalDelivery {
   }
 
   #forwardPair(st: PairState, stanza: XmlElement): Promise<void> | undefined {
-    const owner = st.owner!;
-    return this.#forward(owner, { kind: "pair", from: this.node, local: st.local, remote: st.remote, stanza }, (reason) => {
-      if (reason === "no receiver") {
-        // The owner died holding the lease: wait for it to expire and take over (delivered late),
-        // or bounce at the deadline (never silent).
-        if (st.owner === owner) st.owner = undefined;
-        st.deadOwner = owner;
-        st.deadSince = Date.now();
-        this.#hold(st, stanza); // the retry timer tries the takeover every tenth of the lease
-      } else this.deps.router().bounce(stanza, "remote-server-timeout", "wait");
-    });
+    return this.#forward(st.owner!, { kind: "pair", local: st.local, remote: st.remote, stanza, st });
+  }
+
+  #pairFailed(owner: string, { st, stanza }: PairForward, reason: string): void {
+    if (reason === "no receiver") {
+      // The owner died holding the lease (or its subscriber is reconnecting): wait for the lease
+      // to expire and take over (delivered late), or bounce at the deadline (never silent).
+      if (st.owner === owner) {
+        st.owner = undefined;
+        this.#forwardFailed(owner, `${st.local}|${st.remote}`, "no receiver (holding)");
+      }
+      st.deadOwner = owner;
+      st.deadSince ??= Date.now();
+      this.#hold(st, stanza); // the retry timer tries the takeover every tenth of the lease
+    } else if (reason === "redis unavailable") {
+      // Availability first, as in #resolve: this node sends while Redis is away; the renewal
+      // after it is back settles one owner again (cluster_lease_lost, then forwards).
+      this.#forwardFailed(owner, `${st.local}|${st.remote}`, "redis unavailable (sending from this node)");
+      if (st.owner === owner) st.owner = this.node;
+      void this.deps.outbound().send(st.local, st.remote, stanza);
+    } else {
+      this.#forwardFailed(owner, `${st.local}|${st.remote}`, reason);
+      this.deps.router().bounce(stanza, "resource-constraint", "wait", "too many stanzas waiting for the cluster");
+    }
   }
 
   #hold(st: PairState, stanza: XmlElement): boolean {
     st.held ??= [];
-    if (st.held.length >= MAX_HELD_PER_PAIR) {
+    if (st.held.length >= MAX_HELD) {
       this.deps.router().bounce(stanza, "resource-constraint", "wait", "too many stanzas waiting for the cluster");
       return false;
     }
@@ -304,6 +446,7 @@ export class RedisCluster implements Cluster, LocalDelivery {
     const held = st.held ?? [];
     st.held = undefined;
     st.deadline = undefined;
+    st.deadSince = undefined;
     for (const stanza of held) {
       if (owner === this.node) void this.deps.outbound().send(st.local, st.remote, stanza);
       else void this.#forwardPair(st, stanza);
@@ -312,6 +455,7 @@ export class RedisCluster implements Cluster, LocalDelivery {
 
   /** Pairs waiting for a takeover: try again, or bounce once past the deadline. */
   #retryHeld(): void {
+    this.#retryRoutes();
     const now = Date.now();
     for (const st of this.#pairs.values()) {
       if (!st.held) continue;
@@ -344,22 +488,20 @@ export class RedisCluster implements Cluster, LocalDelivery {
   /**
    * Queue for `node`'s inbox; everything queued for a node in one turn of the event loop (a socket
    * chunk of a busy component) leaves as one PUBLISH. Pub/sub keeps the order of one connection's
-   * publishes, so per-pair order holds. `failed` runs once when Redis is unreachable or nobody
-   * listens on that inbox.
+   * publishes, so per-pair order holds. #failed runs once per forward when Redis is unreachable or
+   * nobody listens on that inbox (no closure per stanza: the forward carries what it needs).
    */
-  #forward(node: string, env: Envelope, failed: (reason: string) => void): Promise<void> | undefined {
+  #forward(node: string, f: Forward): Promise<void> | undefined {
     const cmd = this.#cmd;
     if (!cmd || cmd.status !== "ready" || this.#inFlight >= MAX_IN_FLIGHT) {
-      const reason = !cmd || cmd.status !== "ready" ? "redis unavailable" : "forward buffer full";
-      this.#forwardFailed(node, env.stanza.attr("to") ?? "", reason);
-      failed(reason);
+      this.#failed(node, f, !cmd || cmd.status !== "ready" ? "redis unavailable" : "forward buffer full");
       return undefined;
     }
     this.#inFlight++;
-    let queue = this.#outbox.get(node);
-    if (!queue) this.#outbox.set(node, (queue = []));
-    queue.push({ env, failed });
-    if (this.#outbox.size === 1 && queue.length === 1) queueMicrotask(() => this.#flushOutbox(cmd));
+    let out = this.#outbox.get(node);
+    if (!out) this.#outbox.set(node, (out = []));
+    out.push(f);
+    if (this.#outbox.size === 1 && out.length === 1) queueMicrotask(() => this.#flushOutbox(cmd));
     if (this.#inFlight < HIGH_WATER) return undefined;
     // Flow control: the producer (a component socket) pauses until Redis has caught up.
     if (!this.#drained) {
@@ -373,26 +515,29 @@ export class RedisCluster implements Cluster, LocalDelivery {
   #flushOutbox(cmd: Redis): void {
     const outbox = this.#outbox;
     this.#outbox = new Map();
-    for (const [node, items] of outbox) {
+    for (const [node, envs] of outbox) {
       const fail = (reason: string) => {
-        for (const item of items) {
-          this.#forwardFailed(node, item.env.stanza.attr("to") ?? "", reason);
-          item.failed(reason);
-        }
+        for (const f of envs) this.#failed(node, f, reason);
       };
-      cmd.publish(K.inbox(node), encodeBatch(items.map((i) => i.env))).then(
+      cmd.publish(K.inbox(node), encodeBatch(this.node, envs)).then(
         (receivers) => {
-          this.#settled(items.length);
-          if (receivers > 0) this.#forwarded += items.length;
+          this.#settled(envs.length);
+          if (receivers > 0) this.#forwarded += envs.length;
           else fail("no receiver");
         },
         (err: Error) => {
-          this.#settled(items.length);
+          this.#settled(envs.length);
           this.#redisDown(err);
           fail("redis unavailable");
         },
       );
     }
+  }
+
+  /** The forward did not reach `node`: each kind decides (hold, send here, or bounce) and reports it. */
+  #failed(node: string, f: Forward, reason: string): void {
+    if (f.kind === "route") this.#routeFailed(node, f, reason);
+    else this.#pairFailed(node, f, reason);
   }
 
   #settled(count: number): void {
@@ -415,8 +560,8 @@ export class RedisCluster implements Cluster, LocalDelivery {
       this.deps.logger.warn({ what: "cluster_message_invalid", channel }, "a message this node does not understand (mixed versions?)");
       return;
     }
-    this.#received += batch.length;
-    for (const env of batch) this.#receive(env);
+    this.#received += batch.envelopes.length;
+    for (const env of batch.envelopes) this.#receive(env);
   }
 
   #receive(env: Envelope): void {
@@ -425,26 +570,34 @@ export class RedisCluster implements Cluster, LocalDelivery {
       void this.deps.outbound().send(env.local, env.remote, env.stanza);
       return;
     }
-    this.#receiving = env.stanza;
+    this.#deliverHere(env.stanza);
+  }
+
+  /** To the local delivery chain, never forwarded again (no loops between nodes). */
+  #deliverHere(stanza: XmlElement): void {
+    this.#receiving = stanza;
     try {
-      this.deps.router().deliverLocal(env.stanza);
+      void this.deps.router().deliverLocal(stanza);
     } finally {
       this.#receiving = undefined;
     }
   }
 
+  /** `+node domain` / `-node domain` (a component), with ` embedder` (an embedding-API subscriber). */
   #onRouteChange(text: string): void {
-    const m = /^([+-])(\S+) (\S+)$/.exec(text);
+    const m = /^([+-])(\S+) (\S+)( embedder)?$/.exec(text);
     if (!m || m[2] === this.node) return;
-    const [, sign, node, domain] = m as unknown as [string, string, string, string];
-    if (sign === "+") this.#routes.set(domain, node);
+    const [, sign, node, domain, embedder] = m as unknown as [string, string, string, string, string | undefined];
+    if (embedder) setEmbedder(this.#embedders, domain, node, sign === "+");
+    else if (sign === "+") this.#routes.set(domain, node);
     else if (this.#routes.get(domain) === node) this.#routes.delete(domain);
   }
 
   // -------------------------------------------------------------------------------------------
   // Leases and the route table, every third of lease_seconds
 
-  async #renew(): Promise<void> {
+  /** `announce`: also tell the other nodes about our routes now (after a reconnection), not at their next refresh. */
+  async #renew(announce = false): Promise<void> {
     const cmd = this.#cmd;
     if (!cmd || cmd.status !== "ready" || this.#stopped) return;
     try {
@@ -456,6 +609,9 @@ export class RedisCluster implements Cluster, LocalDelivery {
       batch.acquire(K.node(this.node), this.#instance, this.#leaseMs);
       for (const d of this.#mine) batch.set(K.route(d), this.node, "PX", this.#leaseMs);
       for (const [key] of owned) batch.acquire(K.pair(key), this.node, this.#leaseMs);
+      if (this.#embedding) for (const d of this.deps.hosts) batch.set(K.embedder(d, this.node), this.node, "PX", this.#leaseMs);
+      if (announce) for (const d of this.#mine) batch.publish(K.routes, `+${this.node} ${d}`);
+      if (announce && this.#embedding) for (const d of this.deps.hosts) batch.publish(K.routes, `+${this.node} ${d} embedder`);
       const results = (await batch.exec()) ?? [];
       owned.forEach(([key, st], i) => {
         const [err, holder] = results[1 + routeCount + i] ?? [];
@@ -473,18 +629,31 @@ export class RedisCluster implements Cluster, LocalDelivery {
   async #refreshTables(cmd: Redis): Promise<void> {
     const nodeKeys = await scanAll(cmd, K.node("*"));
     const nodes = new Set(nodeKeys.map((k) => k.slice(K.node("").length)).filter((n) => n !== this.node));
+    // Right after a reconnection Redis may have restarted empty while the other nodes have not
+    // written their keys again yet: for one lease, learn but forget nothing (a route dropped here
+    // would make its domain non-local and refuse the streams that carry stanzas for it).
+    const sticky = Date.now() < this.#stickyUntil;
+    if (sticky) for (const n of this.#nodes) nodes.add(n);
     for (const n of nodes) if (!this.#nodes.has(n)) this.#nodeEvent("cluster_node_joined", n);
     for (const n of this.#nodes) if (!nodes.has(n)) this.#nodeEvent("cluster_node_left", n);
     this.#nodes = nodes;
     const routeKeys = await scanAll(cmd, K.route("*"));
     const owners = routeKeys.length ? await cmd.mget(routeKeys) : [];
-    const routes = new Map<string, string>();
+    const routes = sticky ? new Map([...this.#routes].filter(([d]) => !this.#mine.has(d))) : new Map<string, string>();
     routeKeys.forEach((k, i) => {
       const node = owners[i];
       const domain = k.slice(K.route("").length);
       if (node && node !== this.node && nodes.has(node) && !this.#mine.has(domain)) routes.set(domain, node);
     });
     this.#routes = routes;
+    const embedderKeys = await scanAll(cmd, `${EMBEDDER_PREFIX}*`);
+    const embedders = new Map<string, string[]>();
+    if (sticky) for (const [d, ns] of this.#embedders) embedders.set(d, [...ns]);
+    for (const k of embedderKeys) {
+      const [domain, node] = splitLast(k.slice(EMBEDDER_PREFIX.length), "|");
+      if (node !== this.node && nodes.has(node)) setEmbedder(embedders, domain, node, true);
+    }
+    this.#embedders = embedders;
   }
 
   #nodeEvent(type: "cluster_node_joined" | "cluster_node_left", node: string): void {
@@ -496,15 +665,31 @@ export class RedisCluster implements Cluster, LocalDelivery {
   #redisDown(err: Error): void {
     if (!this.#redisUp || this.#stopped) return;
     this.#redisUp = false;
+    this.deps.events.emit({ type: "cluster_redis_unavailable", node: this.node, reason: err.message });
     this.deps.logger.warn({ what: "cluster_redis_unavailable", node: this.node, reason: err.message }, "Redis unreachable: serving what this node owns, cross-node stanzas bounce until it is back");
   }
 
   #redisBack(): void {
     if (this.#redisUp) return;
     this.#redisUp = true;
+    this.#stickyUntil = Date.now() + this.#leaseMs;
+    this.deps.events.emit({ type: "cluster_redis_reconnected", node: this.node });
     this.deps.logger.info({ what: "cluster_redis_reconnected", node: this.node });
-    void this.#renew(); // Redis may have restarted empty: publish routes and leases again now
+    void this.#renew(true); // Redis may have restarted empty: write and announce routes and leases again now
   }
+}
+
+/** Adds or removes `node` among the embedder nodes of `domain` (kept sorted: every node picks the same first). */
+function setEmbedder(table: Map<string, string[]>, domain: string, node: string, on: boolean): void {
+  const nodes = (table.get(domain) ?? []).filter((n) => n !== node);
+  if (on) nodes.push(node);
+  if (nodes.length === 0) table.delete(domain);
+  else table.set(domain, nodes.sort());
+}
+
+function splitLast(text: string, sep: string): [string, string] {
+  const i = text.lastIndexOf(sep);
+  return [text.slice(0, i), text.slice(i + 1)];
 }
 
 async function scanAll(cmd: Redis, pattern: string): Promise<string[]> {

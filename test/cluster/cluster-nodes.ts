@@ -35,6 +35,8 @@ export interface NodeSpec {
   readonly leaseSeconds?: number;
   /** Receives the node's JSON log lines at info level (default: silent). */
   readonly logLines?: string[];
+  /** `[admin] socket` (default: none). */
+  readonly adminSocket?: string;
 }
 
 export async function startClusterNode(spec: NodeSpec): Promise<ClusterNode> {
@@ -48,6 +50,7 @@ export async function startClusterNode(spec: NodeSpec): Promise<ClusterNode> {
       },
       s2s: { use_starttls: "false", shared: SHARED, ...(spec.address ? { address: spec.address } : {}) },
       cluster: clusterSection(spec.redisUrl, spec.name, spec.leaseSeconds),
+      ...(spec.adminSocket ? { admin: { socket: spec.adminSocket } } : {}),
     },
     { baseDir: process.cwd() },
   );
