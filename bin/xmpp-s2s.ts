@@ -13,6 +13,7 @@ import { reloadTargetProblem } from "../core/server/process-config.js";
 import { ADMIN_USAGE, isAdminVerb, runAdminVerb } from "../core/cli/admin-verbs.js";
 import { PROBE_USAGE, runProbeVerb } from "../core/cli/probe-verb.js";
 import { runDeepCheck } from "../core/cli/deep-check-verb.js";
+import { pluginWarnings } from "../core/plugins/loader.js";
 
 /** Exit codes (contract.md): 0 ok, 2 invalid configuration, 1 anything else. */
 const EXIT_OK = 0;
@@ -46,8 +47,9 @@ async function checkConfig(file: string | undefined): Promise<number> {
     return EXIT_CONFIG;
   }
   try {
-    await checkConfigFile(file);
-    process.stdout.write(`${file}: configuration is valid\n`);
+    const warnings = await pluginWarnings(await checkConfigFile(file));
+    for (const line of warnings) process.stderr.write(`${line}\n`);
+    process.stdout.write(`${file}: configuration is valid${warnings.length ? ` (${warnings.length} warning(s))` : ""}\n`);
     return EXIT_OK;
   } catch (err) {
     if (printConfigProblems(err)) return EXIT_CONFIG;

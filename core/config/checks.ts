@@ -381,3 +381,32 @@ export const domain: Check<string> = (ctx, path, value) => {
   if (typeof value !== "string") return problem(ctx, path, "not a string", value, SYNTAX.domain);
   return normaliseDomain(value) ?? problem(ctx, path, "not a valid domain name", value, SYNTAX.domain);
 };
+
+/** An array of tables, each through `entry`; item problems carry `path[i]`. Absent: `[]`. */
+export function arrayOfTables<T>(
+  ctx: CheckContext,
+  path: string,
+  value: unknown,
+  shape: TableShape,
+  expected: string,
+  entry: (t: Table, p: string) => T | undefined,
+): (T | undefined)[] {
+  if (value === undefined) return [];
+  if (!Array.isArray(value)) {
+    problem(ctx, path, "not an array", value, expected);
+    return [];
+  }
+  return value.map((v, i) => {
+    const p = item(path, i);
+    const t = table(ctx, p, v, shape, expected);
+    return t === undefined ? undefined : entry(t, p);
+  });
+}
+
+/** `parent[key]` as a table of `shape` (`outgoing.port = 1` and `[s2s.outgoing] port = 1` both arrive as one); `{}` when absent or not a table. */
+export function subTable(ctx: CheckContext, parent: Table, parentPath: string, key: string, shape: TableShape): Table {
+  const value = parent[key];
+  if (value === undefined) return {};
+  const example = `${key}.${shape.keys[0]} = ...`;
+  return table(ctx, child(parentPath, key), value, shape, `a table with ${shape.keys.join(", ")} (write ${example})`) ?? {};
+}

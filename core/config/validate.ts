@@ -12,7 +12,7 @@ import { isIP } from "node:net";
 import {
   SYNTAX,
   Verbatim,
-  shortPath,
+  arrayOfTables,
   boolean,
   canonicalIp,
   checkItems,
@@ -35,8 +35,8 @@ import {
   required,
   secondsToMs,
   string,
+  subTable,
   table,
-  MAX_TIMER_MS,
   type Check,
   type CheckContext,
   type Table,
@@ -44,9 +44,8 @@ import {
 } from "./checks.js";
 import { checkInboundLimits, INBOUND_LIMIT_KEYS } from "../server/inbound-limits.js";
 import { checkShaperSection, shaperOf } from "../shaper/shaper-options.js";
-import { certificateCovers, describeNames } from "./certs.js";
-import { cacertfileCheck, certificateWithKey, ciphers, type CheckedCertificate } from "./tls-checks.js";
-import { currentTlsSettings, LISTENER_TLS_SHAPE, usesCurrentTlsLayout, type ListenerTls } from "./tls-layout.js";
+import { mergeS2sValues, orderS2sProblems, recordS2sKeys, s2sKeysOf, type ListenerTls, type S2sSection, type S2sValues } from "./s2s-section.js";
+import { builtinS2sOwners } from "./s2s-owners.js";
 import { validateAdmin } from "../admin/config.js";
 import { validateHttpListeners, type HttpListenerConfig } from "../http/config.js";
 import { validateInstrumentation } from "../metrics/config.js";
@@ -54,8 +53,6 @@ import { checkClusterSection } from "../cluster/options.js";
 import {
   DEFAULT_MAX_STANZA_SIZE,
   type AddressEntry,
-  type DomainCertfileEntry,
-  type HostPolicyEntry,
   type PluginsSectionConfig,
   type PolicyVerdict,
   type S2sConfig,
@@ -63,10 +60,9 @@ import {
   type S2sSectionConfig,
   type ServiceListenerConfig,
   type ShaperSpec,
-  type StartTlsMode,
 } from "./types.js";
 
-/** Defaults of every optional setting, in normalised units. Seed text defaults, with peers.md's two corrections. */
+/** Defaults of the optional settings the core reads, in normalised units: MongooseIM's, as it behaves. */
 export const CONFIG_DEFAULTS = Object.freeze({
   listener: Object.freeze({
     ipAddress: "0.0.0.0",
@@ -75,17 +71,11 @@ export const CONFIG_DEFAULTS = Object.freeze({
     negotiationTimeoutMs: 30_000,
     idleTimeoutMs: 600_000,
   }),
+  /** `[s2s]` keys the core reads itself; plugins' keys have their defaults in their `options.ts`. */
   s2s: Object.freeze({
     defaultPolicy: "allow" as PolicyVerdict,
-    useStarttls: "false" as StartTlsMode,
-    ciphers: "TLSv1.2:TLSv1.3",
     maxRetryDelayMs: 300_000,
     outgoingPort: 5269,
-    ipVersions: Object.freeze([4, 6] as const),
-    /** MongooseIM's default 10_000 is milliseconds (peers.md), whatever its docs say. */
-    connectionTimeoutMs: 10_000,
-    dnsTimeoutMs: 10_000,
-    dnsRetries: 2,
   }),
 });
 
@@ -168,13 +158,9 @@ const OUTGOING_SHAPE: TableShape = {
     stream_timeout: 'the same as [plugins.tcp] idle_timeout, in seconds (MongooseIM: milliseconds): stream_timeout = 600_000 is idle_timeout = 600; "infinity" stays "infinity"',
   },
 };
-const DNS_SHAPE: TableShape = { keys: ["timeout", "retries"] };
-const HOST_POLICY_SHAPE: TableShape = { keys: ["host", "policy"] };
-const DOMAIN_CERTFILE_SHAPE: TableShape = { keys: ["domain", "certfile", "keyfile"] };
 const ADDRESS_SHAPE: TableShape = { keys: ["host", "ip_address", "port", "tls"] };
 
 const MAX_STANZA_EXPECTED = 'a positive integer number of bytes, or "infinity"';
-const CONNECTION_TIMEOUT_EXPECTED = `a positive integer number of milliseconds, at most ${MAX_TIMER_MS}, or "infinity"`;
 
 // ---------------------------------------------------------------------------------------------
 // Entry point
@@ -184,15 +170,14 @@ export function validateConfig(raw: unknown, ctx: CheckContext, meta: { readonly
 
   const hosts = validateGeneral(ctx, root["general"]);
   const listen = validateListen(ctx, root["listen"], checkShaperSection(ctx, root["shaper"]));
-  const s2s = validateS2s(ctx, root["s2s"], hosts, listen.s2sTls);
-  checkTlsCoverage(ctx, hosts, listen.s2s, s2s);
+  const s2s = validateS2s(ctx, root["s2s"], hosts, listen);
   // Sections that bring their own schema (style rule 13): composed here, validated where they are used.
   const instrumentation = validateInstrumentation(ctx, root["instrumentation"]);
   const admin = validateAdmin(ctx, root["admin"]);
   if (listen.http.length > 0 && !instrumentation.prometheus) {
     missing(ctx, "instrumentation.prometheus", "[instrumentation.prometheus] to collect the metrics that mongoose_prometheus_handler serves");
   }
-  const cluster = checkClusterSection(ctx, root["cluster"], s2s.config.shared);
+  const cluster = checkClusterSection(ctx, root["cluster"], s2s.shared);
 
   let plugins: PluginsSectionConfig = {};
   if (root["plugins"] !== undefined) {
@@ -200,17 +185,19 @@ export function validateConfig(raw: unknown, ctx: CheckContext, meta: { readonly
     else problem(ctx, "plugins", "not a table", root["plugins"], "a table ([plugins])");
   }
 
-  return {
+  const config: S2sConfig = {
     ...(meta.file === undefined ? {} : { file: meta.file }),
     baseDir: ctx.baseDir,
     general: { hosts },
     listen: { s2s: listen.s2s, service: listen.service, http: listen.http },
-    s2s: s2s.config,
+    s2s,
     plugins,
     instrumentation,
     ...(admin === undefined ? {} : { admin }),
     ...(cluster ? { cluster } : {}),
   };
+  recordS2sKeys(config, isTable(root["s2s"]) ? s2sKeysOf(root["s2s"]) : []);
+  return config;
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -239,7 +226,7 @@ function validateGeneral(ctx: CheckContext, raw: unknown): string[] {
 interface Listeners {
   s2s: S2sListenerConfig[];
   service: ServiceListenerConfig[];
-  /** The `tls` tables of `[[listen.s2s]]`, for tls-layout.ts. */
+  /** The `tls` tables of `[[listen.s2s]]`, for the TLS plugin's checks (plugins/tls-node/options.ts). */
   s2sTls: ListenerTls[];
   http: HttpListenerConfig[];
 }
@@ -359,17 +346,17 @@ function listenerCommon(ctx: CheckContext, p: string, t: Table): ListenerCommon 
 }
 
 /**
- * A listener's `tls` table (MongooseIM 6.4+). `mode = "tls"` is XEP-0368 direct TLS; in the
- * classic layout that is all the table says, otherwise tls-layout.ts reads the rest.
+ * A listener's `tls` table (MongooseIM 6.4+). `mode = "tls"` is XEP-0368 direct TLS, which the core
+ * reads to accept TLS first; the TLS plugin checks the table's keys (plugins/tls-node/options.ts).
  */
 function listenerTls(ctx: CheckContext, p: string, t: Table, tables: ListenerTls[]): boolean {
   const tlsPath = child(p, "tls");
-  if (t["tls"] === undefined) {
+  const tls = t["tls"];
+  if (tls === undefined) {
     tables.push({ path: tlsPath });
     return false;
   }
-  const tls = table(ctx, tlsPath, t["tls"], LISTENER_TLS_SHAPE, 'a table, e.g. tls.mode = "tls"');
-  if (tls === undefined) return false;
+  if (!isTable(tls)) return problem(ctx, tlsPath, "not a table", tls, 'a table, e.g. tls.mode = "tls"') ?? false;
   tables.push({ path: tlsPath, table: tls });
   return tls["mode"] === "tls";
 }
@@ -385,111 +372,41 @@ function onlyOff(why: string): Check<false> {
 // ---------------------------------------------------------------------------------------------
 // [s2s]
 
-interface S2sResult {
-  config: S2sSectionConfig;
-  /** Certificates that loaded, for the coverage check. Undefined `certfile` with `certfileGiven` means it failed. */
-  certfile?: CheckedCertificate;
-  certfileGiven: boolean;
-  /** Where the certificate is set in this file's layout, for coverage problems. */
-  certfileKey: string;
-  /** domain_certfile entries for local hosts that name a certfile; `cert` undefined when it failed to load. */
-  domainCerts: { index: number; domain: string; cert?: CheckedCertificate }[];
-}
-
-const ipVersionsExpected = "a non-empty array of unique IP versions, 4 and/or 6, e.g. [4, 6]";
-const ipVersions: Check<(4 | 6)[]> = (ctx, path, value) => {
-  const ipVersion: Check<4 | 6> = (c, p, v) => {
-    const n = integer(4, 6, ipVersionsExpected, "an integer")(c, p, v);
-    return n === undefined ? undefined : n === 4 || n === 6 ? n : problem(c, p, "not an IP version", v, ipVersionsExpected);
-  };
-  const versions = checkItems(ctx, path, value, ipVersion, ipVersionsExpected, { nonEmpty: true });
-  if (versions === undefined) return undefined;
-  const before = ctx.problems.length;
-  reportDuplicates(ctx, versions, (v) => v, (i) => item(path, i), "IP version");
-  return versions.every((v) => v !== undefined) && ctx.problems.length === before ? (versions as (4 | 6)[]) : undefined;
-};
-
-/** An array of tables, each through `entry`; item problems carry `path[i]`. */
-function arrayOfTables<T>(
-  ctx: CheckContext,
-  path: string,
-  value: unknown,
-  shape: TableShape,
-  expected: string,
-  entry: (t: Table, p: string) => T | undefined,
-): (T | undefined)[] {
-  if (value === undefined) return [];
-  if (!Array.isArray(value)) {
-    problem(ctx, path, "not an array", value, expected);
-    return [];
-  }
-  return value.map((v, i) => {
-    const p = item(path, i);
-    const t = table(ctx, p, v, shape, expected);
-    return t === undefined ? undefined : entry(t, p);
-  });
-}
-
-function validateS2s(ctx: CheckContext, raw: unknown, hosts: readonly string[], listenerTls: readonly ListenerTls[]): S2sResult {
+/**
+ * `[s2s]`: the section's shape and the keys the core reads itself (`default_policy`, `address`,
+ * `max_retry_delay`, `outgoing.port`, `outgoing.max_stanza_size`, `outgoing.shaper`); every other
+ * key is checked by the built-in plugin that owns it (s2s-owners.ts, each in its `options.ts`).
+ */
+function validateS2s(ctx: CheckContext, raw: unknown, hosts: readonly string[], listeners: Listeners): S2sSectionConfig {
   const d = CONFIG_DEFAULTS.s2s;
   const s2s = raw === undefined ? {} : table(ctx, "s2s", raw, S2S_SHAPE, "a table ([s2s])") ?? {};
   const p = "s2s";
   const outgoingPath = child(p, "outgoing");
   const outgoing = subTable(ctx, s2s, p, "outgoing", OUTGOING_SHAPE);
-  /**
-   * A key MongooseIM 6.4 moved from `[s2s]` into `[s2s.outgoing]` (same syntax and meaning): read
-   * from wherever the file has it; both at once is a problem, since one would be ignored.
-   */
-  const moved = (key: string): { t: Table; at: string } => {
-    const inOutgoing = Object.hasOwn(outgoing, key);
-    if (inOutgoing && Object.hasOwn(s2s, key)) {
-      problem(ctx, child(p, key), "set in both layouts", s2s[key], `either s2s.outgoing.${key} (MongooseIM 6.4+) or s2s.${key} (MongooseIM <= 6.3)`, `s2s.outgoing.${key} is set too`);
-    }
-    return inOutgoing ? { t: outgoing, at: outgoingPath } : { t: s2s, at: p };
+  const checkedFrom = ctx.problems.length;
+  const section: S2sSection = {
+    ctx,
+    s2s,
+    outgoing,
+    hosts,
+    listeners: listeners.s2s,
+    listenerTls: listeners.s2sTls,
+    // Same syntax and meaning in both places; both at once is a problem, since one would be ignored.
+    moved(key) {
+      const inOutgoing = Object.hasOwn(outgoing, key);
+      if (inOutgoing && Object.hasOwn(s2s, key)) {
+        problem(ctx, child(p, key), "set in both layouts", s2s[key], `either s2s.outgoing.${key} (MongooseIM 6.4+) or s2s.${key} (MongooseIM <= 6.3)`, `s2s.outgoing.${key} is set too`);
+      }
+      return inOutgoing ? { table: outgoing, path: outgoingPath } : { table: s2s, path: p };
+    },
   };
-  const tls = usesCurrentTlsLayout(outgoing["tls"], listenerTls)
-    ? currentTlsSettings(ctx, s2s, outgoing["tls"], outgoingPath, listenerTls)
-    : undefined;
-  // Classic layout: a listener's tls table says only whether it is direct TLS.
-  if (tls === undefined) for (const l of listenerTls) if (l.table) field(ctx, l.table, l.path, "mode", oneOf(["tls", "starttls"] as const));
-  // Options are checked in the order of MongooseIM's documentation, so problems come out in that order.
 
   const defaultPolicy = field(ctx, s2s, p, "default_policy", oneOf(["allow", "deny"] as const)) ?? d.defaultPolicy;
 
-  const policyPath = child(p, "host_policy");
-  const policyExpected = 'an array of tables {host = "b.example", policy = "allow" or "deny"}';
-  const hostPolicy = arrayOfTables(ctx, policyPath, s2s["host_policy"], HOST_POLICY_SHAPE, policyExpected, (t, ip) => {
-    const host = required(ctx, t, ip, "host", domain, SYNTAX.domain);
-    const policy = required(ctx, t, ip, "policy", oneOf(["allow", "deny"] as const), '"allow" or "deny"');
-    return host === undefined || policy === undefined ? undefined : ({ host, policy } satisfies HostPolicyEntry);
-  });
-  reportDuplicates(ctx, hostPolicy, (e) => e.host, (i) => child(item(policyPath, i), "host"), "host");
-
-  const useStarttls =
-    tls?.useStarttls ?? field(ctx, s2s, p, "use_starttls", oneOf(["false", "optional", "required", "required_trusted"] as const)) ?? d.useStarttls;
-
-  const certfile = tls ? tls.certfile : certificateWithKey(ctx, s2s, p, { required: false });
-
-  const domainCertPath = child(p, "domain_certfile");
-  const domainCertExpected = 'an array of tables {domain = "a.example", certfile = "a.example.pem"}';
-  const domainCerts = arrayOfTables(ctx, domainCertPath, s2s["domain_certfile"], DOMAIN_CERTFILE_SHAPE, domainCertExpected, (t, ip) => {
-    const dom = required(ctx, t, ip, "domain", domain, SYNTAX.domain);
-    const local = dom !== undefined && hosts.includes(dom);
-    if (dom !== undefined && !local && hosts.length > 0) {
-      problem(ctx, child(ip, "domain"), "not a local host", dom, `one of general.hosts (${hosts.map((h) => JSON.stringify(h)).join(", ")})`);
-    }
-    const cert = certificateWithKey(ctx, t, ip, { required: true });
-    // An entry for a foreign domain is already reported; checking its certificate's names would only add noise.
-    return dom === undefined ? undefined : { domain: dom, cert, covering: Object.hasOwn(t, "certfile") && local };
-  });
-  reportDuplicates(ctx, domainCerts, (e) => e.domain, (i) => child(item(domainCertPath, i), "domain"), "domain");
-
-  const shared = field(ctx, s2s, p, "shared", nonEmptyString);
-
-  const addressAt = moved("address");
-  const addressPath = child(addressAt.at, "address");
+  const addressAt = section.moved("address");
+  const addressPath = child(addressAt.path, "address");
   const addressExpected = 'an array of tables {host = "b.example", ip_address = "192.0.2.1", port = 5269, tls = false}';
-  const address = arrayOfTables(ctx, addressPath, addressAt.t["address"], ADDRESS_SHAPE, addressExpected, (t, ip) => {
+  const address = arrayOfTables(ctx, addressPath, addressAt.table["address"], ADDRESS_SHAPE, addressExpected, (t, ip) => {
     const host = required(ctx, t, ip, "host", domain, SYNTAX.domain);
     const addr = required(ctx, t, ip, "ip_address", ipAddress, SYNTAX.ip);
     const addrPort = field(ctx, t, ip, "port", port);
@@ -499,133 +416,25 @@ function validateS2s(ctx: CheckContext, raw: unknown, hosts: readonly string[], 
   });
   reportDuplicates(ctx, address, (e) => e.host, (i) => child(item(addressPath, i), "host"), "host");
 
-  const cipherList = (tls ? tls.ciphers : field(ctx, s2s, p, "ciphers", ciphers)) ?? d.ciphers;
-  const retryAt = moved("max_retry_delay");
-  const maxRetryDelayMs = field(ctx, retryAt.t, retryAt.at, "max_retry_delay", secondsToMs({ integral: true, infinity: false })) ?? d.maxRetryDelayMs;
+  const retryAt = section.moved("max_retry_delay");
+  const maxRetryDelayMs = field(ctx, retryAt.table, retryAt.path, "max_retry_delay", secondsToMs({ integral: true, infinity: false })) ?? d.maxRetryDelayMs;
 
   const maxStanza = orInfinity(integer(1, Number.MAX_SAFE_INTEGER, MAX_STANZA_EXPECTED, "a positive integer"), MAX_STANZA_EXPECTED);
   // MongooseIM 6.4+ shapes what peers send on our outbound streams too; xmpp-s2s shapes listeners only.
   field(ctx, outgoing, outgoingPath, "shaper", oneOf(["none"] as const));
-  const connectionTimeout = orInfinity(
-    integer(1, MAX_TIMER_MS, CONNECTION_TIMEOUT_EXPECTED, "a positive integer"),
-    CONNECTION_TIMEOUT_EXPECTED,
-  );
-  const outgoingConfig = {
-    port: field(ctx, outgoing, outgoingPath, "port", port) ?? d.outgoingPort,
-    ipVersions: field(ctx, outgoing, outgoingPath, "ip_versions", ipVersions) ?? [...d.ipVersions],
-    connectionTimeoutMs: field(ctx, outgoing, outgoingPath, "connection_timeout", connectionTimeout) ?? d.connectionTimeoutMs,
-    maxStanzaSize: field(ctx, outgoing, outgoingPath, "max_stanza_size", maxStanza) ?? CONFIG_DEFAULTS.listener.maxStanzaSize,
-  };
 
-  const dnsAt = moved("dns");
-  const dnsPath = child(dnsAt.at, "dns");
-  const dns = subTable(ctx, dnsAt.t, dnsAt.at, "dns", DNS_SHAPE);
-  const dnsConfig = {
-    timeoutMs: field(ctx, dns, dnsPath, "timeout", secondsToMs({ integral: true, infinity: false })) ?? d.dnsTimeoutMs,
-    retries: field(ctx, dns, dnsPath, "retries", positiveInteger) ?? d.dnsRetries,
-  };
-
-  const cacertfile = tls ? tls.cacertfile : field(ctx, s2s, p, "cacertfile", cacertfileCheck);
-
-  const config: S2sSectionConfig = {
+  const core: S2sValues = {
     defaultPolicy,
-    hostPolicy: hostPolicy.filter((e) => e !== undefined),
-    useStarttls,
-    ...(certfile === undefined ? {} : { certfile: certfile.path }),
-    ...(certfile?.keyfile === undefined ? {} : { keyfile: certfile.keyfile }),
-    domainCertfile: domainCerts.flatMap((e) =>
-      e === undefined || e.cert === undefined
-        ? []
-        : [{ domain: e.domain, certfile: e.cert.path, ...(e.cert.keyfile === undefined ? {} : { keyfile: e.cert.keyfile }) } satisfies DomainCertfileEntry],
-    ),
-    ...(cacertfile === undefined ? {} : { cacertfile }),
-    ...(shared === undefined ? {} : { shared }),
     address: address.filter((e) => e !== undefined),
-    ciphers: cipherList,
     maxRetryDelayMs,
-    outgoing: outgoingConfig,
-    dns: dnsConfig,
+    outgoing: {
+      port: field(ctx, outgoing, outgoingPath, "port", port) ?? d.outgoingPort,
+      maxStanzaSize: field(ctx, outgoing, outgoingPath, "max_stanza_size", maxStanza) ?? CONFIG_DEFAULTS.listener.maxStanzaSize,
+    },
   };
-
-  return {
-    config,
-    ...(certfile === undefined ? {} : { certfile }),
-    certfileGiven: tls ? tls.certfileGiven : Object.hasOwn(s2s, "certfile"),
-    certfileKey: tls ? "s2s.outgoing.tls.certfile" : "s2s.certfile",
-    domainCerts: domainCerts.flatMap((e, index) =>
-      e === undefined || !e.covering ? [] : [{ index, domain: e.domain, ...(e.cert === undefined ? {} : { cert: e.cert }) }],
-    ),
-  };
-}
-
-/** `outgoing.port = 1` and `[s2s.outgoing] port = 1` both arrive as a sub-table. */
-function subTable(ctx: CheckContext, parent: Table, parentPath: string, key: string, shape: TableShape): Table {
-  const value = parent[key];
-  if (value === undefined) return {};
-  const example = `${key}.${shape.keys[0]} = ...`;
-  return table(ctx, child(parentPath, key), value, shape, `a table with ${shape.keys.join(", ")} (write ${example})`) ?? {};
-}
-
-// ---------------------------------------------------------------------------------------------
-// Certificates against local hosts
-
-/**
- * Every local host must be able to present a certificate valid for its name whenever TLS can be
- * used inbound: `use_starttls` other than "false", or a direct TLS listener (XEP-0368). A host
- * uses its `domain_certfile` entry, else `certfile`. A `domain_certfile` entry must always match
- * its own domain, TLS or not: a mismatch there is a mistake whatever the mode.
- */
-function checkTlsCoverage(ctx: CheckContext, hosts: readonly string[], listeners: readonly S2sListenerConfig[], s2s: S2sResult): void {
-  for (const entry of s2s.domainCerts) {
-    if (entry.cert !== undefined && !certificateCovers(entry.cert.file.leaf, entry.domain)) {
-      problem(
-        ctx,
-        `s2s.domain_certfile[${entry.index}].certfile`,
-        `certificate does not cover its domain "${entry.domain}"`,
-        new Verbatim(describeNames(entry.cert.file.leaf)),
-        expectedNames(entry.domain),
-      );
-    }
-  }
-
-  const mode = s2s.config.useStarttls;
-  const directTlsAt = listeners.findIndex((l) => l.directTls);
-  if (mode === "false" && directTlsAt < 0) return;
-  const reason =
-    mode === "false" ? `listen.s2s[${directTlsAt}] uses direct TLS (tls.mode = "tls")`
-    : s2s.certfileKey === "s2s.certfile" ? `use_starttls = "${mode}"`
-    : `the tls tables turn TLS on (like use_starttls = "${mode}")`;
-
-  for (const host of hosts) {
-    const perDomain = s2s.domainCerts.find((e) => e.domain === host);
-    if (perDomain !== undefined) continue; // checked above (or already reported as unreadable)
-    if (s2s.certfileGiven) {
-      if (s2s.certfile === undefined) continue; // unreadable certfile, already reported
-      if (!certificateCovers(s2s.certfile.file.leaf, host)) {
-        problem(
-          ctx,
-          s2s.certfileKey,
-          `no certificate covers local host "${host}"`,
-          new Verbatim(`${shortPath(s2s.certfile.path)} with ${describeNames(s2s.certfile.file.leaf)}`),
-          `${expectedNames(host)}, or a domain_certfile entry for it`,
-          `needed because ${reason}`,
-        );
-      }
-      continue;
-    }
-    problem(
-      ctx,
-      s2s.certfileKey,
-      `no certificate covers local host "${host}"`,
-      new Verbatim("no certfile and no domain_certfile entry"),
-      `a certfile or a domain_certfile entry with a certificate valid for "${host}"`,
-      `needed because ${reason}`,
-    );
-  }
-}
-
-function expectedNames(host: string): string {
-  const parent = host.includes(".") ? host.slice(host.indexOf(".") + 1) : undefined;
-  const wildcard = parent !== undefined && parent.includes(".") ? `, DNS:*.${parent}` : "";
-  return `a certificate with subjectAltName DNS:${host}${wildcard} or XmppAddr ${host}`;
+  const checked = builtinS2sOwners().map((owner) => owner.validate(section));
+  const config = mergeS2sValues([core, ...checked.map((c) => c.values)]);
+  orderS2sProblems(ctx.problems, checkedFrom);
+  for (const c of checked) c.crossCheck?.();
+  return config;
 }

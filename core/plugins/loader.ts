@@ -9,6 +9,7 @@ import { BUILTIN_PLUGINS, DEFAULT_SLOTS } from "./builtin.js";
 import type { PluginDeclaration, Provider } from "./plugin.js";
 import { closestMatch, formatValue } from "./text.js";
 import { resolvePackage } from "./resolve-package.js";
+import { unreadS2sKeys } from "./s2s-keys.js";
 
 const SLOT_NAMES = Object.keys(DEFAULT_SLOTS) as SlotName[];
 const RESERVED_PLUGIN_KEYS = new Set(["module", "enabled"]);
@@ -31,6 +32,8 @@ export interface LoadedPlugins {
   readonly names: readonly string[];
   /** Which plugins fill each slot, in order. */
   readonly slots: Readonly<Record<SlotName, readonly string[]>>;
+  /** `[s2s]` keys set in the file that no enabled plugin reads (logged as `s2s_option_unread`). */
+  readonly warnings: readonly string[];
 }
 
 interface ResolvedPlugins {
@@ -50,6 +53,13 @@ export async function checkPlugins(config: S2sConfig): Promise<readonly string[]
   const problems: string[] = [];
   await resolvePlugins(config, problems);
   return problems;
+}
+
+/** For `check-config`: the warnings `loadPlugins` would log for a valid config (see `unreadS2sKeys`). */
+export async function pluginWarnings(config: S2sConfig): Promise<readonly string[]> {
+  const problems: string[] = [];
+  const { entries } = await resolvePlugins(config, problems);
+  return problems.length > 0 ? [] : unreadS2sKeys(config, entries);
 }
 
 async function resolvePlugins(config: S2sConfig, problems: string[]): Promise<ResolvedPlugins> {
@@ -180,6 +190,8 @@ export async function loadPlugins(container: DependencyContainer, config: S2sCon
   const problems: string[] = [];
   const { entries, slotChoice, parsed } = await resolvePlugins(config, problems);
   if (problems.length) throw new ConfigError(problems);
+  const warnings = unreadS2sKeys(config, entries);
+  for (const warning of warnings) logger.warn({ what: "s2s_option_unread", warning });
 
   // Register: collect provisions first, then write single slots as-is and many slots in slot order.
   const provisions: Provision[] = [];
@@ -222,7 +234,7 @@ export async function loadPlugins(container: DependencyContainer, config: S2sCon
   const known = new Set(TOKEN_CATALOG.map((t) => t.token));
   for (const p of provisions) if (!known.has(p.token)) registerProvider(container, p.token, p.provider);
 
-  return { names: entries.map((e) => e.name), slots };
+  return { names: entries.map((e) => e.name), slots, warnings };
 }
 
 function slotInfo(slot: SlotName): TokenInfo {

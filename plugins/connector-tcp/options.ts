@@ -1,6 +1,5 @@
-import type { OptionsResult } from "../../core/plugins/plugin.js";
-import { formatValue } from "../../core/plugins/text.js";
 import { DEFAULT_MAX_SESSIONS } from "../../core/connector/connector.js";
+import { field, formatValue, integer, MAX_TIMER_MS, orInfinity, type OptionsResult, type S2sOwner, type S2sSection, type S2sChecked } from "../../core/index.js";
 
 export interface TcpConnectorOptions {
   readonly queueLimit: number;
@@ -46,4 +45,13 @@ export function parseTcpOptions(raw: Readonly<Record<string, unknown>>): Options
     }
   }
   return problems.length ? { problems } : { options: out };
+}
+
+/** `s2s.outgoing.connection_timeout`: milliseconds per TCP connection attempt (MongooseIM's unit and default, 10000). */
+export const tcpS2sOptions: S2sOwner = { plugin: "tcp", keys: ["outgoing.connection_timeout"], validate: validateConnectionTimeout };
+
+function validateConnectionTimeout({ ctx, outgoing }: S2sSection): S2sChecked {
+  const expected = `a positive integer number of milliseconds, at most ${MAX_TIMER_MS}, or "infinity"`;
+  const check = orInfinity(integer(1, MAX_TIMER_MS, expected, "a positive integer"), expected);
+  return { values: { outgoing: { connectionTimeoutMs: field(ctx, outgoing, "s2s.outgoing", "connection_timeout", check) ?? 10_000 } } };
 }

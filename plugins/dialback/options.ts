@@ -1,5 +1,4 @@
-import type { OptionsResult } from "../../core/plugins/plugin.js";
-import { closestMatch, formatValue } from "../../core/plugins/text.js";
+import { didYouMean, field, formatValue, nonEmptyString, type OptionsResult, type S2sOwner, type S2sSection, type S2sChecked } from "../../core/index.js";
 
 /** Caps on XEP-0220 verifications (the receiving role asks the authoritative server over an outbound stream). */
 export interface DialbackOptions {
@@ -23,7 +22,7 @@ export function parseDialbackOptions(raw: Readonly<Record<string, unknown>>): Op
   const out: { -readonly [K in keyof DialbackOptions]: number } = { ...DIALBACK_DEFAULTS };
   for (const [key, value] of Object.entries(raw)) {
     if (!(key in KEYS)) {
-      const hint = closestMatch(key, Object.keys(KEYS));
+      const hint = didYouMean(key, Object.keys(KEYS));
       problems.push(`${key}: unknown option (got ${formatValue(value)}, expected ${Object.keys(KEYS).join(" or ")}${hint ? `; did you mean "${hint}"?` : ""})`);
       continue;
     }
@@ -31,4 +30,12 @@ export function parseDialbackOptions(raw: Readonly<Record<string, unknown>>): Op
     else problems.push(`${key}: expected an integer from 1 to 1000000 (got ${formatValue(value)}, expected e.g. ${DIALBACK_DEFAULTS[KEYS[key as keyof typeof KEYS]]})`);
   }
   return problems.length ? { problems } : { options: out };
+}
+
+/** `s2s.shared`: the XEP-0185 dialback secret (absent: a random one per process, see dialback-keys.ts). */
+export const dialbackS2sOptions: S2sOwner = { plugin: "dialback", keys: ["shared"], validate: validateShared };
+
+function validateShared({ ctx, s2s }: S2sSection): S2sChecked {
+  const shared = field(ctx, s2s, "s2s", "shared", nonEmptyString);
+  return { values: shared === undefined ? {} : { shared } };
 }

@@ -8,8 +8,7 @@ import { TtlCache } from "./cache.js";
 import { DnsLookups, type CachedAnswer, type LookupOptions, type SrvRecord } from "./dns-lookups.js";
 import { classifyDomain } from "./names.js";
 import { isNoService, orderSrv, type RandomSource, type SrvChoice } from "./srv-order.js";
-
-export const DEFAULT_CACHE_SIZE = 1000;
+import { DEFAULT_CACHE_SIZE } from "./options.js";
 
 export interface DnsSrvResolverOptions {
   /** DNS servers to ask ("ip", "ip:port", "[ipv6]:port"); default: the system's. */

@@ -1,7 +1,28 @@
 import { isIP } from "node:net";
-import type { OptionsResult } from "../../core/plugins/plugin.js";
-import { closestMatch, formatValue } from "../../core/plugins/text.js";
-import { DEFAULT_CACHE_SIZE } from "./dns-resolver.js";
+import {
+  checkItems,
+  child,
+  didYouMean,
+  field,
+  formatValue,
+  integer,
+  item,
+  positiveInteger,
+  problem,
+  reportDuplicates,
+  secondsToMs,
+  subTable,
+  type Check,
+  type OptionsResult,
+  type S2sOwner,
+  type S2sSection,
+  type S2sChecked,
+  type S2sValues,
+  type TableShape,
+} from "../../core/index.js";
+
+/** Most DNS answers cached by default (`[plugins.dns] cache_size`). */
+export const DEFAULT_CACHE_SIZE = 1000;
 
 export interface DnsResolverOptions {
   /** DNS servers to ask ("ip", "ip:port", "[ipv6]:port"); undefined: the system's (/etc/resolv.conf). */
@@ -17,7 +38,7 @@ export function parseDnsOptions(raw: Readonly<Record<string, unknown>>): Options
   const problems: string[] = [];
   for (const key of Object.keys(raw)) {
     if (KEYS.includes(key)) continue;
-    const hint = closestMatch(key, KEYS);
+    const hint = didYouMean(key, KEYS);
     problems.push(`${key}: unknown option (got ${formatValue(raw[key])}, expected ${KEYS.join(" or ")}${hint ? `; did you mean "${hint}"?` : ""})`);
   }
 
@@ -57,3 +78,39 @@ function isPort(s: string): boolean {
   const n = Number(s);
   return Number.isInteger(n) && n >= 1 && n <= 65535;
 }
+
+const DNS_SHAPE: TableShape = { keys: ["timeout", "retries"] };
+const IP_VERSIONS_EXPECTED = "a non-empty array of unique IP versions, 4 and/or 6, e.g. [4, 6]";
+
+/**
+ * `s2s.outgoing.ip_versions` (which address families to look up and try, in order) and
+ * `s2s.dns.timeout` / `s2s.dns.retries` (per query; `[s2s.outgoing.dns]` in MongooseIM 6.4+).
+ * `address` and `outgoing.port` are checked by the core, which reads them too (core/resolver/address-override.ts).
+ */
+export const dnsS2sOptions: S2sOwner = { plugin: "dns", keys: ["outgoing.ip_versions", "dns.timeout", "dns.retries"], validate: validateDnsKeys };
+
+function validateDnsKeys({ ctx, outgoing, moved }: S2sSection): S2sChecked {
+  const at = moved("dns");
+  const dnsPath = child(at.path, "dns");
+  const dns = subTable(ctx, at.table, at.path, "dns", DNS_SHAPE);
+  const values: S2sValues = {
+    outgoing: { ipVersions: field(ctx, outgoing, "s2s.outgoing", "ip_versions", ipVersions) ?? [4, 6] },
+    dns: {
+      timeoutMs: field(ctx, dns, dnsPath, "timeout", secondsToMs({ integral: true, infinity: false })) ?? 10_000,
+      retries: field(ctx, dns, dnsPath, "retries", positiveInteger) ?? 2,
+    },
+  };
+  return { values };
+}
+
+const ipVersions: Check<(4 | 6)[]> = (ctx, path, value) => {
+  const ipVersion: Check<4 | 6> = (c, p, v) => {
+    const n = integer(4, 6, IP_VERSIONS_EXPECTED, "an integer")(c, p, v);
+    return n === undefined ? undefined : n === 4 || n === 6 ? n : problem(c, p, "not an IP version", v, IP_VERSIONS_EXPECTED);
+  };
+  const versions = checkItems(ctx, path, value, ipVersion, IP_VERSIONS_EXPECTED, { nonEmpty: true });
+  if (versions === undefined) return undefined;
+  const before = ctx.problems.length;
+  reportDuplicates(ctx, versions, (v) => v, (i) => item(path, i), "IP version");
+  return versions.every((v) => v !== undefined) && ctx.problems.length === before ? (versions as (4 | 6)[]) : undefined;
+};

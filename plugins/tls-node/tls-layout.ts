@@ -23,11 +23,12 @@ import {
   table,
   Verbatim,
   type CheckContext,
+  type ListenerTls,
+  type StartTlsMode,
   type Table,
   type TableShape,
-} from "./checks.js";
+} from "../../core/index.js";
 import { cacertfileCheck, certificateWithKey, ciphers, type CheckedCertificate } from "./tls-checks.js";
-import type { StartTlsMode } from "./types.js";
 
 const COMMON_TLS_KEYS = ["mode", "verify_mode", "certfile", "keyfile", "cacertfile", "ciphers", "versions", "disconnect_on_failure", "keep_secrets"];
 const REFUSED_TLS_KEYS: Readonly<Record<string, string>> = {
@@ -45,12 +46,6 @@ const SNI_SHAPE: TableShape = {
   keys: ["enabled", "protocol"],
   hints: { host: "xmpp-s2s always sends the remote domain as SNI and checks the certificate against it (RFC 6125); remove host" },
 };
-
-/** Where a `[[listen.s2s]]` `tls` table is (or would be), and the table as validated for shape if it has one. */
-export interface ListenerTls {
-  readonly path: string;
-  readonly table?: Table;
-}
 
 /** The TLS settings both layouts come down to. */
 export interface TlsSettings {

@@ -5,8 +5,19 @@
  */
 import { resolve } from "node:path";
 import { createSecureContext } from "node:tls";
-import { child, field, missing, problem, required, type Check, type CheckContext, type Table } from "./checks.js";
-import { loadCaCertificates, loadCertificateWithKey, type CertificateFile } from "./certs.js";
+import {
+  child,
+  field,
+  loadCaCertificates,
+  loadCertificateWithKey,
+  missing,
+  problem,
+  required,
+  type CertificateFile,
+  type Check,
+  type CheckContext,
+  type Table,
+} from "../../core/index.js";
 
 export const CERTFILE_EXPECTED = "a readable PEM file holding a certificate and its private key (not protected by a passphrase), or the certificate with the key in keyfile";
 export const KEYFILE_EXPECTED = "a readable PEM file holding the private key of certfile's first certificate (not protected by a passphrase)";
