@@ -30,7 +30,7 @@ export {
   type StreamParserLimits,
   type ParserErrorCondition,
 } from "./stream/parser.js";
-export type { Clock } from "./clock/clock.js";
+export { systemClock, type Clock, type Timer, type TimerOptions } from "./clock/clock.js";
 export type { PolicyChain } from "./policy/chain.js";
 export type { OutboundSessions } from "./session/outbound-sessions.js";
 export { createLogger, type Logger } from "./logging/logger.js";
@@ -38,9 +38,9 @@ export { createLogger, type Logger } from "./logging/logger.js";
 // ---------------------------------------------------------------------------------------------
 // For plugin authors (docs/writing-a-plugin.md): what the built-in plugins use, nothing more.
 
-/** Domains and addresses: the one domain normaliser (RFC 7622 §3.2), a JID's domain, stanza names. */
+// Addresses: a JID's domain, stanza names, IQ results (normaliseDomain is with the option checks).
 export { STANZA_NAMES, domainOf, makeIqResult } from "./router/stanza.js";
-/** Option checks: `[plugins.<name>]` parsers and `[s2s]` owners report problems in one format (style.md §5). */
+// Option checks: `[plugins.<name>]` parsers and `[s2s]` owners report problems in one format (style.md §5).
 export { didYouMean } from "./config/did-you-mean.js";
 export {
   show as formatValue,
@@ -80,7 +80,7 @@ export {
   type TableShape,
 } from "./config/checks.js";
 export type { S2sOwner, S2sSection, S2sValues, S2sChecked, ListenerTls } from "./config/s2s-section.js";
-/** Certificate files as the config layer reads them (PEM, key match, names). */
+// Certificate files as the config layer reads them (PEM, key match, names).
 export {
   loadCertificateWithKey,
   loadCaCertificates,
@@ -89,10 +89,10 @@ export {
   describeNames,
   type CertificateFile,
 } from "./config/certs.js";
-/** Building blocks of streams other than S2S (XEP-0114 components use them). */
+// Building blocks of streams other than S2S (XEP-0114 components use them).
 export { XmlStream } from "./stream/xml-stream.js";
 export { checkStreamHeader } from "./session/header-checks.js";
 export { shaperFor } from "./shaper/token-bucket.js";
-/** Rate-limited logging of repeated events (one line per burst, with a count). */
+// Rate-limited logging of repeated events (one line per burst, with a count).
 export { BurstLog } from "./limits/burst-log.js";
 export { withTimeout } from "./time/with-timeout.js";

@@ -10,3 +10,7 @@ export { connectComponent, stanzaErrorCondition, type TestComponent, type Compon
 export { freePort, reservePorts } from "./ports.js";
 export { DEADLINE_MS, waitFor, eventually } from "./wait.js";
 export { VirtualClock } from "../core/clock/virtual-clock.js";
+// The core pieces a plugin's unit tests run it against: the policy chain (TOML order, then
+// s2s.default_policy) and the stanza router.
+export { OrderedPolicyChain } from "../core/policy/policy-chain.js";
+export { CoreRouter } from "../core/router/core-router.js";

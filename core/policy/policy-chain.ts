@@ -1,7 +1,7 @@
 import { inject, injectable } from "tsyringe";
 import { LATE, type Late } from "../late.js";
 import { withTimeout } from "../time/with-timeout.js";
-import { normaliseDomain } from "../router/stanza.js";
+import { comparableDomain } from "../router/stanza.js";
 import type { S2sConfig } from "../config/types.js";
 import { EVENTS, type EventBus } from "../events/events.js";
 import { LOGGER, type Logger } from "../logging/logger.js";
@@ -44,7 +44,7 @@ export class OrderedPolicyChain implements PolicyChain {
 
   async decide(input: PolicyRequest): Promise<PolicyVerdict> {
     // host_policy matches the exact lower-cased domain after IDNA (peers.md); normalise once for every policy.
-    const request: PolicyRequest = { ...input, remoteDomain: normaliseDomain(input.remoteDomain), localDomain: normaliseDomain(input.localDomain) };
+    const request: PolicyRequest = { ...input, remoteDomain: comparableDomain(input.remoteDomain), localDomain: comparableDomain(input.localDomain) };
     for (const policy of (this.#policies ??= this.late.all(POLICY))) {
       let verdict: PolicyVerdict | undefined;
       try {

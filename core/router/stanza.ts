@@ -5,11 +5,13 @@ import type { StanzaErrorType } from "./router.js";
 export const STANZA_NAMES: ReadonlySet<string> = new Set(["message", "presence", "iq"]);
 
 /**
- * A domain as every part of the server compares it: lower-case, and IDNA A-labels for non-ASCII
- * names (RFC 7622 §3.2, UTS #46 via url.domainToASCII), the form `general.hosts`, `host_policy` and
- * resolver tables are stored in. A name IDNA refuses stays lower-cased as it was.
+ * A domain from the wire in the form the server compares domains in: lower-case, and IDNA A-labels
+ * for non-ASCII names (RFC 7622 §3.2, UTS #46 via url.domainToASCII), the form `general.hosts`,
+ * `host_policy` and resolver tables are stored in. Unlike `normaliseDomain` (core/config/checks.ts),
+ * which validates, it never fails: a name IDNA refuses stays lower-cased as it was, so a malformed
+ * peer name is still compared (and denied or bounced) rather than dropped. Hot path (per stanza).
  */
-export function normaliseDomain(domain: string): string {
+export function comparableDomain(domain: string): string {
   const lower = domain.toLowerCase();
   // eslint-disable-next-line no-control-regex
   return /^[\x00-\x7f]*$/.test(lower) ? lower : domainToASCII(lower) || lower;
@@ -37,7 +39,7 @@ function parseDomain(jid: string): string | undefined {
   const at = bare.lastIndexOf("@");
   const domain = (at === -1 ? bare : bare.slice(at + 1)).toLowerCase();
   if (!domain || domain.length > 1023 || /[\s@/<>'"&]/.test(domain)) return undefined;
-  return normaliseDomain(domain.endsWith(".") ? domain.slice(0, -1) : domain);
+  return comparableDomain(domain.endsWith(".") ? domain.slice(0, -1) : domain);
 }
 
 /** RFC 6120 §10.4.3: never answer an error with an error; IQ results are not bounced either. */

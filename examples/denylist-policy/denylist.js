@@ -3,7 +3,7 @@
 import { watch } from "node:fs";
 import { readFile } from "node:fs/promises";
 import { basename, dirname } from "node:path";
-import { domainToASCII } from "node:url";
+import { normaliseDomain } from "xmpp-s2s";
 
 /** @typedef {PluginContext<unknown>["logger"]} Logger */
 /** @typedef {{ readonly line: number, readonly text: string, readonly reason: string }} ListProblem */
@@ -27,26 +27,13 @@ export function parseDenylist(text) {
   text.replace(/^\uFEFF/, "").split(/\r?\n/).forEach((raw, i) => {
     const entry = raw.replace(/#.*/, "").trim();
     if (entry === "") return;
-    const domain = normaliseDomain(entry);
-    if (typeof domain === "string") domains.add(domain);
-    else problems.push({ line: i + 1, text: entry, reason: domain.reason });
+    // The policy chain hands policies the remote domain normalised the same way (lower-case, IDNA:
+    // `bücher.example` is `xn--bcher-kva.example`), so a Set lookup is enough at decision time.
+    const domain = entry.includes("*") ? undefined : normaliseDomain(entry);
+    if (domain !== undefined) domains.add(domain);
+    else problems.push({ line: i + 1, text: entry, reason: entry.includes("*") ? "wildcards are not supported, domains match exactly" : "not a domain name" });
   });
   return { domains, problems };
-}
-
-/**
- * Lower-case + IDNA (UTS #46, as `url.domainToASCII`), the same normalisation the policy chain
- * applies to `PolicyRequest.remoteDomain`, so a Set lookup is enough at decision time.
- *
- * @param {string} input
- * @returns {string | { reason: string }}
- */
-export function normaliseDomain(input) {
-  if (input.includes("*")) return { reason: "wildcards are not supported, domains match exactly" };
-  // domainToASCII returns "" for what is not a domain name (spaces, "@", "/", bad punycode).
-  const ascii = domainToASCII(input.toLowerCase());
-  if (ascii === "" || ascii.split(".").some((label) => label === "")) return { reason: "not a domain name" };
-  return ascii;
 }
 
 /**

@@ -2,6 +2,7 @@
 /** @import { OptionsResult } from "xmpp-s2s" */
 import { readFileSync } from "node:fs";
 import { basename, resolve } from "node:path";
+import { didYouMean, formatValue } from "xmpp-s2s";
 import { parseDenylist } from "./denylist.js";
 
 /**
@@ -29,12 +30,12 @@ export function parseDenylistOptions(raw, baseDir) {
   for (const key of Object.keys(raw)) {
     if (KNOWN.includes(key)) continue;
     const hint = didYouMean(key, KNOWN);
-    problems.push(`${key}: unknown option (got ${show(raw[key])}, expected ${KNOWN.join(" or ")}${hint ? `; did you mean "${hint}"?` : ""})`);
+    problems.push(`${key}: unknown option (got ${formatValue(raw[key])}, expected ${KNOWN.join(" or ")}${hint ? `; did you mean "${hint}"?` : ""})`);
   }
   const watch = raw.watch ?? true;
-  if (typeof watch !== "boolean") problems.push(`watch: expected a boolean (got ${show(watch)}, expected true or false)`);
+  if (typeof watch !== "boolean") problems.push(`watch: expected a boolean (got ${formatValue(watch)}, expected true or false)`);
   if (typeof raw.file !== "string" || raw.file === "") {
-    problems.push(`file: expected a path (got ${show(raw.file)}, expected a string)`);
+    problems.push(`file: expected a path (got ${formatValue(raw.file)}, expected a string)`);
     return { problems };
   }
   const file = resolve(baseDir, raw.file);
@@ -43,44 +44,11 @@ export function parseDenylistOptions(raw, baseDir) {
   try {
     text = readFileSync(file, "utf8");
   } catch (err) {
-    problems.push(`file: cannot read the list (got ${show(raw.file)}, expected a readable file: ${/** @type {Error} */ (err).message})`);
+    problems.push(`file: cannot read the list (got ${formatValue(raw.file)}, expected a readable file: ${/** @type {Error} */ (err).message})`);
     return { problems };
   }
   const list = parseDenylist(text);
-  for (const p of list.problems) problems.push(`file: ${basename(file)} line ${p.line}: ${p.reason} (got ${show(p.text)}, expected one domain per line, # for comments)`);
+  for (const p of list.problems) problems.push(`file: ${basename(file)} line ${p.line}: ${p.reason} (got ${formatValue(p.text)}, expected one domain per line, # for comments)`);
   if (problems.length > 0 || typeof watch !== "boolean") return { problems };
   return { options: { file, watch, domains: list.domains } };
-}
-
-/**
- * A value as problem lines show it: strings quoted, tables and arrays as JSON, absent as "nothing".
- * @param {unknown} value
- */
-export function show(value) {
-  if (value === undefined) return "nothing";
-  const json = JSON.stringify(value);
-  return json === undefined ? String(value) : json;
-}
-
-/**
- * The known key within two edits of `key` (typos such as "wacth"), for "did you mean".
- * @param {string} key
- * @param {readonly string[]} known
- */
-export function didYouMean(key, known) {
-  return known.find((k) => editDistance(key.toLowerCase(), k) <= 2);
-}
-
-/**
- * @param {string} a
- * @param {string} b
- */
-function editDistance(a, b) {
-  let row = Array.from({ length: b.length + 1 }, (_, j) => j);
-  for (let i = 1; i <= a.length; i++) {
-    const next = [i];
-    for (let j = 1; j <= b.length; j++) next[j] = Math.min(row[j] + 1, next[j - 1] + 1, row[j - 1] + (a[i - 1] === b[j - 1] ? 0 : 1));
-    row = next;
-  }
-  return row[b.length];
 }

@@ -3,7 +3,7 @@
 /** @import { JsonTarget } from "./static-json-resolver.js" */
 import { readFileSync } from "node:fs";
 import { basename, resolve } from "node:path";
-import { domainToASCII } from "node:url";
+import { didYouMean, formatValue, normaliseDomain } from "xmpp-s2s";
 
 /**
  * @typedef {object} StaticJsonOptions
@@ -29,10 +29,10 @@ export function parseStaticJsonOptions(raw, baseDir) {
   for (const key of Object.keys(raw)) {
     if (KNOWN.includes(key)) continue;
     const hint = didYouMean(key, KNOWN);
-    problems.push(`${key}: unknown option (got ${show(raw[key])}, expected ${KNOWN.join(" or ")}${hint ? `; did you mean "${hint}"?` : ""})`);
+    problems.push(`${key}: unknown option (got ${formatValue(raw[key])}, expected ${KNOWN.join(" or ")}${hint ? `; did you mean "${hint}"?` : ""})`);
   }
   if (typeof raw.file !== "string" || raw.file === "") {
-    problems.push(`file: expected a path (got ${show(raw.file)}, expected a string)`);
+    problems.push(`file: expected a path (got ${formatValue(raw.file)}, expected a string)`);
     return { problems };
   }
   const file = resolve(baseDir, raw.file);
@@ -42,12 +42,14 @@ export function parseStaticJsonOptions(raw, baseDir) {
     json = JSON.parse(readFileSync(file, "utf8"));
   } catch (err) {
     const what = /** @type {NodeJS.ErrnoException} */ (err).code ? "cannot read the file" : "not valid JSON";
-    problems.push(`file: ${what} (got ${show(raw.file)}, expected a readable JSON file: ${/** @type {Error} */ (err).message})`);
+    problems.push(`file: ${what} (got ${formatValue(raw.file)}, expected a readable JSON file: ${/** @type {Error} */ (err).message})`);
     return { problems };
   }
   const name = basename(file);
+  // Objects and lists from the JSON file are shown as JSON (formatValue writes them as TOML, the config file's syntax).
+  const shown = (/** @type {unknown} */ got) => (typeof got === "object" && got !== null ? JSON.stringify(got) : formatValue(got));
   /** @param {string} where @param {string} what @param {unknown} got @param {string} expected */
-  const bad = (where, what, got, expected) => problems.push(`file: ${where} in ${name}: ${what} (got ${show(got)}, expected ${expected})`);
+  const bad = (where, what, got, expected) => problems.push(`file: ${where} in ${name}: ${what} (got ${shown(got)}, expected ${expected})`);
 
   /** @type {Map<string, JsonTarget[]>} */
   const table = new Map();
@@ -57,17 +59,17 @@ export function parseStaticJsonOptions(raw, baseDir) {
   }
   for (const [key, list] of Object.entries(json)) {
     // Keys match the way the core presents domains: lower-cased, IDNA (bücher.example = xn--bcher-kva.example).
-    const domain = domainToASCII(key.toLowerCase());
-    if (!domain || domain.split(".").some((l) => l === "")) bad(show(key), "not a domain name", key, 'a domain such as "b.example"');
-    else if (table.has(domain)) bad(show(key), "the same domain twice", key, "each domain once (after lower-casing and IDNA)");
+    const domain = normaliseDomain(key);
+    if (domain === undefined) bad(formatValue(key), "not a domain name", key, 'a domain such as "b.example"');
+    else if (table.has(domain)) bad(formatValue(key), "the same domain twice", key, "each domain once (after lower-casing and IDNA)");
     if (!Array.isArray(list)) {
-      bad(show(key), "expected a list of targets", list, `[{ "host": "127.0.0.2", "port": 5269 }]`);
+      bad(formatValue(key), "expected a list of targets", list, `[{ "host": "127.0.0.2", "port": 5269 }]`);
       continue;
     }
     /** @type {JsonTarget[]} */
     const targets = [];
     list.forEach((item, i) => {
-      const at = `${show(key)}[${i}]`;
+      const at = `${formatValue(key)}[${i}]`;
       if (!isObject(item)) {
         bad(at, "expected a target", item, `{ "host": "127.0.0.2", "port": 5269 }`);
         return;
@@ -94,37 +96,4 @@ export function parseStaticJsonOptions(raw, baseDir) {
  */
 function isObject(value) {
   return typeof value === "object" && value !== null && !Array.isArray(value);
-}
-
-/**
- * A value as problem lines show it: strings quoted, objects and arrays as JSON, absent as "nothing".
- * @param {unknown} value
- */
-function show(value) {
-  if (value === undefined) return "nothing";
-  const json = JSON.stringify(value);
-  return json === undefined ? String(value) : json;
-}
-
-/**
- * The known key within two edits of `key`, for "did you mean".
- * @param {string} key
- * @param {readonly string[]} known
- */
-function didYouMean(key, known) {
-  return known.find((k) => editDistance(key.toLowerCase(), k) <= 2);
-}
-
-/**
- * @param {string} a
- * @param {string} b
- */
-function editDistance(a, b) {
-  let row = Array.from({ length: b.length + 1 }, (_, j) => j);
-  for (let i = 1; i <= a.length; i++) {
-    const next = [i];
-    for (let j = 1; j <= b.length; j++) next[j] = Math.min(row[j] + 1, next[j - 1] + 1, row[j - 1] + (a[i - 1] === b[j - 1] ? 0 : 1));
-    row = next;
-  }
-  return row[b.length];
 }

@@ -1,16 +1,23 @@
 import { createHash, randomBytes, timingSafeEqual } from "node:crypto";
 import type { Socket } from "node:net";
-import type { ServiceListenerConfig } from "../../core/config/types.js";
-import type { EventBus } from "../../core/events/events.js";
-import type { Logger } from "../../core/logging/logger.js";
-import type { Router } from "../../core/router/router.js";
-import { domainOf, STANZA_NAMES } from "../../core/router/stanza.js";
-import { DEFAULT_MAX_DEPTH, type StreamHeader, type StreamParserFactory } from "../../core/stream/parser.js";
-import { XmlStream } from "../../core/stream/xml-stream.js";
-import { systemClock } from "../../core/clock/clock.js";
-import { shaperFor } from "../../core/shaper/token-bucket.js";
-import { checkStreamHeader } from "../../core/session/header-checks.js";
-import { el, NS, type XmlElement } from "../../core/xml/element.js";
+import {
+  checkStreamHeader,
+  DEFAULT_MAX_DEPTH,
+  domainOf,
+  el,
+  type EventBus,
+  type Logger,
+  NS,
+  type Router,
+  type ServiceListenerConfig,
+  shaperFor,
+  STANZA_NAMES,
+  type StreamHeader,
+  type StreamParserFactory,
+  systemClock,
+  type XmlElement,
+  XmlStream,
+} from "../../core/index.js";
 
 export interface ComponentRegistry {
   /** Claim `domain` for `stream`; false when another local host or component serves it and we must refuse. */

@@ -1,12 +1,16 @@
 import { createServer, type Server } from "node:net";
-import type { S2sConfig, ServiceListenerConfig } from "../../core/config/types.js";
-import type { LocalDelivery, Service } from "../../core/delivery/local-delivery.js";
-import type { EventBus } from "../../core/events/events.js";
-import type { Logger } from "../../core/logging/logger.js";
-import type { Router } from "../../core/router/router.js";
-import { domainOf } from "../../core/router/stanza.js";
-import type { StreamParserFactory } from "../../core/stream/parser.js";
-import type { XmlElement } from "../../core/xml/element.js";
+import {
+  domainOf,
+  type EventBus,
+  type LocalDelivery,
+  type Logger,
+  type Router,
+  type S2sConfig,
+  type Service,
+  type ServiceListenerConfig,
+  type StreamParserFactory,
+  type XmlElement,
+} from "../../core/index.js";
 import { ComponentStream, type ComponentRegistry } from "./component-stream.js";
 
 /** The `[[listen.service]]` listeners, the registry of connected components, and delivery to them. */

@@ -9,15 +9,19 @@ import assert from "node:assert/strict";
 import { createHash } from "node:crypto";
 import { createServer, type Server, type Socket } from "node:net";
 import { xml } from "@xmpp/component";
-import { configFromObject } from "../../core/config/load.js";
-import type { ServiceListenerConfig } from "../../core/config/types.js";
-import { LOCAL_DELIVERY, SERVICE } from "../../core/delivery/local-delivery.js";
-import { isConfigError } from "../../core/errors.js";
-import { EventBus } from "../../core/events/events.js";
-import { createLogger } from "../../core/logging/logger.js";
-import type { Router } from "../../core/router/router.js";
-import { STREAM_PARSER_FACTORY } from "../../core/stream/parser.js";
-import { NS, type XmlElement } from "../../core/xml/element.js";
+import {
+  configFromObject,
+  createLogger,
+  EventBus,
+  isConfigError,
+  LOCAL_DELIVERY,
+  NS,
+  type Router,
+  SERVICE,
+  type ServiceListenerConfig,
+  STREAM_PARSER_FACTORY,
+  type XmlElement,
+} from "../../core/index.js";
 import { SaxesStreamParserFactory } from "../stream-saxes/saxes-stream-parser.js";
 import { connectComponent, type TestComponent } from "../../test/helpers/component.js";
 import { freePort } from "../../test/helpers/ports.js";

@@ -1,9 +1,5 @@
-import { LOCAL_DELIVERY, SERVICE } from "../../core/delivery/local-delivery.js";
-import { EVENTS } from "../../core/events/events.js";
-import { definePlugin } from "../../core/plugins/plugin.js";
-import { ROUTER } from "../../core/router/router.js";
+import { definePlugin, EVENTS, LOCAL_DELIVERY, ROUTER, SERVICE, STREAM_PARSER_FACTORY } from "../../core/index.js";
 import { lazy } from "../../core/late.js";
-import { STREAM_PARSER_FACTORY } from "../../core/stream/parser.js";
 import { ComponentsService } from "./components-service.js";
 
 export default definePlugin({

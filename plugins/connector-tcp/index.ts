@@ -1,6 +1,4 @@
-import { CONNECTOR } from "../../core/connector/connector.js";
-import { EVENTS } from "../../core/events/events.js";
-import { definePlugin } from "../../core/plugins/plugin.js";
+import { CONNECTOR, definePlugin, EVENTS } from "../../core/index.js";
 import { parseTcpOptions, type TcpConnectorOptions } from "./options.js";
 import { TcpConnector } from "./tcp-connector.js";
 

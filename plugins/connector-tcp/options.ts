@@ -1,5 +1,15 @@
-import { DEFAULT_MAX_SESSIONS } from "../../core/connector/connector.js";
-import { field, formatValue, integer, MAX_TIMER_MS, orInfinity, type OptionsResult, type S2sOwner, type S2sSection, type S2sChecked } from "../../core/index.js";
+import {
+  DEFAULT_MAX_SESSIONS,
+  field,
+  formatValue,
+  integer,
+  MAX_TIMER_MS,
+  type OptionsResult,
+  orInfinity,
+  type S2sChecked,
+  type S2sOwner,
+  type S2sSection,
+} from "../../core/index.js";
 
 export interface TcpConnectorOptions {
   readonly queueLimit: number;

@@ -4,13 +4,17 @@ import assert from "node:assert/strict";
 import { createServer, type Server, type Socket } from "node:net";
 import { connect as tlsConnect, createServer as createTlsServer, TLSSocket, type Server as TlsServer } from "node:tls";
 import { readFileSync } from "node:fs";
-import type { ConnectRequest } from "../../core/connector/connector.js";
-import { CONNECTOR } from "../../core/connector/connector.js";
-import { ERROR_CODES, isS2sError } from "../../core/errors.js";
-import { EventBus, type S2sEvent } from "../../core/events/events.js";
-import { createLogger } from "../../core/logging/logger.js";
-import type { ConnectTarget } from "../../core/resolver/resolver.js";
-import type { SecureChannel } from "../../core/tls/tls.js";
+import {
+  CONNECTOR,
+  type ConnectRequest,
+  type ConnectTarget,
+  createLogger,
+  ERROR_CODES,
+  EventBus,
+  isS2sError,
+  type S2sEvent,
+  type SecureChannel,
+} from "../../core/index.js";
 import { makeCa, makeCertDir, makeLeaf, removeCertDir } from "../../test/helpers/certs.js";
 import { startUnansweringAddress, type UnansweringAddress } from "../../test/helpers/dns-server.js";
 import plugin from "./index.js";

@@ -1,9 +1,15 @@
 import { connect as netConnect } from "node:net";
-import type { Connection, ConnectRequest, Connector, SessionSettings } from "../../core/connector/connector.js";
-import { ERROR_CODES, S2sError } from "../../core/errors.js";
-import type { EventBus } from "../../core/events/events.js";
-import type { Logger } from "../../core/logging/logger.js";
-import type { ConnectTarget } from "../../core/resolver/resolver.js";
+import {
+  type Connection,
+  type Connector,
+  type ConnectRequest,
+  type ConnectTarget,
+  ERROR_CODES,
+  type EventBus,
+  type Logger,
+  S2sError,
+  type SessionSettings,
+} from "../../core/index.js";
 
 /** RFC 8305 §5: the recommended delay before racing the next address family. */
 const HAPPY_EYEBALLS_DELAY_MS = 250;

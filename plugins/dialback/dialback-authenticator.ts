@@ -1,14 +1,22 @@
-import type { Authenticator, OutboundAuthResult } from "../../core/auth/authenticator.js";
-import type { DialbackKeys } from "../../core/dialback/dialback.js";
-import type { Logger } from "../../core/logging/logger.js";
-import type { EventBus } from "../../core/events/events.js";
+import {
+  type Authenticator,
+  BurstLog,
+  definedCondition,
+  type DialbackKeys,
+  domainOf,
+  el,
+  ERROR_CODES,
+  type EventBus,
+  type InboundStreamApi,
+  isS2sError,
+  type Logger,
+  NS,
+  OUTBOUND_SESSIONS,
+  type OutboundAuthResult,
+  type OutboundStreamApi,
+  type XmlElement,
+} from "../../core/index.js";
 import type { Late } from "../../core/late.js";
-import { OUTBOUND_SESSIONS } from "../../core/session/outbound-sessions.js";
-import type { InboundStreamApi, OutboundStreamApi } from "../../core/stream/streams.js";
-import { definedCondition, el, NS, type XmlElement } from "../../core/xml/element.js";
-import { domainOf } from "../../core/router/stanza.js";
-import { ERROR_CODES, isS2sError } from "../../core/errors.js";
-import { BurstLog } from "../../core/limits/burst-log.js";
 import { DIALBACK_DEFAULTS, type DialbackOptions } from "./options.js";
 
 type Verdict = "valid" | "invalid" | { error: string };

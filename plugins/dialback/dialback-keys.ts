@@ -1,5 +1,5 @@
 import { createHash, createHmac, randomBytes, timingSafeEqual } from "node:crypto";
-import type { DialbackKeys } from "../../core/dialback/dialback.js";
+import type { DialbackKeys } from "../../core/index.js";
 
 /**
  * XEP-0185 §3 keys: HMAC-SHA256 with key = hex(SHA-256(secret)) over

@@ -7,24 +7,37 @@ import "reflect-metadata";
 import { describe, it } from "node:test";
 import assert from "node:assert/strict";
 import type { DependencyContainer, InjectionToken } from "tsyringe";
-import { AUTHENTICATOR, type Authenticator, type OutboundAuthResult } from "../../core/auth/authenticator.js";
-import { configFromObject } from "../../core/config/load.js";
-import type { S2sConfig } from "../../core/config/types.js";
-import { CONNECTOR } from "../../core/connector/connector.js";
+import {
+  AUTHENTICATOR,
+  type Authenticator,
+  configFromObject,
+  CONNECTOR,
+  createLogger,
+  el,
+  ERROR_CODES,
+  EventBus,
+  EVENTS,
+  type InboundStreamApi,
+  isConfigError,
+  type Logger,
+  NS,
+  OUTBOUND_SESSIONS,
+  type OutboundAuthResult,
+  type OutboundSessions,
+  type OutboundStreamApi,
+  type PluginContext,
+  type Provider,
+  type S2sConfig,
+  S2sError,
+  type XmlElement,
+} from "../../core/index.js";
 import { DIALBACK, type DialbackKeys } from "../../core/dialback/dialback.js";
-import { ERROR_CODES, isConfigError, S2sError } from "../../core/errors.js";
 import { LATE, type Late } from "../../core/late.js";
-import { createLogger, type Logger } from "../../core/logging/logger.js";
-import type { PluginContext, Provider } from "../../core/plugins/plugin.js";
-import { OUTBOUND_SESSIONS, type OutboundSessions } from "../../core/session/outbound-sessions.js";
-import type { InboundStreamApi, OutboundStreamApi } from "../../core/stream/streams.js";
-import { el, NS, type XmlElement } from "../../core/xml/element.js";
 import { DialbackAuthenticator, MAX_VERIFICATIONS_PER_STREAM } from "./dialback-authenticator.js";
 import { randomSecret, Xep0185Keys } from "./dialback-keys.js";
 import plugin from "./index.js";
 import { loadPluginsFor } from "../../test/helpers/plugins.js";
 import { DIALBACK_DEFAULTS, type DialbackOptions } from "./options.js";
-import { EVENTS, EventBus } from "../../core/events/events.js";
 
 const config = (extra: Record<string, unknown> = {}): S2sConfig => configFromObject({ general: { hosts: ["b.example"] }, ...extra }, { baseDir: process.cwd() });
 

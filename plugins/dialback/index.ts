@@ -1,9 +1,6 @@
-import { AUTHENTICATOR } from "../../core/auth/authenticator.js";
-import { CONNECTOR } from "../../core/connector/connector.js";
+import { AUTHENTICATOR, CONNECTOR, definePlugin, EVENTS } from "../../core/index.js";
 import { DIALBACK } from "../../core/dialback/dialback.js";
 import { LATE } from "../../core/late.js";
-import { EVENTS } from "../../core/events/events.js";
-import { definePlugin } from "../../core/plugins/plugin.js";
 import { DialbackAuthenticator } from "./dialback-authenticator.js";
 import { randomSecret, Xep0185Keys } from "./dialback-keys.js";
 import { parseDialbackOptions, type DialbackOptions } from "./options.js";

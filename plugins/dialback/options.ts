@@ -1,4 +1,13 @@
-import { didYouMean, field, formatValue, nonEmptyString, type OptionsResult, type S2sOwner, type S2sSection, type S2sChecked } from "../../core/index.js";
+import {
+  didYouMean,
+  field,
+  formatValue,
+  nonEmptyString,
+  type OptionsResult,
+  type S2sChecked,
+  type S2sOwner,
+  type S2sSection,
+} from "../../core/index.js";
 
 /** Caps on XEP-0220 verifications (the receiving role asks the authoritative server over an outbound stream). */
 export interface DialbackOptions {

@@ -1,6 +1,4 @@
-import type { LocalDelivery } from "../../core/delivery/local-delivery.js";
-import type { Router } from "../../core/router/router.js";
-import { el, type XmlElement } from "../../core/xml/element.js";
+import { el, type LocalDelivery, type Router, type XmlElement } from "../../core/index.js";
 
 /**
  * `echo@<each local host>` (contract.md): a message with a body goes back to its sender with the

@@ -7,13 +7,19 @@ import "reflect-metadata";
 import { describe, it } from "node:test";
 import assert from "node:assert/strict";
 import type { DependencyContainer } from "tsyringe";
-import { configFromObject } from "../../core/config/load.js";
-import type { S2sConfig } from "../../core/config/types.js";
-import { LOCAL_DELIVERY, type LocalDelivery } from "../../core/delivery/local-delivery.js";
-import { isConfigError } from "../../core/errors.js";
-import type { PluginContext, Provider } from "../../core/plugins/plugin.js";
-import { ROUTER } from "../../core/router/router.js";
-import { el, NS, type XmlElement } from "../../core/xml/element.js";
+import {
+  configFromObject,
+  el,
+  isConfigError,
+  LOCAL_DELIVERY,
+  type LocalDelivery,
+  NS,
+  type PluginContext,
+  type Provider,
+  ROUTER,
+  type S2sConfig,
+  type XmlElement,
+} from "../../core/index.js";
 import { loadPluginsFor, RecordingRouter } from "../../test/helpers/plugins.js";
 import { EchoService } from "./echo-service.js";
 import plugin from "./index.js";

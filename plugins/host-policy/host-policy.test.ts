@@ -6,15 +6,20 @@
 import "reflect-metadata";
 import { describe, it } from "node:test";
 import assert from "node:assert/strict";
-import { configFromObject } from "../../core/config/load.js";
-import type { S2sConfig } from "../../core/config/types.js";
-import { isConfigError } from "../../core/errors.js";
-import { EventBus } from "../../core/events/events.js";
+import {
+  configFromObject,
+  createLogger,
+  EventBus,
+  isConfigError,
+  type PluginContext,
+  POLICY,
+  type Policy,
+  type PolicyRequest,
+  type Provider,
+  type S2sConfig,
+} from "../../core/index.js";
+import { OrderedPolicyChain } from "../../testing/index.js";
 import type { Late } from "../../core/late.js";
-import { createLogger } from "../../core/logging/logger.js";
-import type { PluginContext, Provider } from "../../core/plugins/plugin.js";
-import { POLICY, type Policy, type PolicyRequest } from "../../core/policy/policy.js";
-import { OrderedPolicyChain } from "../../core/policy/policy-chain.js";
 import { HostPolicy } from "./host-policy.js";
 import plugin from "./index.js";
 import { loadPluginsFor } from "../../test/helpers/plugins.js";

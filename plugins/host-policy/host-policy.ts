@@ -1,5 +1,4 @@
-import type { Policy, PolicyRequest, PolicyVerdict } from "../../core/policy/policy.js";
-import type { HostPolicyEntry } from "../../core/config/types.js";
+import type { HostPolicyEntry, Policy, PolicyRequest, PolicyVerdict } from "../../core/index.js";
 
 /**
  * `s2s.host_policy`: an exact match on the lower-cased, IDNA-normalised remote domain

@@ -1,5 +1,4 @@
-import { POLICY } from "../../core/policy/policy.js";
-import { definePlugin } from "../../core/plugins/plugin.js";
+import { definePlugin, POLICY } from "../../core/index.js";
 import { HostPolicy } from "./host-policy.js";
 
 export default definePlugin({

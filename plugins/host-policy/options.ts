@@ -1,4 +1,18 @@
-import { arrayOfTables, child, domain, item, oneOf, reportDuplicates, required, SYNTAX, type HostPolicyEntry, type S2sOwner, type S2sSection, type S2sChecked, type TableShape } from "../../core/index.js";
+import {
+  arrayOfTables,
+  child,
+  domain,
+  type HostPolicyEntry,
+  item,
+  oneOf,
+  reportDuplicates,
+  required,
+  type S2sChecked,
+  type S2sOwner,
+  type S2sSection,
+  SYNTAX,
+  type TableShape,
+} from "../../core/index.js";
 
 const HOST_POLICY_SHAPE: TableShape = { keys: ["host", "policy"] };
 

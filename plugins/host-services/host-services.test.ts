@@ -7,18 +7,24 @@ import "reflect-metadata";
 import { describe, it } from "node:test";
 import assert from "node:assert/strict";
 import type { DependencyContainer } from "tsyringe";
-import { configFromObject } from "../../core/config/load.js";
-import type { S2sConfig } from "../../core/config/types.js";
-import { LOCAL_DELIVERY, type LocalDelivery } from "../../core/delivery/local-delivery.js";
-import { isConfigError } from "../../core/errors.js";
-import { EventBus } from "../../core/events/events.js";
+import {
+  configFromObject,
+  createLogger,
+  el,
+  EventBus,
+  isConfigError,
+  LOCAL_DELIVERY,
+  type LocalDelivery,
+  NS,
+  OUTBOUND_SESSIONS,
+  type PluginContext,
+  type Provider,
+  ROUTER,
+  type S2sConfig,
+  type XmlElement,
+} from "../../core/index.js";
+import { CoreRouter } from "../../testing/index.js";
 import type { Late } from "../../core/late.js";
-import { createLogger } from "../../core/logging/logger.js";
-import type { PluginContext, Provider } from "../../core/plugins/plugin.js";
-import { CoreRouter } from "../../core/router/core-router.js";
-import { ROUTER } from "../../core/router/router.js";
-import { OUTBOUND_SESSIONS } from "../../core/session/outbound-sessions.js";
-import { el, NS, type XmlElement } from "../../core/xml/element.js";
 import { loadPluginsFor, RecordingRouter } from "../../test/helpers/plugins.js";
 import { HostServices } from "./host-services.js";
 import plugin from "./index.js";

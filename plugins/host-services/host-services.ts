@@ -1,7 +1,4 @@
-import type { LocalDelivery } from "../../core/delivery/local-delivery.js";
-import type { Router } from "../../core/router/router.js";
-import { makeIqResult } from "../../core/router/stanza.js";
-import { el, NS, type XmlElement } from "../../core/xml/element.js";
+import { el, type LocalDelivery, makeIqResult, NS, type Router, type XmlElement } from "../../core/index.js";
 
 /** What a bare local host answers: XEP-0199 ping and XEP-0030 disco#info. */
 export class HostServices implements LocalDelivery {

@@ -1,6 +1,4 @@
-import { LOCAL_DELIVERY } from "../../core/delivery/local-delivery.js";
-import { definePlugin } from "../../core/plugins/plugin.js";
-import { ROUTER } from "../../core/router/router.js";
+import { definePlugin, LOCAL_DELIVERY, ROUTER } from "../../core/index.js";
 import { lazy } from "../../core/late.js";
 import { HostServices } from "./host-services.js";
 

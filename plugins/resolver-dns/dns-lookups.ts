@@ -1,5 +1,5 @@
 import { Resolver as NodeDnsResolver } from "node:dns/promises";
-import { ERROR_CODES, S2sError } from "../../core/errors.js";
+import { ERROR_CODES, S2sError } from "../../core/index.js";
 import type { TtlCache } from "./cache.js";
 
 /** One SRV record as node returns it (target "." comes back as name ""). */

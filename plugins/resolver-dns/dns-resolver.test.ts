@@ -1,11 +1,16 @@
 import "reflect-metadata";
 import { after, before, describe, it } from "node:test";
 import assert from "node:assert/strict";
-import { configFromObject } from "../../core/config/load.js";
-import type { S2sSectionConfig } from "../../core/config/types.js";
-import { ERROR_CODES, isS2sError } from "../../core/errors.js";
-import type { PluginContext, Provider } from "../../core/plugins/plugin.js";
-import { RESOLVER, type ConnectTarget } from "../../core/resolver/resolver.js";
+import {
+  configFromObject,
+  type ConnectTarget,
+  ERROR_CODES,
+  isS2sError,
+  type PluginContext,
+  type Provider,
+  RESOLVER,
+  type S2sSectionConfig,
+} from "../../core/index.js";
 import { startDnsServer, type TestDnsServer } from "../../test/helpers/dns-server.js";
 import { TtlCache } from "./cache.js";
 import { NEGATIVE_CACHE_MS, overallDeadlineMs, SRV_CACHE_MS } from "./dns-lookups.js";

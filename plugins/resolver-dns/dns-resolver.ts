@@ -1,9 +1,14 @@
 import { isIP } from "node:net";
-import type { S2sSectionConfig } from "../../core/config/types.js";
-import { ERROR_CODES, isS2sError, type S2sError } from "../../core/errors.js";
-import type { Logger } from "../../core/logging/logger.js";
-import { addressOverride } from "../../core/resolver/address-override.js";
-import type { ConnectTarget, Resolver } from "../../core/resolver/resolver.js";
+import {
+  addressOverride,
+  type ConnectTarget,
+  ERROR_CODES,
+  isS2sError,
+  type Logger,
+  type Resolver,
+  type S2sError,
+  type S2sSectionConfig,
+} from "../../core/index.js";
 import { TtlCache } from "./cache.js";
 import { DnsLookups, type CachedAnswer, type LookupOptions, type SrvRecord } from "./dns-lookups.js";
 import { classifyDomain } from "./names.js";

@@ -1,5 +1,6 @@
 import { isIP } from "node:net";
 import {
+  type Check,
   checkItems,
   child,
   didYouMean,
@@ -7,17 +8,16 @@ import {
   formatValue,
   integer,
   item,
+  type OptionsResult,
   positiveInteger,
   problem,
   reportDuplicates,
-  secondsToMs,
-  subTable,
-  type Check,
-  type OptionsResult,
+  type S2sChecked,
   type S2sOwner,
   type S2sSection,
-  type S2sChecked,
   type S2sValues,
+  secondsToMs,
+  subTable,
   type TableShape,
 } from "../../core/index.js";
 

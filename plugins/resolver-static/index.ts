@@ -1,5 +1,4 @@
-import { RESOLVER } from "../../core/resolver/resolver.js";
-import { definePlugin } from "../../core/plugins/plugin.js";
+import { definePlugin, RESOLVER } from "../../core/index.js";
 import { parseStaticOptions, type StaticResolverOptions } from "./options.js";
 import { StaticResolver } from "./static-resolver.js";
 

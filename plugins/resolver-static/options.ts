@@ -1,6 +1,5 @@
 import { domainToASCII } from "node:url";
-import type { OptionsResult } from "../../core/plugins/plugin.js";
-import { formatValue } from "../../core/plugins/text.js";
+import { formatValue, type OptionsResult } from "../../core/index.js";
 import type { StaticEntry } from "./static-resolver.js";
 
 export interface StaticResolverOptions {

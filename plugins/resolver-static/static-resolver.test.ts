@@ -1,10 +1,7 @@
 import "reflect-metadata";
 import { describe, it } from "node:test";
 import assert from "node:assert/strict";
-import { configFromObject } from "../../core/config/load.js";
-import type { S2sSectionConfig } from "../../core/config/types.js";
-import type { PluginContext, Provider } from "../../core/plugins/plugin.js";
-import { RESOLVER } from "../../core/resolver/resolver.js";
+import { configFromObject, type PluginContext, type Provider, RESOLVER, type S2sSectionConfig } from "../../core/index.js";
 import plugin from "./index.js";
 import { parseStaticOptions, type StaticResolverOptions } from "./options.js";
 import { StaticResolver } from "./static-resolver.js";

@@ -1,8 +1,5 @@
 import { isIP } from "node:net";
-import { normaliseDomain } from "../../core/router/stanza.js";
-import type { S2sSectionConfig } from "../../core/config/types.js";
-import type { ConnectTarget, Resolver } from "../../core/resolver/resolver.js";
-import { addressOverride } from "../../core/resolver/address-override.js";
+import { addressOverride, type ConnectTarget, normaliseDomain, type Resolver, type S2sSectionConfig } from "../../core/index.js";
 
 export interface StaticEntry {
   readonly domain: string;
@@ -22,8 +19,9 @@ export class StaticResolver implements Resolver {
   ) {}
 
   async resolve(input: string): Promise<ConnectTarget[]> {
-    // The table holds ASCII (IDNA) names; a caller may pass the Unicode form.
-    const domain = normaliseDomain(input);
+    // The table holds ASCII (IDNA) names; a caller may pass the Unicode form. A name that is not a
+    // valid domain matches no entry (every entry was validated), whatever its case.
+    const domain = normaliseDomain(input) ?? input.toLowerCase();
     const override = addressOverride(this.s2s, domain);
     if (override) return override;
     return this.table

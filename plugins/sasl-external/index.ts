@@ -1,6 +1,4 @@
-import { AUTHENTICATOR } from "../../core/auth/authenticator.js";
-import { definePlugin } from "../../core/plugins/plugin.js";
-import { TLS_PROVIDER } from "../../core/tls/tls.js";
+import { AUTHENTICATOR, definePlugin, TLS_PROVIDER } from "../../core/index.js";
 import { SaslExternalAuthenticator } from "./sasl-external.js";
 
 /**

@@ -6,11 +6,20 @@ import { describe, it } from "node:test";
 import assert from "node:assert/strict";
 import type { TLSSocket } from "node:tls";
 import type { InjectionToken } from "tsyringe";
-import { AUTHENTICATOR, type Authenticator } from "../../core/auth/authenticator.js";
-import type { PluginContext } from "../../core/plugins/plugin.js";
-import type { InboundStreamApi, OutboundStreamApi } from "../../core/stream/streams.js";
-import { TLS_PROVIDER, type PeerIdentityCheck, type SecureChannel, type TlsProvider } from "../../core/tls/tls.js";
-import { el, NS, type XmlElement } from "../../core/xml/element.js";
+import {
+  AUTHENTICATOR,
+  type Authenticator,
+  el,
+  type InboundStreamApi,
+  NS,
+  type OutboundStreamApi,
+  type PeerIdentityCheck,
+  type PluginContext,
+  type SecureChannel,
+  TLS_PROVIDER,
+  type TlsProvider,
+  type XmlElement,
+} from "../../core/index.js";
 import plugin from "./index.js";
 import { decodeAuthzid, SaslExternalAuthenticator } from "./sasl-external.js";
 

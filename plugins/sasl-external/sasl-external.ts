@@ -1,9 +1,16 @@
-import type { Authenticator, OutboundAuthResult } from "../../core/auth/authenticator.js";
-import type { Logger } from "../../core/logging/logger.js";
-import type { InboundStreamApi, OutboundStreamApi } from "../../core/stream/streams.js";
-import type { TlsProvider } from "../../core/tls/tls.js";
-import { definedCondition, el, NS, type XmlElement } from "../../core/xml/element.js";
-import { domainOf } from "../../core/router/stanza.js";
+import {
+  type Authenticator,
+  definedCondition,
+  domainOf,
+  el,
+  type InboundStreamApi,
+  type Logger,
+  NS,
+  type OutboundAuthResult,
+  type OutboundStreamApi,
+  type TlsProvider,
+  type XmlElement,
+} from "../../core/index.js";
 
 export const MECHANISM = "EXTERNAL";
 export const DEFAULT_TIMEOUT_MS = 30_000;

@@ -1,5 +1,4 @@
-import { definePlugin } from "../../core/plugins/plugin.js";
-import { STREAM_PARSER_FACTORY } from "../../core/stream/parser.js";
+import { definePlugin, STREAM_PARSER_FACTORY } from "../../core/index.js";
 import { SaxesStreamParserFactory } from "./saxes-stream-parser.js";
 
 /**

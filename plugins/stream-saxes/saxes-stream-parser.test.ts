@@ -6,10 +6,17 @@ import { SaxesParser } from "saxes";
 import plugin from "./index.js";
 import { MAX_GAP_BYTES_UNLIMITED, MAX_HEADER_BYTES, MAX_SUPPORTED_DEPTH, SaxesStreamParserFactory } from "./saxes-stream-parser.js";
 import { FastSaxesParser } from "./fast-saxes.js";
-import { STREAM_PARSER_FACTORY, DEFAULT_MAX_DEPTH } from "../../core/stream/parser.js";
-import type { ParserErrorCondition, StreamHeader, StreamParser, StreamParserLimits } from "../../core/stream/parser.js";
-import type { PluginContext, Provider } from "../../core/plugins/plugin.js";
-import type { XmlElement } from "../../core/xml/element.js";
+import {
+  DEFAULT_MAX_DEPTH,
+  type ParserErrorCondition,
+  type PluginContext,
+  type Provider,
+  STREAM_PARSER_FACTORY,
+  type StreamHeader,
+  type StreamParser,
+  type StreamParserLimits,
+  type XmlElement,
+} from "../../core/index.js";
 
 // ---------------------------------------------------------------------------------------------
 // Helpers

@@ -1,14 +1,14 @@
 import { StringDecoder } from "node:string_decoder";
 import type { SaxesStartTagNS, SaxesTagNS } from "saxes";
-import { XmlElement } from "../../core/xml/element.js";
-import type {
-  ParserErrorCondition,
-  StreamHeader,
-  StreamParser,
-  StreamParserFactory,
-  StreamParserHandlers,
-  StreamParserLimits,
-} from "../../core/stream/parser.js";
+import {
+  type ParserErrorCondition,
+  type StreamHeader,
+  type StreamParser,
+  type StreamParserFactory,
+  type StreamParserHandlers,
+  type StreamParserLimits,
+  XmlElement,
+} from "../../core/index.js";
 import { cursorOf, FastSaxesParser, type SaxesCursor } from "./fast-saxes.js";
 import { Utf8Validator } from "./utf8-check.js";
 

@@ -16,8 +16,7 @@
  */
 import type { X509Certificate } from "node:crypto";
 import { isIP } from "node:net";
-import { normaliseDomain } from "../../core/config/checks.js";
-import { parseSubjectAltName } from "../../core/config/certs.js";
+import { normaliseDomain, parseSubjectAltName } from "../../core/index.js";
 
 export type IdentityKind = "DNS-ID" | "SRV-ID" | "XmppAddr";
 

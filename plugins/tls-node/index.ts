@@ -1,7 +1,5 @@
-import { definePlugin } from "../../core/plugins/plugin.js";
-import { AUTHENTICATOR } from "../../core/auth/authenticator.js";
+import { AUTHENTICATOR, definePlugin, TLS_PROVIDER } from "../../core/index.js";
 import { LATE } from "../../core/late.js";
-import { TLS_PROVIDER } from "../../core/tls/tls.js";
 import { NodeTlsProvider, settingsFromConfig } from "./node-tls-provider.js";
 
 /**

@@ -1,11 +1,20 @@
 import type { X509Certificate } from "node:crypto";
 import { isIP, type Socket } from "node:net";
 import * as tls from "node:tls";
-import { loadCaCertificates, loadCertificateWithKey } from "../../core/config/certs.js";
-import type { DomainCertfileEntry, S2sConfig, StartTlsMode } from "../../core/config/types.js";
-import { ConfigError, ERROR_CODES, S2sError } from "../../core/errors.js";
-import type { Logger } from "../../core/logging/logger.js";
-import type { PeerIdentityCheck, SecureChannel, TlsProvider } from "../../core/tls/tls.js";
+import {
+  ConfigError,
+  type DomainCertfileEntry,
+  ERROR_CODES,
+  loadCaCertificates,
+  loadCertificateWithKey,
+  type Logger,
+  type PeerIdentityCheck,
+  type S2sConfig,
+  S2sError,
+  type SecureChannel,
+  type StartTlsMode,
+  type TlsProvider,
+} from "../../core/index.js";
 import { chainFromDetailed, TrustStore, verifyChain } from "./chain.js";
 import { ContextTrust, serverContext } from "./context-trust.js";
 import { describeIdentities, matchIdentity } from "./identity.js";

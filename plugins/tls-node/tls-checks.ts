@@ -6,6 +6,9 @@
 import { resolve } from "node:path";
 import { createSecureContext } from "node:tls";
 import {
+  type CertificateFile,
+  type Check,
+  type CheckContext,
   child,
   field,
   loadCaCertificates,
@@ -13,9 +16,6 @@ import {
   missing,
   problem,
   required,
-  type CertificateFile,
-  type Check,
-  type CheckContext,
   type Table,
 } from "../../core/index.js";
 

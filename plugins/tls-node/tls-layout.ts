@@ -13,20 +13,20 @@
  */
 import {
   boolean,
-  child,
+  type CheckContext,
   checkItems,
+  child,
   field,
   isTable,
+  type ListenerTls,
   missing,
   oneOf,
   problem,
-  table,
-  Verbatim,
-  type CheckContext,
-  type ListenerTls,
   type StartTlsMode,
+  table,
   type Table,
   type TableShape,
+  Verbatim,
 } from "../../core/index.js";
 import { cacertfileCheck, certificateWithKey, ciphers, type CheckedCertificate } from "./tls-checks.js";
 
