@@ -51,6 +51,7 @@ export function readStatus(pid: number): ServerStatus | undefined {
   try {
     status = JSON.parse(readFileSync(statusPath(pid), "utf8")) as ServerStatus;
   } catch {
+    // No file (not an xmpp-s2s server, or not started yet), or one being rewritten: no status yet.
     return undefined;
   }
   return status.pid === pid && typeof status.reloads === "number" ? status : undefined;

@@ -15,7 +15,7 @@ import { PROBE_USAGE, runProbeVerb } from "../core/cli/probe-verb.js";
 import { runDeepCheck } from "../core/cli/deep-check-verb.js";
 import { pluginWarnings } from "../core/plugins/loader.js";
 
-/** Exit codes (contract.md): 0 ok, 2 invalid configuration, 1 anything else. */
+/** Exit codes (README "CLI"): 0 ok, 2 invalid configuration, 1 anything else. */
 const EXIT_OK = 0;
 const EXIT_FAILURE = 1;
 const EXIT_CONFIG = 2;
@@ -94,13 +94,14 @@ async function start(file: string | undefined, level: string | undefined): Promi
   let server;
   try {
     // The file is validated here and the plugins by start(), which loads and checks them all before
-    // any socket is opened (contract.md): no separate check-config pass.
+    // any socket is opened (README "CLI"): no separate check-config pass.
     server = createServer(await loadConfigFileReportingAll(file), { logger });
     await server.start();
   } catch (err) {
     if (printConfigProblems(err)) return EXIT_CONFIG;
     logger.fatal({ what: "start_failed", err }, "cannot start");
-    await server?.stop().catch(() => {});
+    // The start error is the answer; a failure to stop after it is logged, not allowed to replace it.
+    await server?.stop().catch((stopErr: unknown) => logger.warn({ what: "stop_failed", err: stopErr }, "stop after a failed start failed"));
     return EXIT_FAILURE;
   }
   const running = server;

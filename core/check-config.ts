@@ -21,8 +21,10 @@ export async function checkConfigFile(path: string): Promise<S2sConfig> {
   let policies: Policy[] = [];
   try {
     policies = scratch.isRegistered(POLICY, true) ? scratch.resolveAll(POLICY) : [];
-  } catch {
-    // A policy built from services this scratch container lacks was never started either.
+  } catch (err) {
+    // A policy built from services this scratch container lacks (the router, the sessions) was
+    // never started either. Any other failure is the policy's own, and must be reported.
+    if (!/unregistered dependency token/.test((err as Error)?.message ?? "")) throw err;
   }
   for (const policy of policies) await policy.close?.();
   return config;

@@ -16,7 +16,7 @@ export const ERROR_CODES = {
   TIMEOUT: "ERR_S2S_TIMEOUT",
   /** An abuse limit (connections, verifications, sessions) is reached: `resource-constraint`. */
   LIMIT_REACHED: "ERR_S2S_LIMIT_REACHED",
-  /** Cluster mode cannot start: Redis unreachable at start, or the node name is taken (issue 13). */
+  /** Cluster mode cannot start: Redis unreachable at start, or the node name is taken (docs/cluster.md). */
   CLUSTER_UNAVAILABLE: "ERR_S2S_CLUSTER_UNAVAILABLE",
 } as const;
 

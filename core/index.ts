@@ -40,7 +40,7 @@ export { createLogger, type Logger } from "./logging/logger.js";
 
 // Addresses: a JID's domain, stanza names, IQ results (normaliseDomain is with the option checks).
 export { STANZA_NAMES, domainOf, makeIqResult } from "./router/stanza.js";
-// Option checks: `[plugins.<name>]` parsers and `[s2s]` owners report problems in one format (style.md §5).
+// Option checks: `[plugins.<name>]` parsers and `[s2s]` owners report problems in one format: `path: what (got VALUE, expected SYNTAX)`.
 export { didYouMean } from "./config/did-you-mean.js";
 export {
   show as formatValue,

@@ -56,7 +56,7 @@ export const TOKEN_CATALOG: readonly TokenInfo[] = [
   { token: ROUTER, cardinality: "one", core: true, doc: "routes stanzas: local delivery chain or federation; bounces" },
   { token: POLICY_CHAIN, cardinality: "one", core: true, doc: "runs the policy plugins, then s2s.default_policy; fail closed" },
   { token: OUTBOUND_SESSIONS, cardinality: "one", core: true, doc: "one outbound session per (local, remote) pair; queue, connect, retry" },
-  { token: CLUSTER, cardinality: "one", core: true, doc: "cluster mode ([cluster], issue 13): routes and outbound pairs shared with other nodes; absent on a single node" },
+  { token: CLUSTER, cardinality: "one", core: true, doc: "cluster mode ([cluster], docs/cluster.md): routes and outbound pairs shared with other nodes; absent on a single node" },
   { token: LATE, cardinality: "one", core: true, doc: "resolve a token at use time (breaks the core's dependency cycles)" },
 ];
 

@@ -1,5 +1,5 @@
 /**
- * Read-only views of a running server for the admin API (issue 12): one row per (direction,
+ * Read-only views of a running server for the admin API (docs/operations.md): one row per (direction,
  * local, remote) with how it authenticated, its TLS details and traffic. Built on demand from the
  * sessions' own state; nothing here is kept up to date on the stanza path.
  */

@@ -1,5 +1,5 @@
 /**
- * `xmpp-s2s sessions|close|retry|status --config FILE`: the admin verbs (issue 12). Each finds
+ * `xmpp-s2s sessions|close|retry|status --config FILE`: the admin verbs (docs/operations.md). Each finds
  * the running server through the `[admin] socket` of FILE and prints its answer, as a table or,
  * with `--json`, as JSON. Exit 0 on success, 1 when no server answers or it refuses, 2 for usage
  * or configuration errors.

@@ -1,5 +1,5 @@
 /**
- * `xmpp-s2s probe DOMAIN --config FILE [--from LOCALHOST] [--json]` (issue 12): one outbound
+ * `xmpp-s2s probe DOMAIN --config FILE [--from LOCALHOST] [--json]` (docs/operations.md): one outbound
  * negotiation from FILE's configuration, step by step. Exit 0 when federation works, 1 naming the
  * failing step, 2 for usage or configuration errors.
  *
@@ -99,7 +99,8 @@ async function inTemporaryServer(config: S2sConfig, domain: string, from: string
   try {
     await server.start();
   } catch (err) {
-    await server.stop().catch(() => {});
+    // The start error is the answer; a failure to stop after it is logged, not allowed to replace it.
+    await server.stop().catch((stopErr: unknown) => logger.warn({ what: "stop_failed", err: stopErr }, "stop after a failed start failed"));
     const inUse = (err as NodeJS.ErrnoException).code === "EADDRINUSE";
     return {
       error: inUse

@@ -150,7 +150,7 @@ export function parseSubjectAltName(text: string | undefined): SubjectAltName[] 
       try {
         value = JSON.parse(text.slice(j, k + 1)) as string;
       } catch {
-        break;
+        break; // an unterminated or malformed quoted value: the names before it are all we can read
       }
       j = k + 1;
     } else {

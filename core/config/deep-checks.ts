@@ -1,5 +1,5 @@
 /**
- * `xmpp-s2s check-config FILE --deep` (issue 12): what a valid file can still get wrong at run
+ * `xmpp-s2s check-config FILE --deep` (docs/operations.md): what a valid file can still get wrong at run
  * time, checked on the certificate files themselves. The normal validation already refuses a key
  * that does not belong to its certificate; here every certificate (and the chain after it, and
  * the CAs of `cacertfile`) is checked for its validity period: expired or not yet valid is a

@@ -305,7 +305,7 @@ const invalid: InvalidCase[] = [
   { option: "listen.service.ip_version", toml: SERVICE(`ip_version = 4\nip_address = "::1"`), path: "listen.service[0].ip_version" },
   { option: "listen.service.port", toml: SERVICE(`tls.mode = "tls"`), path: "listen.service[0].tls", match: /unknown key/ },
 
-  // [s2s] (the peers.md list included)
+  // [s2s] (every key MongooseIM documents, including those whose behaviour differs from its docs)
   { option: "s2s", toml: `[s2s]\nuse_startls = "required"`, path: "s2s.use_startls", match: /^s2s\.use_startls: unknown key \(got "required", expected one of .*; did you mean "use_starttls"\?\)$/ },
   { option: "s2s", toml: "[s2s]\ndns_timeout = 3", path: "s2s.dns_timeout", match: /did you mean "dns\.timeout"\?/ },
   { option: "s2s", toml: "[s2s]\nport = 5270", path: "s2s.port", match: /did you mean "outgoing\.port"\?/ },
@@ -484,7 +484,7 @@ describe("parseConfig", () => {
   });
 
   it("keeps a certificate's names whole in a problem line, however deep the checkout is", () => {
-    // The names are what the operator needs; only the path may be shortened (issue 11).
+    // The names are what the operator needs; only the path may be shortened (a long checkout path must not push them out of the line).
     const snippet = `[s2s]\nuse_starttls = "optional"\ncertfile = "certs/b.example.pem"`;
     const namesIn = (baseDir: string) => {
       try {

@@ -3,7 +3,7 @@
  * something to one plugin only (`shared` to dialback, `certfile` to node_tls, `dns.timeout` to
  * dns): each such plugin checks its keys in its own `options.ts` and returns their normalised
  * values; the core checks the keys it reads itself and composes the results into `config.s2s`
- * (style.md §13: options are validated where they are owned).
+ * (options are validated where they are owned, one place per option).
  *
  * Every built-in owner runs while the file is validated, enabled or not, so a file is accepted or
  * refused the same way whichever plugins it enables; a key whose readers are all disabled is then

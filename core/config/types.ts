@@ -95,7 +95,7 @@ export interface S2sSectionConfig {
   readonly outgoing: {
     readonly port: number;
     readonly ipVersions: readonly (4 | 6)[];
-    /** Milliseconds (TOML: milliseconds, see peers.md); Infinity for "infinity". */
+    /** Milliseconds (TOML: milliseconds, as MongooseIM reads it, whatever its docs say); Infinity for "infinity". */
     readonly connectionTimeoutMs: number;
     /** Bytes per top-level element received on an outbound stream (MongooseIM 6.4+ `outgoing.max_stanza_size`); Infinity for "infinity". Default DEFAULT_MAX_STANZA_SIZE. */
     readonly maxStanzaSize: number;
@@ -129,7 +129,7 @@ export interface S2sConfig {
   readonly instrumentation: InstrumentationConfig;
   /** `[admin]`, see core/admin/config.ts; undefined: no admin endpoint (the default). */
   readonly admin?: AdminConfig;
-  /** `[cluster]` (issue 13): absent on a single node. */
+  /** `[cluster]` (docs/cluster.md): absent on a single node. */
   readonly cluster?: ClusterConfig;
 }
 

@@ -4,7 +4,7 @@ import type { XmlElement } from "../xml/element.js";
 /**
  * The Local delivery slot (many, ordered by `[plugins] local_delivery`). The router hands a stanza
  * addressed to a local domain to each delivery in order until one takes it; nobody taking it means
- * the router answers with a stanza error (RFC 6120 §10.5, contract.md "Bounces").
+ * the router answers with a stanza error (RFC 6120 §10.5; README "Embedding": never dropped).
  */
 export interface LocalDelivery {
   readonly name: string;

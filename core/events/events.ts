@@ -5,7 +5,7 @@ import type { PeerSummary } from "../tls/peer-summary.js";
 
 /**
  * Lifecycle events. `type` is also the `what` of the matching log entry, so operators grep one
- * vocabulary (style.md §8). Outbound events carry the (local, remote) pair; inbound ones the stream id.
+ * vocabulary (docs/operations.md). Outbound events carry the (local, remote) pair; inbound ones the stream id.
  */
 export type S2sEvent =
   | { type: "listening"; kind: "s2s" | "service"; address: string; port: number }
@@ -21,7 +21,7 @@ export type S2sEvent =
   | { type: "resolve_done"; local: string; remote: string; durationMs: number; targets?: readonly ConnectTarget[]; reason?: string }
   /** RFC 6120 §4.3.2: the features the peer offered on our outbound stream (`secure`: after TLS). */
   | { type: "stream_features"; local: string; remote: string; streamId: string; secure: boolean; features: readonly string[] }
-  /** Our outbound TLS handshake succeeded: what the peer presented, before our verification decides (probe, issue 12). */
+  /** Our outbound TLS handshake succeeded: what the peer presented, before our verification decides (`xmpp-s2s probe` shows it). */
   | { type: "tls_peer"; local: string; remote: string; direction: "outbound"; peer: PeerSummary }
   | { type: "tls_up"; local: string; remote: string; direction: "inbound" | "outbound"; streamId?: string }
   /** A TLS handshake failed (remote may be "" when it failed before any stream header). */
@@ -40,7 +40,7 @@ export type S2sEvent =
   | { type: "component_connected"; domain: string }
   | { type: "component_disconnected"; domain: string }
   | { type: "config_reloaded" }
-  // Cluster mode (issue 13, docs/cluster.md)
+  // Cluster mode (docs/cluster.md)
   | { type: "cluster_node_joined"; node: string }
   | { type: "cluster_node_left"; node: string }
   | { type: "cluster_lease_taken"; local: string; remote: string; node: string }
@@ -52,7 +52,7 @@ export type S2sEvent =
 
 export type S2sEventType = S2sEvent["type"];
 
-/** The Events slot: one bus per server instance. The Subject stays private (style.md §9). */
+/** The Events slot: one bus per server instance. The Subject stays private: only the bus emits. */
 export class EventBus {
   readonly #subject = new Subject<S2sEvent>();
   readonly events$: Observable<S2sEvent> = this.#subject.asObservable();

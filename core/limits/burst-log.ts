@@ -5,7 +5,7 @@ const DEFAULT_QUIET_MS = 10_000;
 
 /**
  * Logs a refusal once per burst, not once per refused connection or stanza: a flood must not turn
- * into a log flood (issue 11). The first refusal of a burst is logged at `info` with its details;
+ * into a log flood that costs more than the refusals save. The first refusal of a burst is logged at `info` with its details;
  * when no refusal has come for `quietMs`, one `<what>_burst_end` line says how many there were.
  */
 export class BurstLog {

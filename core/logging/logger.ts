@@ -1,7 +1,7 @@
 import type { InjectionToken } from "tsyringe";
 import { pino, type DestinationStream, type Logger as PinoLogger, type LevelWithSilent } from "pino";
 
-/** Structured logger (pino). Every entry has a `what` drawn from the events vocabulary (style.md §8). */
+/** Structured logger (pino). Every entry has a `what` drawn from the events vocabulary (core/events/events.ts, docs/operations.md). */
 export type Logger = PinoLogger;
 
 export const LOGGER: InjectionToken<Logger> = Symbol.for("xmpp-s2s.Logger");

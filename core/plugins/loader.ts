@@ -172,7 +172,7 @@ async function resolvePlugins(config: S2sConfig, problems: string[]): Promise<Re
   for (const [name, table] of tables) {
     if (wanted.includes(name) || table.enabled === false || !isKnown(name, table)) continue;
     if (table.enabled !== undefined && typeof table.enabled !== "boolean") continue; // reported above
-    // Options for a built-in plugin that no slot uses would be silently ignored (style.md §5).
+    // Options for a built-in plugin that no slot uses would be silently ignored: refuse them.
     problems.push(`plugins.${name}: plugin is not enabled, so its options would be ignored (got ${formatValue(table)}, expected enabled = true, or its name in a [plugins] slot, or enabled = false)`);
   }
 

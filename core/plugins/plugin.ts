@@ -30,7 +30,7 @@ export interface PluginContext<O> {
 }
 
 /**
- * A plugin is a declaration first (style.md §1): what it is called, which tokens it provides and
+ * A plugin is a declaration first (docs/writing-a-plugin.md): what it is called, which tokens it provides and
  * needs, how it reads its options; `register` wires it into the server's container. The loader
  * checks the declaration before and after `register` and names the TOML path of every problem.
  */

@@ -15,7 +15,7 @@ export const POLICY_TIMEOUT_MS = 5000;
 /**
  * First opinion wins, in `[plugins] policy` order; nobody has one: `s2s.default_policy`.
  * A policy that throws, returns garbage or times out denies (fail closed) and is logged as
- * `policy_failed` (style.md §4; MongooseIM's hook runner continues past a crash: fail open).
+ * `policy_failed` (fail closed; MongooseIM's hook runner continues past a crash, which fails open).
  */
 @injectable()
 export class OrderedPolicyChain implements PolicyChain {
@@ -39,11 +39,14 @@ export class OrderedPolicyChain implements PolicyChain {
 
   /** Shutdown: release the current policies' watchers and timers. */
   async close(): Promise<void> {
-    for (const p of this.#policies ?? []) await Promise.resolve(p.close?.()).catch(() => {});
+    // One policy failing to let go of its watchers must not keep the others' open: log it, go on.
+    for (const p of this.#policies ?? []) {
+      await Promise.resolve(p.close?.()).catch((err: unknown) => this.logger.warn({ what: "policy_close_failed", policy: p.name, err }, "policy close failed"));
+    }
   }
 
   async decide(input: PolicyRequest): Promise<PolicyVerdict> {
-    // host_policy matches the exact lower-cased domain after IDNA (peers.md); normalise once for every policy.
+    // host_policy matches the exact lower-cased domain after IDNA, as MongooseIM does; normalise once for every policy.
     const request: PolicyRequest = { ...input, remoteDomain: comparableDomain(input.remoteDomain), localDomain: comparableDomain(input.localDomain) };
     for (const policy of (this.#policies ??= this.late.all(POLICY))) {
       let verdict: PolicyVerdict | undefined;

@@ -14,7 +14,7 @@ export interface PolicyRequest {
 /**
  * The Policy slot (many, ordered by `[plugins] policy`). A policy returns a verdict or `undefined`
  * ("no opinion"); the first verdict wins; when nobody has an opinion `s2s.default_policy` decides.
- * A policy that throws or times out denies (fail closed, style.md §4).
+ * A policy that throws or times out denies (fail closed: a broken policy must not let a denied domain in).
  */
 export interface Policy {
   readonly name: string;

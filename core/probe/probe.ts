@@ -1,5 +1,5 @@
 /**
- * `xmpp-s2s probe` and the admin API's "test federation" (issue 12): one outbound negotiation to a
+ * `xmpp-s2s probe` and the admin API's "test federation" (docs/operations.md): one outbound negotiation to a
  * remote domain through the server's own code (policy chain, resolver, connector, TLS provider,
  * authenticators, router), observed on `events$`, then a XEP-0199 ping round trip. Each step is
  * recorded with its time since the start; the first failing step is named with its reason.

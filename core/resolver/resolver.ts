@@ -16,7 +16,7 @@ export interface ConnectTarget {
 /**
  * The Resolver slot: remote domain -> ordered connect targets.
  * "No such domain/service" is an empty array; "could not ask" (timeout, SERVFAIL) rejects with an
- * S2sError of code RESOLVE_FAILED (style.md §6).
+ * S2sError of code RESOLVE_FAILED ("no answer" is a value, "could not ask" an error).
  */
 export interface Resolver {
   resolve(domain: string, signal?: AbortSignal): Promise<ConnectTarget[]>;

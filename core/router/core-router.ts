@@ -12,7 +12,7 @@ import type { Router, StanzaErrorType } from "./router.js";
 import { domainOf, isBounceable, makeErrorReply, STANZA_NAMES } from "./stanza.js";
 
 /**
- * Local vs remote routing (contract.md): a `to` domain in `general.hosts` or served by a local
+ * Local vs remote routing (README, docs/architecture.md): a `to` domain in `general.hosts` or served by a local
  * delivery (components) stays here; anything else goes to the outbound session of
  * (sender's domain, recipient's domain). Every undeliverable stanza is bounced, never dropped.
  */
@@ -44,7 +44,7 @@ export class CoreRouter implements Router {
     return (this.#sessions ??= this.late.get(OUTBOUND_SESSIONS));
   }
 
-  /** Cluster seam (issue 13): null on a single node. */
+  /** Cluster seam (docs/cluster.md): null on a single node. */
   get #clusterOrNull(): Cluster | null {
     if (this.#cluster === undefined) this.#cluster = this.late.all(CLUSTER)[0] ?? null;
     return this.#cluster;

@@ -4,7 +4,7 @@ import type { XmlElement } from "../xml/element.js";
 /** Stanza error types of RFC 6120 §8.3.2. */
 export type StanzaErrorType = "cancel" | "wait" | "modify" | "auth" | "continue";
 
-/** The core router: local vs remote (contract.md), local delivery chain, bounces. */
+/** The core router: local vs remote (docs/architecture.md), local delivery chain, bounces. */
 export interface Router {
   /**
    * A stanza from a local origin (component, API, echo, host services): deliver locally or federate.

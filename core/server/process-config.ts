@@ -30,7 +30,7 @@ export function configFileOfProcess(pid: number): ProcessConfig {
     const parsed = parseArgs({ args: argv.slice(start + 1), options: { config: { type: "string", short: "c" }, "log-level": { type: "string" } }, strict: false });
     config = typeof parsed.values.config === "string" ? parsed.values.config : undefined;
   } catch {
-    config = undefined;
+    config = undefined; // a command line parseArgs refuses has no --config we could trust
   }
   if (config === undefined) return { unknown: `process ${pid} has no --config in its command line` };
   return { file: realPath(resolve(cwd, config)) };
@@ -41,7 +41,7 @@ export function realPath(path: string): string {
   try {
     return realpathSync(path);
   } catch {
-    return resolve(path);
+    return resolve(path); // absent or unreadable: compare the path as given (see above)
   }
 }
 

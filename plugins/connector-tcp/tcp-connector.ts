@@ -39,8 +39,9 @@ export class TcpConnector implements Connector {
       index += group.length;
       try {
         return await this.#raceGroup(group, request, reasons);
-      } catch {
-        // every target of the group failed; reasons were recorded
+      } catch (err) {
+        // Every target of the group failed (their reasons are recorded): try the next group.
+        if (!(err instanceof GroupFailed)) throw err;
       }
     }
     throw new S2sError(ERROR_CODES.CONNECT_FAILED, `cannot reach ${request.remoteDomain}: ${reasons.join("; ") || "no targets"}`, "remote-server-not-found");
@@ -54,7 +55,7 @@ export class TcpConnector implements Connector {
       const attempts: Array<{ abort: () => void }> = [];
       let staggerTimer: NodeJS.Timeout | undefined;
       const settleFailure = () => {
-        if (--pending === 0 && !done) reject(new Error("all failed"));
+        if (--pending === 0 && !done) reject(new GroupFailed());
       };
       const start = (target: ConnectTarget) => {
         const attempt = this.#attempt(target, request);
@@ -106,7 +107,7 @@ export class TcpConnector implements Connector {
       let settled = false;
       let phase = "TCP connection";
       let timer: NodeJS.Timeout | undefined;
-      // Connect to the address the resolver found; getaddrinfo would bypass the resolver's DNS servers (stack-notes).
+      // Connect to the address the resolver found; getaddrinfo would bypass the resolver's DNS servers (node:net resolves host names with the system resolver).
       const socket = netConnect({ host: target.host, port: target.port, noDelay: true, autoSelectFamily: false });
       const finish = () => {
         settled = true;
@@ -160,3 +161,6 @@ export class TcpConnector implements Connector {
 
 /** An attempt abandoned because another one of its group connected first. */
 class Superseded extends Error {}
+
+/** Every attempt of a happy-eyeballs group failed; each one's reason is already recorded. */
+class GroupFailed extends Error {}

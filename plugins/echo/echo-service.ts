@@ -1,7 +1,7 @@
 import { el, type LocalDelivery, type Router, type XmlElement } from "../../core/index.js";
 
 /**
- * `echo@<each local host>` (contract.md): a message with a body goes back to its sender with the
+ * `echo@<each local host>` (README, plugins/echo/README.md): a message with a body goes back to its sender with the
  * same body and type. Other stanzas to echo@ get the router's usual error.
  */
 export class EchoService implements LocalDelivery {

@@ -25,7 +25,7 @@ export const NEGATIVE_CACHE_MS = 60_000;
 /** Added to the overall deadline so that the last try's reply has time to arrive. */
 export const DEADLINE_SLACK_MS = 1_000;
 
-/** "No answer" (style.md §6): the name or the record does not exist. An answer, not a failure. */
+/** "No answer": the name or the record does not exist. An answer (RFC 2308 NXDOMAIN/NODATA), not a failure. */
 const NO_ANSWER = new Set([
   "ENOTFOUND", // NXDOMAIN
   "ENODATA", // NOERROR with no record of this type (NODATA)
@@ -83,7 +83,7 @@ export class DnsLookups {
     private readonly cache: TtlCache<CachedAnswer>,
     private readonly signal?: AbortSignal,
   ) {
-    // c-ares: `timeout` is the first try's wait (later tries back off), `tries` the total number of tries (stack-notes).
+    // c-ares: `timeout` is the first try's wait (later tries back off), `tries` the total number of tries (node:dns Resolver options, c-ares semantics).
     this.#dns = new NodeDnsResolver({ timeout: options.timeoutMs, tries: options.tries });
     if (options.servers?.length) this.#dns.setServers([...options.servers]);
     const deadline = options.deadlineMs ?? overallDeadlineMs(options.timeoutMs, options.tries);
@@ -143,7 +143,7 @@ export class DnsLookups {
   #failure(type: string, name: string, code: string, cause?: unknown): S2sError {
     const why = code === "ECANCELLED" && this.#why ? `: ${this.#why}` : "";
     // No answer in time (a try timed out, or our overall deadline cancelled the query): RFC 6120
-    // §8.3.3.16 remote-server-timeout, type wait (issue 19). Any other "could not ask" (SERVFAIL,
+    // §8.3.3.16 remote-server-timeout, type wait (the peer may answer later). Any other "could not ask" (SERVFAIL,
     // REFUSED...): the peer cannot be found for now, §8.3.3.15 remote-server-not-found.
     const timedOut = code === "ETIMEOUT" || (code === "ECANCELLED" && this.#deadlinePassed);
     return new S2sError(ERROR_CODES.RESOLVE_FAILED, `DNS ${type} query for ${name} (resolving ${this.domain}) failed: ${code}${why}`, timedOut ? "remote-server-timeout" : "remote-server-not-found", { cause });

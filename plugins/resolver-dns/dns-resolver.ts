@@ -45,7 +45,7 @@ type SrvSet =
  *    by priority, then weighted random (RFC 2782, XEP-0368 §3); a lone "." target means no service;
  * 4. when neither exists, the domain's own A/AAAA on `outgoing.port` (RFC 6120 §3.2.2);
  * every host in `outgoing.ip_versions` order. "No such name" resolves to []; "could not ask"
- * rejects with RESOLVE_FAILED (style.md §6).
+ * rejects with RESOLVE_FAILED ("no answer" is a value, "could not ask" an error).
  */
 export class DnsSrvResolver implements Resolver {
   readonly #cache: TtlCache<CachedAnswer>;
@@ -79,7 +79,7 @@ export class DnsSrvResolver implements Resolver {
     }
 
     const lookups = new DnsLookups(name, this.#lookupOptions, this.#cache, signal);
-    // A lookup can take up to the overall deadline: say that it started and how it ended (issue 19).
+    // A lookup can take up to the overall deadline: say that it started and how it ended, so a slow one shows in the log.
     const log = this.options.logger;
     const started = Date.now();
     log?.debug({ what: "resolve_started", remote: domain, timeoutMs: this.#lookupOptions.timeoutMs, tries: this.#lookupOptions.tries });

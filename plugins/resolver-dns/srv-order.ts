@@ -17,7 +17,7 @@ export type RandomSource = () => number;
  * random with probability proportional to its weight (weight-0 records first in the running sum,
  * so they are chosen rarely but can be), remove it and repeat. XEP-0368 §3 rule 1: records of
  * `_xmpps-server` and `_xmpp-server` are treated as one set, priorities and weights mixed, so this
- * function takes both sets at once (Prosody and ejabberd try every xmpps record first: peers.md).
+ * function takes both sets at once (Prosody and ejabberd try every xmpps record first).
  */
 export function orderSrv<T extends Pick<SrvChoice, "priority" | "weight">>(records: readonly T[], random: RandomSource = Math.random): T[] {
   const byPriority = new Map<number, T[]>();

@@ -29,7 +29,7 @@ const BASE64 = /^(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?$
 /**
  * SASL EXTERNAL between servers (XEP-0178, RFC 6120 §6): the TLS client certificate proves the
  * sending domain. Offered inbound only on a TLS stream whose peer certificate is trusted for the
- * domain the stream header claims, never over plaintext (MongooseIM offers it there: peers.md);
+ * domain the stream header claims, never over plaintext (XEP-0178: EXTERNAL rests on the TLS certificate; MongooseIM offers it there);
  * every success goes through the policy chain (MongooseIM lets EXTERNAL bypass host_policy).
  * A failure keeps the stream open so the peer can fall back to dialback on it (XEP-0178 §3 note,
  * Prosody's behaviour), and outbound we fall back the same way.
@@ -130,7 +130,7 @@ export class SaslExternalAuthenticator implements Authenticator {
     if (!mechanisms?.getChildren("mechanism", NS.SASL).some((m) => m.text().trim() === MECHANISM)) {
       return { outcome: "unavailable", reason: `${remote} does not offer SASL EXTERNAL` };
     }
-    // Never over plaintext (MongooseIM classic may send EXTERNAL on a plaintext stream: peers.md).
+    // Never over plaintext (XEP-0178: EXTERNAL rests on the TLS certificate; MongooseIM classic may offer it on a plaintext stream).
     if (!stream.tls) return { outcome: "unavailable", reason: "the stream is not encrypted" };
     if (!this.#provider.hasCertificateFor(local)) return { outcome: "unavailable", reason: `no certificate for ${local}` };
     // XEP-0178 §3: the authorization identity is the sending domain.
@@ -175,7 +175,7 @@ export function decodeAuthzid(text: string): string | null {
   try {
     return new TextDecoder("utf-8", { fatal: true }).decode(bytes);
   } catch {
-    return null;
+    return null; // `fatal` makes invalid UTF-8 throw, and that is its only failure: not UTF-8
   }
 }
 

@@ -43,7 +43,7 @@ export interface SaxesCursor {
 /**
  * `SaxesParser` that stays in V8 fast-properties mode.
  *
- * Why (stack-notes.md, "XML parsing"): saxes never declares its handler fields, so each `on()`
+ * Why: saxes never declares its handler fields, so each `on()`
  * adds a new property through a computed-key store. Past a handful of such additions V8 turns the
  * object into a dictionary, and every property read in saxes' hot loop (`this.i`, `this.chunk`,
  * `this.state`, ...) becomes a hash lookup: throughput drops about fourfold (~7 MB/s). Creating

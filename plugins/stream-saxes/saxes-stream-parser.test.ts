@@ -181,7 +181,7 @@ describe("stream-saxes plugin", () => {
   });
 });
 
-describe("FastSaxesParser (stack-notes: the saxes fast-property trap)", () => {
+describe("FastSaxesParser (the saxes fast-property trap, fast-saxes.ts)", () => {
   it("pre-creates every handler slot that saxes' on() writes", () => {
     const parser = new FastSaxesParser();
     const own = Object.keys(parser);
@@ -577,7 +577,7 @@ describe("depth limit", () => {
 describe("hostile input is handled in linear time", () => {
   const deadline = 15_000;
   // CPU time of this process, not wall time: other processes on a busy machine cannot push a
-  // linear parse over the deadline, while a quadratic one still blows it (issue 11).
+  // linear parse over the deadline, while a quadratic one still blows it.
   const timed = (f: () => void): number => {
     const t0 = process.cpuUsage();
     f();

@@ -2,7 +2,7 @@
  * Our own certificate chain verification, used in one case only: an inbound peer presents, as
  * its TLS client certificate, a server certificate without the clientAuth extended key usage.
  * Public CAs are dropping clientAuth from server certificates, and such a certificate is exactly
- * what an XMPP server has; Prosody 13 and ejabberd accept it (peers.md). OpenSSL rejects it with
+ * what an XMPP server has; Prosody 13 and ejabberd accept it too. OpenSSL rejects it with
  * X509_V_ERR_INVALID_PURPOSE, and since node:tls only reports the LAST error OpenSSL saw, that code
  * can hide earlier ones: a self-signed certificate nobody trusts, without clientAuth, comes back as
  * INVALID_PURPOSE alone. So in that case we throw OpenSSL's verdict away and verify the whole
@@ -110,6 +110,7 @@ function issuedBy(cert: X509Certificate, issuer: X509Certificate): boolean {
   try {
     return cert.checkIssued(issuer) && cert.verify(issuer.publicKey);
   } catch {
+    // OpenSSL cannot check this pair (a key type it does not support for verify): not the issuer.
     return false;
   }
 }
@@ -130,7 +131,7 @@ export function chainFromDetailed(detail: { raw?: Buffer; issuerCertificate?: un
     try {
       out.push(new X509Certificate(node.raw));
     } catch {
-      break;
+      break; // a certificate OpenSSL cannot parse ends the chain: what follows it cannot be verified
     }
     node = node.issuerCertificate as typeof node;
   }

@@ -18,11 +18,10 @@ export default definePlugin({
     // Ask inbound peers for a certificate only if an enabled authenticator uses it (SASL EXTERNAL):
     // decided when the first TLS server is built, after every plugin has registered.
     const clientCertificates = () => {
-      try {
-        return ctx.container.resolve(LATE).all(AUTHENTICATOR).some((a) => a.usesPeerCertificate === true);
-      } catch {
-        return true; // not wired into a server (check-config): ask, the safe default
-      }
+      // Not wired into a server (a bare container, as in check-config): ask, the safe default.
+      // Anything else that fails here is a bug and must surface, not turn into "ask".
+      if (!ctx.container.isRegistered(LATE, true)) return true;
+      return ctx.container.resolve(LATE).all(AUTHENTICATOR).some((a) => a.usesPeerCertificate === true);
     };
     ctx.provide(TLS_PROVIDER, { useValue: new NodeTlsProvider({ ...settingsFromConfig(ctx.config), clientCertificates }, ctx.logger) });
   },

@@ -29,7 +29,7 @@ export interface NodeTlsSettings {
   readonly domainCertfile: readonly DomainCertfileEntry[];
   /** Absolute path of extra trusted CAs, added to the system roots. */
   readonly cacertfile?: string;
-  /** OpenSSL cipher list (TLS 1.2 suites; TLS 1.3 suites stay on, stack-notes). */
+  /** OpenSSL cipher list (TLS 1.2 suites; TLS 1.3 suites stay on: OpenSSL sets them apart, `TLSv1.3` in this list matches nothing). */
   readonly ciphers: string;
   /** Milliseconds a TLS handshake may take. Default 30000. */
   readonly handshakeTimeoutMs?: number;
@@ -96,8 +96,8 @@ class Material {
   /**
    * One secure context per certificate (and one without, for outbound streams of domains we have
    * no certificate for), built on first use. The trust store is in EVERY context: with SNI,
-   * OpenSSL verifies client certificates against the store of the context SNI selected
-   * (stack-notes); and every context lists no CA, or only cacertfile's (context-trust.ts).
+   * OpenSSL verifies client certificates against the store of the context SNI selected, not
+   * the server's; and every context lists no CA, or only cacertfile's (context-trust.ts).
    */
   contextFor(identity: Identity | undefined): tls.SecureContext {
     let context = this.#contexts.get(identity);
@@ -111,7 +111,7 @@ class Material {
   /**
    * The server side of a handshake runs in a non-listening `tls.Server` fed with
    * `emit("connection", socket)`: a hand-made server `TLSSocket` never sets `authorized` for client
-   * certificates (stack-notes). One server per default certificate, reused for every connection.
+   * certificates (node 20: `authorized` and `authorizationError` stay unset). One server per default certificate, reused for every connection.
    */
   serverFor(identity: Identity, handshakeTimeoutMs: number): tls.Server {
     let server = this.#servers.get(identity);
@@ -244,7 +244,7 @@ export class NodeTlsProvider implements TlsProvider {
           tlsSocket = secured;
           const channel = this.#channel(secured, material, "inbound");
           // use_starttls = "required_trusted": a peer without a certificate we trust gets nothing
-          // further (MongooseIM accepts one that sends no certificate at all: peers.md). Which
+          // further (MongooseIM accepts one that sends no certificate at all). Which
           // domain the certificate must name is known only later, from the stream or the
           // authentication; checkPeer does that part.
           if (this.mode === "required_trusted" && !channel.chainTrusted) {
@@ -312,7 +312,7 @@ export class NodeTlsProvider implements TlsProvider {
   #channel(socket: tls.TLSSocket, material: Material, direction: "inbound" | "outbound", local?: string, remote?: string): SecureChannel {
     // One call, the detailed form, before anything else: on Node 20 a getPeerX509Certificate()
     // call empties every later answer, including the chain we need for our own verification
-    // (stack-notes; seen here on client sockets). The leaf is the chain's first element.
+    // (seen on client sockets with node 20). The leaf is the chain's first element.
     const certs = chainFromDetailed(socket.getPeerCertificate(true));
     const leaf = certs[0];
     let chainTrusted: boolean;
@@ -324,7 +324,7 @@ export class NodeTlsProvider implements TlsProvider {
       chainTrusted = true;
     } else if (direction === "inbound" && PURPOSE_ERRORS.has(String(socket.authorizationError))) {
       // A server certificate without clientAuth, presented as a client certificate: accepted when
-      // otherwise valid, as Prosody 13 and ejabberd do (peers.md). OpenSSL reports only its last
+      // otherwise valid, as Prosody 13 and ejabberd do. OpenSSL reports only its last
       // error, so its verdict cannot be trusted here: verify the chain ourselves (chain.ts).
       const verdict = verifyChain(leaf, certs.slice(1), material.trust, this.#now());
       chainTrusted = verdict.trusted;

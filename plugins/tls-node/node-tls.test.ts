@@ -289,7 +289,7 @@ describe("NodeTlsProvider over real sockets", () => {
     silent.on("error", () => {});
     const started = Date.now();
     await assert.rejects(result.channel, /not completed within 150 ms|handshake timeout/i);
-    // Only "it gave up": a generous bound, the machine may be busy (issue 11).
+    // Only "it gave up": a generous bound, the machine may be busy.
     assert.ok(Date.now() - started < 10_000);
     await new Promise<void>((resolve) => (silent.destroyed ? resolve() : silent.once("close", () => resolve())));
   });
@@ -354,6 +354,7 @@ async function listen(server: TlsProvider): Promise<{ handshake(client: TlsProvi
       const raw = net.connect(port, "127.0.0.1");
       await new Promise((r) => raw.once("connect", r));
       const outbound = client.connectOutbound(raw, local, remote);
+      // Both are awaited below; until then a rejection must not count as unhandled.
       outbound.catch(() => {});
       inbound.catch(() => {});
       const [inb, out] = await Promise.all([inbound, outbound.catch(async (err: unknown) => {
@@ -383,7 +384,7 @@ function acceptOne(server: TlsProvider, hint: string): { port: Promise<number>; 
     });
     netServer.listen(0, "127.0.0.1", () => resolvePort((netServer.address() as net.AddressInfo).port));
   });
-  channel.catch(() => {});
+  channel.catch(() => {}); // the caller awaits it; until then a rejection must not count as unhandled
   return { port, channel };
 }
 

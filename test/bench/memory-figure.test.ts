@@ -4,7 +4,7 @@ import { perLinkFigure } from "../../bench/scenarios/memory.js";
 
 const MiB = 2 ** 20;
 
-/** The rule that turns a memory trial's RSS samples into a figure or "too noisy" (issue 11). */
+/** The rule that turns a memory trial's RSS samples into a figure or "too noisy" (docs/performance.md). */
 describe("memory per link figure (bench/scenarios/memory.ts)", () => {
   it("gives (median after - median before) / links when the samples are steady", () => {
     const r = perLinkFigure([100 * MiB, 100 * MiB, 101 * MiB], [150 * MiB, 151 * MiB, 150 * MiB], 1000);

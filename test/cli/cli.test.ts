@@ -1,5 +1,5 @@
 /**
- * The `xmpp-s2s` command as operators run it (contract.md "Commands"): the built
+ * The `xmpp-s2s` command as operators run it (README "CLI"): the built
  * dist/bin/xmpp-s2s.js in a child process. `check-config` exit codes and problem lines on every
  * shipped and fixture config; `start` refusing bad input before opening a socket; a running
  * server answering a stream header, logging JSON lines with `what`, and shutting down on SIGTERM

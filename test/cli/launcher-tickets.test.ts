@@ -3,7 +3,7 @@
  * plugins/tls-node/openssl-no-tickets.cnf: after a TLS 1.3 STARTTLS handshake with a server it
  * started, the client receives no NewSessionTicket (Node's `session` event fires once per ticket).
  * Started as plain `node dist/bin/xmpp-s2s.js`, the same server sends its two small stateful
- * tickets, which shows that the check can fail (issue 18).
+ * tickets, which shows that the check can fail.
  */
 import { after, before, describe, it } from "node:test";
 import assert from "node:assert/strict";

@@ -11,7 +11,7 @@ export const SERVICE_LISTENER_KEYS = [
   "shaper_rule", "shaper", "num_acceptors", "backlog", "proto", "hibernate_after", "ip_version",
 ] as const;
 
-/** The seed's [s2s] options, in its order, then ours. */
+/** MongooseIM's [s2s] options, in its documentation's order, then ours. */
 export const S2S_KEYS = [
   "default_policy", "host_policy", "use_starttls", "certfile", "domain_certfile", "shared", "address", "ciphers",
   "max_retry_delay", "outgoing.port", "outgoing.ip_versions", "outgoing.connection_timeout", "dns.timeout", "dns.retries",

@@ -1,5 +1,5 @@
 /**
- * Dependency injection rules (issue 2, stack-notes.md "tsyringe"):
+ * Dependency injection rules (docs/architecture.md):
  * - every `@injectable()` class in core/ and plugins/ has an `@inject(TOKEN)` on each constructor
  *   parameter: tsx/esbuild emit no decorator metadata, so a parameter without one is silently
  *   `undefined` at run time;

@@ -1,5 +1,5 @@
 /**
- * Stanza accounting for the fault tests (issue 11, style.md §14 "one stanza, one account"): per
+ * Stanza accounting for the fault tests ("one stanza, one account", docs/operations.md): per
  * stanza id, what came back to the sender. Every id sent must end delivered (echoed) or bounced
  * with a condition; an id seen twice is a duplicate; an id never seen is either "written,
  * unacknowledged" (it was on a connection that broke: without XEP-0198 nobody can know whether the

@@ -1,7 +1,7 @@
 import { createServer, type Server, type Socket } from "node:net";
 import { listenOnFreePort } from "../helpers/ports.js";
 
-/** Where a stalling peer stops answering (issue 11). */
+/** Where a stalling peer stops answering: after each step of the outbound negotiation. */
 export type StallPoint = "header" | "proceed" | "tls" | "db:result";
 
 /**

@@ -3,7 +3,7 @@ import { listenOnFreePort } from "../helpers/ports.js";
 
 /**
  * A TCP relay on loopback between two servers, so a test can cut a working connection while both
- * ends live on (issue 11 offers `ss -K` in a network namespace; this is the same fault on real
+ * ends live on (`ss -K` in a network namespace would do it with root; this is the same fault on real
  * sockets without root: `cut()` resets both halves of every relayed connection, as a middlebox
  * or a NAT timeout would).
  */

@@ -1,7 +1,7 @@
 /**
- * Issue 19: when the remote server refuses us by its policy, the stanzas waiting for it bounce the
+ * When the remote server refuses us by its policy, the stanzas waiting for it bounce the
  * same way whatever authentication was tried: `service-unavailable` (cancel), as for a refusal by
- * our own policy (contract.md "Bounces"; RFC 6120 §8.3.3.19), with the peer's explanation (its
+ * our own policy (README "Embedding"; RFC 6120 §8.3.3.19), with the peer's explanation (its
  * stream error `<text/>`, RFC 6120 §4.9.2) in the bounce text. It used to be `remote-server-timeout`
  * (wait) under SASL EXTERNAL and `remote-server-not-found` (cancel) under dialback, text dropped.
  */

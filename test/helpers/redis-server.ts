@@ -1,5 +1,5 @@
 /**
- * A real redis-server for the cluster tests (issue 13): free port on its own loopback address
+ * A real redis-server for the cluster tests (docs/cluster.md): free port on its own loopback address
  * (127.0.0.230, away from the 127.0.0.1 ports other test files pick concurrently), its own config and
  * data folder in a temp dir, no persistence, stopped by PID. `restart()` keeps the port, so
  * clients reconnect to an empty Redis (what a restart without persistence looks like).

@@ -2,13 +2,13 @@
  * Prosody side of the interop world: the config file of each instance, the raw XML log module,
  * and reading that log back (for the failure dumps of the tests).
  *
- * Facts this relies on (../../../shared/design/interop.md): Prosody 0.12 resolves with libunbound,
+ * Facts this relies on (checked against Prosody 0.12 as Debian ships it, docs/interop.md): Prosody 0.12 resolves with libunbound,
  * whose built-in RFC 6761 zone answers NXDOMAIN for `test.` without asking (hence the
  * `local-zone` option); `run_as_root` because the suite runs as root; never `prosody --version`.
  */
 import { closeSync, openSync, readSync, statSync } from "node:fs";
 
-/** What kind of federation peer an instance is (issue 7's matrix). */
+/** What kind of federation peer an instance is (the matrix in docs/interop.md). */
 export type ProsodyRole = "db" | "cert" | "other";
 
 export interface ProsodyConfigInput {

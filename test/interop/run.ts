@@ -1,5 +1,5 @@
 /**
- * The interop suite (issue 7): a real Prosody next to xmpp-s2s, every mode, both directions.
+ * The interop suite (docs/interop.md): a real Prosody next to xmpp-s2s, every mode, both directions.
  *
  *   node --import tsx test/interop/run.ts
  *

@@ -1,5 +1,5 @@
 /**
- * The interop world (issue 7): who lives where, the files that describe it, and the pieces the
+ * The interop world (docs/interop.md): who lives where, the files that describe it, and the pieces the
  * tests use to drive and observe it.
  *
  * - `planWorld` lays out domains, loopback addresses and ports (pure).
@@ -33,7 +33,7 @@ export const WORLD_ENV = "XMPP_S2S_INTEROP_WORLD";
 /** dnsmasq's address inside the namespace (what /etc/netns/NAME/resolv.conf names). */
 export const NETNS_DNS = "127.0.0.53";
 
-/** Our servers, one per `use_starttls` mode under test (cells of issue 7's matrix). */
+/** Our servers, one per `use_starttls` mode under test (cells of the matrix in docs/interop.md). */
 export type OurKey = "opt" | "req" | "trust" | "trustneg" | "false";
 
 export interface ProsodyInstance extends Pick<ProsodyConfigInput, "role" | "domain" | "ip" | "s2sPort" | "c2sPort" | "dir" | "pidFile" | "logFile"> {

@@ -6,7 +6,7 @@ import { connectComponent, type TestComponent } from "../helpers/component.js";
 import { reservePorts, startNode, type TestNode } from "../helpers/servers.js";
 
 /**
- * The Resolver slot is swappable through TOML alone (style.md §3): the same two servers as
+ * The Resolver slot is swappable through TOML alone (swap by providing, never by patching): the same two servers as
  * test/federation/dialback-echo.test.ts, with no `s2s.address` and no DNS, only
  * `[plugins] resolver = "static_resolver"` and its `hosts` table.
  */

@@ -1,5 +1,5 @@
 /**
- * What our TLS handshakes put on the wire (issue 18), read by a relay that parses TLS record
+ * What our TLS handshakes put on the wire (plugins/tls-node/README.md), read by a relay that parses TLS record
  * headers (record-proxy.ts): no session state after the handshake, and a CertificateRequest that
  * does not list every system root.
  *

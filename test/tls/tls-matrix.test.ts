@@ -125,7 +125,7 @@ describe("use_starttls between two of our servers", () => {
   });
 });
 
-describe("TLS regressions (MongooseIM defects in peers.md)", () => {
+describe("TLS regressions (MongooseIM defects we must not repeat)", () => {
   const cleanup: Array<() => Promise<void> | void> = [];
   let tdir: string;
   let tca: CertAuthority;
