@@ -5,7 +5,7 @@
  * an unknown key with a "did you mean".
  */
 import "reflect-metadata";
-import { after, describe, it } from "node:test";
+import { after, before, describe, it } from "node:test";
 import assert from "node:assert/strict";
 import { execFile } from "node:child_process";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
@@ -23,6 +23,8 @@ import { createLogger } from "../../core/logging/logger.js";
 import { BUILTIN_PLUGINS } from "../../core/plugins/builtin.js";
 import { loadPlugins, pluginWarnings } from "../../core/plugins/loader.js";
 import { CONFIG, EVENTS } from "../../core/tokens.js";
+import { ensureBuilt } from "../helpers/build.js";
+import { killChildren, run } from "../helpers/cli.js";
 
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), "../..");
 const dirs: string[] = [];
@@ -106,6 +108,22 @@ describe("[s2s] keys that no enabled plugin reads", () => {
     assert.equal(loaded.warnings.length, 1);
     const logged = lines.map((l) => JSON.parse(l) as { what?: string; warning?: string });
     assert.ok(logged.some((l) => l.what === "s2s_option_unread" && l.warning?.startsWith("s2s.host_policy: ")), lines.join("\n"));
+  });
+
+  describe("check-config", () => {
+    before(() => ensureBuilt());
+    after(() => killChildren());
+
+    it("prints the warning on stderr and still exits 0 (the file is valid)", async () => {
+      const dir = mkdtempSync(join(tmpdir(), "xs2s-owners-cli-"));
+      dirs.push(dir);
+      const file = join(dir, "s2s.toml");
+      writeFileSync(file, `[general]\nhosts = ["a.example"]\n[s2s]\nhost_policy = [{host = "b.example", policy = "deny"}]\n[plugins]\npolicy = []\n[plugins.host_policy]\nenabled = false\n`);
+      const result = await run(["check-config", file]);
+      assert.equal(result.code, 0, result.stderr);
+      assert.match(result.stderr, /^s2s\.host_policy: read by plugin host_policy, which is not enabled/m);
+      assert.match(result.stdout, /configuration is valid \(1 warning\(s\)\)/);
+    });
   });
 
   it("do not warn when the owner is enabled, or for keys the core reads", async () => {
