@@ -9,7 +9,7 @@
  * refused the same way whichever plugins it enables; a key whose readers are all disabled is then
  * a warning from the plugin loader (`unreadS2sKeys`).
  */
-import type { CheckContext, Table } from "./checks.js";
+import { isTable, type CheckContext, type Table } from "./checks.js";
 import type { S2sConfig, S2sListenerConfig, S2sSectionConfig } from "./types.js";
 
 /** Where a `[[listen.s2s]]` `tls` table is (or would be), and the table as written, if it has one. */
@@ -135,16 +135,12 @@ export function s2sKeysOf(s2s: Table): string[] {
   const add = (key: string, value: unknown, prefix: string) => {
     if (value === undefined) return;
     const name = `${prefix}${key}`;
-    if (key === "dns" && isPlainTable(value)) for (const k of Object.keys(value)) add(k, value[k], "dns.");
-    else if (prefix === "" && key === "outgoing" && isPlainTable(value)) for (const k of Object.keys(value)) add(k, value[k], MOVED_KEYS.has(k) ? "" : "outgoing.");
+    if (key === "dns" && isTable(value)) for (const k of Object.keys(value)) add(k, value[k], "dns.");
+    else if (prefix === "" && key === "outgoing" && isTable(value)) for (const k of Object.keys(value)) add(k, value[k], MOVED_KEYS.has(k) ? "" : "outgoing.");
     else keys.add(name);
   };
   for (const key of Object.keys(s2s)) add(key, s2s[key], "");
   return [...keys];
-}
-
-function isPlainTable(value: unknown): value is Table {
-  return typeof value === "object" && value !== null && !Array.isArray(value) && !(value instanceof Date);
 }
 
 /** Records the `[s2s]` keys a validated config's file set (see `recordS2sKeys`). */

@@ -1,7 +1,9 @@
 /**
- * Validation of the whole configuration: MongooseIM's `[general]` (hosts), `[[listen.s2s]]`,
- * `[[listen.service]]` and `[s2s]` sections option for option, plus our `s2s.cacertfile` and
- * `[plugins]`. Every problem is collected (style rule 5); the caller throws one ConfigError.
+ * Validation of the whole configuration: MongooseIM's `[general]` (hosts), `[[listen.s2s]]` and
+ * `[[listen.service]]` option for option, the shape of `[s2s]` and the `[s2s]` keys the core reads
+ * (the other keys are checked by the plugins that own them, s2s-owners.ts), and the shape of
+ * `[plugins]`; sections with their own schema are composed here. Every problem is collected, so one
+ * run shows them all; the caller throws one ConfigError.
  *
  * Input is the TOML document as plain values (integers already plain numbers, see load.ts); output
  * is the typed S2sConfig with units normalised (durations in milliseconds, paths absolute, domains
