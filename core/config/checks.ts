@@ -1,6 +1,5 @@
 /**
- * Small, composable value checks for the config layer (style rule 5: validate up front, name the
- * path). Every check either returns the normalised value or records one problem line and returns
+ * Small, composable value checks for the config layer (validate up front, name the path). Every check either returns the normalised value or records one problem line and returns
  * undefined; the caller never throws, so one pass collects every problem of a file.
  *
  * Problem lines have one shape: `dotted.path: what is wrong (got VALUE, expected SYNTAX)`, with

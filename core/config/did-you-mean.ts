@@ -1,5 +1,5 @@
 /**
- * "Did you mean" for unknown configuration keys (style rule 5). A candidate is suggested when it
+ * "Did you mean" for unknown configuration keys (and unknown values). A candidate is suggested when it
  * is within Levenshtein distance 2 of the unknown key, or when one of the two is a prefix of the
  * other (`use_start` -> `use_starttls`). Comparison ignores case.
  */

@@ -173,7 +173,7 @@ export function validateConfig(raw: unknown, ctx: CheckContext, meta: { readonly
   const hosts = validateGeneral(ctx, root["general"]);
   const listen = validateListen(ctx, root["listen"], checkShaperSection(ctx, root["shaper"]));
   const s2s = validateS2s(ctx, root["s2s"], hosts, listen);
-  // Sections that bring their own schema (style rule 13): composed here, validated where they are used.
+  // Sections that bring their own schema: composed here, validated next to the code that uses them.
   const instrumentation = validateInstrumentation(ctx, root["instrumentation"]);
   const admin = validateAdmin(ctx, root["admin"]);
   if (listen.http.length > 0 && !instrumentation.prometheus) {

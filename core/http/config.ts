@@ -1,7 +1,7 @@
 /**
  * `[[listen.http]]`: MongooseIM's HTTP listener, of which xmpp-s2s serves one handler,
  * `mongoose_prometheus_handler` (the metrics of `[instrumentation.prometheus]`). Validated here,
- * next to the listener that uses it (style rule 13); `core/config/validate.ts` only calls it.
+ * next to the listener that uses it; `core/config/validate.ts` only calls it.
  */
 import { SYNTAX, arrayOf, child, field, ipAddress, item, port as portNumber, problem, required, string, table, type CheckContext, type Table, type TableShape } from "../config/checks.js";
 

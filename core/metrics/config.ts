@@ -1,7 +1,7 @@
 /**
  * `[instrumentation]`: MongooseIM's instrumentation section, of which xmpp-s2s implements
  * `[instrumentation.prometheus]` (an empty table switches the Prometheus metrics on). Validated
- * here, next to the metrics code (style rule 13).
+ * here, next to the metrics code that uses it.
  */
 import { field, positiveInteger, table, type CheckContext, type TableShape } from "../config/checks.js";
 
