@@ -1,6 +1,7 @@
 /**
- * Small, composable value checks for the config layer (validate up front, name the path). Every check either returns the normalised value or records one problem line and returns
- * undefined; the caller never throws, so one pass collects every problem of a file.
+ * Small, composable value checks for the config layer (validate up front, name the path). Every
+ * check either returns the normalised value or records one problem line and returns undefined;
+ * the caller never throws, so one pass collects every problem of a file.
  *
  * Problem lines have one shape: `dotted.path: what is wrong (got VALUE, expected SYNTAX)`, with
  * array items as `listen.s2s[0].port`. VALUE is printed TOML-like, since that is what the operator
