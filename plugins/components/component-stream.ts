@@ -52,8 +52,8 @@ export class ComponentStream {
       onParseError: (condition, text) => this.fail(condition, text),
       onClosed: () => this.#onClosed(),
     }, { contentNs: NS.COMPONENT, limits: { maxStanzaSize: listener.maxStanzaSize, maxDepth: DEFAULT_MAX_DEPTH }, idleTimeoutMs: listener.idleTimeoutMs, shaper: shaperFor(listener.shaper), clock: systemClock });
-    // System time for now: this plugin's constructor gets no CLOCK until the composition work of
-    // issue 16 gives plugins their dependencies explicitly.
+    // System time for now: ComponentsService constructs this stream and has no CLOCK to give it;
+    // virtual time here needs the clock passed in explicitly.
     this.#negotiationTimer = setTimeout(() => {
       if (!this.#authenticated) this.fail("connection-timeout", "no handshake in time");
     }, listener.negotiationTimeoutMs);

@@ -1,5 +1,5 @@
 /**
- * Loopback test doubles for "finding and reaching peers" (issue 5): a DNS server with a zone you
+ * Loopback test doubles for "finding and reaching peers" (docs/resolution.md): a DNS server with a zone you
  * edit from the test, and a TCP address that never completes a connection.
  *
  * ```ts
