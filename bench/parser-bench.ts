@@ -1,5 +1,5 @@
 /**
- * Stream parser benchmark (not a test): how fast plugins/stream-saxes turns a realistic S2S stream
+ * Stream parser benchmark (not a test): how fast plugins/saxes turns a realistic S2S stream
  * into element trees, against plain saxes used the naive way.
  *
  *   node --import tsx bench/parser-bench.ts            # ~20 MB corpus, median of 5 runs
@@ -36,7 +36,7 @@ interface ChildReport {
 }
 
 const CONTENDERS = {
-  ours: { name: "ours (stream-saxes)", run: runOurs },
+  ours: { name: "ours (saxes)", run: runOurs },
   reference: { name: "reference (saxes, on() x11)", run: runReference },
 } as const;
 type ContenderId = keyof typeof CONTENDERS;

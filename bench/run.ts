@@ -29,7 +29,7 @@
  *    dialback, including B's verification connection back to A's domain);
  * 4. resident memory per idle authenticated TLS link (1,000 inbound links from a Node load
  *    generator to a fresh B; (RSS after - RSS before) / links);
- * 5. parser throughput (MB/s, stanzas/s) on one corpus: plugins/stream-saxes vs Prosody's
+ * 5. parser throughput (MB/s, stanzas/s) on one corpus: plugins/saxes vs Prosody's
  *    util.xmppstream (lua5.4).
  * 6. what the Prometheus metrics cost (ours only): pairs of link runs with metrics off and on,
  *    interleaved, /metrics scraped during the "on" runs; CPU per stanza on/off with its interval

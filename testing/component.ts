@@ -1,7 +1,7 @@
 import { createHash } from "node:crypto";
 import { connect, type Socket } from "node:net";
 import { NS, serialize, type XmlElement } from "../core/xml/element.js";
-import { SaxesStreamParserFactory } from "../plugins/stream-saxes/saxes-stream-parser.js";
+import { SaxesStreamParserFactory } from "../plugins/saxes/saxes-stream-parser.js";
 import { DEADLINE_MS } from "./wait.js";
 
 export interface ComponentOptions {

@@ -62,7 +62,7 @@ function areaOf(name: string, url: string): string {
   if (url.includes("/node_modules/rxjs/")) return "rxjs (events$)";
   if (url.includes("/node_modules/tsyringe/")) return "tsyringe";
   if (url.includes("/node_modules/")) return "other node_modules";
-  if (url.includes("/dist/plugins/stream-saxes/")) return "plugins/stream-saxes";
+  if (url.includes("/dist/plugins/saxes/")) return "plugins/saxes";
   if (url.includes("/dist/plugins/")) return `plugins/${/\/dist\/plugins\/([^/]+)/.exec(url)?.[1] ?? "?"}`;
   if (url.includes("/dist/core/")) return `core/${/\/dist\/core\/([^/]+)/.exec(url)?.[1] ?? "?"}`;
   if (url.startsWith("node:internal/tls") || url.startsWith("node:tls") || url.startsWith("node:_tls")) return "node: TLS (JS side)";

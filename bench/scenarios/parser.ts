@@ -1,6 +1,6 @@
 /**
  * Parser scenario of `npm run bench` (issue 8), and the shared code of bench/parser-bench.ts:
- * the corpus of realistic federation traffic (deterministic), our parser (plugins/stream-saxes)
+ * the corpus of realistic federation traffic (deterministic), our parser (plugins/saxes)
  * and the naive saxes reference, and the timing loop.
  *
  * In `npm run bench` the corpus is written once to a file; our parser runs on it in a child
@@ -18,7 +18,7 @@ import { fileURLToPath } from "node:url";
 import { SaxesParser, type SaxesTagNS } from "saxes";
 import { XmlElement } from "../../core/xml/element.js";
 import { DEFAULT_MAX_DEPTH } from "../../core/stream/parser.js";
-import { SaxesStreamParserFactory } from "../../plugins/stream-saxes/saxes-stream-parser.js";
+import { SaxesStreamParserFactory } from "../../plugins/saxes/saxes-stream-parser.js";
 import { seededRandom } from "../../test/helpers/seeded-random.js";
 
 /** Size of the chunks fed to every parser (what a socket read typically hands over). */

@@ -9,10 +9,10 @@
  * called. Keep it so: no top-level call to an imported helper in a plugin's `options.ts`.
  */
 import { dialbackS2sOptions } from "../../plugins/dialback/options.js";
-import { hostPolicyS2sOptions } from "../../plugins/host-policy/options.js";
-import { tcpS2sOptions } from "../../plugins/connector-tcp/options.js";
-import { dnsS2sOptions } from "../../plugins/resolver-dns/options.js";
-import { nodeTlsS2sOptions } from "../../plugins/tls-node/options.js";
+import { hostPolicyS2sOptions } from "../../plugins/host_policy/options.js";
+import { tcpS2sOptions } from "../../plugins/tcp/options.js";
+import { dnsS2sOptions } from "../../plugins/dns/options.js";
+import { nodeTlsS2sOptions } from "../../plugins/node_tls/options.js";
 import type { S2sOwner } from "./s2s-section.js";
 
 /** In the order their problems are reported (roughly MongooseIM's documentation order). */

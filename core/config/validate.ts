@@ -228,7 +228,7 @@ function validateGeneral(ctx: CheckContext, raw: unknown): string[] {
 interface Listeners {
   s2s: S2sListenerConfig[];
   service: ServiceListenerConfig[];
-  /** The `tls` tables of `[[listen.s2s]]`, for the TLS plugin's checks (plugins/tls-node/options.ts). */
+  /** The `tls` tables of `[[listen.s2s]]`, for the TLS plugin's checks (plugins/node_tls/options.ts). */
   s2sTls: ListenerTls[];
   http: HttpListenerConfig[];
 }
@@ -349,7 +349,7 @@ function listenerCommon(ctx: CheckContext, p: string, t: Table): ListenerCommon 
 
 /**
  * A listener's `tls` table (MongooseIM 6.4+). `mode = "tls"` is XEP-0368 direct TLS, which the core
- * reads to accept TLS first; the TLS plugin checks the table's keys (plugins/tls-node/options.ts).
+ * reads to accept TLS first; the TLS plugin checks the table's keys (plugins/node_tls/options.ts).
  */
 function listenerTls(ctx: CheckContext, p: string, t: Table, tables: ListenerTls[]): boolean {
   const tlsPath = child(p, "tls");

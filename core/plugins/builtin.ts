@@ -6,16 +6,16 @@ import type { SlotName } from "../tokens.js";
  * the others, and so the core never imports plugin code at module load (no import cycles).
  */
 export const BUILTIN_PLUGINS: Readonly<Record<string, () => Promise<{ default: PluginDeclaration<any> }>>> = {
-  saxes: () => import("../../plugins/stream-saxes/index.js"),
-  dns: () => import("../../plugins/resolver-dns/index.js"),
-  static_resolver: () => import("../../plugins/resolver-static/index.js"),
-  tcp: () => import("../../plugins/connector-tcp/index.js"),
-  node_tls: () => import("../../plugins/tls-node/index.js"),
+  saxes: () => import("../../plugins/saxes/index.js"),
+  dns: () => import("../../plugins/dns/index.js"),
+  static_resolver: () => import("../../plugins/static_resolver/index.js"),
+  tcp: () => import("../../plugins/tcp/index.js"),
+  node_tls: () => import("../../plugins/node_tls/index.js"),
   dialback: () => import("../../plugins/dialback/index.js"),
-  sasl_external: () => import("../../plugins/sasl-external/index.js"),
-  host_policy: () => import("../../plugins/host-policy/index.js"),
+  sasl_external: () => import("../../plugins/sasl_external/index.js"),
+  host_policy: () => import("../../plugins/host_policy/index.js"),
   echo: () => import("../../plugins/echo/index.js"),
-  host_services: () => import("../../plugins/host-services/index.js"),
+  host_services: () => import("../../plugins/host_services/index.js"),
   components: () => import("../../plugins/components/index.js"),
 };
 

@@ -1,7 +1,7 @@
 import { describe, it } from "node:test";
 import assert from "node:assert/strict";
 import { el, escapeAttr, escapeText, NS, serialize, XmlElement } from "./element.js";
-import { SaxesStreamParserFactory } from "../../plugins/stream-saxes/saxes-stream-parser.js";
+import { SaxesStreamParserFactory } from "../../plugins/saxes/saxes-stream-parser.js";
 import { DEFAULT_MAX_DEPTH } from "../stream/parser.js";
 
 /** `ns -> prefix` as the stream engine would build it from the header it sent. */

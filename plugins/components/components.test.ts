@@ -22,7 +22,7 @@ import {
   STREAM_PARSER_FACTORY,
   type XmlElement,
 } from "../../core/index.js";
-import { SaxesStreamParserFactory } from "../stream-saxes/saxes-stream-parser.js";
+import { SaxesStreamParserFactory } from "../saxes/saxes-stream-parser.js";
 import { connectComponent, type TestComponent } from "../../test/helpers/component.js";
 import { freePort } from "../../test/helpers/ports.js";
 import { parseStream, RawPeer } from "../../test/helpers/raw-peer.js";

@@ -1,6 +1,6 @@
 /**
  * The installed command (`bin/xmpp-s2s`, a shell launcher) runs the server under
- * plugins/tls-node/openssl-no-tickets.cnf: after a TLS 1.3 STARTTLS handshake with a server it
+ * plugins/node_tls/openssl-no-tickets.cnf: after a TLS 1.3 STARTTLS handshake with a server it
  * started, the client receives no NewSessionTicket (Node's `session` event fires once per ticket).
  * Started as plain `node dist/bin/xmpp-s2s.js`, the same server sends its two small stateful
  * tickets, which shows that the check can fail.

@@ -157,11 +157,11 @@ describe("plugins' options.ts and the public API import each other", () => {
     ...builtinS2sOwners().map((o) => o.plugin),
   ];
   const files: Record<string, string> = {
-    node_tls: "plugins/tls-node/options.ts",
+    node_tls: "plugins/node_tls/options.ts",
     dialback: "plugins/dialback/options.ts",
-    host_policy: "plugins/host-policy/options.ts",
-    tcp: "plugins/connector-tcp/options.ts",
-    dns: "plugins/resolver-dns/options.ts",
+    host_policy: "plugins/host_policy/options.ts",
+    tcp: "plugins/tcp/options.ts",
+    dns: "plugins/dns/options.ts",
   };
   for (const entry of entries) {
     const file = files[entry] ?? entry;

@@ -6,7 +6,7 @@ import { createLogger } from "../../core/logging/logger.js";
 import { TrafficCounters } from "../../core/metrics/traffic.js";
 import type { Resolver } from "../../core/resolver/resolver.js";
 import type { StreamDeps } from "../../core/session/deps.js";
-import { SaxesStreamParserFactory } from "../../plugins/stream-saxes/saxes-stream-parser.js";
+import { SaxesStreamParserFactory } from "../../plugins/saxes/saxes-stream-parser.js";
 
 /**
  * What a session or stream needs, for unit tests of one object on a given clock: the real XML

@@ -20,7 +20,7 @@ import { loadPlugins, type LoadedPlugins } from "../../core/plugins/loader.js";
 import { createServer, type S2sServer } from "../../core/server/server.js";
 import { EventBus } from "../../core/events/events.js";
 import { CONFIG, EVENTS, LOCAL_DELIVERY, POLICY, POLICY_CHAIN, RESOLVER } from "../../core/tokens.js";
-import { DnsSrvResolver } from "../../plugins/resolver-dns/dns-resolver.js";
+import { DnsSrvResolver } from "../../plugins/dns/dns-resolver.js";
 import { freePort } from "../helpers/ports.js";
 
 const HERE = dirname(fileURLToPath(import.meta.url));

@@ -5,7 +5,7 @@ import { once } from "node:events";
 import { VirtualClock } from "../../core/clock/virtual-clock.js";
 import { CLOSE_GRACE_MS, XmlStream, type XmlStreamOptions } from "../../core/stream/xml-stream.js";
 import { NS } from "../../core/xml/element.js";
-import { SaxesStreamParserFactory } from "../../plugins/stream-saxes/saxes-stream-parser.js";
+import { SaxesStreamParserFactory } from "../../plugins/saxes/saxes-stream-parser.js";
 import { socketPair } from "../helpers/socket-pair.js";
 import { waitFor } from "../helpers/wait.js";
 import { Subject } from "rxjs";

@@ -1,5 +1,5 @@
 /**
- * What our TLS handshakes put on the wire (plugins/tls-node/README.md), read by a relay that parses TLS record
+ * What our TLS handshakes put on the wire (plugins/node_tls/README.md), read by a relay that parses TLS record
  * headers (record-proxy.ts): no session state after the handshake, and a CertificateRequest that
  * does not list every system root.
  *
@@ -18,7 +18,7 @@ import { connect, type AddressInfo } from "node:net";
 import { join } from "node:path";
 import * as tls from "node:tls";
 import { fileURLToPath } from "node:url";
-import { NodeTlsProvider, type NodeTlsSettings } from "../../plugins/tls-node/node-tls-provider.js";
+import { NodeTlsProvider, type NodeTlsSettings } from "../../plugins/node_tls/node-tls-provider.js";
 import type { SecureChannel } from "../../core/tls/tls.js";
 import { makeCa, makeCertDir, makeLeaf, removeCertDir, type CertAuthority, type Leaf } from "../helpers/certs.js";
 import { APPLICATION_DATA, CERTIFICATE_REQUEST, HANDSHAKE, NEW_SESSION_TICKET, recordProxy, type TlsRecord } from "./record-proxy.js";
@@ -28,7 +28,7 @@ import { tls12Inbound } from "./tls12-inbound.js";
 const CHANGE_CIPHER_SPEC = 20;
 /** A stateful TLS 1.3 ticket (a 32-byte session id) is a 74-byte record; a ticket carrying the session is 700-1,200. */
 const STATEFUL_TICKET_MAX = 100;
-const NO_TICKETS_CNF = fileURLToPath(new URL("../../plugins/tls-node/openssl-no-tickets.cnf", import.meta.url));
+const NO_TICKETS_CNF = fileURLToPath(new URL("../../plugins/node_tls/openssl-no-tickets.cnf", import.meta.url));
 const PROBE = fileURLToPath(new URL("./ticket-probe.ts", import.meta.url));
 
 describe("TLS handshake hygiene: no session tickets, a compact CertificateRequest", () => {
@@ -59,7 +59,7 @@ describe("TLS handshake hygiene: no session tickets, a compact CertificateReques
     assertCompactFlight(report);
   });
 
-  it("TLS 1.3 under plugins/tls-node/openssl-no-tickets.cnf: nothing at all between the handshake and the stream header", async () => {
+  it("TLS 1.3 under plugins/node_tls/openssl-no-tickets.cnf: nothing at all between the handshake and the stream header", async () => {
     const report = await new Promise<ProbeReport>((resolve, reject) => {
       execFile(process.execPath, [`--openssl-config=${NO_TICKETS_CNF}`, "--import", "tsx", PROBE, a.certfile, b.certfile, ca.cafile], { timeout: 60_000 }, (err, stdout, stderr) => {
         if (err) reject(new Error(`${err.message}\n${stderr}`));

@@ -10,7 +10,7 @@
  */
 import { connect } from "node:net";
 import { fileURLToPath } from "node:url";
-import { NodeTlsProvider, type NodeTlsSettings } from "../../plugins/tls-node/node-tls-provider.js";
+import { NodeTlsProvider, type NodeTlsSettings } from "../../plugins/node_tls/node-tls-provider.js";
 import { makeCa, makeCertDir, makeLeaf, removeCertDir } from "../helpers/certs.js";
 import { APPLICATION_DATA, relayedListener, type TlsRecord } from "./record-proxy.js";
 

@@ -7,7 +7,7 @@ import assert from "node:assert/strict";
 import type { X509Certificate } from "node:crypto";
 import { readFileSync } from "node:fs";
 import * as tls from "node:tls";
-import type { NodeTlsProvider } from "../../plugins/tls-node/node-tls-provider.js";
+import type { NodeTlsProvider } from "../../plugins/node_tls/node-tls-provider.js";
 import type { SecureChannel } from "../../core/tls/tls.js";
 import { CLIENT_HELLO, relayedListener, type TlsRecord } from "./record-proxy.js";
 

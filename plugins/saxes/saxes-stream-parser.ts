@@ -35,7 +35,7 @@ export const MAX_SUPPORTED_DEPTH = 256;
 const CR = 0x0d;
 
 /** Thrown through saxes to stop it mid-chunk once the parser is closed; never leaves `write`. */
-const STOP: unique symbol = Symbol("stream-saxes.stop");
+const STOP: unique symbol = Symbol("saxes.stop");
 
 const NO_ATTRS: Readonly<Record<string, string>> = Object.freeze({});
 

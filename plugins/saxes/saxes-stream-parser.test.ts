@@ -151,7 +151,7 @@ function eventsOf(chunks: readonly (string | Buffer)[], limits: StreamParserLimi
 
 // ---------------------------------------------------------------------------------------------
 
-describe("stream-saxes plugin", () => {
+describe("saxes plugin", () => {
   it("rejects bad options: it takes none, and the factory refuses impossible limits", () => {
     assert.equal(plugin.parseOptions, undefined, "no [plugins.saxes] options");
     const factory = new SaxesStreamParserFactory();
