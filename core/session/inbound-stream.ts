@@ -2,7 +2,7 @@ import { randomBytes } from "node:crypto";
 import type { Socket } from "node:net";
 import type { S2sListenerConfig } from "../config/types.js";
 import type { StreamHeader } from "../stream/parser.js";
-import type { InboundStreamApi } from "../stream/streams.js";
+import type { AuthClaim, InboundAuthOutcome, InboundStreamApi } from "../stream/streams.js";
 import { XmlStream } from "../stream/xml-stream.js";
 import type { SecureChannel } from "../tls/tls.js";
 import { definedCondition, el, NS, type XmlElement } from "../xml/element.js";
@@ -100,7 +100,29 @@ export class InboundS2sStream implements InboundStreamApi {
     return this.#authenticated.get(remoteDomain)?.has(localDomain) ?? false;
   }
 
-  async authorize(remoteDomain: string, localDomain: string, method: string): Promise<boolean> {
+  async authenticate(claim: AuthClaim, prove: () => boolean | Promise<boolean>): Promise<InboundAuthOutcome> {
+    const { remote, local, method } = claim;
+    if (!(await this.#admit(remote, local, method))) return "refused";
+    let proven: boolean;
+    try {
+      proven = (await prove()) === true;
+    } catch (err) {
+      // An authenticator's bug is ours to log, and never a reason to let the peer in.
+      this.deps.logger.error({ what: "auth_prove_failed", local, remote, method, streamId: this.#id, err }, "authenticator threw while proving a claim");
+      proven = false;
+    }
+    if (this.#xml.closed) return "refused";
+    if (!proven) return "unproven";
+    this.#markAuthenticated(remote, local, method);
+    return "authenticated";
+  }
+
+  /**
+   * The core's checks before any authenticator's proof counts (issue 16): limits, required_trusted,
+   * then the policy chain. Fail closed: a chain that throws denies like a "deny" verdict.
+   */
+  async #admit(remoteDomain: string, localDomain: string, method: string): Promise<boolean> {
+    if (this.#xml.closed) return false;
     if (!this.#authenticated.has(remoteDomain) && this.#authenticated.size >= MAX_REMOTE_DOMAINS_PER_STREAM) {
       // The map of authenticated domains is keyed by names the peer chooses: bounded (issue 11).
       // RFC 6120 §4.9.3.16: beyond local policy.
@@ -116,7 +138,13 @@ export class InboundS2sStream implements InboundStreamApi {
         return false;
       }
     }
-    const verdict = await this.deps.policy.decide({ localDomain, remoteDomain, direction: "inbound", via: method });
+    let verdict: string;
+    try {
+      verdict = await this.deps.policy.decide({ localDomain, remoteDomain, direction: "inbound", via: method });
+    } catch (err) {
+      this.deps.logger.error({ what: "policy_failed", local: localDomain, remote: remoteDomain, reason: (err as Error).message }, "policy chain threw: denying");
+      verdict = "deny";
+    }
     if (this.#xml.closed) return false;
     if (verdict !== "allow") {
       this.deps.events.emit({ type: "auth_failed", direction: "inbound", local: localDomain, remote: remoteDomain, method, reason: "denied by policy", denied: true });
@@ -126,7 +154,8 @@ export class InboundS2sStream implements InboundStreamApi {
     return true;
   }
 
-  markAuthenticated(remoteDomain: string, localDomain: string, method: string): void {
+  /** Private on purpose: reachable only through authenticate(), after the core's checks. */
+  #markAuthenticated(remoteDomain: string, localDomain: string, method: string): void {
     if (this.#xml.closed) return;
     let locals = this.#authenticated.get(remoteDomain);
     if (!locals) this.#authenticated.set(remoteDomain, (locals = new Map()));

@@ -17,7 +17,7 @@ import { LATE, type Late } from "../../core/late.js";
 import { createLogger, type Logger } from "../../core/logging/logger.js";
 import type { PluginContext, Provider } from "../../core/plugins/plugin.js";
 import { OUTBOUND_SESSIONS, type OutboundSessions } from "../../core/session/outbound-sessions.js";
-import type { InboundStreamApi, OutboundStreamApi } from "../../core/stream/streams.js";
+import type { AuthClaim, InboundAuthOutcome, InboundStreamApi, OutboundStreamApi } from "../../core/stream/streams.js";
 import { el, NS, type XmlElement } from "../../core/xml/element.js";
 import { DialbackAuthenticator, MAX_VERIFICATIONS_PER_STREAM } from "./dialback-authenticator.js";
 import { randomSecret, Xep0185Keys } from "./dialback-keys.js";
@@ -75,13 +75,16 @@ class FakeInbound implements InboundStreamApi {
   fail(condition: string): void {
     this.failures.push(condition);
   }
-  async authorize(remote: string, local: string): Promise<boolean> {
-    this.authorized.push(`${remote} -> ${local}`);
-    if (!this.allow) this.fail("invalid-from");
-    return this.allow;
-  }
-  markAuthenticated(remote: string, local: string): void {
-    this.authenticated.add(`${remote} ${local}`);
+  /** Like the real stream: policy (here `allow`) first, then the authenticator's proof, then mark. */
+  async authenticate(claim: AuthClaim, prove: () => boolean | Promise<boolean>): Promise<InboundAuthOutcome> {
+    this.authorized.push(`${claim.remote} -> ${claim.local}`);
+    if (!this.allow) {
+      this.fail("invalid-from");
+      return "refused";
+    }
+    if (!(await prove())) return "unproven";
+    this.authenticated.add(`${claim.remote} ${claim.local}`);
+    return "authenticated";
   }
   isAuthenticated(remote: string, local: string): boolean {
     return this.authenticated.has(`${remote} ${local}`);

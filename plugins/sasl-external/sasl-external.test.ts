@@ -8,7 +8,7 @@ import type { TLSSocket } from "node:tls";
 import type { InjectionToken } from "tsyringe";
 import { AUTHENTICATOR, type Authenticator } from "../../core/auth/authenticator.js";
 import type { PluginContext } from "../../core/plugins/plugin.js";
-import type { InboundStreamApi, OutboundStreamApi } from "../../core/stream/streams.js";
+import type { AuthClaim, InboundAuthOutcome, InboundStreamApi, OutboundStreamApi } from "../../core/stream/streams.js";
 import { TLS_PROVIDER, type PeerIdentityCheck, type SecureChannel, type TlsProvider } from "../../core/tls/tls.js";
 import { el, NS, type XmlElement } from "../../core/xml/element.js";
 import plugin from "./index.js";
@@ -53,15 +53,18 @@ class FakeInbound implements InboundStreamApi {
   fail(condition: string): void {
     this.log.push(`fail ${condition}`);
   }
-  async authorize(remote: string, local: string, method: string): Promise<boolean> {
+  /** Like the real stream: policy first, then the authenticator's proof, then mark. */
+  async authenticate({ remote, local, method }: AuthClaim, prove: () => boolean | Promise<boolean>): Promise<InboundAuthOutcome> {
     this.log.push(`authorize ${remote} ${local} ${method}`);
     const ok = await this.policy();
-    if (!ok) this.fail("invalid-from");
-    return ok;
-  }
-  markAuthenticated(remote: string, local: string, method: string): void {
+    if (!ok) {
+      this.fail("invalid-from");
+      return "refused";
+    }
+    if (!(await prove())) return "unproven";
     this.pairs.add(`${remote} ${local}`);
     this.log.push(`authenticated ${remote} ${local} ${method}`);
+    return "authenticated";
   }
   isAuthenticated(remote: string, local: string): boolean {
     return this.pairs.has(`${remote} ${local}`);
@@ -159,9 +162,9 @@ describe("SASL EXTERNAL inbound", () => {
     assert.deepEqual(sasl.inboundFeatures(new FakeInbound(CHANNEL, "c.example")), [], "certificate not valid for the claimed domain");
   });
 
-  it("offers nothing on the stream restarted after success (RFC 6120 §6.4.6)", () => {
+  it("offers nothing on the stream restarted after success (RFC 6120 §6.4.6)", async () => {
     const stream = new FakeInbound();
-    stream.markAuthenticated("a.example", "b.example", "sasl_external");
+    await stream.authenticate({ remote: "a.example", local: "b.example", method: "sasl_external" }, () => true);
     assert.deepEqual(authenticator().inboundFeatures(stream), []);
   });
 
