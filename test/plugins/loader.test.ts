@@ -135,6 +135,27 @@ domains = "bad.example"
     assert.match(line, /missing requirement \(got no provider for fixture\.NobodyProvidesThis/);
   });
 
+  describe("requires is enforced (issue 16)", () => {
+    const undeclared = /^plugins\.resolves_undeclared: requires does not list xmpp-s2s\.Resolver, which the plugin resolves/;
+
+    it("refuses a plugin resolving an undeclared plugin token at register time, naming its TOML path", async () => {
+      const line = await oneProblemAt(toml(`[plugins.resolves_undeclared]\nmodule = "./resolves-undeclared.js"\nwhen = "register"`), "plugins.resolves_undeclared");
+      assert.match(line, undeclared);
+    });
+
+    it("refuses it from a factory too: the token is not handed out", async () => {
+      const { container } = await load(toml(`[plugins.resolves_undeclared]\nmodule = "./resolves-undeclared.js"`));
+      assert.throws(() => container.resolveAll(POLICY), (err: unknown) => isConfigError(err) && undeclared.test(err.problems[0]!));
+    });
+
+    it("accepts the same plugin once requires lists the token", async () => {
+      // (Plugin tokens exist once every plugin has registered: resolved in a factory, not in register.)
+      const { container } = await load(toml(`[plugins.resolves_declared]\nmodule = "./resolves-declared.js"`));
+      const policy = container.resolveAll(POLICY).find((p) => p.name === "resolves_undeclared");
+      assert.equal(policy?.decide({ localDomain: "a.example", remoteDomain: "b.example", direction: "inbound", via: "test" }), undefined, "it got the resolver");
+    });
+  });
+
   it("rejects a plugin that does not register what it declared", async () => {
     const line = await oneProblemAt(toml(`[plugins.declares_unregistered]\nmodule = "./declares-unregistered.js"`), "plugins.declares_unregistered");
     assert.match(line, /declares xmpp-s2s\.Policy but did not register it/);
