@@ -14,17 +14,20 @@ import { LOCAL_DELIVERY, SERVICE } from "./delivery/local-delivery.js";
 import { LOGGER } from "./logging/logger.js";
 import { CLOCK } from "./clock/clock.js";
 import { EVENTS } from "./events/events.js";
-import { LATE } from "./late.js";
 import { ROUTER } from "./router/router.js";
 import { POLICY_CHAIN } from "./policy/chain.js";
 import { OUTBOUND_SESSIONS } from "./session/outbound-sessions.js";
 import { CLUSTER } from "./cluster/cluster.js";
 import type { S2sConfig } from "./config/types.js";
+import type { TrafficCounters } from "./metrics/traffic.js";
 
-export { CLUSTER, LATE, ROUTER, POLICY_CHAIN, OUTBOUND_SESSIONS, RESOLVER, CONNECTOR, TLS_PROVIDER, DIALBACK, POLICY, STREAM_PARSER_FACTORY, AUTHENTICATOR, LOCAL_DELIVERY, SERVICE, LOGGER, CLOCK, EVENTS };
+export { CLUSTER, ROUTER, POLICY_CHAIN, OUTBOUND_SESSIONS, RESOLVER, CONNECTOR, TLS_PROVIDER, DIALBACK, POLICY, STREAM_PARSER_FACTORY, AUTHENTICATOR, LOCAL_DELIVERY, SERVICE, LOGGER, CLOCK, EVENTS };
 
 /** The validated, frozen configuration of this server instance. */
 export const CONFIG: InjectionToken<S2sConfig> = Symbol.for("xmpp-s2s.Config");
+
+/** This server's stanza counters (issue 12 metrics, admin `status`): plain increments on the hot path. */
+export const TRAFFIC: InjectionToken<TrafficCounters> = Symbol.for("xmpp-s2s.Traffic");
 
 /** Slot names as written in `[plugins]`. */
 export type SlotName = "resolver" | "connector" | "tls" | "dialback" | "stream" | "policy" | "authenticators" | "local_delivery";
@@ -57,7 +60,7 @@ export const TOKEN_CATALOG: readonly TokenInfo[] = [
   { token: POLICY_CHAIN, cardinality: "one", core: true, doc: "runs the policy plugins, then s2s.default_policy; fail closed" },
   { token: OUTBOUND_SESSIONS, cardinality: "one", core: true, doc: "one outbound session per (local, remote) pair; queue, connect, retry" },
   { token: CLUSTER, cardinality: "one", core: true, doc: "cluster mode ([cluster], issue 13): routes and outbound pairs shared with other nodes; absent on a single node" },
-  { token: LATE, cardinality: "one", core: true, doc: "resolve a token at use time (breaks the core's dependency cycles)" },
+  { token: TRAFFIC, cardinality: "one", core: true, doc: "stanza counters in and out (metrics, admin status)" },
 ];
 
 export function tokenName(token: InjectionToken<unknown>): string {

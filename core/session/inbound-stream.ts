@@ -8,12 +8,37 @@ import type { SecureChannel } from "../tls/tls.js";
 import { definedCondition, el, NS, type XmlElement } from "../xml/element.js";
 import { DEFAULT_MAX_DEPTH } from "../stream/parser.js";
 import { domainOf, STANZA_NAMES } from "../router/stanza.js";
-import type { StreamDeps } from "./deps.js";
+import type { Authenticator } from "../auth/authenticator.js";
+import type { EventBus } from "../events/events.js";
+import type { Logger } from "../logging/logger.js";
+import type { TrafficCounters } from "../metrics/traffic.js";
+import type { PolicyChain } from "../policy/chain.js";
+import type { Router } from "../router/router.js";
+import type { StreamParserFactory } from "../stream/parser.js";
+import type { TlsProvider } from "../tls/tls.js";
+import type { OutboundSessions } from "./outbound-sessions.js";
 import { checkStreamHeader } from "./header-checks.js";
 import { shaperFor } from "../shaper/token-bucket.js";
-import type { Timer } from "../clock/clock.js";
+import type { Clock, Timer } from "../clock/clock.js";
 
 type Phase = "header" | "open" | "closed";
+
+/** What an inbound stream uses, handed over by S2sListeners (which gets each by @inject). */
+export interface InboundStreamNeeds {
+  readonly logger: Logger;
+  readonly clock: Clock;
+  readonly events: EventBus;
+  readonly traffic: TrafficCounters;
+  readonly parserFactory: StreamParserFactory;
+  readonly tls: TlsProvider;
+  /** Run on every authentication, whatever the method (authenticate()). */
+  readonly policy: PolicyChain;
+  readonly router: Router;
+  /** Told when a remote authenticates, so a pair waiting to retry it delivers at once. */
+  readonly sessions: OutboundSessions;
+  /** `[plugins] authenticators`, in order; empty when the operator enabled none. */
+  readonly authenticators: readonly Authenticator[];
+}
 
 /**
  * The receiving side of an S2S stream (RFC 6120 §4, §5, §6; XEP-0220 receiving/authoritative roles
@@ -44,7 +69,7 @@ export class InboundS2sStream implements InboundStreamApi {
   constructor(
     socket: Socket,
     listener: S2sListenerConfig,
-    private readonly deps: StreamDeps,
+    private readonly deps: InboundStreamNeeds,
     private readonly onGone: (stream: InboundS2sStream) => void,
     tls?: SecureChannel,
   ) {

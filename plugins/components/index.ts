@@ -2,7 +2,6 @@ import { LOCAL_DELIVERY, SERVICE } from "../../core/delivery/local-delivery.js";
 import { EVENTS } from "../../core/events/events.js";
 import { definePlugin } from "../../core/plugins/plugin.js";
 import { ROUTER } from "../../core/router/router.js";
-import { lazy } from "../../core/late.js";
 import { STREAM_PARSER_FACTORY } from "../../core/stream/parser.js";
 import { ComponentsService } from "./components-service.js";
 
@@ -13,8 +12,11 @@ export default definePlugin({
   requires: [STREAM_PARSER_FACTORY],
   register(ctx) {
     let service: ComponentsService | undefined;
-    const make = (c: import("tsyringe").DependencyContainer) =>
-      (service ??= new ComponentsService(ctx.config, c.resolve(STREAM_PARSER_FACTORY), lazy(() => c.resolve(ROUTER)), ctx.logger, c.resolve(EVENTS)));
+    const make = (c: import("tsyringe").DependencyContainer) => {
+      // The core builds the router before any local delivery (core/server/compose.ts).
+      const router = c.resolve(ROUTER);
+      return (service ??= new ComponentsService(ctx.config, c.resolve(STREAM_PARSER_FACTORY), () => router, ctx.logger, c.resolve(EVENTS)));
+    };
     ctx.provide(LOCAL_DELIVERY, { useFactory: make });
     ctx.provide(SERVICE, { useFactory: make });
   },

@@ -2,8 +2,7 @@ import type { Authenticator, OutboundAuthResult } from "../../core/auth/authenti
 import type { DialbackKeys } from "../../core/dialback/dialback.js";
 import type { Logger } from "../../core/logging/logger.js";
 import type { EventBus } from "../../core/events/events.js";
-import type { Late } from "../../core/late.js";
-import { OUTBOUND_SESSIONS } from "../../core/session/outbound-sessions.js";
+import type { OutboundSessions } from "../../core/session/outbound-sessions.js";
 import type { InboundStreamApi, OutboundStreamApi } from "../../core/stream/streams.js";
 import { definedCondition, el, NS, type XmlElement } from "../../core/xml/element.js";
 import { domainOf } from "../../core/router/stanza.js";
@@ -32,7 +31,8 @@ export class DialbackAuthenticator implements Authenticator {
 
   constructor(
     private readonly keys: DialbackKeys,
-    private readonly late: Late,
+    /** Verification rides on the pair's outbound stream (§2.3); these sessions authenticate with this class too (the cycle core/server/compose.ts closes). */
+    private readonly sessions: Pick<OutboundSessions, "openStream">,
     private readonly logger: Logger,
     private readonly timeoutMs: number,
     private readonly limits: DialbackOptions = DIALBACK_DEFAULTS,
@@ -141,7 +141,7 @@ export class DialbackAuthenticator implements Authenticator {
   async #askAuthoritative(receiving: string, originating: string, streamId: string, key: string): Promise<Verdict> {
     let outbound: OutboundStreamApi;
     try {
-      outbound = await this.late.get(OUTBOUND_SESSIONS).openStream(receiving, originating);
+      outbound = await this.sessions.openStream(receiving, originating);
     } catch (err) {
       this.logger.info({ what: "dialback_verify_failed", local: receiving, remote: originating, reason: (err as Error).message });
       // Our own outbound session limit: "try later", not "not found".

@@ -13,7 +13,6 @@ import type { S2sConfig } from "../../core/config/types.js";
 import { CONNECTOR } from "../../core/connector/connector.js";
 import { DIALBACK, type DialbackKeys } from "../../core/dialback/dialback.js";
 import { ERROR_CODES, isConfigError, S2sError } from "../../core/errors.js";
-import { LATE, type Late } from "../../core/late.js";
 import { createLogger, type Logger } from "../../core/logging/logger.js";
 import type { PluginContext, Provider } from "../../core/plugins/plugin.js";
 import { OUTBOUND_SESSIONS, type OutboundSessions } from "../../core/session/outbound-sessions.js";
@@ -143,21 +142,11 @@ class FakeSessions implements Pick<OutboundSessions, "openStream"> {
   }
 }
 
-function lateWith(sessions: FakeSessions): Late {
-  return {
-    get: <T>(token: InjectionToken<T>): T => {
-      assert.equal(token, OUTBOUND_SESSIONS);
-      return sessions as unknown as T;
-    },
-    all: () => assert.fail("dialback never asks for a many-slot"),
-  };
-}
-
 const SECRET_B = "d14lb4ck43v3r";
 const keysB = new Xep0185Keys(SECRET_B);
 
 function authenticator(sessions = new FakeSessions(), timeoutMs = 20_000): { auth: DialbackAuthenticator; sessions: FakeSessions } {
-  return { auth: new DialbackAuthenticator(keysB, lateWith(sessions), silent, timeoutMs), sessions };
+  return { auth: new DialbackAuthenticator(keysB, sessions, silent, timeoutMs), sessions };
 }
 
 const db = (name: "result" | "verify", attrs: Record<string, string | undefined>, key?: string) => el(name, attrs, NS.DIALBACK, key);
@@ -217,7 +206,7 @@ describe("dialback plugin", () => {
     assert.notEqual(randomSecret(), randomSecret());
   });
 
-  it("the authenticator factory resolves LATE, the connector's negotiation timeout and the event bus", async () => {
+  it("the authenticator factory resolves the outbound sessions, the connector's negotiation timeout and the event bus", async () => {
     const provided = await register(config({ s2s: { shared: "x" } }), silent);
     const provider = provided.get(AUTHENTICATOR);
     assert.ok(provider && "useFactory" in provider, "AUTHENTICATOR is a factory (the connector is resolved per server)");
@@ -225,7 +214,7 @@ describe("dialback plugin", () => {
     const fake = {
       resolve: (token: unknown) => {
         asked.push(token);
-        if (token === LATE) return lateWith(new FakeSessions());
+        if (token === OUTBOUND_SESSIONS) return new FakeSessions();
         if (token === CONNECTOR) return { sessionSettings: { negotiationTimeoutMs: 1234 } };
         if (token === EVENTS) return new EventBus();
         assert.fail(`unexpected token ${String(token)}`);
@@ -234,7 +223,7 @@ describe("dialback plugin", () => {
     const made = provider.useFactory(fake) as Authenticator;
     assert.ok(made instanceof DialbackAuthenticator);
     assert.equal(made.name, "dialback");
-    assert.deepEqual(asked, [LATE, CONNECTOR, EVENTS]);
+    assert.deepEqual(asked, [OUTBOUND_SESSIONS, CONNECTOR, EVENTS]);
   });
 });
 

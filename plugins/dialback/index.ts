@@ -1,7 +1,7 @@
 import { AUTHENTICATOR } from "../../core/auth/authenticator.js";
 import { CONNECTOR } from "../../core/connector/connector.js";
 import { DIALBACK } from "../../core/dialback/dialback.js";
-import { LATE } from "../../core/late.js";
+import { OUTBOUND_SESSIONS } from "../../core/session/outbound-sessions.js";
 import { EVENTS } from "../../core/events/events.js";
 import { definePlugin } from "../../core/plugins/plugin.js";
 import { DialbackAuthenticator } from "./dialback-authenticator.js";
@@ -25,7 +25,7 @@ export default definePlugin<DialbackOptions>({
     const keys = new Xep0185Keys(secret);
     ctx.provide(DIALBACK, { useValue: keys });
     ctx.provide(AUTHENTICATOR, {
-      useFactory: (c) => new DialbackAuthenticator(keys, c.resolve(LATE), ctx.logger, c.resolve(CONNECTOR).sessionSettings.negotiationTimeoutMs, ctx.options, c.resolve(EVENTS)),
+      useFactory: (c) => new DialbackAuthenticator(keys, c.resolve(OUTBOUND_SESSIONS), ctx.logger, c.resolve(CONNECTOR).sessionSettings.negotiationTimeoutMs, ctx.options, c.resolve(EVENTS)),
     });
   },
 });

@@ -12,12 +12,11 @@ import type { S2sConfig } from "../../core/config/types.js";
 import { LOCAL_DELIVERY, type LocalDelivery } from "../../core/delivery/local-delivery.js";
 import { isConfigError } from "../../core/errors.js";
 import { EventBus } from "../../core/events/events.js";
-import type { Late } from "../../core/late.js";
 import { createLogger } from "../../core/logging/logger.js";
 import type { PluginContext, Provider } from "../../core/plugins/plugin.js";
 import { CoreRouter } from "../../core/router/core-router.js";
 import { ROUTER } from "../../core/router/router.js";
-import { OUTBOUND_SESSIONS } from "../../core/session/outbound-sessions.js";
+import type { OutboundSessions } from "../../core/session/outbound-sessions.js";
 import { el, NS, type XmlElement } from "../../core/xml/element.js";
 import { loadPluginsFor, RecordingRouter } from "../../test/helpers/plugins.js";
 import { HostServices } from "./host-services.js";
@@ -53,7 +52,7 @@ describe("host_services plugin", () => {
     assert.deepEqual((await loadPluginsFor(config({ host_services: { enabled: false } }))).slots.local_delivery, ["components", "echo"]);
   });
 
-  it("registers a LocalDelivery that looks the router up at first use", async () => {
+  it("registers a LocalDelivery built with the server's router", async () => {
     assert.deepEqual(plugin.provides, [LOCAL_DELIVERY]);
     let provider: Provider<unknown> | undefined;
     await plugin.register({
@@ -66,9 +65,10 @@ describe("host_services plugin", () => {
     let resolved = 0;
     const delivery = provider.useFactory({ resolve: (token: unknown) => (assert.equal(token, ROUTER), resolved++, router) } as unknown as DependencyContainer) as LocalDelivery;
     assert.equal(delivery.name, "host_services");
-    assert.equal(resolved, 0);
+    assert.equal(resolved, 1, "in the factory: the core builds the router before any local delivery (core/server/compose.ts)");
     assert.equal(delivery.deliver(iq({ from: "u@remote.example", to: "b.example", type: "get", id: "p0" }, ping())), true);
-    assert.equal(resolved, 1);
+    assert.equal(resolved, 1, "once");
+    assert.equal(router.routed.length, 1);
   });
 });
 
@@ -128,19 +128,11 @@ describe("HostServices", () => {
   it("with the core router: what host_services does not take is answered service-unavailable", () => {
     const cfg = config();
     const sent: Array<{ local: string; remote: string; stanza: XmlElement }> = [];
-    let hostServices: HostServices | undefined;
-    const late: Late = {
-      get: <T>(token: unknown): T => {
-        assert.equal(token, OUTBOUND_SESSIONS);
-        return { send: (local: string, remote: string, stanza: XmlElement) => void sent.push({ local, remote, stanza }) } as unknown as T;
-      },
-      all: <T>(token: unknown): T[] => {
-        assert.equal(token, LOCAL_DELIVERY);
-        return [hostServices] as unknown as T[];
-      },
-    };
-    const router = new CoreRouter(cfg, createLogger("silent"), new EventBus(), late);
-    hostServices = new HostServices(cfg.general.hosts, () => router);
+    const outbound = { send: (local: string, remote: string, stanza: XmlElement) => void sent.push({ local, remote, stanza }) } as unknown as OutboundSessions;
+    // Wired as core/server/compose.ts wires it: the router first, then what it delivers to.
+    const router = new CoreRouter(cfg, createLogger("silent"), new EventBus());
+    const hostServices = new HostServices(cfg.general.hosts, () => router);
+    router.wire({ deliveries: [hostServices], outbound });
     // As if they came over S2S from remote.example.
     router.deliverLocal(iq({ from: "u@remote.example/r", to: "a.example", type: "get", id: "ok" }, ping()));
     router.deliverLocal(iq({ from: "u@remote.example/r", to: "a.example", type: "get", id: "node" }, discoInfo("some-node")));

@@ -1,6 +1,5 @@
 import { definePlugin } from "../../core/plugins/plugin.js";
 import { AUTHENTICATOR } from "../../core/auth/authenticator.js";
-import { LATE } from "../../core/late.js";
 import { TLS_PROVIDER } from "../../core/tls/tls.js";
 import { NodeTlsProvider, settingsFromConfig } from "./node-tls-provider.js";
 
@@ -13,6 +12,8 @@ export default definePlugin({
   name: "node_tls",
   description: "STARTTLS and direct TLS with node:tls: SNI certificates per domain, RFC 6125 peer verification",
   provides: [TLS_PROVIDER],
+  // Only to ask whether one of them uses client certificates; none enabled is a valid answer.
+  requires: [AUTHENTICATOR],
   s2sOptions: ["use_starttls", "certfile", "domain_certfile", "cacertfile", "ciphers"],
   register(ctx) {
     // The files were checked by the config layer; reading them again here cannot fail unless they
@@ -21,7 +22,8 @@ export default definePlugin({
     // decided when the first TLS server is built, after every plugin has registered.
     const clientCertificates = () => {
       try {
-        return ctx.container.resolve(LATE).all(AUTHENTICATOR).some((a) => a.usesPeerCertificate === true);
+        const authenticators = ctx.container.isRegistered(AUTHENTICATOR, true) ? ctx.container.resolveAll(AUTHENTICATOR) : [];
+        return authenticators.some((a) => a.usesPeerCertificate === true);
       } catch {
         return true; // not wired into a server (check-config): ask, the safe default
       }

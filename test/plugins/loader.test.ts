@@ -11,15 +11,17 @@ import { cpSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync, 
 import { tmpdir } from "node:os";
 import { basename, dirname, join, relative } from "node:path";
 import { fileURLToPath } from "node:url";
-import { container as rootContainer, type DependencyContainer } from "tsyringe";
+import type { DependencyContainer } from "tsyringe";
 import { configFromObject, loadConfigFile, parseConfig } from "../../core/config/load.js";
 import type { S2sConfig } from "../../core/config/types.js";
 import { isConfigError } from "../../core/errors.js";
 import { createLogger } from "../../core/logging/logger.js";
-import { loadPlugins, type LoadedPlugins } from "../../core/plugins/loader.js";
+import type { LoadedPlugins } from "../../core/plugins/loader.js";
 import { createServer, type S2sServer } from "../../core/server/server.js";
+import { compose } from "../../core/server/compose.js";
+import { systemClock } from "../../core/clock/clock.js";
 import { EventBus } from "../../core/events/events.js";
-import { CONFIG, EVENTS, LOCAL_DELIVERY, POLICY, POLICY_CHAIN, RESOLVER } from "../../core/tokens.js";
+import { LOCAL_DELIVERY, POLICY, POLICY_CHAIN, RESOLVER } from "../../core/tokens.js";
 import { DnsSrvResolver } from "../../plugins/resolver-dns/dns-resolver.js";
 import { freePort } from "../helpers/ports.js";
 
@@ -28,13 +30,10 @@ const FIXTURES = join(HERE, "fixtures");
 const ROOT = join(HERE, "../..");
 const CERTS = join(ROOT, "config/examples/certs");
 
-/** Load the plugins of `config` into a fresh child container, as `createServer().start()` does (with the core tokens plugins resolve). */
+/** Load the plugins of `config` and build the core around them, by the composition `start()` uses (nothing started). */
 async function load(config: S2sConfig): Promise<{ container: DependencyContainer; loaded: LoadedPlugins }> {
-  const container = rootContainer.createChildContainer();
-  container.register(CONFIG, { useValue: config });
-  container.register(EVENTS, { useValue: new EventBus() });
-  const loaded = await loadPlugins(container, config, createLogger("silent"));
-  return { container, loaded };
+  const { container, plugins } = await compose({ config, logger: createLogger("silent"), clock: systemClock, events: new EventBus() }, "core");
+  return { container, loaded: plugins };
 }
 
 /** A config from TOML text whose relative paths resolve against the fixtures folder. */
@@ -144,8 +143,14 @@ domains = "bad.example"
     });
 
     it("refuses it from a factory too: the token is not handed out", async () => {
-      const { container } = await load(toml(`[plugins.resolves_undeclared]\nmodule = "./resolves-undeclared.js"`));
-      assert.throws(() => container.resolveAll(POLICY), (err: unknown) => isConfigError(err) && undeclared.test(err.problems[0]!));
+      await assert.rejects(load(toml(`[plugins.resolves_undeclared]\nmodule = "./resolves-undeclared.js"`)), (err: unknown) => isConfigError(err) && undeclared.test(err.problems[0]!));
+    });
+
+    it("start() fails with the same ConfigError, before any listener opens", async () => {
+      const port = await freePort("127.0.0.1");
+      const server = createServer(toml(`[[listen.s2s]]\nport = ${port}\nip_address = "127.0.0.1"\n[plugins.resolves_undeclared]\nmodule = "./resolves-undeclared.js"`), { logLevel: "silent" });
+      await assert.rejects(server.start(), (err: unknown) => isConfigError(err) && undeclared.test(err.problems[0]!));
+      assert.deepEqual(server.s2sAddresses(), []);
     });
 
     it("accepts the same plugin once requires lists the token", async () => {
