@@ -12,7 +12,8 @@ export { S2sError, ConfigError, ERROR_CODES, isS2sError, isConfigError } from ".
 export type { S2sEvent, S2sEventType } from "./events/events.js";
 export type { Policy, PolicyRequest, PolicyVerdict } from "./policy/policy.js";
 export type { Resolver, ConnectTarget } from "./resolver/resolver.js";
-export type { Connector, Connection, ConnectRequest, SessionSettings } from "./connector/connector.js";
+export type { Connector, Connection, ConnectRequest } from "./connector/connector.js";
+export type { SessionSettings } from "./session/session-settings.js";
 export type { TlsProvider, SecureChannel } from "./tls/tls.js";
 export type { Authenticator, OutboundAuthResult } from "./auth/authenticator.js";
 export type { LocalDelivery, Service } from "./delivery/local-delivery.js";

@@ -60,8 +60,7 @@ async function resolvePlugins(config: S2sConfig, problems: string[]): Promise<Re
   const tables = new Map<string, Readonly<Record<string, unknown>>>();
 
   for (const [key, value] of Object.entries(section)) {
-    // `dialback` is both a slot and a plugin: a string is the slot's choice, a table the plugin's.
-    if ((SLOT_NAMES as string[]).includes(key) && !isTable(value)) continue;
+    if ((SLOT_NAMES as string[]).includes(key)) continue;
     if (isTable(value)) {
       tables.set(key, value);
       continue;
@@ -72,7 +71,7 @@ async function resolvePlugins(config: S2sConfig, problems: string[]): Promise<Re
 
   for (const slot of SLOT_NAMES) {
     const info = slotInfo(slot);
-    const raw = isTable(section[slot]) ? undefined : section[slot];
+    const raw = section[slot];
     if (raw === undefined) {
       const def = DEFAULT_SLOTS[slot];
       slotChoice.set(slot, { names: typeof def === "string" ? [def] : [...def], explicit: false });
@@ -377,8 +376,7 @@ function checkSlots(
         if (choice.names.includes(name)) continue;
         // Default lists take other enabled providers at the end; an explicit list is the operator's order.
         if (!choice.explicit) choice.names.push(name);
-        // A plugin enabled for another slot (dialback fills `dialback`) may stay out of an explicit
-        // list: `authenticators = ["sasl_external"]` turns dialback authentication off.
+        // A plugin enabled for another slot may stay out of an explicit list of this one.
         else if (![...slotChoice].some(([other, c]) => other !== info.slot && c.names.includes(name))) {
           problems.push(`plugins.${info.slot}: enabled plugin "${name}" provides ${tokenName(info.token)} but is not listed (got ${formatValue(choice.names)}, expected it in the list, in order)`);
         }
@@ -388,7 +386,7 @@ function checkSlots(
   const provided = new Set(entries.flatMap((e) => e.declaration.provides));
   // Core tokens are always there; a many-slot may be empty (`authenticators = []`), which a plugin
   // that requires it sees as an empty list, not as a missing requirement.
-  for (const info of TOKEN_CATALOG) if (info.core || info.cardinality === "many") provided.add(info.token);
+  for (const info of TOKEN_CATALOG) if (info.core || info.defaulted || info.cardinality === "many") provided.add(info.token);
   for (const entry of entries) {
     for (const token of entry.declaration.requires ?? []) {
       if (!provided.has(token) && failed.size === 0) problems.push(`${entry.path}: missing requirement (got no provider for ${tokenName(token)}, expected an enabled plugin that provides it)`);

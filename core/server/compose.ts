@@ -16,6 +16,7 @@ import { CoreRouter } from "../router/core-router.js";
 import { ROUTER } from "../router/router.js";
 import { OutboundSessionManager } from "../session/outbound-session-manager.js";
 import { OUTBOUND_SESSIONS } from "../session/outbound-sessions.js";
+import { defaultSessionSettings, SESSION_SETTINGS } from "../session/session-settings.js";
 import { CONFIG, TOKEN_CATALOG, TRAFFIC } from "../tokens.js";
 import type { XmlElement } from "../xml/element.js";
 import { TLS_PROVIDER, type TlsProvider } from "../tls/tls.js";
@@ -91,6 +92,8 @@ export async function compose(base: CompositionBase, depth: CompositionDepth, op
   container.register(TRAFFIC, { useValue: traffic });
 
   const plugins = await loadPlugins(container, config, logger);
+  // Tokens the core fills with its default when no plugin provides them (tokens.ts `defaulted`).
+  if (!container.isRegistered(SESSION_SETTINGS, true)) container.register(SESSION_SETTINGS, { useValue: defaultSessionSettings(config) });
   if (depth === "plugins") return { container, plugins, policies: all(container, POLICY) };
 
   const scoped = { lifecycle: Lifecycle.ContainerScoped } as const;

@@ -6,7 +6,8 @@ import { OutboundSession, type OutboundSessionNeeds } from "./outbound-session.j
 import { RetryScheduler } from "./retry-scheduler.js";
 import { ERROR_CODES, S2sError } from "../errors.js";
 import { BurstLog } from "../limits/burst-log.js";
-import { CONNECTOR, DEFAULT_MAX_SESSIONS, type Connector } from "../connector/connector.js";
+import { CONNECTOR, type Connector } from "../connector/connector.js";
+import { SESSION_SETTINGS, type SessionSettings } from "./session-settings.js";
 import type { Authenticator } from "../auth/authenticator.js";
 import { CLOCK, type Clock } from "../clock/clock.js";
 import type { S2sConfig } from "../config/types.js";
@@ -15,6 +16,7 @@ import { LOGGER, type Logger } from "../logging/logger.js";
 import type { TrafficCounters } from "../metrics/traffic.js";
 import { POLICY_CHAIN, type PolicyChain } from "../policy/chain.js";
 import { RESOLVER, type Resolver } from "../resolver/resolver.js";
+import { withAddressOverride } from "../resolver/address-override.js";
 import { ROUTER, type Router } from "../router/router.js";
 import { STREAM_PARSER_FACTORY, type StreamParserFactory } from "../stream/parser.js";
 import { TLS_PROVIDER, type TlsProvider } from "../tls/tls.js";
@@ -45,9 +47,10 @@ export class OutboundSessionManager implements OutboundSessions {
     @inject(RESOLVER) resolver: Resolver,
     @inject(CONNECTOR) connector: Connector,
     @inject(ROUTER) router: Router,
+    @inject(SESSION_SETTINGS) settings: SessionSettings,
   ) {
-    const settings = connector.sessionSettings;
-    this.#base = { logger, events, clock, traffic, parserFactory, tls, policy, resolver, connector, router, settings, maxStanzaSize: config.s2s.outgoing.maxStanzaSize };
+    // s2s.address first, once, whatever the Resolver plugin (MongooseIM semantics).
+    this.#base = { logger, events, clock, traffic, parserFactory, tls, policy, resolver: withAddressOverride(config.s2s, resolver), connector, router, settings, maxStanzaSize: config.s2s.outgoing.maxStanzaSize };
     this.#router = router;
     this.#retry = new RetryScheduler(this.#base, (session) => this.#retryNow(session));
     this.#refusals = new BurstLog(logger, "outbound_session_limit");
@@ -63,7 +66,7 @@ export class OutboundSessionManager implements OutboundSessions {
   }
 
   get #maxSessions(): number {
-    return this.#base.settings.maxSessions ?? DEFAULT_MAX_SESSIONS;
+    return this.#base.settings.maxSessions;
   }
 
   /** Sessions kept now (bounded by the connector's `max_sessions`). */

@@ -7,7 +7,7 @@ import { withTimeout } from "../time/with-timeout.js";
 import type { SecureChannel } from "../tls/tls.js";
 import { definedCondition, el, NS, type XmlElement } from "../xml/element.js";
 import type { Authenticator } from "../auth/authenticator.js";
-import type { SessionSettings } from "../connector/connector.js";
+import type { SessionSettings } from "./session-settings.js";
 import type { EventBus } from "../events/events.js";
 import type { Logger } from "../logging/logger.js";
 import type { StreamParserFactory } from "../stream/parser.js";

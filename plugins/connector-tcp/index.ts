@@ -1,4 +1,5 @@
 import { CONNECTOR } from "../../core/connector/connector.js";
+import { SESSION_SETTINGS } from "../../core/session/session-settings.js";
 import { EVENTS } from "../../core/events/events.js";
 import { definePlugin } from "../../core/plugins/plugin.js";
 import { parseTcpOptions, type TcpConnectorOptions } from "./options.js";
@@ -7,12 +8,13 @@ import { TcpConnector } from "./tcp-connector.js";
 export default definePlugin<TcpConnectorOptions>({
   name: "tcp",
   description: "TCP connector with per-attempt timeout, happy eyeballs, direct TLS, and the outbound session settings",
-  provides: [CONNECTOR],
+  provides: [CONNECTOR, SESSION_SETTINGS],
   s2sOptions: ["outgoing.connection_timeout", "max_retry_delay"],
   parseOptions: (raw) => parseTcpOptions(raw),
   register(ctx) {
     const s2s = ctx.config.s2s;
-    const settings = { ...ctx.options, maxRetryDelayMs: s2s.maxRetryDelayMs };
-    ctx.provide(CONNECTOR, { useFactory: (c) => new TcpConnector(settings, s2s.outgoing.connectionTimeoutMs, c.resolve(EVENTS), ctx.logger) });
+    // The core's outbound sessions read these; the connector itself only connects.
+    ctx.provide(SESSION_SETTINGS, { useValue: { ...ctx.options, maxRetryDelayMs: s2s.maxRetryDelayMs } });
+    ctx.provide(CONNECTOR, { useFactory: (c) => new TcpConnector(s2s.outgoing.connectionTimeoutMs, c.resolve(EVENTS), ctx.logger) });
   },
 });

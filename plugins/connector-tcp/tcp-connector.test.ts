@@ -6,6 +6,7 @@ import { connect as tlsConnect, createServer as createTlsServer, TLSSocket, type
 import { readFileSync } from "node:fs";
 import type { ConnectRequest } from "../../core/connector/connector.js";
 import { CONNECTOR } from "../../core/connector/connector.js";
+import { SESSION_SETTINGS } from "../../core/session/session-settings.js";
 import { ERROR_CODES, isS2sError } from "../../core/errors.js";
 import { EventBus, type S2sEvent } from "../../core/events/events.js";
 import { createLogger } from "../../core/logging/logger.js";
@@ -50,7 +51,7 @@ it("rejects bad options", () => {
 
 it("declares the Connector slot and reads outgoing.connection_timeout and max_retry_delay", () => {
   assert.equal(plugin.name, "tcp");
-  assert.deepEqual(plugin.provides, [CONNECTOR]);
+  assert.deepEqual(plugin.provides, [CONNECTOR, SESSION_SETTINGS]);
   assert.deepEqual(plugin.s2sOptions, ["outgoing.connection_timeout", "max_retry_delay"]);
 });
 
@@ -86,7 +87,7 @@ function newConnector(connectionTimeoutMs: number) {
   const events = new EventBus();
   const seen: S2sEvent[] = [];
   events.events$.subscribe((e) => seen.push(e));
-  const connector = new TcpConnector({ ...TCP_DEFAULTS, maxRetryDelayMs: 300_000 }, connectionTimeoutMs, events, createLogger("silent"));
+  const connector = new TcpConnector(connectionTimeoutMs, events, createLogger("silent"));
   const failures = () => seen.filter((e): e is Extract<S2sEvent, { type: "connect_failed" }> => e.type === "connect_failed");
   return { connector, failures };
 }

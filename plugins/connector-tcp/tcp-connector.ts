@@ -1,5 +1,5 @@
 import { connect as netConnect } from "node:net";
-import type { Connection, ConnectRequest, Connector, SessionSettings } from "../../core/connector/connector.js";
+import type { Connection, ConnectRequest, Connector } from "../../core/connector/connector.js";
 import { ERROR_CODES, S2sError } from "../../core/errors.js";
 import type { EventBus } from "../../core/events/events.js";
 import type { Logger } from "../../core/logging/logger.js";
@@ -15,7 +15,6 @@ const HAPPY_EYEBALLS_DELAY_MS = 250;
  */
 export class TcpConnector implements Connector {
   constructor(
-    readonly sessionSettings: SessionSettings,
     private readonly connectionTimeoutMs: number,
     private readonly events: EventBus,
     private readonly logger: Logger,

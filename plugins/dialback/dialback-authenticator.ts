@@ -30,7 +30,8 @@ export class DialbackAuthenticator implements Authenticator {
   readonly #refusals: BurstLog;
 
   constructor(
-    private readonly keys: DialbackKeys,
+    /** XEP-0185 keys from `s2s.shared` (read-only: tests check them). */
+    readonly keys: DialbackKeys,
     /** Verification rides on the pair's outbound stream (§2.3); these sessions authenticate with this class too (the cycle core/server/compose.ts closes). */
     private readonly sessions: Pick<OutboundSessions, "openStream">,
     private readonly logger: Logger,

@@ -10,8 +10,8 @@ import type { DependencyContainer, InjectionToken } from "tsyringe";
 import { AUTHENTICATOR, type Authenticator, type OutboundAuthResult } from "../../core/auth/authenticator.js";
 import { configFromObject } from "../../core/config/load.js";
 import type { S2sConfig } from "../../core/config/types.js";
-import { CONNECTOR } from "../../core/connector/connector.js";
-import { DIALBACK, type DialbackKeys } from "../../core/dialback/dialback.js";
+import { SESSION_SETTINGS } from "../../core/session/session-settings.js";
+import type { DialbackKeys } from "../../core/dialback/dialback.js";
 import { ERROR_CODES, isConfigError, S2sError } from "../../core/errors.js";
 import { createLogger, type Logger } from "../../core/logging/logger.js";
 import type { PluginContext, Provider } from "../../core/plugins/plugin.js";
@@ -48,9 +48,12 @@ async function register(cfg: S2sConfig, logger: Logger): Promise<Map<InjectionTo
 }
 
 function keysOf(provided: Map<InjectionToken<unknown>, Provider<unknown>>): DialbackKeys {
-  const provider = provided.get(DIALBACK);
-  assert.ok(provider && "useValue" in provider, "DIALBACK is provided as a value");
-  return provider.useValue as DialbackKeys;
+  const provider = provided.get(AUTHENTICATOR);
+  assert.ok(provider && "useFactory" in provider, "AUTHENTICATOR is provided as a factory");
+  const services = new Map<unknown, unknown>([[OUTBOUND_SESSIONS, new FakeSessions()], [SESSION_SETTINGS, { negotiationTimeoutMs: 1234 }], [EVENTS, new EventBus()]]);
+  const made = provider.useFactory({ resolve: (token: unknown) => services.get(token) } as unknown as DependencyContainer);
+  assert.ok(made instanceof DialbackAuthenticator);
+  return made.keys;
 }
 
 /** An inbound stream that records what the authenticator does with it. */
@@ -176,8 +179,8 @@ describe("dialback plugin", () => {
   });
 
   it("declares the Dialback slot and an authenticator, needs the connector, reads s2s.shared", () => {
-    assert.deepEqual(plugin.provides, [DIALBACK, AUTHENTICATOR]);
-    assert.deepEqual(plugin.requires, [CONNECTOR]);
+    assert.deepEqual(plugin.provides, [AUTHENTICATOR]);
+    assert.deepEqual(plugin.requires, [SESSION_SETTINGS]);
     assert.deepEqual(plugin.s2sOptions, ["shared"]);
   });
 
@@ -206,7 +209,7 @@ describe("dialback plugin", () => {
     assert.notEqual(randomSecret(), randomSecret());
   });
 
-  it("the authenticator factory resolves the outbound sessions, the connector's negotiation timeout and the event bus", async () => {
+  it("the authenticator factory resolves the outbound sessions, the session negotiation timeout and the event bus", async () => {
     const provided = await register(config({ s2s: { shared: "x" } }), silent);
     const provider = provided.get(AUTHENTICATOR);
     assert.ok(provider && "useFactory" in provider, "AUTHENTICATOR is a factory (the connector is resolved per server)");
@@ -215,7 +218,7 @@ describe("dialback plugin", () => {
       resolve: (token: unknown) => {
         asked.push(token);
         if (token === OUTBOUND_SESSIONS) return new FakeSessions();
-        if (token === CONNECTOR) return { sessionSettings: { negotiationTimeoutMs: 1234 } };
+        if (token === SESSION_SETTINGS) return { negotiationTimeoutMs: 1234 };
         if (token === EVENTS) return new EventBus();
         assert.fail(`unexpected token ${String(token)}`);
       },
@@ -223,7 +226,7 @@ describe("dialback plugin", () => {
     const made = provider.useFactory(fake) as Authenticator;
     assert.ok(made instanceof DialbackAuthenticator);
     assert.equal(made.name, "dialback");
-    assert.deepEqual(asked, [OUTBOUND_SESSIONS, CONNECTOR, EVENTS]);
+    assert.deepEqual(asked, [OUTBOUND_SESSIONS, SESSION_SETTINGS, EVENTS]);
   });
 });
 

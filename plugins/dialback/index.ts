@@ -1,6 +1,5 @@
 import { AUTHENTICATOR } from "../../core/auth/authenticator.js";
-import { CONNECTOR } from "../../core/connector/connector.js";
-import { DIALBACK } from "../../core/dialback/dialback.js";
+import { SESSION_SETTINGS } from "../../core/session/session-settings.js";
 import { OUTBOUND_SESSIONS } from "../../core/session/outbound-sessions.js";
 import { EVENTS } from "../../core/events/events.js";
 import { definePlugin } from "../../core/plugins/plugin.js";
@@ -12,8 +11,8 @@ import { parseDialbackOptions, type DialbackOptions } from "./options.js";
 export default definePlugin<DialbackOptions>({
   name: "dialback",
   description: "XEP-0220 Server Dialback (originating, receiving, authoritative roles) with XEP-0185 keys",
-  provides: [DIALBACK, AUTHENTICATOR],
-  requires: [CONNECTOR],
+  provides: [AUTHENTICATOR],
+  requires: [SESSION_SETTINGS],
   s2sOptions: ["shared"],
   parseOptions: parseDialbackOptions,
   register(ctx) {
@@ -23,9 +22,8 @@ export default definePlugin<DialbackOptions>({
       ctx.logger.warn({ what: "dialback_random_secret" }, "s2s.shared is not set: using a random secret for this process; every node of a cluster must share one, set s2s.shared");
     }
     const keys = new Xep0185Keys(secret);
-    ctx.provide(DIALBACK, { useValue: keys });
     ctx.provide(AUTHENTICATOR, {
-      useFactory: (c) => new DialbackAuthenticator(keys, c.resolve(OUTBOUND_SESSIONS), ctx.logger, c.resolve(CONNECTOR).sessionSettings.negotiationTimeoutMs, ctx.options, c.resolve(EVENTS)),
+      useFactory: (c) => new DialbackAuthenticator(keys, c.resolve(OUTBOUND_SESSIONS), ctx.logger, c.resolve(SESSION_SETTINGS).negotiationTimeoutMs, ctx.options, c.resolve(EVENTS)),
     });
   },
 });

@@ -2,7 +2,6 @@ import { isIP } from "node:net";
 import type { S2sSectionConfig } from "../../core/config/types.js";
 import { ERROR_CODES, isS2sError, type S2sError } from "../../core/errors.js";
 import type { Logger } from "../../core/logging/logger.js";
-import { addressOverride } from "../../core/resolver/address-override.js";
 import type { ConnectTarget, Resolver } from "../../core/resolver/resolver.js";
 import { TtlCache } from "./cache.js";
 import { DnsLookups, type CachedAnswer, type LookupOptions, type SrvRecord } from "./dns-lookups.js";
@@ -65,8 +64,6 @@ export class DnsSrvResolver implements Resolver {
   async resolve(domain: string, signal?: AbortSignal): Promise<ConnectTarget[]> {
     const kind = classifyDomain(domain);
     const name = kind.kind === "name" ? kind.ascii : kind.kind === "ip" ? kind.address : domain;
-    const override = addressOverride(this.s2s, name) ?? (name !== domain ? addressOverride(this.s2s, domain) : undefined);
-    if (override) return override;
     if (kind.kind === "invalid") return [];
     const { port, ipVersions } = this.s2s.outgoing;
     if (kind.kind === "ip") {

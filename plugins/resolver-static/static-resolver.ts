@@ -2,7 +2,6 @@ import { isIP } from "node:net";
 import { normaliseDomain } from "../../core/router/stanza.js";
 import type { S2sSectionConfig } from "../../core/config/types.js";
 import type { ConnectTarget, Resolver } from "../../core/resolver/resolver.js";
-import { addressOverride } from "../../core/resolver/address-override.js";
 
 export interface StaticEntry {
   readonly domain: string;
@@ -12,8 +11,9 @@ export interface StaticEntry {
 }
 
 /**
- * A resolver without DNS: `s2s.address` first, then this plugin's own table (several targets per
- * domain, tried in order). A domain in neither has no address: its stanzas bounce at once.
+ * A resolver without DNS: this plugin's own table (several targets per domain, tried in order);
+ * the core applies `s2s.address` before any resolver. A domain in neither has no address: its
+ * stanzas bounce at once.
  */
 export class StaticResolver implements Resolver {
   constructor(
@@ -24,8 +24,6 @@ export class StaticResolver implements Resolver {
   async resolve(input: string): Promise<ConnectTarget[]> {
     // The table holds ASCII (IDNA) names; a caller may pass the Unicode form.
     const domain = normaliseDomain(input);
-    const override = addressOverride(this.s2s, domain);
-    if (override) return override;
     return this.table
       .filter((e) => e.domain === domain)
       .map((e) => ({ host: e.host, port: e.port ?? this.s2s.outgoing.port, directTls: e.tls, family: isIP(e.host) === 6 ? 6 : isIP(e.host) === 4 ? 4 : undefined, via: domain }));

@@ -18,7 +18,7 @@ import { CLOCK } from "../../core/clock/clock.js";
 import { LOGGER } from "../../core/logging/logger.js";
 import { S2sListeners } from "../../core/server/s2s-listeners.js";
 import { OutboundSessionManager } from "../../core/session/outbound-session-manager.js";
-import { AUTHENTICATOR, CONNECTOR, DIALBACK, LOCAL_DELIVERY, OUTBOUND_SESSIONS, POLICY, POLICY_CHAIN, RESOLVER, ROUTER, STREAM_PARSER_FACTORY, TLS_PROVIDER, TOKEN_CATALOG, TRAFFIC, tokenName } from "../../core/tokens.js";
+import { AUTHENTICATOR, CONNECTOR, LOCAL_DELIVERY, OUTBOUND_SESSIONS, POLICY, POLICY_CHAIN, RESOLVER, ROUTER, STREAM_PARSER_FACTORY, TLS_PROVIDER, TOKEN_CATALOG, TRAFFIC, tokenName } from "../../core/tokens.js";
 import { startNode, type TestNode } from "../helpers/servers.js";
 import { AllInjected, MissingFirstInject, MissingSecondInject, UndefinedToken } from "./fixtures/broken-injectable.js";
 
@@ -219,7 +219,7 @@ describe("one child container per server", () => {
   });
 
   it("two servers in one process share no core or plugin instance", () => {
-    for (const token of [ROUTER, POLICY_CHAIN, RESOLVER, CONNECTOR, TLS_PROVIDER, DIALBACK, STREAM_PARSER_FACTORY]) {
+    for (const token of [ROUTER, POLICY_CHAIN, RESOLVER, CONNECTOR, TLS_PROVIDER, STREAM_PARSER_FACTORY]) {
       const ia = a.server.container.resolve(token as InjectionToken<object>);
       const ib = b.server.container.resolve(token as InjectionToken<object>);
       assert.ok(ia && ib, `${tokenName(token)} not resolvable`);

@@ -1,6 +1,7 @@
 import type { Clock } from "../../core/clock/clock.js";
 import type { Authenticator } from "../../core/auth/authenticator.js";
-import type { Connector, SessionSettings } from "../../core/connector/connector.js";
+import type { Connector } from "../../core/connector/connector.js";
+import type { SessionSettings } from "../../core/session/session-settings.js";
 import { EventBus } from "../../core/events/events.js";
 import { createLogger } from "../../core/logging/logger.js";
 import { TrafficCounters } from "../../core/metrics/traffic.js";
@@ -17,7 +18,7 @@ type Needs = OutboundSessionNeeds & InboundStreamNeeds & { events: EventBus };
  * One place to adapt when the session classes change how they receive their dependencies.
  */
 export function streamDeps(clock: Clock, parts: { settings?: Partial<SessionSettings>; authenticators?: Authenticator[]; resolver?: Resolver; connector?: Partial<Connector> } = {}): Needs {
-  const settings: SessionSettings = { queueLimit: 100, idleTimeoutMs: Infinity, negotiationTimeoutMs: 30_000, initialRetryDelayMs: 1000, maxRetryDelayMs: 8000, holdWindowMs: 300, ...parts.settings };
+  const settings: SessionSettings = { queueLimit: 100, idleTimeoutMs: Infinity, negotiationTimeoutMs: 30_000, initialRetryDelayMs: 1000, maxRetryDelayMs: 8000, holdWindowMs: 300, maxSessions: 10_000, ...parts.settings };
   return {
     maxStanzaSize: 65_536,
     logger: createLogger("silent"),
@@ -27,7 +28,7 @@ export function streamDeps(clock: Clock, parts: { settings?: Partial<SessionSett
     tls: { mode: "false", offersStartTls: () => false },
     policy: { decide: async () => "allow" },
     resolver: parts.resolver,
-    connector: { sessionSettings: settings, ...parts.connector },
+    connector: parts.connector,
     router: { isLocalDomain: (d: string) => d === "b.example", deliverLocal: () => undefined, bounce: () => {} },
     sessions: { inboundAuthenticated: () => {} },
     authenticators: parts.authenticators ?? [],

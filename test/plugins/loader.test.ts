@@ -368,7 +368,6 @@ dns.retries = 1
         resolver: ["dns"],
         connector: ["tcp"],
         tls: ["node_tls"],
-        dialback: ["dialback"],
         policy: ["host_policy"],
         authenticators: ["sasl_external", "dialback"],
         local_delivery: ["components", "echo", "host_services"],
@@ -389,11 +388,13 @@ dns.retries = 1
 import { loadPluginsFor } from "../helpers/plugins.js";
 
 describe("plugin loader: slots and plugins of the same name", () => {
-  it("authenticators = [\"sasl_external\"] turns dialback authentication off while dialback still fills its slot", async () => {
+  it("authenticators = [\"sasl_external\"] turns dialback off; dialback is no longer a slot (issue 16)", async () => {
     const { configFromObject } = await import("../../core/config/load.js");
     const cfg = configFromObject({ general: { hosts: ["a.example"] }, plugins: { authenticators: ["sasl_external"] } }, { baseDir: process.cwd() });
     const loaded = await loadPluginsFor(cfg);
     assert.deepEqual(loaded.slots.authenticators, ["sasl_external"]);
-    assert.deepEqual(loaded.slots.dialback, ["dialback"]);
+    assert.ok(!loaded.names.includes("dialback"));
+    const slot = configFromObject({ general: { hosts: ["a.example"] }, plugins: { dialback: "dialback" } }, { baseDir: process.cwd() });
+    await assert.rejects(loadPluginsFor(slot), (err: unknown) => isConfigError(err) && /^plugins\.dialback: unknown key \(got "dialback", expected a slot/.test(err.problems[0]!));
   });
 });
