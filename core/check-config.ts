@@ -1,31 +1,22 @@
 import "reflect-metadata";
-import { container } from "tsyringe";
 import { inspectConfigFile } from "./config/load.js";
 import type { S2sConfig } from "./config/types.js";
 import { createLogger } from "./logging/logger.js";
-import { checkPlugins, loadPlugins } from "./plugins/loader.js";
+import { checkPlugins } from "./plugins/loader.js";
 import { ConfigError } from "./errors.js";
-import { CONFIG, POLICY } from "./tokens.js";
-import type { Policy } from "./policy/policy.js";
+import { systemClock } from "./clock/clock.js";
+import { EventBus } from "./events/events.js";
+import { compose } from "./server/compose.js";
 
 /**
  * Everything `start` validates, without opening a socket: the TOML file and the plugins it names
- * (their options and declarations). Throws ConfigError with every problem.
+ * (their options, declarations and what they resolve), composed exactly as `start` composes them,
+ * but nothing started and no cluster backend contacted. Throws ConfigError with every problem.
  */
 export async function checkConfigFile(path: string): Promise<S2sConfig> {
   const config = await loadConfigFileReportingAll(path);
-  const scratch = container.createChildContainer();
-  scratch.register(CONFIG, { useValue: config });
-  await loadPlugins(scratch, config, createLogger("silent"));
-  // Policies may start watchers when built; this scratch copy is thrown away, so release them.
-  let policies: Policy[] = [];
-  try {
-    policies = scratch.isRegistered(POLICY, true) ? scratch.resolveAll(POLICY) : [];
-  } catch (err) {
-    // A policy built from services this scratch container lacks (the router, the sessions) was
-    // never started either. Any other failure is the policy's own, and must be reported.
-    if (!/unregistered dependency token/.test((err as Error)?.message ?? "")) throw err;
-  }
+  const { policies } = await compose({ config, logger: createLogger("silent"), clock: systemClock, events: new EventBus() }, "core");
+  // Policies may start watchers when built; this copy is thrown away, so release them.
   for (const policy of policies) await policy.close?.();
   return config;
 }

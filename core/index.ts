@@ -12,13 +12,13 @@ export { S2sError, ConfigError, ERROR_CODES, isS2sError, isConfigError } from ".
 export { EventBus, type S2sEvent, type S2sEventType } from "./events/events.js";
 export type { Policy, PolicyRequest, PolicyVerdict } from "./policy/policy.js";
 export type { Resolver, ConnectTarget } from "./resolver/resolver.js";
-export { DEFAULT_MAX_SESSIONS, type Connector, type Connection, type ConnectRequest, type SessionSettings } from "./connector/connector.js";
+export type { Connector, Connection, ConnectRequest } from "./connector/connector.js";
+export { DEFAULT_MAX_SESSIONS, DEFAULT_SESSION_SETTINGS, type SessionSettings } from "./session/session-settings.js";
 export type { TlsProvider, SecureChannel, PeerIdentityCheck } from "./tls/tls.js";
 export type { Authenticator, OutboundAuthResult } from "./auth/authenticator.js";
 export type { LocalDelivery, Service } from "./delivery/local-delivery.js";
 export type { Router } from "./router/router.js";
-export type { InboundStreamApi, OutboundStreamApi } from "./stream/streams.js";
-export type { Late } from "./late.js";
+export type { InboundStreamApi, OutboundStreamApi, AuthClaim, InboundAuthOutcome } from "./stream/streams.js";
 export { addressOverride } from "./resolver/address-override.js";
 export type { DialbackKeys } from "./dialback/dialback.js";
 export {

@@ -6,7 +6,6 @@ import type { InjectionToken } from "tsyringe";
 import { RESOLVER } from "./resolver/resolver.js";
 import { CONNECTOR } from "./connector/connector.js";
 import { TLS_PROVIDER } from "./tls/tls.js";
-import { DIALBACK } from "./dialback/dialback.js";
 import { POLICY } from "./policy/policy.js";
 import { STREAM_PARSER_FACTORY } from "./stream/parser.js";
 import { AUTHENTICATOR } from "./auth/authenticator.js";
@@ -14,20 +13,24 @@ import { LOCAL_DELIVERY, SERVICE } from "./delivery/local-delivery.js";
 import { LOGGER } from "./logging/logger.js";
 import { CLOCK } from "./clock/clock.js";
 import { EVENTS } from "./events/events.js";
-import { LATE } from "./late.js";
 import { ROUTER } from "./router/router.js";
 import { POLICY_CHAIN } from "./policy/chain.js";
 import { OUTBOUND_SESSIONS } from "./session/outbound-sessions.js";
 import { CLUSTER } from "./cluster/cluster.js";
+import { SESSION_SETTINGS } from "./session/session-settings.js";
 import type { S2sConfig } from "./config/types.js";
+import type { TrafficCounters } from "./metrics/traffic.js";
 
-export { CLUSTER, LATE, ROUTER, POLICY_CHAIN, OUTBOUND_SESSIONS, RESOLVER, CONNECTOR, TLS_PROVIDER, DIALBACK, POLICY, STREAM_PARSER_FACTORY, AUTHENTICATOR, LOCAL_DELIVERY, SERVICE, LOGGER, CLOCK, EVENTS };
+export { CLUSTER, SESSION_SETTINGS, ROUTER, POLICY_CHAIN, OUTBOUND_SESSIONS, RESOLVER, CONNECTOR, TLS_PROVIDER, POLICY, STREAM_PARSER_FACTORY, AUTHENTICATOR, LOCAL_DELIVERY, SERVICE, LOGGER, CLOCK, EVENTS };
 
 /** The validated, frozen configuration of this server instance. */
 export const CONFIG: InjectionToken<S2sConfig> = Symbol.for("xmpp-s2s.Config");
 
+/** This server's stanza counters (issue 12 metrics, admin `status`): plain increments on the hot path. */
+export const TRAFFIC: InjectionToken<TrafficCounters> = Symbol.for("xmpp-s2s.Traffic");
+
 /** Slot names as written in `[plugins]`. */
-export type SlotName = "resolver" | "connector" | "tls" | "dialback" | "stream" | "policy" | "authenticators" | "local_delivery";
+export type SlotName = "resolver" | "connector" | "tls" | "stream" | "policy" | "authenticators" | "local_delivery";
 
 export interface TokenInfo {
   readonly token: InjectionToken<unknown>;
@@ -36,6 +39,8 @@ export interface TokenInfo {
   readonly cardinality: "one" | "many";
   /** Filled by the core itself (plugins may use it but not provide it). */
   readonly core: boolean;
+  /** A plugin may provide it; when none does, the core registers its default (so it is always there). */
+  readonly defaulted?: boolean;
   readonly doc: string;
 }
 
@@ -43,11 +48,11 @@ export const TOKEN_CATALOG: readonly TokenInfo[] = [
   { token: RESOLVER, slot: "resolver", cardinality: "one", core: false, doc: "remote domain -> ordered connect targets (RFC 6120 §3.2, XEP-0368)" },
   { token: CONNECTOR, slot: "connector", cardinality: "one", core: false, doc: "connect targets -> socket, one attempt after another, each with a timeout" },
   { token: TLS_PROVIDER, slot: "tls", cardinality: "one", core: false, doc: "STARTTLS / direct TLS both ways, certificates, SNI, peer verification" },
-  { token: DIALBACK, slot: "dialback", cardinality: "one", core: false, doc: "XEP-0220 dialback keys (XEP-0185)" },
   { token: POLICY, slot: "policy", cardinality: "many", core: false, doc: "may this remote domain talk to this local domain? first verdict wins" },
   { token: STREAM_PARSER_FACTORY, slot: "stream", cardinality: "one", core: false, doc: "restricted-XML stream parser with size and depth limits" },
   { token: AUTHENTICATOR, slot: "authenticators", cardinality: "many", core: false, doc: "stream authentication methods (SASL EXTERNAL, dialback), tried in order" },
   { token: LOCAL_DELIVERY, slot: "local_delivery", cardinality: "many", core: false, doc: "where stanzas for local domains go (echo, components, host services, API)" },
+  { token: SESSION_SETTINGS, cardinality: "one", core: false, defaulted: true, doc: "outbound session queue, idle, negotiation and retry settings: from the connector plugin's table, else the core's defaults" },
   { token: SERVICE, cardinality: "many", core: false, doc: "things with a start/stop lifecycle (listeners of plugins, file watchers)" },
   { token: LOGGER, cardinality: "one", core: true, doc: "pino logger of this server instance" },
   { token: CLOCK, cardinality: "one", core: true, doc: "time source and RxJS scheduler (virtual in tests)" },
@@ -57,7 +62,7 @@ export const TOKEN_CATALOG: readonly TokenInfo[] = [
   { token: POLICY_CHAIN, cardinality: "one", core: true, doc: "runs the policy plugins, then s2s.default_policy; fail closed" },
   { token: OUTBOUND_SESSIONS, cardinality: "one", core: true, doc: "one outbound session per (local, remote) pair; queue, connect, retry" },
   { token: CLUSTER, cardinality: "one", core: true, doc: "cluster mode ([cluster], docs/cluster.md): routes and outbound pairs shared with other nodes; absent on a single node" },
-  { token: LATE, cardinality: "one", core: true, doc: "resolve a token at use time (breaks the core's dependency cycles)" },
+  { token: TRAFFIC, cardinality: "one", core: true, doc: "stanza counters in and out (metrics, admin status)" },
 ];
 
 export function tokenName(token: InjectionToken<unknown>): string {

@@ -20,34 +20,12 @@ export interface Connection {
   readonly tls?: SecureChannel;
 }
 
-/** Session settings owned by the connector plugin (its `[plugins.<name>]` options and `[s2s]` keys). */
-export interface SessionSettings {
-  /** Stanzas held per (local, remote) pair while it is not established; overflow bounces `resource-constraint`. */
-  readonly queueLimit: number;
-  /** An established outbound stream with nothing sent for this long is closed. Infinity: never. */
-  readonly idleTimeoutMs: number;
-  /** From TCP connect to an authenticated stream; beyond it the attempt fails (`remote-server-timeout`). */
-  readonly negotiationTimeoutMs: number;
-  /** First delay before retrying a pair whose targets all failed; doubles up to maxRetryDelayMs. */
-  readonly initialRetryDelayMs: number;
-  /** `s2s.max_retry_delay`, in ms. */
-  readonly maxRetryDelayMs: number;
-  /** While a pair waits to retry, new stanzas are held this long and then bounced `remote-server-not-found`. */
-  readonly holdWindowMs: number;
-  /**
-   * Outbound (local, remote) sessions kept at once; idle ones are evicted first (least recently
-   * used). Optional so connectors written before it keep compiling: absent means DEFAULT_MAX_SESSIONS.
-   */
-  readonly maxSessions?: number;
-}
-
-/** Outbound sessions kept at once when the connector does not say (`[plugins.tcp] max_sessions` default). */
-export const DEFAULT_MAX_SESSIONS = 10_000;
-
-/** The Connector slot: tries targets in order, each attempt bounded by `outgoing.connection_timeout`. */
+/**
+ * The Connector slot: tries targets in order, each attempt bounded by `outgoing.connection_timeout`.
+ * Only that: queueing, idling and retrying belong to the core's sessions (core/session/session-settings.ts).
+ */
 export interface Connector {
   connect(request: ConnectRequest): Promise<Connection>;
-  readonly sessionSettings: SessionSettings;
 }
 
 export const CONNECTOR: InjectionToken<Connector> = Symbol.for("xmpp-s2s.Connector");

@@ -25,7 +25,6 @@ export const DEFAULT_SLOTS: Readonly<Record<SlotName, string | readonly string[]
   resolver: "dns",
   connector: "tcp",
   tls: "node_tls",
-  dialback: "dialback",
   policy: ["host_policy"],
   authenticators: ["sasl_external", "dialback"],
   local_delivery: ["components", "echo", "host_services"],

@@ -25,6 +25,8 @@ interface Provision {
   readonly plugin: string;
   readonly token: InjectionToken<unknown>;
   readonly provider: Provider<unknown>;
+  /** What the plugin may resolve (style.md §1: a declaration says what it needs; issue 16). */
+  readonly guard: ResolveGuard;
 }
 
 export interface LoadedPlugins {
@@ -68,8 +70,7 @@ async function resolvePlugins(config: S2sConfig, problems: string[]): Promise<Re
   const tables = new Map<string, Readonly<Record<string, unknown>>>();
 
   for (const [key, value] of Object.entries(section)) {
-    // `dialback` is both a slot and a plugin: a string is the slot's choice, a table the plugin's.
-    if ((SLOT_NAMES as string[]).includes(key) && !isTable(value)) continue;
+    if ((SLOT_NAMES as string[]).includes(key)) continue;
     if (isTable(value)) {
       tables.set(key, value);
       continue;
@@ -80,7 +81,7 @@ async function resolvePlugins(config: S2sConfig, problems: string[]): Promise<Re
 
   for (const slot of SLOT_NAMES) {
     const info = slotInfo(slot);
-    const raw = isTable(section[slot]) ? undefined : section[slot];
+    const raw = section[slot];
     if (raw === undefined) {
       const def = DEFAULT_SLOTS[slot];
       slotChoice.set(slot, { names: typeof def === "string" ? [def] : [...def], explicit: false });
@@ -198,8 +199,9 @@ export async function loadPlugins(container: DependencyContainer, config: S2sCon
   for (const entry of entries) {
     const declared = new Set(entry.declaration.provides);
     const made = new Set<InjectionToken<unknown>>();
+    const guard = resolveGuard(entry);
     await entry.declaration.register({
-      container,
+      container: guard.wrap(container),
       config,
       options: parsed.get(entry.name),
       logger: logger.child({ plugin: entry.name }),
@@ -208,8 +210,13 @@ export async function loadPlugins(container: DependencyContainer, config: S2sCon
           problems.push(`${entry.path}: plugin registered ${tokenName(token)} which its declaration does not list in provides (got ${tokenName(token)}, expected one of ${[...declared].map(tokenName).join(", ") || "nothing"})`);
           return;
         }
+        const undeclared = "useClass" in provider ? guard.undeclaredIn(injectionTokensOf(provider.useClass)) : undefined;
+        if (undeclared !== undefined) {
+          problems.push(guard.problem(undeclared));
+          return;
+        }
         made.add(token);
-        provisions.push({ plugin: entry.name, token, provider: provider as Provider<unknown> });
+        provisions.push({ plugin: entry.name, token, provider: provider as Provider<unknown>, guard });
       },
     });
     for (const token of declared) {
@@ -226,13 +233,13 @@ export async function loadPlugins(container: DependencyContainer, config: S2sCon
       ? slotChoice.get(info.slot)!.names.flatMap((n) => ofToken.filter((p) => p.plugin === n))
       : ofToken;
     for (const p of ordered) {
-      registerProvider(container, p.token, p.provider);
+      registerProvider(container, p);
       if (info.slot) slots[info.slot].push(p.plugin);
     }
   }
   // Tokens outside the catalog (a plugin's own extension points) are registered as they came.
   const known = new Set(TOKEN_CATALOG.map((t) => t.token));
-  for (const p of provisions) if (!known.has(p.token)) registerProvider(container, p.token, p.provider);
+  for (const p of provisions) if (!known.has(p.token)) registerProvider(container, p);
 
   return { names: entries.map((e) => e.name), slots, warnings };
 }
@@ -241,14 +248,67 @@ function slotInfo(slot: SlotName): TokenInfo {
   return TOKEN_CATALOG.find((t) => t.slot === slot)!;
 }
 
-function registerProvider(container: DependencyContainer, token: InjectionToken<unknown>, provider: Provider<unknown>): void {
+function registerProvider(container: DependencyContainer, { token, provider, guard }: Provision): void {
   if ("useClass" in provider) container.register(token, { useClass: provider.useClass as never }, { lifecycle: Lifecycle.ContainerScoped });
   else if ("useFactory" in provider) {
-    // Factories run once per server: cache the instance like a container-scoped class.
+    // Factories run once per server: cache the instance like a container-scoped class. They get
+    // the server's container through the plugin's guard, so they resolve only what it declared.
     let made = false;
     let instance: unknown;
-    container.register(token, { useFactory: (c) => (made ? instance : ((made = true), (instance = provider.useFactory(c)))) });
+    container.register(token, { useFactory: (c) => (made ? instance : ((made = true), (instance = provider.useFactory(guard.wrap(c))))) });
   } else container.register(token, { useValue: provider.useValue });
+}
+
+/** Tokens every plugin may resolve without declaring them: those the core itself fills. */
+const CORE_TOKENS: ReadonlySet<InjectionToken<unknown>> = new Set(TOKEN_CATALOG.filter((t) => t.core).map((t) => t.token));
+
+interface ResolveGuard {
+  /** The container as this plugin sees it: resolving an undeclared token throws a ConfigError. */
+  wrap(container: DependencyContainer): DependencyContainer;
+  /** The first token of `tokens` the plugin may not resolve, if any. */
+  undeclaredIn(tokens: readonly InjectionToken<unknown>[]): InjectionToken<unknown> | undefined;
+  problem(token: InjectionToken<unknown>): string;
+}
+
+/**
+ * `requires` is enforced, not advisory (issue 16): a plugin resolves core tokens and the tokens
+ * it lists in `requires`, nothing else, whether through `ctx.container`, a factory's container
+ * or a class's `@inject` parameters (checked when it is provided, before anything is built).
+ */
+function resolveGuard(entry: PluginEntry): ResolveGuard {
+  const requires = entry.declaration.requires ?? [];
+  const allowed = new Set<InjectionToken<unknown>>([...CORE_TOKENS, ...requires]);
+  const problem = (token: InjectionToken<unknown>) =>
+    `${entry.path}: requires does not list ${tokenName(token)}, which the plugin resolves (got requires ${formatValue(requires.map(tokenName))}, expected every token the plugin resolves other than the core's: add ${tokenName(token)} to requires)`;
+  const check = (token: InjectionToken<unknown>) => {
+    if (!allowed.has(token)) throw new ConfigError([problem(token)]);
+  };
+  return {
+    problem,
+    undeclaredIn: (tokens) => tokens.find((t) => !allowed.has(t)),
+    wrap: (container) =>
+      new Proxy(container, {
+        get(target, prop) {
+          if (prop === "resolve" || prop === "resolveAll") {
+            return (token: InjectionToken<unknown>, ...rest: unknown[]) => {
+              check(token);
+              return (target[prop] as (t: InjectionToken<unknown>, ...r: unknown[]) => unknown)(token, ...rest);
+            };
+          }
+          const value: unknown = Reflect.get(target, prop, target);
+          return typeof value === "function" ? (value as (...a: unknown[]) => unknown).bind(target) : value;
+        },
+      }),
+  };
+}
+
+/**
+ * The tokens of a class's `@inject`/`@injectAll` constructor parameters, as tsyringe records them
+ * (metadata key "injectionTokens": parameter index -> token, or `{ token, multiple }` for injectAll).
+ */
+function injectionTokensOf(cls: unknown): InjectionToken<unknown>[] {
+  const recorded = (Reflect.getOwnMetadata("injectionTokens", cls as object) ?? {}) as Record<number, unknown>;
+  return Object.values(recorded).map((t) => (typeof t === "object" && t !== null && "token" in t ? (t as { token: InjectionToken<unknown> }).token : (t as InjectionToken<unknown>)));
 }
 
 /**
@@ -328,8 +388,7 @@ function checkSlots(
         if (choice.names.includes(name)) continue;
         // Default lists take other enabled providers at the end; an explicit list is the operator's order.
         if (!choice.explicit) choice.names.push(name);
-        // A plugin enabled for another slot (dialback fills `dialback`) may stay out of an explicit
-        // list: `authenticators = ["sasl_external"]` turns dialback authentication off.
+        // A plugin enabled for another slot may stay out of an explicit list of this one.
         else if (![...slotChoice].some(([other, c]) => other !== info.slot && c.names.includes(name))) {
           problems.push(`plugins.${info.slot}: enabled plugin "${name}" provides ${tokenName(info.token)} but is not listed (got ${formatValue(choice.names)}, expected it in the list, in order)`);
         }
@@ -337,7 +396,9 @@ function checkSlots(
     }
   }
   const provided = new Set(entries.flatMap((e) => e.declaration.provides));
-  for (const info of TOKEN_CATALOG) if (info.core) provided.add(info.token);
+  // Core tokens are always there; a many-slot may be empty (`authenticators = []`), which a plugin
+  // that requires it sees as an empty list, not as a missing requirement.
+  for (const info of TOKEN_CATALOG) if (info.core || info.defaulted || info.cardinality === "many") provided.add(info.token);
   for (const entry of entries) {
     for (const token of entry.declaration.requires ?? []) {
       if (!provided.has(token) && failed.size === 0) problems.push(`${entry.path}: missing requirement (got no provider for ${tokenName(token)}, expected an enabled plugin that provides it)`);

@@ -1,5 +1,4 @@
-import { inject, injectable } from "tsyringe";
-import { LATE, type Late } from "../late.js";
+import { inject, injectAll, injectable } from "tsyringe";
 import { withTimeout } from "../time/with-timeout.js";
 import { comparableDomain } from "../router/stanza.js";
 import type { S2sConfig } from "../config/types.js";
@@ -19,19 +18,23 @@ export const POLICY_TIMEOUT_MS = 5000;
  */
 @injectable()
 export class OrderedPolicyChain implements PolicyChain {
+  #policies: Policy[];
+  #defaultPolicy: PolicyVerdict;
+
   constructor(
-    @inject(CONFIG) private readonly config: S2sConfig,
-    @inject(LATE) private readonly late: Late,
+    @inject(CONFIG) config: S2sConfig,
+    /** In `[plugins] policy` order; none when the operator enabled none (then only the default decides). */
+    @injectAll(POLICY, { isOptional: true }) policies: Policy[],
     @inject(EVENTS) private readonly events: EventBus,
     @inject(LOGGER) private readonly logger: Logger,
-  ) {}
-
-  #policies?: Policy[];
-  #defaultPolicy?: PolicyVerdict;
+  ) {
+    this.#policies = policies;
+    this.#defaultPolicy = config.s2s.defaultPolicy;
+  }
 
   /** Reload: the new policy plugins and default take effect for every later decision. */
   replace(policies: Policy[], defaultPolicy: PolicyVerdict): Policy[] {
-    const old = this.#policies ?? [];
+    const old = this.#policies;
     this.#policies = policies;
     this.#defaultPolicy = defaultPolicy;
     return old;
@@ -40,7 +43,7 @@ export class OrderedPolicyChain implements PolicyChain {
   /** Shutdown: release the current policies' watchers and timers. */
   async close(): Promise<void> {
     // One policy failing to let go of its watchers must not keep the others' open: log it, go on.
-    for (const p of this.#policies ?? []) {
+    for (const p of this.#policies) {
       await Promise.resolve(p.close?.()).catch((err: unknown) => this.logger.warn({ what: "policy_close_failed", policy: p.name, err }, "policy close failed"));
     }
   }
@@ -48,7 +51,7 @@ export class OrderedPolicyChain implements PolicyChain {
   async decide(input: PolicyRequest): Promise<PolicyVerdict> {
     // host_policy matches the exact lower-cased domain after IDNA, as MongooseIM does; normalise once for every policy.
     const request: PolicyRequest = { ...input, remoteDomain: comparableDomain(input.remoteDomain), localDomain: comparableDomain(input.localDomain) };
-    for (const policy of (this.#policies ??= this.late.all(POLICY))) {
+    for (const policy of this.#policies) {
       let verdict: PolicyVerdict | undefined;
       try {
         verdict = await withTimeout(Promise.resolve(policy.decide(request)), POLICY_TIMEOUT_MS, () => new Error(`no answer within ${POLICY_TIMEOUT_MS} ms`));
@@ -61,7 +64,7 @@ export class OrderedPolicyChain implements PolicyChain {
       }
       if (verdict !== undefined) return this.#decided(request, verdict, policy.name);
     }
-    return this.#decided(request, this.#defaultPolicy ?? this.config.s2s.defaultPolicy, "default_policy");
+    return this.#decided(request, this.#defaultPolicy, "default_policy");
   }
 
   #decided(request: PolicyRequest, verdict: PolicyVerdict, decidedBy: string): PolicyVerdict {

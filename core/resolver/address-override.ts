@@ -1,6 +1,7 @@
 import { isIP } from "node:net";
 import type { S2sSectionConfig } from "../config/types.js";
-import type { ConnectTarget } from "./resolver.js";
+import { comparableDomain } from "../router/stanza.js";
+import type { ConnectTarget, Resolver } from "./resolver.js";
 
 /**
  * `s2s.address`: an entry for the domain wins and skips DNS (MongooseIM semantics); the port
@@ -11,4 +12,21 @@ export function addressOverride(s2s: S2sSectionConfig, domain: string): ConnectT
   if (!entry) return undefined;
   const family = isIP(entry.ipAddress);
   return [{ host: entry.ipAddress, port: entry.port ?? s2s.outgoing.port, directTls: entry.tls, family: family === 6 ? 6 : 4, via: domain }];
+}
+
+/**
+ * The Resolver slot behind `s2s.address`, which the core applies once, before any resolver
+ * (so no resolver plugin has to re-apply it). The domain is matched as the entries are
+ * written: lower case, IDNA ASCII, without a trailing dot; a listed domain never reaches the
+ * resolver (no DNS query).
+ */
+export function withAddressOverride(s2s: S2sSectionConfig, resolver: Resolver): Resolver {
+  if (s2s.address.length === 0) return resolver;
+  return {
+    resolve(domain, signal) {
+      const name = comparableDomain(domain).replace(/\.$/, "");
+      const override = addressOverride(s2s, name) ?? addressOverride(s2s, domain);
+      return override ? Promise.resolve(override) : resolver.resolve(domain, signal);
+    },
+  };
 }

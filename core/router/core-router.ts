@@ -1,11 +1,10 @@
 import { inject, injectable } from "tsyringe";
-import { CLUSTER, type Cluster } from "../cluster/cluster.js";
+import type { Cluster } from "../cluster/cluster.js";
 import type { S2sConfig } from "../config/types.js";
-import { LOCAL_DELIVERY, type LocalDelivery } from "../delivery/local-delivery.js";
+import type { LocalDelivery } from "../delivery/local-delivery.js";
 import { EVENTS, type EventBus } from "../events/events.js";
-import { LATE, type Late } from "../late.js";
 import { LOGGER, type Logger } from "../logging/logger.js";
-import { OUTBOUND_SESSIONS, type OutboundSessions } from "../session/outbound-sessions.js";
+import type { OutboundSessions } from "../session/outbound-sessions.js";
 import { CONFIG } from "../tokens.js";
 import type { XmlElement } from "../xml/element.js";
 import type { Router, StanzaErrorType } from "./router.js";
@@ -16,49 +15,53 @@ import { domainOf, isBounceable, makeErrorReply, STANZA_NAMES } from "./stanza.j
  * delivery (components) stays here; anything else goes to the outbound session of
  * (sender's domain, recipient's domain). Every undeliverable stanza is bounced, never dropped.
  */
+/**
+ * What the router sends to and delivers through. They need the router themselves (echo answers
+ * through it, outbound sessions bounce through it), so they cannot be constructor parameters: the
+ * composition (core/server/compose.ts) builds the router first and wires these in once they exist.
+ */
+export interface RouterWiring {
+  /** The `[plugins] local_delivery` chain, in order (a cluster backend last). */
+  readonly deliveries: readonly LocalDelivery[];
+  readonly outbound: OutboundSessions;
+  /** Cluster mode (docs/cluster.md): outbound pairs go through the pair's owner node. */
+  readonly cluster?: Cluster;
+  /** Embedding API tap (`stanzas$`): takes what no delivery plugin took, when someone listens. */
+  readonly unserved?: (stanza: XmlElement) => boolean;
+}
+
 @injectable()
 export class CoreRouter implements Router {
   readonly #hosts: ReadonlySet<string>;
-  #deliveries?: LocalDelivery[];
-  #sessions?: OutboundSessions;
-  /** Undefined until first use; null on a single node (no `[cluster]`: never looked up). */
-  #cluster?: Cluster | null;
-  /** Embedding API tap (`stanzas$`): takes what no delivery plugin took, when someone listens. */
-  fallback?: (stanza: XmlElement) => boolean;
+  #wiring?: RouterWiring;
 
   constructor(
     @inject(CONFIG) config: S2sConfig,
     @inject(LOGGER) private readonly logger: Logger,
     @inject(EVENTS) private readonly events: EventBus,
-    @inject(LATE) private readonly late: Late,
   ) {
     this.#hosts = new Set(config.general.hosts);
-    if (!config.cluster) this.#cluster = null;
   }
 
-  get #localDeliveries(): LocalDelivery[] {
-    return (this.#deliveries ??= this.late.all(LOCAL_DELIVERY));
+  /** Second phase of the composition (see RouterWiring); called again when a cluster joins. */
+  wire(wiring: RouterWiring): void {
+    this.#wiring = wiring;
   }
 
-  get #outbound(): OutboundSessions {
-    return (this.#sessions ??= this.late.get(OUTBOUND_SESSIONS));
-  }
-
-  /** Cluster seam (docs/cluster.md): null on a single node. */
-  get #clusterOrNull(): Cluster | null {
-    if (this.#cluster === undefined) this.#cluster = this.late.all(CLUSTER)[0] ?? null;
-    return this.#cluster;
+  get #wired(): RouterWiring {
+    if (!this.#wiring) throw new Error("router used before the server's composition wired it (core/server/compose.ts)");
+    return this.#wiring;
   }
 
   /** Out over S2S: through the cluster (the pair's owner node) when there is one. */
   #sendOutbound(local: string, remote: string, stanza: XmlElement): Promise<void> | undefined {
-    const cluster = this.#clusterOrNull;
-    return cluster ? cluster.sendOutbound(local, remote, stanza) : this.#outbound.send(local, remote, stanza);
+    const { cluster, outbound } = this.#wired;
+    return cluster ? cluster.sendOutbound(local, remote, stanza) : outbound.send(local, remote, stanza);
   }
 
   isLocalDomain(domain: string): boolean {
     if (this.#hosts.has(domain)) return true;
-    for (const d of this.#localDeliveries) if (d.servesDomain?.(domain)) return true;
+    for (const d of this.#wired.deliveries) if (d.servesDomain?.(domain)) return true;
     return false;
   }
 
@@ -83,7 +86,8 @@ export class CoreRouter implements Router {
   }
 
   deliverLocal(stanza: XmlElement): Promise<void> | undefined {
-    for (const delivery of this.#localDeliveries) {
+    const { deliveries, unserved } = this.#wired;
+    for (const delivery of deliveries) {
       try {
         if (delivery.deliver(stanza)) return delivery.backpressure?.();
       } catch (err) {
@@ -92,7 +96,7 @@ export class CoreRouter implements Router {
         return undefined;
       }
     }
-    if (this.fallback?.(stanza)) return undefined;
+    if (unserved?.(stanza)) return undefined;
     // RFC 6120 §8.3.3.19 / §10.5: nobody serves this address.
     this.bounce(stanza, "service-unavailable", "cancel");
     return undefined;

@@ -1,17 +1,7 @@
-import { container as rootContainer, type DependencyContainer, type InjectionToken } from "tsyringe";
-import { CLOCK } from "../clock/clock.js";
 import type { S2sConfig } from "../config/types.js";
 import { EVENTS, type EventBus } from "../events/events.js";
-import { LATE, type Late } from "../late.js";
 import { LOGGER } from "../logging/logger.js";
-import { loadPlugins } from "../plugins/loader.js";
-import { POLICY, type Policy } from "../policy/policy.js";
-import { POLICY_CHAIN } from "../policy/chain.js";
-import type { OrderedPolicyChain } from "../policy/policy-chain.js";
-import { OUTBOUND_SESSIONS } from "../session/outbound-sessions.js";
-import { TLS_PROVIDER } from "../tls/tls.js";
-import { CONFIG } from "../tokens.js";
-import type { S2sListeners } from "./s2s-listeners.js";
+import type { CoreComposition, PluginComposition } from "./compose.js";
 
 /** What a reload changed, and what it could not change without a restart. */
 export interface ReloadReport {
@@ -27,30 +17,20 @@ const LIVE_S2S_KEYS = new Set(["defaultPolicy", "hostPolicy"]);
 
 /**
  * Apply a new, already validated config to a running server. Plugins are loaded for the new
- * config in a scratch container first, so any plugin problem throws (ConfigError) before anything
- * changes: the running config stays. Then the policy chain is swapped and every established
- * session is judged again; those now denied are closed with `policy-violation`.
+ * config first, by the server's own composition (`composePlugins`: a scratch child of the same
+ * parent container as the running server), so any plugin problem throws (ConfigError) before
+ * anything changes: the running config stays. Then the policy chain is swapped and every
+ * established session is judged again; those now denied are closed with `policy-violation`.
  */
-export async function applyReload(live: DependencyContainer, current: S2sConfig, next: S2sConfig, listeners: S2sListeners): Promise<ReloadReport> {
-  const logger = live.resolve(LOGGER);
-  const scratch = rootContainer.createChildContainer();
-  const late: Late = {
-    get: <T>(token: InjectionToken<T>) => scratch.resolve(token),
-    all: <T>(token: InjectionToken<T>) => (scratch.isRegistered(token, true) ? scratch.resolveAll(token) : []),
-  };
-  scratch.register(CONFIG, { useValue: next });
-  scratch.register(LOGGER, { useValue: logger });
-  scratch.register(CLOCK, { useValue: live.resolve(CLOCK) });
-  scratch.register(EVENTS, { useValue: live.resolve(EVENTS) });
-  scratch.register(LATE, { useValue: late });
-  await loadPlugins(scratch, next, logger);
-  const policies: Policy[] = late.all(POLICY);
+export async function applyReload(live: CoreComposition, current: S2sConfig, next: S2sConfig, composePlugins: (config: S2sConfig) => Promise<PluginComposition>): Promise<ReloadReport> {
+  const logger = live.container.resolve(LOGGER);
+  const { policies } = await composePlugins(next);
 
-  const chain = live.resolve(POLICY_CHAIN) as OrderedPolicyChain;
-  const old = chain.replace(policies, next.s2s.defaultPolicy);
+  const chain = live.policyChain;
+  const old = chain.replace([...policies], next.s2s.defaultPolicy);
   for (const p of old) await Promise.resolve(p.close?.()).catch((err: unknown) => logger.warn({ what: "policy_close_failed", policy: p.name, err }));
 
-  const tls = live.resolve(TLS_PROVIDER);
+  const tls = live.tls;
   let certificatesReloaded = false;
   if (tls.reload) {
     await tls.reload();
@@ -62,7 +42,7 @@ export async function applyReload(live: DependencyContainer, current: S2sConfig,
 
   // Judge established sessions again: a pair that is now denied loses its stream.
   let closedInbound = 0;
-  for (const stream of [...listeners.streams]) {
+  for (const stream of [...live.listeners.streams]) {
     for (const { remote, local } of stream.pairs) {
       if ((await chain.decide({ localDomain: local, remoteDomain: remote, direction: "inbound", via: "reload" })) === "deny") {
         stream.fail("policy-violation", `'${remote}' is no longer allowed to federate with '${local}'`);
@@ -71,9 +51,9 @@ export async function applyReload(live: DependencyContainer, current: S2sConfig,
       }
     }
   }
-  await live.resolve(OUTBOUND_SESSIONS).closeWhere(async (local, remote) => (await chain.decide({ localDomain: local, remoteDomain: remote, direction: "outbound", via: "reload" })) === "deny", "policy-violation");
+  await live.outbound.closeWhere(async (local, remote) => (await chain.decide({ localDomain: local, remoteDomain: remote, direction: "outbound", via: "reload" })) === "deny", "policy-violation");
 
-  const events: EventBus = live.resolve(EVENTS);
+  const events: EventBus = live.container.resolve(EVENTS);
   events.emit({ type: "config_reloaded" });
   logger.info({ what: "config_reloaded", policies: policies.map((p) => p.name), certificatesReloaded, closedInbound });
   return { policiesReplaced: policies.length, certificatesReloaded, needsRestart, closedInbound };

@@ -1,8 +1,19 @@
 import { createServer, type Server, type Socket } from "node:net";
-import { inject, injectable } from "tsyringe";
+import { inject, injectAll, injectable } from "tsyringe";
 import type { S2sListenerConfig } from "../config/types.js";
-import { StreamDeps } from "../session/deps.js";
-import { InboundS2sStream } from "../session/inbound-stream.js";
+import { InboundS2sStream, type InboundStreamNeeds } from "../session/inbound-stream.js";
+import { AUTHENTICATOR, type Authenticator } from "../auth/authenticator.js";
+import type { S2sConfig } from "../config/types.js";
+import { EVENTS, type EventBus } from "../events/events.js";
+import { CLOCK, type Clock } from "../clock/clock.js";
+import { LOGGER, type Logger } from "../logging/logger.js";
+import type { TrafficCounters } from "../metrics/traffic.js";
+import { POLICY_CHAIN, type PolicyChain } from "../policy/chain.js";
+import { ROUTER, type Router } from "../router/router.js";
+import { OUTBOUND_SESSIONS, type OutboundSessions } from "../session/outbound-sessions.js";
+import { STREAM_PARSER_FACTORY, type StreamParserFactory } from "../stream/parser.js";
+import { TLS_PROVIDER, type TlsProvider } from "../tls/tls.js";
+import { CONFIG, TRAFFIC } from "../tokens.js";
 import { BurstLog } from "../limits/burst-log.js";
 import { NS, escapeText } from "../xml/element.js";
 import { CLOSE_GRACE_MS } from "../stream/xml-stream.js";
@@ -15,8 +26,25 @@ export class S2sListeners {
   readonly #streams = new Set<InboundS2sStream>();
   readonly #refusals: BurstLog;
 
-  constructor(@inject(StreamDeps) private readonly deps: StreamDeps) {
-    this.#refusals = new BurstLog(deps.logger, "inbound_connection_refused");
+  /** What each inbound stream uses. */
+  readonly #needs: InboundStreamNeeds;
+
+  constructor(
+    @inject(CONFIG) private readonly config: S2sConfig,
+    @inject(LOGGER) private readonly logger: Logger,
+    @inject(EVENTS) private readonly events: EventBus,
+    @inject(CLOCK) private readonly clock: Clock,
+    @inject(TRAFFIC) traffic: TrafficCounters,
+    @inject(STREAM_PARSER_FACTORY) parserFactory: StreamParserFactory,
+    @inject(TLS_PROVIDER) private readonly tls: TlsProvider,
+    @inject(POLICY_CHAIN) policy: PolicyChain,
+    @inject(ROUTER) router: Router,
+    @inject(OUTBOUND_SESSIONS) sessions: OutboundSessions,
+    /** In `[plugins] authenticators` order; none when the operator enabled none. */
+    @injectAll(AUTHENTICATOR, { isOptional: true }) authenticators: Authenticator[],
+  ) {
+    this.#needs = { logger, events, clock, traffic, parserFactory, tls, policy, router, sessions, authenticators };
+    this.#refusals = new BurstLog(logger, "inbound_connection_refused");
   }
 
   get streams(): ReadonlySet<InboundS2sStream> {
@@ -32,7 +60,7 @@ export class S2sListeners {
   }
 
   async start(): Promise<void> {
-    for (const listener of this.deps.config.listen.s2s) {
+    for (const listener of this.config.listen.s2s) {
       const admission = new ConnectionAdmission(listener.maxConnections, listener.maxConnectionsPerIp);
       const server = createServer({ noDelay: true }, (socket) => this.#admit(socket, listener, admission));
       await new Promise<void>((resolve, reject) => {
@@ -42,12 +70,12 @@ export class S2sListeners {
           resolve();
         });
       });
-      server.on("error", (err) => this.deps.logger.error({ what: "listener_error", err }, "S2S listener error"));
+      server.on("error", (err) => this.logger.error({ what: "listener_error", err }, "S2S listener error"));
       this.#servers.push(server);
       const a = server.address();
       const port = typeof a === "object" && a ? a.port : listener.port;
-      this.deps.logger.info({ what: "listening", kind: "s2s", address: listener.ipAddress, port, directTls: listener.directTls });
-      this.deps.events.emit({ type: "listening", kind: "s2s", address: listener.ipAddress, port });
+      this.logger.info({ what: "listening", kind: "s2s", address: listener.ipAddress, port, directTls: listener.directTls });
+      this.events.emit({ type: "listening", kind: "s2s", address: listener.ipAddress, port });
     }
   }
 
@@ -69,7 +97,7 @@ export class S2sListeners {
     }
     socket.on("error", () => {});
     this.#refusals.hit({ address: ip, condition: verdict.condition, text: verdict.text });
-    this.deps.events.emit({ type: "inbound_connection_refused", address: ip, condition: verdict.condition });
+    this.events.emit({ type: "inbound_connection_refused", address: ip, condition: verdict.condition });
     if (listener.directTls) {
       // No TLS handshake is spent on a connection over the limit: there is no stream to carry an error.
       socket.destroy();
@@ -80,7 +108,7 @@ export class S2sListeners {
       `<?xml version='1.0'?><stream:stream xmlns='${NS.SERVER}' xmlns:stream='${NS.STREAM}' version='1.0'>` +
         `<stream:error><${verdict.condition} xmlns='${NS.STREAM_ERRORS}'/><text xmlns='${NS.STREAM_ERRORS}' xml:lang='en'>${escapeText(verdict.text)}</text></stream:error></stream:stream>`,
     );
-    this.deps.clock.timer(CLOSE_GRACE_MS, () => socket.destroy(), { unref: true });
+    this.clock.timer(CLOSE_GRACE_MS, () => socket.destroy(), { unref: true });
   }
 
   async #accept(socket: Socket, listener: S2sListenerConfig): Promise<void> {
@@ -90,18 +118,18 @@ export class S2sListeners {
     if (listener.directTls) {
       // XEP-0368: TLS from the first byte; SNI picks the certificate.
       try {
-        tls = await this.deps.tls.acceptInbound(socket);
+        tls = await this.tls.acceptInbound(socket);
       } catch (err) {
-        this.deps.logger.info({ what: "inbound_tls_failed", address, reason: (err as Error).message });
-        this.deps.events.emit({ type: "tls_failed", direction: "inbound", local: "", remote: "", reason: (err as Error).message });
+        this.logger.info({ what: "inbound_tls_failed", address, reason: (err as Error).message });
+        this.events.emit({ type: "tls_failed", direction: "inbound", local: "", remote: "", reason: (err as Error).message });
         socket.destroy();
         return;
       }
     }
-    const stream = new InboundS2sStream(tls?.socket ?? socket, listener, this.deps, (s) => this.#streams.delete(s), tls);
+    const stream = new InboundS2sStream(tls?.socket ?? socket, listener, this.#needs, (s) => this.#streams.delete(s), tls);
     this.#streams.add(stream);
     if (!stream.checkDirectTls()) return;
-    this.deps.logger.debug({ what: "inbound_accepted", streamId: stream.id, address });
-    this.deps.events.emit({ type: "inbound_accepted", streamId: stream.id, address });
+    this.logger.debug({ what: "inbound_accepted", streamId: stream.id, address });
+    this.events.emit({ type: "inbound_accepted", streamId: stream.id, address });
   }
 }

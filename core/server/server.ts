@@ -1,23 +1,13 @@
 import "reflect-metadata";
-import { container as rootContainer, Lifecycle, type DependencyContainer, type InjectionToken } from "tsyringe";
+import type { DependencyContainer } from "tsyringe";
+import { container as rootContainer } from "tsyringe";
 import type { Observable } from "rxjs";
-import { CLOCK, systemClock, type Clock } from "../clock/clock.js";
+import { systemClock, type Clock } from "../clock/clock.js";
 import type { S2sConfig } from "../config/types.js";
-import { SERVICE, type Service } from "../delivery/local-delivery.js";
-import { EVENTS, EventBus, type S2sEvent } from "../events/events.js";
-import { LATE, type Late } from "../late.js";
-import { createLogger, LOGGER, type Logger } from "../logging/logger.js";
-import { loadPlugins, type LoadedPlugins } from "../plugins/loader.js";
-import { POLICY_CHAIN } from "../policy/chain.js";
-import { OrderedPolicyChain } from "../policy/policy-chain.js";
-import { CoreRouter } from "../router/core-router.js";
-import { ROUTER } from "../router/router.js";
-import { StreamDeps } from "../session/deps.js";
-import { OutboundSessionManager } from "../session/outbound-session-manager.js";
-import { OUTBOUND_SESSIONS } from "../session/outbound-sessions.js";
-import { CONFIG } from "../tokens.js";
+import { EventBus, type S2sEvent } from "../events/events.js";
+import { createLogger, type Logger } from "../logging/logger.js";
+import type { LoadedPlugins } from "../plugins/loader.js";
 import type { XmlElement } from "../xml/element.js";
-import { S2sListeners } from "./s2s-listeners.js";
 import { StanzaTap } from "./events-tap.js";
 import { ensureConfig, type ConfigInput } from "./config-input.js";
 import { applyReload, type ReloadReport } from "./reload.js";
@@ -26,8 +16,7 @@ import { isConfigError } from "../errors.js";
 import type { Registry } from "prom-client";
 import { Operations } from "./operations.js";
 import { probeFederation, type ProbeReport } from "../probe/probe.js";
-import { TLS_PROVIDER } from "../tls/tls.js";
-import { startCluster, type ClusterHandle } from "../cluster/wire.js";
+import { compose, type CompositionBase, type CoreComposition } from "./compose.js";
 
 export interface CreateServerOptions {
   /** A pino logger; default: JSON lines on stdout at `logLevel`. */
@@ -35,7 +24,7 @@ export interface CreateServerOptions {
   readonly logLevel?: "fatal" | "error" | "warn" | "info" | "debug" | "trace" | "silent";
   /** Time source (virtual time in tests). */
   readonly clock?: Clock;
-  /** Parent container whose registrations this server inherits (default: tsyringe's root). */
+  /** Parent container whose registrations this server inherits (default: tsyringe's root); reload composes from it too. */
   readonly parent?: DependencyContainer;
   /** Open `[[listen.http]]` and `[admin]` (default true; `xmpp-s2s probe`'s temporary server does not). */
   readonly operations?: boolean;
@@ -90,26 +79,18 @@ export const DEFAULT_PROBE_TIMEOUT_MS = 45_000;
 
 export function createServer(input: ConfigInput, options: CreateServerOptions = {}): S2sServer {
   let config = ensureConfig(input);
-  const child = (options.parent ?? rootContainer).createChildContainer();
+  const parent = options.parent ?? rootContainer;
+  const child = parent.createChildContainer();
   const logger = options.logger ?? createLogger(options.logLevel ?? "info");
+  const clock = options.clock ?? systemClock;
   const events = new EventBus();
   const tap = new StanzaTap();
-  const late: Late = {
-    get: <T>(token: InjectionToken<T>) => child.resolve(token),
-    all: <T>(token: InjectionToken<T>) => (child.isRegistered(token, true) ? child.resolveAll(token) : []),
-  };
-  child.register(CONFIG, { useValue: config });
-  child.register(LOGGER, { useValue: logger });
-  child.register(CLOCK, { useValue: options.clock ?? systemClock });
-  child.register(EVENTS, { useValue: events });
-  child.register(LATE, { useValue: late });
+  /** What every composition of this server starts from (start, and reload's scratch copy). */
+  const base = (next: S2sConfig): Omit<CompositionBase, "into"> => ({ config: next, logger, clock, events, parent });
 
-  let plugins: LoadedPlugins | undefined;
+  let core: CoreComposition | undefined;
   let started = false;
-  let services: Service[] = [];
-  let listeners: S2sListeners | undefined;
   let operations: Operations | undefined;
-  let cluster: ClusterHandle | undefined;
 
   const server: S2sServer = {
     get config() {
@@ -119,7 +100,7 @@ export function createServer(input: ConfigInput, options: CreateServerOptions = 
     events$: events.events$,
     stanzas$: tap.stanzas$,
     get plugins() {
-      return plugins;
+      return core?.plugins;
     },
     get metrics() {
       return operations?.metrics?.registry;
@@ -127,71 +108,63 @@ export function createServer(input: ConfigInput, options: CreateServerOptions = 
     async start() {
       if (started) return;
       started = true;
-      plugins = await loadPlugins(child, config, logger);
-      const scoped = { lifecycle: Lifecycle.ContainerScoped } as const;
-      child.register(POLICY_CHAIN, { useClass: OrderedPolicyChain }, scoped);
-      child.register(ROUTER, { useClass: CoreRouter }, scoped);
-      child.register(StreamDeps, { useClass: StreamDeps }, scoped);
-      child.register(OUTBOUND_SESSIONS, { useClass: OutboundSessionManager }, scoped);
-      child.register(S2sListeners, { useClass: S2sListeners }, scoped);
-      (child.resolve(ROUTER) as CoreRouter).fallback = (stanza) => tap.offer(stanza);
       try {
-        cluster = await startCluster(child, config, tap);
+        core = await compose({ ...base(config), into: child }, "server", { unserved: (stanza) => tap.offer(stanza), embedder: tap });
       } catch (err) {
         started = false;
         throw err;
       }
-      services = late.all(SERVICE);
-      listeners = child.resolve(S2sListeners);
       // Metrics subscribe to events$ before any listener opens; the admin socket opens last.
-      operations = new Operations(options.operations === false ? { ...config, listen: { ...config.listen, http: [] }, admin: undefined } : config, child, logger, (options.clock ?? systemClock).now(), (domain, from) => this.probe(domain, from));
+      operations = new Operations(options.operations === false ? { ...config, listen: { ...config.listen, http: [] }, admin: undefined } : config, core, clock, logger, clock.now(), (domain, from) => this.probe(domain, from));
       try {
-        for (const service of services) await service.start();
-        await listeners.start();
+        for (const service of core.services) await service.start();
+        await core.listeners.start();
         await operations.start();
       } catch (err) {
         await this.stop();
         throw err;
       }
-      logger.info({ what: "started", hosts: config.general.hosts, plugins: plugins.names });
+      logger.info({ what: "started", hosts: config.general.hosts, plugins: core.plugins.names });
     },
     async stop() {
       if (!started) return;
       started = false;
       // RFC 6120 §4.9.3.17: system-shutdown tells peers this is deliberate.
       await operations?.stop();
-      await listeners?.stop("system-shutdown");
-      // Outbound sessions before services: their queued stanzas bounce to local senders (components)
-      // that are still connected to receive the errors.
-      if (child.isRegistered(OUTBOUND_SESSIONS, false)) await child.resolve(OUTBOUND_SESSIONS).stop("system-shutdown");
-      for (const service of [...services].reverse()) await service.stop("system-shutdown").catch((err: unknown) => logger.error({ what: "service_stop_failed", service: service.name, err }));
-      if (child.isRegistered(POLICY_CHAIN, false)) await (child.resolve(POLICY_CHAIN) as OrderedPolicyChain).close();
-      await cluster?.stop();
+      if (core) {
+        await core.listeners.stop("system-shutdown");
+        // Outbound sessions before services: their queued stanzas bounce to local senders (components)
+        // that are still connected to receive the errors.
+        await core.outbound.stop("system-shutdown");
+        for (const service of [...core.services].reverse()) await service.stop("system-shutdown").catch((err: unknown) => logger.error({ what: "service_stop_failed", service: service.name, err }));
+        await core.policyChain.close();
+        await core.cluster?.stop();
+      }
       logger.info({ what: "stopped" });
       tap.complete();
       events.complete();
     },
     send(stanza: XmlElement) {
-      if (!started) throw new Error("server not started");
-      child.resolve(ROUTER).route(stanza);
+      if (!started || !core) throw new Error("server not started");
+      core.router.route(stanza);
     },
     s2sAddresses() {
-      return listeners?.addresses() ?? [];
+      return core?.listeners.addresses() ?? [];
     },
     httpAddresses() {
       return operations?.httpAddresses() ?? [];
     },
     probe(domain: string, from = config.general.hosts[0]!, timeoutMs = DEFAULT_PROBE_TIMEOUT_MS) {
-      if (!started) return Promise.reject(new Error("server not started"));
-      const router = child.resolve(ROUTER);
+      if (!started || !core) return Promise.reject(new Error("server not started"));
+      const { router, outbound } = core;
       return probeFederation(
         {
           config,
           events$: events.events$,
           stanzas$: tap.stanzas$,
           send: (stanza) => router.route(stanza),
-          outbound: child.resolve(OUTBOUND_SESSIONS),
-          tls: child.resolve(TLS_PROVIDER),
+          outbound,
+          tls: core.tls,
           // While the probe listens, unserved local stanzas come to it: answer them as the router would,
           // unless the embedder listens too (then they are the embedder's).
           bounce: (stanza) => {
@@ -204,14 +177,15 @@ export function createServer(input: ConfigInput, options: CreateServerOptions = 
       );
     },
     async reload(next?: ConfigInput) {
-      if (!started || !listeners) throw new Error("server not started");
+      if (!started || !core) throw new Error("server not started");
       let nextConfig: S2sConfig;
       try {
         if (next !== undefined) nextConfig = ensureConfig(next);
         // Every problem of the file at once, its plugins' included (as check-config and start).
         else if (config.file) nextConfig = await loadConfigFileReportingAll(config.file);
         else throw new Error("reload(): no config file to read again; pass the new config");
-        const report = await applyReload(child, config, nextConfig, listeners);
+        // The new config's plugins are loaded by the same composition as start's, from the same parent.
+        const report = await applyReload(core, config, nextConfig, (c) => compose(base(c), "plugins"));
         config = nextConfig;
         return report;
       } catch (err) {

@@ -7,7 +7,7 @@ import { ERROR_CODES, S2sError } from "../errors.js";
 import { EventBus, type S2sEvent } from "../events/events.js";
 import { createLogger } from "../logging/logger.js";
 import { backoffDelay, retrySignals$, type BackoffOptions, type PairOutcome, type RetrySignal } from "./backoff.js";
-import type { StreamDeps } from "./deps.js";
+import type { OutboundSessionNeeds } from "./outbound-session.js";
 import type { OutboundSession } from "./outbound-session.js";
 import { RetryScheduler } from "./retry-scheduler.js";
 
@@ -116,7 +116,7 @@ describe("RetryScheduler (the pipeline wired to sessions) in virtual time", () =
       events,
       logger: createLogger("silent"),
       clock: { now: () => scheduler.now(), scheduler },
-    } as unknown as StreamDeps;
+    } as unknown as OutboundSessionNeeds;
     const retries: number[] = [];
     const retryScheduler = new RetryScheduler(deps, () => retries.push(scheduler.now()));
     const session: FakeSession = {

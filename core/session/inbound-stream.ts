@@ -2,18 +2,43 @@ import { randomBytes } from "node:crypto";
 import type { Socket } from "node:net";
 import type { S2sListenerConfig } from "../config/types.js";
 import type { StreamHeader } from "../stream/parser.js";
-import type { InboundStreamApi } from "../stream/streams.js";
+import type { AuthClaim, InboundAuthOutcome, InboundStreamApi } from "../stream/streams.js";
 import { XmlStream } from "../stream/xml-stream.js";
 import type { SecureChannel } from "../tls/tls.js";
 import { definedCondition, el, NS, type XmlElement } from "../xml/element.js";
 import { DEFAULT_MAX_DEPTH } from "../stream/parser.js";
 import { domainOf, STANZA_NAMES } from "../router/stanza.js";
-import type { StreamDeps } from "./deps.js";
+import type { Authenticator } from "../auth/authenticator.js";
+import type { EventBus } from "../events/events.js";
+import type { Logger } from "../logging/logger.js";
+import type { TrafficCounters } from "../metrics/traffic.js";
+import type { PolicyChain } from "../policy/chain.js";
+import type { Router } from "../router/router.js";
+import type { StreamParserFactory } from "../stream/parser.js";
+import type { TlsProvider } from "../tls/tls.js";
+import type { OutboundSessions } from "./outbound-sessions.js";
 import { checkStreamHeader } from "./header-checks.js";
 import { shaperFor } from "../shaper/token-bucket.js";
-import type { Timer } from "../clock/clock.js";
+import type { Clock, Timer } from "../clock/clock.js";
 
 type Phase = "header" | "open" | "closed";
+
+/** What an inbound stream uses, handed over by S2sListeners (which gets each by @inject). */
+export interface InboundStreamNeeds {
+  readonly logger: Logger;
+  readonly clock: Clock;
+  readonly events: EventBus;
+  readonly traffic: TrafficCounters;
+  readonly parserFactory: StreamParserFactory;
+  readonly tls: TlsProvider;
+  /** Run on every authentication, whatever the method (authenticate()). */
+  readonly policy: PolicyChain;
+  readonly router: Router;
+  /** Told when a remote authenticates, so a pair waiting to retry it delivers at once. */
+  readonly sessions: OutboundSessions;
+  /** `[plugins] authenticators`, in order; empty when the operator enabled none. */
+  readonly authenticators: readonly Authenticator[];
+}
 
 /**
  * The receiving side of an S2S stream (RFC 6120 §4, §5, §6; XEP-0220 receiving/authoritative roles
@@ -44,7 +69,7 @@ export class InboundS2sStream implements InboundStreamApi {
   constructor(
     socket: Socket,
     listener: S2sListenerConfig,
-    private readonly deps: StreamDeps,
+    private readonly deps: InboundStreamNeeds,
     private readonly onGone: (stream: InboundS2sStream) => void,
     tls?: SecureChannel,
   ) {
@@ -100,7 +125,29 @@ export class InboundS2sStream implements InboundStreamApi {
     return this.#authenticated.get(remoteDomain)?.has(localDomain) ?? false;
   }
 
-  async authorize(remoteDomain: string, localDomain: string, method: string): Promise<boolean> {
+  async authenticate(claim: AuthClaim, prove: () => boolean | Promise<boolean>): Promise<InboundAuthOutcome> {
+    const { remote, local, method } = claim;
+    if (!(await this.#admit(remote, local, method))) return "refused";
+    let proven: boolean;
+    try {
+      proven = (await prove()) === true;
+    } catch (err) {
+      // An authenticator's bug is ours to log, and never a reason to let the peer in.
+      this.deps.logger.error({ what: "auth_prove_failed", local, remote, method, streamId: this.#id, err }, "authenticator threw while proving a claim");
+      proven = false;
+    }
+    if (this.#xml.closed) return "refused";
+    if (!proven) return "unproven";
+    this.#markAuthenticated(remote, local, method);
+    return "authenticated";
+  }
+
+  /**
+   * The core's checks before any authenticator's proof counts (issue 16): limits, required_trusted,
+   * then the policy chain. Fail closed: a chain that throws denies like a "deny" verdict.
+   */
+  async #admit(remoteDomain: string, localDomain: string, method: string): Promise<boolean> {
+    if (this.#xml.closed) return false;
     if (!this.#authenticated.has(remoteDomain) && this.#authenticated.size >= MAX_REMOTE_DOMAINS_PER_STREAM) {
       // The map of authenticated domains is keyed by names the peer chooses: bounded (issue 11).
       // RFC 6120 §4.9.3.16: beyond local policy.
@@ -116,7 +163,13 @@ export class InboundS2sStream implements InboundStreamApi {
         return false;
       }
     }
-    const verdict = await this.deps.policy.decide({ localDomain, remoteDomain, direction: "inbound", via: method });
+    let verdict: string;
+    try {
+      verdict = await this.deps.policy.decide({ localDomain, remoteDomain, direction: "inbound", via: method });
+    } catch (err) {
+      this.deps.logger.error({ what: "policy_failed", local: localDomain, remote: remoteDomain, reason: (err as Error).message }, "policy chain threw: denying");
+      verdict = "deny";
+    }
     if (this.#xml.closed) return false;
     if (verdict !== "allow") {
       this.deps.events.emit({ type: "auth_failed", direction: "inbound", local: localDomain, remote: remoteDomain, method, reason: "denied by policy", denied: true });
@@ -126,7 +179,8 @@ export class InboundS2sStream implements InboundStreamApi {
     return true;
   }
 
-  markAuthenticated(remoteDomain: string, localDomain: string, method: string): void {
+  /** Private on purpose: reachable only through authenticate(), after the core's checks. */
+  #markAuthenticated(remoteDomain: string, localDomain: string, method: string): void {
     if (this.#xml.closed) return;
     let locals = this.#authenticated.get(remoteDomain);
     if (!locals) this.#authenticated.set(remoteDomain, (locals = new Map()));

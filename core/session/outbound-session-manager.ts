@@ -2,12 +2,25 @@ import { inject, injectable } from "tsyringe";
 import type { OutboundPairView, OutboundSessions } from "./outbound-sessions.js";
 import type { OutboundStreamApi } from "../stream/streams.js";
 import type { XmlElement } from "../xml/element.js";
-import { StreamDeps } from "./deps.js";
-import { OutboundSession } from "./outbound-session.js";
+import { OutboundSession, type OutboundSessionNeeds } from "./outbound-session.js";
 import { RetryScheduler } from "./retry-scheduler.js";
 import { ERROR_CODES, S2sError } from "../errors.js";
 import { BurstLog } from "../limits/burst-log.js";
-import { DEFAULT_MAX_SESSIONS } from "../connector/connector.js";
+import { CONNECTOR, type Connector } from "../connector/connector.js";
+import { SESSION_SETTINGS, type SessionSettings } from "./session-settings.js";
+import type { Authenticator } from "../auth/authenticator.js";
+import { CLOCK, type Clock } from "../clock/clock.js";
+import type { S2sConfig } from "../config/types.js";
+import { EVENTS, type EventBus } from "../events/events.js";
+import { LOGGER, type Logger } from "../logging/logger.js";
+import type { TrafficCounters } from "../metrics/traffic.js";
+import { POLICY_CHAIN, type PolicyChain } from "../policy/chain.js";
+import { RESOLVER, type Resolver } from "../resolver/resolver.js";
+import { withAddressOverride } from "../resolver/address-override.js";
+import { ROUTER, type Router } from "../router/router.js";
+import { STREAM_PARSER_FACTORY, type StreamParserFactory } from "../stream/parser.js";
+import { TLS_PROVIDER, type TlsProvider } from "../tls/tls.js";
+import { CONFIG, TRAFFIC } from "../tokens.js";
 
 /** Owns every outbound (local, remote) session of one server instance. */
 @injectable()
@@ -17,13 +30,43 @@ export class OutboundSessionManager implements OutboundSessions {
   #stopped = false;
   readonly #refusals: BurstLog;
 
-  constructor(@inject(StreamDeps) private readonly deps: StreamDeps) {
-    this.#retry = new RetryScheduler(deps, (session) => this.#retryNow(session));
-    this.#refusals = new BurstLog(deps.logger, "outbound_session_limit");
+  /** What every session of this server uses; the authenticators join in authenticateWith(). */
+  readonly #base: Omit<OutboundSessionNeeds, "authenticators">;
+  #needs?: OutboundSessionNeeds;
+  readonly #router: Router;
+
+  constructor(
+    @inject(CONFIG) config: S2sConfig,
+    @inject(LOGGER) logger: Logger,
+    @inject(EVENTS) events: EventBus,
+    @inject(CLOCK) clock: Clock,
+    @inject(TRAFFIC) traffic: TrafficCounters,
+    @inject(STREAM_PARSER_FACTORY) parserFactory: StreamParserFactory,
+    @inject(TLS_PROVIDER) tls: TlsProvider,
+    @inject(POLICY_CHAIN) policy: PolicyChain,
+    @inject(RESOLVER) resolver: Resolver,
+    @inject(CONNECTOR) connector: Connector,
+    @inject(ROUTER) router: Router,
+    @inject(SESSION_SETTINGS) settings: SessionSettings,
+  ) {
+    // s2s.address first, once, whatever the Resolver plugin (MongooseIM semantics).
+    this.#base = { logger, events, clock, traffic, parserFactory, tls, policy, resolver: withAddressOverride(config.s2s, resolver), connector, router, settings, maxStanzaSize: config.s2s.outgoing.maxStanzaSize };
+    this.#router = router;
+    this.#retry = new RetryScheduler(this.#base, (session) => this.#retryNow(session));
+    this.#refusals = new BurstLog(logger, "outbound_session_limit");
+  }
+
+  /**
+   * Second phase of the composition (core/server/compose.ts): outbound streams authenticate with
+   * the authenticators, and dialback's authenticator verifies over these sessions, so they cannot
+   * be a constructor parameter. No session exists before this is called.
+   */
+  authenticateWith(authenticators: readonly Authenticator[]): void {
+    this.#needs = { ...this.#base, authenticators };
   }
 
   get #maxSessions(): number {
-    return this.deps.settings.maxSessions ?? DEFAULT_MAX_SESSIONS;
+    return this.#base.settings.maxSessions;
   }
 
   /** Sessions kept now (bounded by the connector's `max_sessions`). */
@@ -33,12 +76,12 @@ export class OutboundSessionManager implements OutboundSessions {
 
   send(localDomain: string, remoteDomain: string, stanza: XmlElement): Promise<void> | undefined {
     if (this.#stopped) {
-      this.deps.router.bounce(stanza, "remote-server-not-found", "cancel", "server is shutting down");
+      this.#router.bounce(stanza, "remote-server-not-found", "cancel", "server is shutting down");
       return undefined;
     }
     const session = this.#session(localDomain, remoteDomain);
     if (!session) {
-      this.deps.router.bounce(stanza, "resource-constraint", "wait", "too many remote servers in use at once; try again later");
+      this.#router.bounce(stanza, "resource-constraint", "wait", "too many remote servers in use at once; try again later");
       return undefined;
     }
     const backpressure = session.send(stanza);
@@ -133,7 +176,8 @@ export class OutboundSessionManager implements OutboundSessions {
         this.#refusals.hit({ local: localDomain, remote: remoteDomain, limit: this.#maxSessions });
         return undefined;
       }
-      session = new OutboundSession(localDomain, remoteDomain, this.deps, {
+      if (!this.#needs) throw new Error("outbound sessions used before the server's composition gave them the authenticators (core/server/compose.ts)");
+      session = new OutboundSession(localDomain, remoteDomain, this.#needs, {
         // After stop(): bounce what is left, never schedule a retry (its timer would outlive the server).
         onAttemptFailed: (s, err) => (this.#stopped ? s.bounceQueuedFor(err) : this.#retry.failed(s, err)),
         onEstablished: (s) => this.#retry.succeeded(s),

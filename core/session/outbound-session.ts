@@ -2,10 +2,15 @@ import { ERROR_CODES, isS2sError, S2sError } from "../errors.js";
 import type { StanzaErrorType } from "../router/router.js";
 import type { OutboundStreamApi } from "../stream/streams.js";
 import type { XmlElement } from "../xml/element.js";
-import type { StreamDeps } from "./deps.js";
+import type { Connector } from "../connector/connector.js";
+import type { SessionSettings } from "./session-settings.js";
+import type { TrafficCounters } from "../metrics/traffic.js";
+import type { PolicyChain } from "../policy/chain.js";
+import type { Resolver } from "../resolver/resolver.js";
+import type { Router } from "../router/router.js";
 import type { SecureChannel } from "../tls/tls.js";
 import type { ConnectTarget } from "../resolver/resolver.js";
-import { OutboundS2sStream } from "./outbound-stream.js";
+import { OutboundS2sStream, type OutboundStreamNeeds } from "./outbound-stream.js";
 import { withTimeout } from "../time/with-timeout.js";
 import type { Timer } from "../clock/clock.js";
 
@@ -20,6 +25,17 @@ function bounceFor(err: unknown): { condition: string; type: StanzaErrorType; te
     if (err.code === ERROR_CODES.TIMEOUT || err.condition === "remote-server-timeout") return { condition: "remote-server-timeout", type: "wait", text };
   }
   return { condition: "remote-server-not-found", type: "cancel", text };
+}
+
+/** What a session uses, handed over by OutboundSessionManager (which gets each by @inject). */
+export interface OutboundSessionNeeds extends OutboundStreamNeeds {
+  readonly traffic: TrafficCounters;
+  readonly settings: SessionSettings;
+  readonly policy: PolicyChain;
+  readonly resolver: Resolver;
+  readonly connector: Connector;
+  /** Bounces go back through the router (RFC 6120 §8.3). */
+  readonly router: Router;
 }
 
 /**
@@ -43,7 +59,7 @@ export class OutboundSession {
   constructor(
     readonly localDomain: string,
     readonly remoteDomain: string,
-    private readonly deps: StreamDeps,
+    private readonly deps: OutboundSessionNeeds,
     private readonly hooks: {
       /** An attempt failed: the manager decides between bouncing now and holding for a retry. */
       onAttemptFailed(session: OutboundSession, err: unknown): void;

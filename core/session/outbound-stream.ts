@@ -6,15 +6,34 @@ import { XmlStream } from "../stream/xml-stream.js";
 import { withTimeout } from "../time/with-timeout.js";
 import type { SecureChannel } from "../tls/tls.js";
 import { definedCondition, el, NS, type XmlElement } from "../xml/element.js";
-import type { StreamDeps } from "./deps.js";
+import type { Authenticator } from "../auth/authenticator.js";
+import type { SessionSettings } from "./session-settings.js";
+import type { EventBus } from "../events/events.js";
+import type { Logger } from "../logging/logger.js";
+import type { StreamParserFactory } from "../stream/parser.js";
+import type { TlsProvider } from "../tls/tls.js";
 import { peerSummary } from "../tls/peer-summary.js";
-import type { Timer } from "../clock/clock.js";
+import type { Clock, Timer } from "../clock/clock.js";
 
 interface Waiter {
   match: (e: XmlElement) => boolean;
   resolve: (e: XmlElement) => void;
   reject: (err: Error) => void;
   timer: Timer;
+}
+
+/** What an outbound stream uses, handed over by its session (OutboundSessionManager gets each by @inject). */
+export interface OutboundStreamNeeds {
+  readonly logger: Logger;
+  readonly clock: Clock;
+  readonly events: EventBus;
+  readonly parserFactory: StreamParserFactory;
+  readonly tls: TlsProvider;
+  /** `[plugins] authenticators`, in order; empty when the operator enabled none. */
+  readonly authenticators: readonly Authenticator[];
+  /** `s2s.outgoing.max_stanza_size`. */
+  readonly maxStanzaSize: number;
+  readonly settings: Pick<SessionSettings, "negotiationTimeoutMs">;
 }
 
 /**
@@ -40,7 +59,7 @@ export class OutboundS2sStream implements OutboundStreamApi {
     connection: Connection,
     readonly localDomain: string,
     readonly remoteDomain: string,
-    private readonly deps: StreamDeps,
+    private readonly deps: OutboundStreamNeeds,
     private readonly onClosed: (stream: OutboundS2sStream, reason: string) => void,
     private readonly onUnexpected: (stream: OutboundS2sStream, element: XmlElement) => void,
   ) {
@@ -51,7 +70,7 @@ export class OutboundS2sStream implements OutboundStreamApi {
       onStreamEnd: () => this.#xml.close("peer closed the stream"),
       onParseError: (condition, text) => this.fail(condition, text),
       onClosed: (reason) => this.#onClosed(reason),
-    }, { contentNs: NS.SERVER, limits: { maxStanzaSize: deps.config.s2s.outgoing.maxStanzaSize, maxDepth: DEFAULT_MAX_DEPTH }, idleTimeoutMs: Infinity, clock: deps.clock });
+    }, { contentNs: NS.SERVER, limits: { maxStanzaSize: deps.maxStanzaSize, maxDepth: DEFAULT_MAX_DEPTH }, idleTimeoutMs: Infinity, clock: deps.clock });
   }
 
   #markClosed!: () => void;

@@ -1,7 +1,6 @@
 import { Subject, takeUntil, type Subscription } from "rxjs";
 import { ERROR_CODES, isS2sError } from "../errors.js";
-import type { StreamDeps } from "./deps.js";
-import type { OutboundSession } from "./outbound-session.js";
+import type { OutboundSession, OutboundSessionNeeds } from "./outbound-session.js";
 import { retrySignals$, type PairOutcome } from "./backoff.js";
 
 /** ±10 %: enough to spread pairs that failed together, small enough that the doubling stays visible. */
@@ -29,7 +28,7 @@ export class RetryScheduler {
   readonly #shutdown$ = new Subject<void>();
 
   constructor(
-    private readonly deps: StreamDeps,
+    private readonly deps: Pick<OutboundSessionNeeds, "clock" | "settings" | "events" | "logger">,
     private readonly retry: (session: OutboundSession) => void,
   ) {}
 

@@ -13,6 +13,21 @@ export interface S2sStreamApi {
   fail(condition: string, text?: string): void;
 }
 
+/** What an authenticator claims: `remote` is proven for `local` on this stream, by `method`. */
+export interface AuthClaim {
+  readonly remote: string;
+  readonly local: string;
+  /** Shown in logs, events and the admin API (`dialback`, `sasl_external`). */
+  readonly method: string;
+}
+
+/**
+ * `authenticated`: the pair is marked. `refused`: the engine refused the claim (policy, limits,
+ * required_trusted) or the stream closed meanwhile; the stream is closing, nothing more to send.
+ * `unproven`: `prove` said no (or threw); the authenticator answers the peer as its protocol says.
+ */
+export type InboundAuthOutcome = "authenticated" | "refused" | "unproven";
+
 export interface InboundStreamApi extends S2sStreamApi {
   readonly direction: "inbound";
   /** `to` of the current stream header (a local domain, checked). */
@@ -20,13 +35,16 @@ export interface InboundStreamApi extends S2sStreamApi {
   /** `from` of the current stream header, when the peer sent one. */
   readonly headerFrom?: string;
   /**
-   * Run the policy chain for (remote -> local). Every authentication path calls this before it
-   * accepts a domain (issue 6: MongooseIM lets SASL EXTERNAL bypass policy). On deny the stream
-   * is closed with `invalid-from` (MongooseIM's choice for a denied dialback) and false returned.
+   * The only way to authenticate a (remote, local) pair on an inbound stream. The stream engine
+   * decides first, whatever the method: the per-stream domain limit, `required_trusted`
+   * (certificate valid for `remote`, RFC 6125) and the policy chain (issue 16: an authenticator
+   * cannot skip `host_policy`, the defect MongooseIM's SASL EXTERNAL has). A refusal closes the
+   * stream (`invalid-from` for a policy denial, MongooseIM's choice for a denied dialback) and
+   * `prove` never runs; a policy that throws denies. Then `prove` gives the authenticator's own
+   * verdict (asking the authoritative server, checking a certificate): only `true` marks the pair
+   * authenticated, so its stanzas are accepted from then on.
    */
-  authorize(remoteDomain: string, localDomain: string, method: string): Promise<boolean>;
-  /** The pair is proven (and authorized): accept its stanzas from now on. */
-  markAuthenticated(remoteDomain: string, localDomain: string, method: string): void;
+  authenticate(claim: AuthClaim, prove: () => boolean | Promise<boolean>): Promise<InboundAuthOutcome>;
   isAuthenticated(remoteDomain: string, localDomain: string): boolean;
   /** Whether `domain` is served here (a host in `general.hosts` or a connected component). */
   isLocalDomain(domain: string): boolean;

@@ -1,8 +1,6 @@
 // @ts-check
 /** @import { ConnectTarget, Resolver, S2sConfig } from "xmpp-s2s" */
 import { isIP } from "node:net";
-// `s2s.address` wins and skips any lookup: the same rule as the built-in resolvers.
-import { addressOverride } from "xmpp-s2s";
 
 /**
  * One place to connect to, as written in the JSON file (`port` absent: `s2s.outgoing.port`).
@@ -11,8 +9,8 @@ import { addressOverride } from "xmpp-s2s";
 
 /**
  * A Resolver that replaces DNS: it is provided in the Resolver slot; nothing wraps the DNS plugin.
- * `s2s.address` comes first, as with every resolver (MongooseIM semantics); then the JSON table,
- * targets tried in file order. A domain in neither has no address: `[]` ("no answer" is a value;
+ * The core applies `s2s.address` before asking any resolver (MongooseIM semantics); this one
+ * answers from the JSON table, targets tried in file order. A domain in neither has no address: `[]` ("no answer" is a value;
  * "could not ask" would be an error), so its stanzas bounce with `remote-server-not-found` at once
  * instead of waiting for a timeout.
  *
@@ -36,8 +34,6 @@ export class StaticJsonResolver {
    * @returns {Promise<ConnectTarget[]>}
    */
   async resolve(domain) {
-    const override = addressOverride(this.#s2s, domain);
-    if (override) return override;
     return (this.#table.get(domain) ?? []).map((t) => target(t.host, t.port ?? this.#s2s.outgoing.port, t.tls, domain));
   }
 }

@@ -1,5 +1,4 @@
 import { definePlugin, EVENTS, LOCAL_DELIVERY, ROUTER, SERVICE, STREAM_PARSER_FACTORY } from "../../core/index.js";
-import { lazy } from "../../core/late.js";
 import { ComponentsService } from "./components-service.js";
 
 export default definePlugin({
@@ -9,8 +8,11 @@ export default definePlugin({
   requires: [STREAM_PARSER_FACTORY],
   register(ctx) {
     let service: ComponentsService | undefined;
-    const make = (c: import("tsyringe").DependencyContainer) =>
-      (service ??= new ComponentsService(ctx.config, c.resolve(STREAM_PARSER_FACTORY), lazy(() => c.resolve(ROUTER)), ctx.logger, c.resolve(EVENTS)));
+    const make = (c: import("tsyringe").DependencyContainer) => {
+      // The core builds the router before any local delivery (core/server/compose.ts).
+      const router = c.resolve(ROUTER);
+      return (service ??= new ComponentsService(ctx.config, c.resolve(STREAM_PARSER_FACTORY), () => router, ctx.logger, c.resolve(EVENTS)));
+    };
     ctx.provide(LOCAL_DELIVERY, { useFactory: make });
     ctx.provide(SERVICE, { useFactory: make });
   },

@@ -11,12 +11,11 @@ import {
   isS2sError,
   type Logger,
   NS,
-  OUTBOUND_SESSIONS,
   type OutboundAuthResult,
+  type OutboundSessions,
   type OutboundStreamApi,
   type XmlElement,
 } from "../../core/index.js";
-import type { Late } from "../../core/late.js";
 import { DIALBACK_DEFAULTS, type DialbackOptions } from "./options.js";
 
 type Verdict = "valid" | "invalid" | { error: string };
@@ -39,8 +38,10 @@ export class DialbackAuthenticator implements Authenticator {
   readonly #refusals: BurstLog;
 
   constructor(
-    private readonly keys: DialbackKeys,
-    private readonly late: Late,
+    /** XEP-0185 keys from `s2s.shared` (read-only: tests check them). */
+    readonly keys: DialbackKeys,
+    /** Verification rides on the pair's outbound stream (§2.3); these sessions authenticate with this class too (the cycle core/server/compose.ts closes). */
+    private readonly sessions: Pick<OutboundSessions, "openStream">,
     private readonly logger: Logger,
     private readonly timeoutMs: number,
     private readonly limits: DialbackOptions = DIALBACK_DEFAULTS,
@@ -118,23 +119,29 @@ export class DialbackAuthenticator implements Authenticator {
     // Counted before the first await: several db:result in one TCP segment are handled in one go.
     this.#verifying.set(stream, inFlight + 1);
     this.#verifyingTotal++;
-    let verdict: Verdict;
+    // Set by the proof below; a refusal by the engine returns before it is read.
+    let verdict = { error: "remote-server-timeout" } as Verdict;
+    let outcome;
     try {
-      if (!(await stream.authorize(originating, receiving, "dialback"))) return;
-      verdict = await this.#askAuthoritative(receiving, originating, stream.id, key);
+      // The stream engine runs policy first (nobody is contacted for a denied domain), then this
+      // proof: the authoritative server's answer (§2.2.1).
+      outcome = await stream.authenticate({ remote: originating, local: receiving, method: "dialback" }, async () => {
+        verdict = await this.#askAuthoritative(receiving, originating, stream.id, key);
+        return verdict === "valid";
+      });
     } finally {
       this.#verifying.set(stream, (this.#verifying.get(stream) ?? 1) - 1);
       this.#verifyingTotal--;
     }
-    if (verdict === "valid") {
-      stream.markAuthenticated(originating, receiving, "dialback");
+    if (outcome === "refused") return;
+    if (outcome === "authenticated") {
       stream.send(el("result", { from: receiving, to: originating, type: "valid" }, NS.DIALBACK));
     } else if (verdict === "invalid") {
       // §2.2.1: an invalid key is a spoofing attempt: say so and close the stream.
       this.logger.info({ what: "auth_failed", direction: "inbound", method: "dialback", local: receiving, remote: originating, reason: "invalid dialback key" });
       stream.send(el("result", { from: receiving, to: originating, type: "invalid" }, NS.DIALBACK));
       stream.fail("not-authorized", `dialback key for '${originating}' is invalid`);
-    } else {
+    } else if (typeof verdict === "object") {
       // §2.4: trouble reaching the authoritative server is a non-fatal dialback error.
       stream.send(dialbackError("result", { from: receiving, to: originating }, verdict.error, verdict.error === "resource-constraint" ? "wait" : "cancel"));
     }
@@ -143,7 +150,7 @@ export class DialbackAuthenticator implements Authenticator {
   async #askAuthoritative(receiving: string, originating: string, streamId: string, key: string): Promise<Verdict> {
     let outbound: OutboundStreamApi;
     try {
-      outbound = await this.late.get(OUTBOUND_SESSIONS).openStream(receiving, originating);
+      outbound = await this.sessions.openStream(receiving, originating);
     } catch (err) {
       this.logger.info({ what: "dialback_verify_failed", local: receiving, remote: originating, reason: (err as Error).message });
       // Our own outbound session limit: "try later", not "not found".

@@ -9,14 +9,16 @@ import assert from "node:assert/strict";
 import type { DependencyContainer, InjectionToken } from "tsyringe";
 import {
   AUTHENTICATOR,
+  type AuthClaim,
   type Authenticator,
   configFromObject,
-  CONNECTOR,
   createLogger,
+  type DialbackKeys,
   el,
   ERROR_CODES,
   EventBus,
   EVENTS,
+  type InboundAuthOutcome,
   type InboundStreamApi,
   isConfigError,
   type Logger,
@@ -29,10 +31,9 @@ import {
   type Provider,
   type S2sConfig,
   S2sError,
+  SESSION_SETTINGS,
   type XmlElement,
 } from "../../core/index.js";
-import { DIALBACK, type DialbackKeys } from "../../core/dialback/dialback.js";
-import { LATE, type Late } from "../../core/late.js";
 import { DialbackAuthenticator, MAX_VERIFICATIONS_PER_STREAM } from "./dialback-authenticator.js";
 import { randomSecret, Xep0185Keys } from "./dialback-keys.js";
 import plugin from "./index.js";
@@ -62,9 +63,12 @@ async function register(cfg: S2sConfig, logger: Logger): Promise<Map<InjectionTo
 }
 
 function keysOf(provided: Map<InjectionToken<unknown>, Provider<unknown>>): DialbackKeys {
-  const provider = provided.get(DIALBACK);
-  assert.ok(provider && "useValue" in provider, "DIALBACK is provided as a value");
-  return provider.useValue as DialbackKeys;
+  const provider = provided.get(AUTHENTICATOR);
+  assert.ok(provider && "useFactory" in provider, "AUTHENTICATOR is provided as a factory");
+  const services = new Map<unknown, unknown>([[OUTBOUND_SESSIONS, new FakeSessions()], [SESSION_SETTINGS, { negotiationTimeoutMs: 1234 }], [EVENTS, new EventBus()]]);
+  const made = provider.useFactory({ resolve: (token: unknown) => services.get(token) } as unknown as DependencyContainer);
+  assert.ok(made instanceof DialbackAuthenticator);
+  return made.keys;
 }
 
 /** An inbound stream that records what the authenticator does with it. */
@@ -88,13 +92,16 @@ class FakeInbound implements InboundStreamApi {
   fail(condition: string): void {
     this.failures.push(condition);
   }
-  async authorize(remote: string, local: string): Promise<boolean> {
-    this.authorized.push(`${remote} -> ${local}`);
-    if (!this.allow) this.fail("invalid-from");
-    return this.allow;
-  }
-  markAuthenticated(remote: string, local: string): void {
-    this.authenticated.add(`${remote} ${local}`);
+  /** Like the real stream: policy (here `allow`) first, then the authenticator's proof, then mark. */
+  async authenticate(claim: AuthClaim, prove: () => boolean | Promise<boolean>): Promise<InboundAuthOutcome> {
+    this.authorized.push(`${claim.remote} -> ${claim.local}`);
+    if (!this.allow) {
+      this.fail("invalid-from");
+      return "refused";
+    }
+    if (!(await prove())) return "unproven";
+    this.authenticated.add(`${claim.remote} ${claim.local}`);
+    return "authenticated";
   }
   isAuthenticated(remote: string, local: string): boolean {
     return this.authenticated.has(`${remote} ${local}`);
@@ -153,21 +160,11 @@ class FakeSessions implements Pick<OutboundSessions, "openStream"> {
   }
 }
 
-function lateWith(sessions: FakeSessions): Late {
-  return {
-    get: <T>(token: InjectionToken<T>): T => {
-      assert.equal(token, OUTBOUND_SESSIONS);
-      return sessions as unknown as T;
-    },
-    all: () => assert.fail("dialback never asks for a many-slot"),
-  };
-}
-
 const SECRET_B = "d14lb4ck43v3r";
 const keysB = new Xep0185Keys(SECRET_B);
 
 function authenticator(sessions = new FakeSessions(), timeoutMs = 20_000): { auth: DialbackAuthenticator; sessions: FakeSessions } {
-  return { auth: new DialbackAuthenticator(keysB, lateWith(sessions), silent, timeoutMs), sessions };
+  return { auth: new DialbackAuthenticator(keysB, sessions, silent, timeoutMs), sessions };
 }
 
 const db = (name: "result" | "verify", attrs: Record<string, string | undefined>, key?: string) => el(name, attrs, NS.DIALBACK, key);
@@ -197,8 +194,8 @@ describe("dialback plugin", () => {
   });
 
   it("declares the Dialback slot and an authenticator, needs the connector, reads s2s.shared", () => {
-    assert.deepEqual(plugin.provides, [DIALBACK, AUTHENTICATOR]);
-    assert.deepEqual(plugin.requires, [CONNECTOR]);
+    assert.deepEqual(plugin.provides, [AUTHENTICATOR]);
+    assert.deepEqual(plugin.requires, [SESSION_SETTINGS]);
     assert.deepEqual(plugin.s2sOptions, ["shared"]);
   });
 
@@ -227,7 +224,7 @@ describe("dialback plugin", () => {
     assert.notEqual(randomSecret(), randomSecret());
   });
 
-  it("the authenticator factory resolves LATE, the connector's negotiation timeout and the event bus", async () => {
+  it("the authenticator factory resolves the outbound sessions, the session negotiation timeout and the event bus", async () => {
     const provided = await register(config({ s2s: { shared: "x" } }), silent);
     const provider = provided.get(AUTHENTICATOR);
     assert.ok(provider && "useFactory" in provider, "AUTHENTICATOR is a factory (the connector is resolved per server)");
@@ -235,8 +232,8 @@ describe("dialback plugin", () => {
     const fake = {
       resolve: (token: unknown) => {
         asked.push(token);
-        if (token === LATE) return lateWith(new FakeSessions());
-        if (token === CONNECTOR) return { sessionSettings: { negotiationTimeoutMs: 1234 } };
+        if (token === OUTBOUND_SESSIONS) return new FakeSessions();
+        if (token === SESSION_SETTINGS) return { negotiationTimeoutMs: 1234 };
         if (token === EVENTS) return new EventBus();
         assert.fail(`unexpected token ${String(token)}`);
       },
@@ -244,7 +241,7 @@ describe("dialback plugin", () => {
     const made = provider.useFactory(fake) as Authenticator;
     assert.ok(made instanceof DialbackAuthenticator);
     assert.equal(made.name, "dialback");
-    assert.deepEqual(asked, [LATE, CONNECTOR, EVENTS]);
+    assert.deepEqual(asked, [OUTBOUND_SESSIONS, SESSION_SETTINGS, EVENTS]);
   });
 });
 

@@ -1,6 +1,4 @@
-import { AUTHENTICATOR, CONNECTOR, definePlugin, EVENTS } from "../../core/index.js";
-import { DIALBACK } from "../../core/dialback/dialback.js";
-import { LATE } from "../../core/late.js";
+import { AUTHENTICATOR, definePlugin, EVENTS, OUTBOUND_SESSIONS, SESSION_SETTINGS } from "../../core/index.js";
 import { DialbackAuthenticator } from "./dialback-authenticator.js";
 import { randomSecret, Xep0185Keys } from "./dialback-keys.js";
 import { parseDialbackOptions, type DialbackOptions } from "./options.js";
@@ -9,8 +7,8 @@ import { parseDialbackOptions, type DialbackOptions } from "./options.js";
 export default definePlugin<DialbackOptions>({
   name: "dialback",
   description: "XEP-0220 Server Dialback (originating, receiving, authoritative roles) with XEP-0185 keys",
-  provides: [DIALBACK, AUTHENTICATOR],
-  requires: [CONNECTOR],
+  provides: [AUTHENTICATOR],
+  requires: [SESSION_SETTINGS],
   s2sOptions: ["shared"],
   parseOptions: parseDialbackOptions,
   register(ctx) {
@@ -20,9 +18,8 @@ export default definePlugin<DialbackOptions>({
       ctx.logger.warn({ what: "dialback_random_secret" }, "s2s.shared is not set: using a random secret for this process; every node of a cluster must share one, set s2s.shared");
     }
     const keys = new Xep0185Keys(secret);
-    ctx.provide(DIALBACK, { useValue: keys });
     ctx.provide(AUTHENTICATOR, {
-      useFactory: (c) => new DialbackAuthenticator(keys, c.resolve(LATE), ctx.logger, c.resolve(CONNECTOR).sessionSettings.negotiationTimeoutMs, ctx.options, c.resolve(EVENTS)),
+      useFactory: (c) => new DialbackAuthenticator(keys, c.resolve(OUTBOUND_SESSIONS), ctx.logger, c.resolve(SESSION_SETTINGS).negotiationTimeoutMs, ctx.options, c.resolve(EVENTS)),
     });
   },
 });

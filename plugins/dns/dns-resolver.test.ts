@@ -368,12 +368,9 @@ describe("DnsSrvResolver against a DNS server on loopback", () => {
     assert.deepEqual(await resolver().resolve("a..example"), [], "a name DNS cannot carry has no address");
   });
 
-  it("s2s.address wins over DNS, without a query", async () => {
-    const before = dns.queries.length;
-    const r = resolver({ address: [{ host: "override.example", ip_address: "127.0.0.99", port: 5111 }] });
-    assert.deepEqual(await r.resolve("override.example"), [{ host: "127.0.0.99", port: 5111, directTls: false, family: 4, via: "override.example" }]);
-    assert.deepEqual(await r.resolve("OVERRIDE.example."), [{ host: "127.0.0.99", port: 5111, directTls: false, family: 4, via: "override.example" }]);
-    assert.equal(dns.queries.length, before);
+  it("s2s.address is the core's, applied before any resolver (core/resolver/address-override.test.ts): this one asks DNS", async () => {
+    const targets = await resolver({ outgoing: { port: 5299 }, address: [{ host: "fallback.example", ip_address: "127.0.0.99", port: 5111 }] }).resolve("fallback.example");
+    assert.deepEqual(hostPorts(targets), ["127.0.5.1:5299", "127.0.5.2:5299", "::1:5299"]);
   });
 
   it("could not ask (SERVFAIL) rejects with RESOLVE_FAILED and remote-server-not-found", async () => {

@@ -1,6 +1,5 @@
 import { isIP } from "node:net";
 import {
-  addressOverride,
   type ConnectTarget,
   ERROR_CODES,
   isS2sError,
@@ -69,8 +68,6 @@ export class DnsSrvResolver implements Resolver {
   async resolve(domain: string, signal?: AbortSignal): Promise<ConnectTarget[]> {
     const kind = classifyDomain(domain);
     const name = kind.kind === "name" ? kind.ascii : kind.kind === "ip" ? kind.address : domain;
-    const override = addressOverride(this.s2s, name) ?? (name !== domain ? addressOverride(this.s2s, domain) : undefined);
-    if (override) return override;
     if (kind.kind === "invalid") return [];
     const { port, ipVersions } = this.s2s.outgoing;
     if (kind.kind === "ip") {

@@ -1,5 +1,4 @@
 import { definePlugin, LOCAL_DELIVERY, ROUTER } from "../../core/index.js";
-import { lazy } from "../../core/late.js";
 import { EchoService } from "./echo-service.js";
 
 export default definePlugin({
@@ -7,6 +6,12 @@ export default definePlugin({
   description: "echo@<host>: sends message bodies back to their sender",
   provides: [LOCAL_DELIVERY],
   register(ctx) {
-    ctx.provide(LOCAL_DELIVERY, { useFactory: (c) => new EchoService(ctx.config.general.hosts, lazy(() => c.resolve(ROUTER))) });
+    // The core builds the router before any local delivery (core/server/compose.ts).
+    ctx.provide(LOCAL_DELIVERY, {
+      useFactory: (c) => {
+        const router = c.resolve(ROUTER);
+        return new EchoService(ctx.config.general.hosts, () => router);
+      },
+    });
   },
 });

@@ -16,7 +16,7 @@ import {
   LOCAL_DELIVERY,
   type LocalDelivery,
   NS,
-  OUTBOUND_SESSIONS,
+  type OutboundSessions,
   type PluginContext,
   type Provider,
   ROUTER,
@@ -24,7 +24,6 @@ import {
   type XmlElement,
 } from "../../core/index.js";
 import { CoreRouter } from "../../testing/index.js";
-import type { Late } from "../../core/late.js";
 import { loadPluginsFor, RecordingRouter } from "../../test/helpers/plugins.js";
 import { HostServices } from "./host-services.js";
 import plugin from "./index.js";
@@ -59,7 +58,7 @@ describe("host_services plugin", () => {
     assert.deepEqual((await loadPluginsFor(config({ host_services: { enabled: false } }))).slots.local_delivery, ["components", "echo"]);
   });
 
-  it("registers a LocalDelivery that looks the router up at first use", async () => {
+  it("registers a LocalDelivery built with the server's router", async () => {
     assert.deepEqual(plugin.provides, [LOCAL_DELIVERY]);
     let provider: Provider<unknown> | undefined;
     await plugin.register({
@@ -72,9 +71,10 @@ describe("host_services plugin", () => {
     let resolved = 0;
     const delivery = provider.useFactory({ resolve: (token: unknown) => (assert.equal(token, ROUTER), resolved++, router) } as unknown as DependencyContainer) as LocalDelivery;
     assert.equal(delivery.name, "host_services");
-    assert.equal(resolved, 0);
+    assert.equal(resolved, 1, "in the factory: the core builds the router before any local delivery (core/server/compose.ts)");
     assert.equal(delivery.deliver(iq({ from: "u@remote.example", to: "b.example", type: "get", id: "p0" }, ping())), true);
-    assert.equal(resolved, 1);
+    assert.equal(resolved, 1, "once");
+    assert.equal(router.routed.length, 1);
   });
 });
 
@@ -134,19 +134,11 @@ describe("HostServices", () => {
   it("with the core router: what host_services does not take is answered service-unavailable", () => {
     const cfg = config();
     const sent: Array<{ local: string; remote: string; stanza: XmlElement }> = [];
-    let hostServices: HostServices | undefined;
-    const late: Late = {
-      get: <T>(token: unknown): T => {
-        assert.equal(token, OUTBOUND_SESSIONS);
-        return { send: (local: string, remote: string, stanza: XmlElement) => void sent.push({ local, remote, stanza }) } as unknown as T;
-      },
-      all: <T>(token: unknown): T[] => {
-        assert.equal(token, LOCAL_DELIVERY);
-        return [hostServices] as unknown as T[];
-      },
-    };
-    const router = new CoreRouter(cfg, createLogger("silent"), new EventBus(), late);
-    hostServices = new HostServices(cfg.general.hosts, () => router);
+    const outbound = { send: (local: string, remote: string, stanza: XmlElement) => void sent.push({ local, remote, stanza }) } as unknown as OutboundSessions;
+    // Wired as core/server/compose.ts wires it: the router first, then what it delivers to.
+    const router = new CoreRouter(cfg, createLogger("silent"), new EventBus());
+    const hostServices = new HostServices(cfg.general.hosts, () => router);
+    router.wire({ deliveries: [hostServices], outbound });
     // As if they came over S2S from remote.example.
     router.deliverLocal(iq({ from: "u@remote.example/r", to: "a.example", type: "get", id: "ok" }, ping()));
     router.deliverLocal(iq({ from: "u@remote.example/r", to: "a.example", type: "get", id: "node" }, discoInfo("some-node")));

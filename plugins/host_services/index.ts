@@ -1,5 +1,4 @@
 import { definePlugin, LOCAL_DELIVERY, ROUTER } from "../../core/index.js";
-import { lazy } from "../../core/late.js";
 import { HostServices } from "./host-services.js";
 
 export default definePlugin({
@@ -7,6 +6,12 @@ export default definePlugin({
   description: "XEP-0199 ping and XEP-0030 disco#info at every local host",
   provides: [LOCAL_DELIVERY],
   register(ctx) {
-    ctx.provide(LOCAL_DELIVERY, { useFactory: (c) => new HostServices(ctx.config.general.hosts, lazy(() => c.resolve(ROUTER))) });
+    // The core builds the router before any local delivery (core/server/compose.ts).
+    ctx.provide(LOCAL_DELIVERY, {
+      useFactory: (c) => {
+        const router = c.resolve(ROUTER);
+        return new HostServices(ctx.config.general.hosts, () => router);
+      },
+    });
   },
 });

@@ -1,5 +1,4 @@
 import { AUTHENTICATOR, definePlugin, TLS_PROVIDER } from "../../core/index.js";
-import { LATE } from "../../core/late.js";
 import { NodeTlsProvider, settingsFromConfig } from "./node-tls-provider.js";
 
 /**
@@ -11,6 +10,8 @@ export default definePlugin({
   name: "node_tls",
   description: "STARTTLS and direct TLS with node:tls: SNI certificates per domain, RFC 6125 peer verification",
   provides: [TLS_PROVIDER],
+  // Only to ask whether one of them uses client certificates; none enabled is a valid answer.
+  requires: [AUTHENTICATOR],
   s2sOptions: ["use_starttls", "certfile", "domain_certfile", "cacertfile", "ciphers"],
   register(ctx) {
     // The files were checked by the config layer; reading them again here cannot fail unless they
@@ -18,10 +19,9 @@ export default definePlugin({
     // Ask inbound peers for a certificate only if an enabled authenticator uses it (SASL EXTERNAL):
     // decided when the first TLS server is built, after every plugin has registered.
     const clientCertificates = () => {
-      // Not wired into a server (a bare container, as in check-config): ask, the safe default.
-      // Anything else that fails here is a bug and must surface, not turn into "ask".
-      if (!ctx.container.isRegistered(LATE, true)) return true;
-      return ctx.container.resolve(LATE).all(AUTHENTICATOR).some((a) => a.usesPeerCertificate === true);
+      // Outside a server's composition nothing registers AUTHENTICATOR: no authenticator uses one.
+      const authenticators = ctx.container.isRegistered(AUTHENTICATOR, true) ? ctx.container.resolveAll(AUTHENTICATOR) : [];
+      return authenticators.some((a) => a.usesPeerCertificate === true);
     };
     ctx.provide(TLS_PROVIDER, { useValue: new NodeTlsProvider({ ...settingsFromConfig(ctx.config), clientCertificates }, ctx.logger) });
   },

@@ -8,8 +8,10 @@ import type { TLSSocket } from "node:tls";
 import type { InjectionToken } from "tsyringe";
 import {
   AUTHENTICATOR,
+  type AuthClaim,
   type Authenticator,
   el,
+  type InboundAuthOutcome,
   type InboundStreamApi,
   NS,
   type OutboundStreamApi,
@@ -62,15 +64,18 @@ class FakeInbound implements InboundStreamApi {
   fail(condition: string): void {
     this.log.push(`fail ${condition}`);
   }
-  async authorize(remote: string, local: string, method: string): Promise<boolean> {
+  /** Like the real stream: policy first, then the authenticator's proof, then mark. */
+  async authenticate({ remote, local, method }: AuthClaim, prove: () => boolean | Promise<boolean>): Promise<InboundAuthOutcome> {
     this.log.push(`authorize ${remote} ${local} ${method}`);
     const ok = await this.policy();
-    if (!ok) this.fail("invalid-from");
-    return ok;
-  }
-  markAuthenticated(remote: string, local: string, method: string): void {
+    if (!ok) {
+      this.fail("invalid-from");
+      return "refused";
+    }
+    if (!(await prove())) return "unproven";
     this.pairs.add(`${remote} ${local}`);
     this.log.push(`authenticated ${remote} ${local} ${method}`);
+    return "authenticated";
   }
   isAuthenticated(remote: string, local: string): boolean {
     return this.pairs.has(`${remote} ${local}`);
@@ -168,9 +173,9 @@ describe("SASL EXTERNAL inbound", () => {
     assert.deepEqual(sasl.inboundFeatures(new FakeInbound(CHANNEL, "c.example")), [], "certificate not valid for the claimed domain");
   });
 
-  it("offers nothing on the stream restarted after success (RFC 6120 §6.4.6)", () => {
+  it("offers nothing on the stream restarted after success (RFC 6120 §6.4.6)", async () => {
     const stream = new FakeInbound();
-    stream.markAuthenticated("a.example", "b.example", "sasl_external");
+    await stream.authenticate({ remote: "a.example", local: "b.example", method: "sasl_external" }, () => true);
     assert.deepEqual(authenticator().inboundFeatures(stream), []);
   });
 

@@ -115,9 +115,9 @@ export class SaslExternalAuthenticator implements Authenticator {
   }
 
   async #accept(stream: InboundStreamApi, remote: string, local: string): Promise<void> {
-    // Policy first (issue: MongooseIM lets EXTERNAL bypass host_policy); on deny the stream closes itself.
-    if (!(await stream.authorize(remote, local, this.name))) return;
-    stream.markAuthenticated(remote, local, this.name);
+    // The certificate was checked above; the stream engine runs policy before it accepts the claim
+    // (MongooseIM lets EXTERNAL bypass host_policy); on deny it closes the stream itself.
+    if ((await stream.authenticate({ remote, local, method: this.name }, () => true)) !== "authenticated") return;
     // RFC 6120 §6.4.6: the peer restarts the stream right after <success/>; the fresh parser must
     // be in place before the first byte of the new header can arrive, so restart, then send.
     stream.expectRestart();

@@ -72,8 +72,8 @@ describe("StaticResolver", () => {
     assert.deepEqual(await resolver.resolve("unknown.example"), []);
   });
 
-  it("s2s.address wins over the table", async () => {
-    const resolver = new StaticResolver(s2sConfig({ address: [{ host: "b.example", ip_address: "127.0.0.50" }] }), table);
-    assert.deepEqual(await resolver.resolve("b.example"), [{ host: "127.0.0.50", port: 5269, directTls: false, family: 4, via: "b.example" }]);
+  it("s2s.address is the core's, applied before any resolver (core/resolver/address-override.test.ts): this one reads its table", async () => {
+    const resolver = new StaticResolver(s2sConfig({ address: [{ host: "c.example", ip_address: "127.0.0.50" }] }), table);
+    assert.deepEqual(await resolver.resolve("c.example"), [{ host: "xmpp.c.example", port: 5300, directTls: false, family: undefined, via: "c.example" }]);
   });
 });

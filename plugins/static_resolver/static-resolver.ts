@@ -1,5 +1,5 @@
 import { isIP } from "node:net";
-import { addressOverride, type ConnectTarget, normaliseDomain, type Resolver, type S2sSectionConfig } from "../../core/index.js";
+import { type ConnectTarget, normaliseDomain, type Resolver, type S2sSectionConfig } from "../../core/index.js";
 
 export interface StaticEntry {
   readonly domain: string;
@@ -9,8 +9,9 @@ export interface StaticEntry {
 }
 
 /**
- * A resolver without DNS: `s2s.address` first, then this plugin's own table (several targets per
- * domain, tried in order). A domain in neither has no address: its stanzas bounce at once.
+ * A resolver without DNS: this plugin's own table (several targets per domain, tried in order);
+ * the core applies `s2s.address` before any resolver. A domain in neither has no address: its
+ * stanzas bounce at once.
  */
 export class StaticResolver implements Resolver {
   constructor(
@@ -22,8 +23,6 @@ export class StaticResolver implements Resolver {
     // The table holds ASCII (IDNA) names; a caller may pass the Unicode form. A name that is not a
     // valid domain matches no entry (every entry was validated), whatever its case.
     const domain = normaliseDomain(input) ?? input.toLowerCase();
-    const override = addressOverride(this.s2s, domain);
-    if (override) return override;
     return this.table
       .filter((e) => e.domain === domain)
       .map((e) => ({ host: e.host, port: e.port ?? this.s2s.outgoing.port, directTls: e.tls, family: isIP(e.host) === 6 ? 6 : isIP(e.host) === 4 ? 4 : undefined, via: domain }));

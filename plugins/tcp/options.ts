@@ -1,5 +1,5 @@
 import {
-  DEFAULT_MAX_SESSIONS,
+  DEFAULT_SESSION_SETTINGS,
   field,
   formatValue,
   integer,
@@ -20,14 +20,8 @@ export interface TcpConnectorOptions {
   readonly maxSessions: number;
 }
 
-export const TCP_DEFAULTS: TcpConnectorOptions = {
-  queueLimit: 10_000,
-  idleTimeoutMs: 600_000,
-  negotiationTimeoutMs: 30_000,
-  initialRetryDelayMs: 1_000,
-  holdWindowMs: 10_000,
-  maxSessions: DEFAULT_MAX_SESSIONS,
-};
+/** The core's session defaults (core/session/session-settings.ts): this table only lets operators change them. */
+export const TCP_DEFAULTS: TcpConnectorOptions = DEFAULT_SESSION_SETTINGS;
 
 /** Seconds in TOML (like MongooseIM's max_retry_delay), ms inside. */
 const SECONDS_KEYS = {

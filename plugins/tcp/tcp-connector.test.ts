@@ -14,6 +14,7 @@ import {
   isS2sError,
   type S2sEvent,
   type SecureChannel,
+  SESSION_SETTINGS,
 } from "../../core/index.js";
 import { makeCa, makeCertDir, makeLeaf, removeCertDir } from "../../test/helpers/certs.js";
 import { startUnansweringAddress, type UnansweringAddress } from "../../test/helpers/dns-server.js";
@@ -54,7 +55,7 @@ it("rejects bad options", () => {
 
 it("declares the Connector slot and reads outgoing.connection_timeout and max_retry_delay", () => {
   assert.equal(plugin.name, "tcp");
-  assert.deepEqual(plugin.provides, [CONNECTOR]);
+  assert.deepEqual(plugin.provides, [CONNECTOR, SESSION_SETTINGS]);
   assert.deepEqual(plugin.s2sOptions, ["outgoing.connection_timeout", "max_retry_delay"]);
 });
 
@@ -90,7 +91,7 @@ function newConnector(connectionTimeoutMs: number) {
   const events = new EventBus();
   const seen: S2sEvent[] = [];
   events.events$.subscribe((e) => seen.push(e));
-  const connector = new TcpConnector({ ...TCP_DEFAULTS, maxRetryDelayMs: 300_000 }, connectionTimeoutMs, events, createLogger("silent"));
+  const connector = new TcpConnector(connectionTimeoutMs, events, createLogger("silent"));
   const failures = () => seen.filter((e): e is Extract<S2sEvent, { type: "connect_failed" }> => e.type === "connect_failed");
   return { connector, failures };
 }

@@ -8,7 +8,6 @@ import {
   type EventBus,
   type Logger,
   S2sError,
-  type SessionSettings,
 } from "../../core/index.js";
 
 /** RFC 8305 §5: the recommended delay before racing the next address family. */
@@ -21,7 +20,6 @@ const HAPPY_EYEBALLS_DELAY_MS = 250;
  */
 export class TcpConnector implements Connector {
   constructor(
-    readonly sessionSettings: SessionSettings,
     private readonly connectionTimeoutMs: number,
     private readonly events: EventBus,
     private readonly logger: Logger,

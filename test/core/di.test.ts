@@ -17,8 +17,8 @@ import { container as rootContainer, type InjectionToken } from "tsyringe";
 import { CLOCK } from "../../core/clock/clock.js";
 import { LOGGER } from "../../core/logging/logger.js";
 import { S2sListeners } from "../../core/server/s2s-listeners.js";
-import { StreamDeps } from "../../core/session/deps.js";
-import { AUTHENTICATOR, CONNECTOR, DIALBACK, LOCAL_DELIVERY, POLICY, POLICY_CHAIN, RESOLVER, ROUTER, STREAM_PARSER_FACTORY, TLS_PROVIDER, TOKEN_CATALOG, tokenName } from "../../core/tokens.js";
+import { OutboundSessionManager } from "../../core/session/outbound-session-manager.js";
+import { AUTHENTICATOR, CONNECTOR, LOCAL_DELIVERY, OUTBOUND_SESSIONS, POLICY, POLICY_CHAIN, RESOLVER, ROUTER, STREAM_PARSER_FACTORY, TLS_PROVIDER, TOKEN_CATALOG, TRAFFIC, tokenName } from "../../core/tokens.js";
 import { startNode, type TestNode } from "../helpers/servers.js";
 import { AllInjected, MissingFirstInject, MissingSecondInject, UndefinedToken } from "./fixtures/broken-injectable.js";
 
@@ -133,7 +133,7 @@ describe("every @injectable class has @inject(TOKEN) on each constructor paramet
 
   it("the scan finds the core's injectable classes", () => {
     const names = sources.map((s) => s.className);
-    for (const expected of ["OrderedPolicyChain", "CoreRouter", "S2sListeners", "StreamDeps", "OutboundSessionManager"]) {
+    for (const expected of ["OrderedPolicyChain", "CoreRouter", "S2sListeners", "OutboundSessionManager"]) {
       assert.ok(names.includes(expected), `scan did not find ${expected} (found ${names.join(", ")})`);
     }
   });
@@ -219,7 +219,7 @@ describe("one child container per server", () => {
   });
 
   it("two servers in one process share no core or plugin instance", () => {
-    for (const token of [ROUTER, POLICY_CHAIN, RESOLVER, CONNECTOR, TLS_PROVIDER, DIALBACK, STREAM_PARSER_FACTORY]) {
+    for (const token of [ROUTER, POLICY_CHAIN, RESOLVER, CONNECTOR, TLS_PROVIDER, STREAM_PARSER_FACTORY]) {
       const ia = a.server.container.resolve(token as InjectionToken<object>);
       const ib = b.server.container.resolve(token as InjectionToken<object>);
       assert.ok(ia && ib, `${tokenName(token)} not resolvable`);
@@ -231,13 +231,15 @@ describe("one child container per server", () => {
       assert.ok(all.length > 0);
       for (const instance of all) assert.ok(!others.has(instance), `a ${tokenName(token)} instance is shared between the two servers`);
     }
-    assert.notEqual(a.server.container.resolve(StreamDeps), b.server.container.resolve(StreamDeps));
+    for (const token of [OUTBOUND_SESSIONS, TRAFFIC]) assert.notEqual(a.server.container.resolve(token as InjectionToken<object>), b.server.container.resolve(token as InjectionToken<object>), tokenName(token));
+    assert.notEqual(a.server.container.resolve(S2sListeners), b.server.container.resolve(S2sListeners));
   });
 
   it("within one server, core classes and factory plugins are single instances", () => {
     const c = a.server.container;
     assert.equal(c.resolve(ROUTER), c.resolve(ROUTER));
-    assert.equal(c.resolve(StreamDeps), c.resolve(StreamDeps));
+    assert.equal(c.resolve(OUTBOUND_SESSIONS), c.resolve(OutboundSessionManager));
+    assert.equal(c.resolve(S2sListeners), c.resolve(S2sListeners));
     assert.equal(c.resolve(CONNECTOR), c.resolve(CONNECTOR));
     assert.deepEqual(c.resolveAll(LOCAL_DELIVERY), c.resolveAll(LOCAL_DELIVERY));
     assert.equal(c.resolveAll(LOCAL_DELIVERY)[0], c.resolveAll(LOCAL_DELIVERY)[0]);
@@ -251,7 +253,7 @@ describe("one child container per server", () => {
 
   it("tsyringe's root container has none of our registrations", () => {
     for (const { token } of TOKEN_CATALOG) assert.equal(rootContainer.isRegistered(token, true), false, `${tokenName(token)} is registered in the root container`);
-    assert.equal(rootContainer.isRegistered(StreamDeps, true), false);
+    assert.equal(rootContainer.isRegistered(OutboundSessionManager, true), false);
     assert.equal(rootContainer.isRegistered(S2sListeners, true), false);
   });
 });

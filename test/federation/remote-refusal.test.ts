@@ -55,7 +55,7 @@ describe("a refusal by the remote's policy bounces one way, whatever the auth me
       assert.equal(errorCondition(bounce), "service-unavailable");
       assert.equal(bounce.getChild("error").attrs.type, "cancel");
       const text = bounce.getChild("error").getChildText("text") ?? "";
-      // B's stream error text (inbound-stream.ts authorize): the peer's own words reach the sender.
+      // B's stream error text (inbound-stream.ts #admit): the peer's own words reach the sender.
       assert.match(text, /'bot\.a\.example' is not allowed to federate with 'b\.example'/);
       assert.ok(methods.includes(mode), `the refusal came during ${mode} (auth_failed: ${methods.join(", ")})`);
     });

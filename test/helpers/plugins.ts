@@ -1,20 +1,17 @@
 import "reflect-metadata";
 import assert from "node:assert/strict";
-import { container as rootContainer } from "tsyringe";
 import type { S2sConfig } from "../../core/config/types.js";
 import { EventBus } from "../../core/events/events.js";
 import { createLogger } from "../../core/logging/logger.js";
-import { loadPlugins, type LoadedPlugins } from "../../core/plugins/loader.js";
+import type { LoadedPlugins } from "../../core/plugins/loader.js";
+import { systemClock } from "../../core/clock/clock.js";
+import { compose } from "../../core/server/compose.js";
 import type { Router } from "../../core/router/router.js";
-import { CONFIG, EVENTS } from "../../core/tokens.js";
 import type { XmlElement } from "../../core/xml/element.js";
 
-/** Run the plugin loader for `config` in a throwaway child container (as check-config does). */
-export function loadPluginsFor(config: S2sConfig): Promise<LoadedPlugins> {
-  const container = rootContainer.createChildContainer();
-  container.register(CONFIG, { useValue: config });
-  container.register(EVENTS, { useValue: new EventBus() });
-  return loadPlugins(container, config, createLogger("silent"));
+/** Load the plugins of `config` in a throwaway container, by the composition every server uses (as reload does). */
+export async function loadPluginsFor(config: S2sConfig): Promise<LoadedPlugins> {
+  return (await compose({ config, logger: createLogger("silent"), clock: systemClock, events: new EventBus() }, "plugins")).plugins;
 }
 
 /** A Router for unit tests of local deliveries: records what is routed, fails on anything else. */

@@ -11,15 +11,17 @@ import { cpSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync, 
 import { tmpdir } from "node:os";
 import { basename, dirname, join, relative } from "node:path";
 import { fileURLToPath } from "node:url";
-import { container as rootContainer, type DependencyContainer } from "tsyringe";
+import type { DependencyContainer } from "tsyringe";
 import { configFromObject, loadConfigFile, parseConfig } from "../../core/config/load.js";
 import type { S2sConfig } from "../../core/config/types.js";
 import { isConfigError } from "../../core/errors.js";
 import { createLogger } from "../../core/logging/logger.js";
-import { loadPlugins, type LoadedPlugins } from "../../core/plugins/loader.js";
+import type { LoadedPlugins } from "../../core/plugins/loader.js";
 import { createServer, type S2sServer } from "../../core/server/server.js";
+import { compose } from "../../core/server/compose.js";
+import { systemClock } from "../../core/clock/clock.js";
 import { EventBus } from "../../core/events/events.js";
-import { CONFIG, EVENTS, LOCAL_DELIVERY, POLICY, POLICY_CHAIN, RESOLVER } from "../../core/tokens.js";
+import { LOCAL_DELIVERY, POLICY, POLICY_CHAIN, RESOLVER } from "../../core/tokens.js";
 import { DnsSrvResolver } from "../../plugins/dns/dns-resolver.js";
 import { freePort } from "../helpers/ports.js";
 
@@ -28,13 +30,10 @@ const FIXTURES = join(HERE, "fixtures");
 const ROOT = join(HERE, "../..");
 const CERTS = join(ROOT, "config/examples/certs");
 
-/** Load the plugins of `config` into a fresh child container, as `createServer().start()` does (with the core tokens plugins resolve). */
+/** Load the plugins of `config` and build the core around them, by the composition `start()` uses (nothing started). */
 async function load(config: S2sConfig): Promise<{ container: DependencyContainer; loaded: LoadedPlugins }> {
-  const container = rootContainer.createChildContainer();
-  container.register(CONFIG, { useValue: config });
-  container.register(EVENTS, { useValue: new EventBus() });
-  const loaded = await loadPlugins(container, config, createLogger("silent"));
-  return { container, loaded };
+  const { container, plugins } = await compose({ config, logger: createLogger("silent"), clock: systemClock, events: new EventBus() }, "core");
+  return { container, loaded: plugins };
 }
 
 /** A config from TOML text whose relative paths resolve against the fixtures folder. */
@@ -133,6 +132,33 @@ domains = "bad.example"
   it("rejects a plugin whose requirement nobody provides", async () => {
     const line = await oneProblemAt(toml(`[plugins.needs_missing]\nmodule = "./needs-missing.js"`), "plugins.needs_missing");
     assert.match(line, /missing requirement \(got no provider for fixture\.NobodyProvidesThis/);
+  });
+
+  describe("requires is enforced (issue 16)", () => {
+    const undeclared = /^plugins\.resolves_undeclared: requires does not list xmpp-s2s\.Resolver, which the plugin resolves/;
+
+    it("refuses a plugin resolving an undeclared plugin token at register time, naming its TOML path", async () => {
+      const line = await oneProblemAt(toml(`[plugins.resolves_undeclared]\nmodule = "./resolves-undeclared.js"\nwhen = "register"`), "plugins.resolves_undeclared");
+      assert.match(line, undeclared);
+    });
+
+    it("refuses it from a factory too: the token is not handed out", async () => {
+      await assert.rejects(load(toml(`[plugins.resolves_undeclared]\nmodule = "./resolves-undeclared.js"`)), (err: unknown) => isConfigError(err) && undeclared.test(err.problems[0]!));
+    });
+
+    it("start() fails with the same ConfigError, before any listener opens", async () => {
+      const port = await freePort("127.0.0.1");
+      const server = createServer(toml(`[[listen.s2s]]\nport = ${port}\nip_address = "127.0.0.1"\n[plugins.resolves_undeclared]\nmodule = "./resolves-undeclared.js"`), { logLevel: "silent" });
+      await assert.rejects(server.start(), (err: unknown) => isConfigError(err) && undeclared.test(err.problems[0]!));
+      assert.deepEqual(server.s2sAddresses(), []);
+    });
+
+    it("accepts the same plugin once requires lists the token", async () => {
+      // (Plugin tokens exist once every plugin has registered: resolved in a factory, not in register.)
+      const { container } = await load(toml(`[plugins.resolves_declared]\nmodule = "./resolves-declared.js"`));
+      const policy = container.resolveAll(POLICY).find((p) => p.name === "resolves_undeclared");
+      assert.equal(policy?.decide({ localDomain: "a.example", remoteDomain: "b.example", direction: "inbound", via: "test" }), undefined, "it got the resolver");
+    });
   });
 
   it("rejects a plugin that does not register what it declared", async () => {
@@ -342,7 +368,6 @@ dns.retries = 1
         resolver: ["dns"],
         connector: ["tcp"],
         tls: ["node_tls"],
-        dialback: ["dialback"],
         policy: ["host_policy"],
         authenticators: ["sasl_external", "dialback"],
         local_delivery: ["components", "echo", "host_services"],
@@ -363,11 +388,13 @@ dns.retries = 1
 import { loadPluginsFor } from "../helpers/plugins.js";
 
 describe("plugin loader: slots and plugins of the same name", () => {
-  it("authenticators = [\"sasl_external\"] turns dialback authentication off while dialback still fills its slot", async () => {
+  it("authenticators = [\"sasl_external\"] turns dialback off; dialback is no longer a slot (issue 16)", async () => {
     const { configFromObject } = await import("../../core/config/load.js");
     const cfg = configFromObject({ general: { hosts: ["a.example"] }, plugins: { authenticators: ["sasl_external"] } }, { baseDir: process.cwd() });
     const loaded = await loadPluginsFor(cfg);
     assert.deepEqual(loaded.slots.authenticators, ["sasl_external"]);
-    assert.deepEqual(loaded.slots.dialback, ["dialback"]);
+    assert.ok(!loaded.names.includes("dialback"));
+    const slot = configFromObject({ general: { hosts: ["a.example"] }, plugins: { dialback: "dialback" } }, { baseDir: process.cwd() });
+    await assert.rejects(loadPluginsFor(slot), (err: unknown) => isConfigError(err) && /^plugins\.dialback: unknown key \(got "dialback", expected a slot/.test(err.problems[0]!));
   });
 });

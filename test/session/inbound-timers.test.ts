@@ -67,7 +67,7 @@ describe("inbound stream deadlines in virtual time", () => {
 
   it("an authenticated stream outlives the negotiation deadline", async () => {
     const { clock, stream, errors, server } = await open(Infinity, 5000);
-    stream.markAuthenticated("a.example", "b.example", "test");
+    assert.equal(await stream.authenticate({ remote: "a.example", local: "b.example", method: "test" }, () => true), "authenticated");
     clock.advance(60_000);
     assert.equal(errors.length, 0);
     assert.equal(server.writableEnded, false);
