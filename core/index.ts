@@ -33,6 +33,9 @@ export {
 export { systemClock, type Clock, type Timer, type TimerOptions } from "./clock/clock.js";
 export type { PolicyChain } from "./policy/chain.js";
 export type { OutboundSessions } from "./session/outbound-sessions.js";
+// Cluster backends (docs/cluster.md): the seam a backend implements and its `[cluster]` options.
+export type { Cluster, ClusterSnapshot, EmbedderSubscribers } from "./cluster/cluster.js";
+export { redactedUrl, type ClusterConfig } from "./cluster/options.js";
 export { createLogger, type Logger } from "./logging/logger.js";
 
 // ---------------------------------------------------------------------------------------------

@@ -13,17 +13,23 @@
 import { randomUUID } from "node:crypto";
 import { Redis, type RedisOptions } from "ioredis";
 import type { Subscription } from "rxjs";
-import type { Cluster, ClusterSnapshot, EmbedderSubscribers } from "../../core/cluster/cluster.js";
-import { redactedUrl, type ClusterConfig } from "../../core/cluster/options.js";
-import type { LocalDelivery } from "../../core/delivery/local-delivery.js";
-import { ERROR_CODES, S2sError } from "../../core/errors.js";
-import type { EventBus } from "../../core/events/events.js";
-import type { Logger } from "../../core/logging/logger.js";
-import type { Router } from "../../core/router/router.js";
-import { domainOf } from "../../core/router/stanza.js";
-import type { OutboundSessions } from "../../core/session/outbound-sessions.js";
-import type { XmlElement } from "../../core/xml/element.js";
-import { withTimeout } from "../../core/time/with-timeout.js";
+import {
+  type Cluster,
+  type ClusterConfig,
+  type ClusterSnapshot,
+  domainOf,
+  type EmbedderSubscribers,
+  ERROR_CODES,
+  type EventBus,
+  type LocalDelivery,
+  type Logger,
+  redactedUrl,
+  type OutboundSessions,
+  type Router,
+  S2sError,
+  withTimeout,
+  type XmlElement,
+} from "../../core/index.js";
 import { ACQUIRE, RELEASE } from "./scripts.js";
 import { decodeBatch, encodeBatch, type Envelope } from "./wire.js";
 
@@ -201,6 +207,8 @@ export class RedisCluster implements Cluster, LocalDelivery {
     await sub.subscribe(K.inbox(this.node), K.routes);
     this.#sub = sub;
     await this.#renew(true);
+    // Real time, not the Clock: leases expire inside Redis on its own clock (PX), so renewal and
+    // the retry of held forwards must keep pace with real time whatever a test does with virtual time.
     this.#timer = setInterval(() => void this.#renew(), Math.max(200, Math.floor(this.#leaseMs / 3)));
     this.#retryTimer = setInterval(() => this.#retryHeld(), Math.max(100, Math.floor(this.#leaseMs / 10)));
     this.deps.logger.info({ what: "cluster_started", node: this.node, redis: redactedUrl(url), leaseMs: this.#leaseMs });

@@ -10,7 +10,7 @@
  * a child is a string (text) or a tree. Built and read with plain loops (no closures per node):
  * this is the per-stanza cost of a cross-node hop (bench/cluster.ts).
  */
-import { XmlElement, type XmlNode } from "../../core/xml/element.js";
+import { XmlElement, type XmlNode } from "../../core/index.js";
 
 /** Changed whenever the layout changes: a node ignores (and logs) batches of another version. */
 const VERSION = 2;

@@ -14,7 +14,8 @@ import {
   STANZA_NAMES,
   type StreamHeader,
   type StreamParserFactory,
-  systemClock,
+  type Clock,
+  type Timer,
   type XmlElement,
   XmlStream,
 } from "../../core/index.js";
@@ -34,7 +35,7 @@ export class ComponentStream {
   #domain = "";
   #authenticated = false;
   readonly #xml: XmlStream;
-  readonly #negotiationTimer: NodeJS.Timeout;
+  readonly #negotiationTimer: Timer;
 
   constructor(
     socket: Socket,
@@ -44,6 +45,7 @@ export class ComponentStream {
     private readonly router: () => Router,
     private readonly logger: Logger,
     private readonly events: EventBus,
+    clock: Clock,
   ) {
     this.#xml = new XmlStream(socket, parserFactory, {
       onHeader: (h) => this.#onHeader(h),
@@ -51,13 +53,10 @@ export class ComponentStream {
       onStreamEnd: () => this.#xml.close("component closed the stream"),
       onParseError: (condition, text) => this.fail(condition, text),
       onClosed: () => this.#onClosed(),
-    }, { contentNs: NS.COMPONENT, limits: { maxStanzaSize: listener.maxStanzaSize, maxDepth: DEFAULT_MAX_DEPTH }, idleTimeoutMs: listener.idleTimeoutMs, shaper: shaperFor(listener.shaper), clock: systemClock });
-    // System time for now: ComponentsService constructs this stream and has no CLOCK to give it;
-    // virtual time here needs the clock passed in explicitly.
-    this.#negotiationTimer = setTimeout(() => {
+    }, { contentNs: NS.COMPONENT, limits: { maxStanzaSize: listener.maxStanzaSize, maxDepth: DEFAULT_MAX_DEPTH }, idleTimeoutMs: listener.idleTimeoutMs, shaper: shaperFor(listener.shaper), clock });
+    this.#negotiationTimer = clock.timer(listener.negotiationTimeoutMs, () => {
       if (!this.#authenticated) this.fail("connection-timeout", "no handshake in time");
-    }, listener.negotiationTimeoutMs);
-    this.#negotiationTimer.unref();
+    }, { unref: true });
   }
 
   get domain(): string {
@@ -126,14 +125,14 @@ export class ComponentStream {
       return;
     }
     this.#authenticated = true;
-    clearTimeout(this.#negotiationTimer);
+    this.#negotiationTimer.cancel();
     this.#xml.send(el("handshake", {}, NS.COMPONENT));
     this.logger.info({ what: "component_connected", domain: this.#domain });
     this.events.emit({ type: "component_connected", domain: this.#domain });
   }
 
   #onClosed(): void {
-    clearTimeout(this.#negotiationTimer);
+    this.#negotiationTimer.cancel();
     if (!this.#authenticated) return;
     this.registry.release(this.#domain, this);
     this.logger.info({ what: "component_disconnected", domain: this.#domain });

@@ -1,6 +1,8 @@
 import { createServer, type Server } from "node:net";
 import {
+  type Clock,
   domainOf,
+  systemClock,
   type EventBus,
   type LocalDelivery,
   type Logger,
@@ -27,6 +29,7 @@ export class ComponentsService implements Service, LocalDelivery, ComponentRegis
     private readonly router: () => Router,
     private readonly logger: Logger,
     private readonly events: EventBus,
+    private readonly clock: Clock = systemClock,
   ) {
     this.#hosts = new Set(config.general.hosts);
   }
@@ -71,7 +74,7 @@ export class ComponentsService implements Service, LocalDelivery, ComponentRegis
     for (const listener of this.config.listen.service) {
       const server = createServer({ noDelay: true }, (socket) => {
         socket.on("error", () => {});
-        const stream = new ComponentStream(socket, listener, this.parserFactory, this, this.router, this.logger, this.events);
+        const stream = new ComponentStream(socket, listener, this.parserFactory, this, this.router, this.logger, this.events, this.clock);
         this.#all.add(stream);
         this.#listeners.set(stream, listener);
         socket.once("close", () => {

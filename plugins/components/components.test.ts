@@ -10,6 +10,7 @@ import { createHash } from "node:crypto";
 import { createServer, type Server, type Socket } from "node:net";
 import { xml } from "@xmpp/component";
 import {
+  systemClock,
   configFromObject,
   createLogger,
   EventBus,
@@ -371,7 +372,7 @@ describe("components: flow control", () => {
     const peer = await RawPeer.connect(ip, port);
     peers.push(peer);
     const socket = await accepted;
-    new ComponentStream(socket, listener, new SaxesStreamParserFactory(), { claim: () => true, release: () => {} }, () => router, silent, new EventBus());
+    new ComponentStream(socket, listener, new SaxesStreamParserFactory(), { claim: () => true, release: () => {} }, () => router, silent, new EventBus(), systemClock);
 
     peer.write(componentHeader("flow.example"));
     const [, id] = await peer.waitFor(/<stream:stream\b[^>]*\sid='([^']+)'/);

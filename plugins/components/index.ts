@@ -1,4 +1,4 @@
-import { definePlugin, EVENTS, LOCAL_DELIVERY, ROUTER, SERVICE, STREAM_PARSER_FACTORY } from "../../core/index.js";
+import { CLOCK, definePlugin, EVENTS, LOCAL_DELIVERY, ROUTER, SERVICE, STREAM_PARSER_FACTORY } from "../../core/index.js";
 import { ComponentsService } from "./components-service.js";
 
 export default definePlugin({
@@ -11,7 +11,7 @@ export default definePlugin({
     const make = (c: import("tsyringe").DependencyContainer) => {
       // The core builds the router before any local delivery (core/server/compose.ts).
       const router = c.resolve(ROUTER);
-      return (service ??= new ComponentsService(ctx.config, c.resolve(STREAM_PARSER_FACTORY), () => router, ctx.logger, c.resolve(EVENTS)));
+      return (service ??= new ComponentsService(ctx.config, c.resolve(STREAM_PARSER_FACTORY), () => router, ctx.logger, c.resolve(EVENTS), c.resolve(CLOCK)));
     };
     ctx.provide(LOCAL_DELIVERY, { useFactory: make });
     ctx.provide(SERVICE, { useFactory: make });

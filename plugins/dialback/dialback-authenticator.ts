@@ -1,6 +1,7 @@
 import {
   type Authenticator,
   BurstLog,
+  type Clock,
   definedCondition,
   type DialbackKeys,
   domainOf,
@@ -14,6 +15,7 @@ import {
   type OutboundAuthResult,
   type OutboundSessions,
   type OutboundStreamApi,
+  systemClock,
   type XmlElement,
 } from "../../core/index.js";
 import { DIALBACK_DEFAULTS, type DialbackOptions } from "./options.js";
@@ -46,6 +48,8 @@ export class DialbackAuthenticator implements Authenticator {
     private readonly timeoutMs: number,
     private readonly limits: DialbackOptions = DIALBACK_DEFAULTS,
     private readonly events?: EventBus,
+    /** The verification deadline runs on it, so tests can move time (core/clock/virtual-clock.ts). */
+    private readonly clock: Clock = systemClock,
   ) {
     this.#refusals = new BurstLog(logger, "dialback_refused");
   }
@@ -162,9 +166,9 @@ export class DialbackAuthenticator implements Authenticator {
     if (!pending) this.#pending.set(outbound, (pending = new Map()));
     const slot = `${receiving} ${originating} ${streamId}`;
     const answer = new Promise<Verdict>((resolve) => {
-      const timer = setTimeout(() => resolve({ error: "remote-server-timeout" }), this.timeoutMs);
+      const timer = this.clock.timer(this.timeoutMs, () => resolve({ error: "remote-server-timeout" }));
       pending!.set(slot, (v) => {
-        clearTimeout(timer);
+        timer.cancel();
         resolve(v);
       });
     });

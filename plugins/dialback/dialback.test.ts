@@ -9,6 +9,7 @@ import assert from "node:assert/strict";
 import type { DependencyContainer, InjectionToken } from "tsyringe";
 import {
   AUTHENTICATOR,
+  CLOCK,
   type AuthClaim,
   type Authenticator,
   configFromObject,
@@ -32,6 +33,7 @@ import {
   type S2sConfig,
   S2sError,
   SESSION_SETTINGS,
+  systemClock,
   type XmlElement,
 } from "../../core/index.js";
 import { DialbackAuthenticator, MAX_VERIFICATIONS_PER_STREAM } from "./dialback-authenticator.js";
@@ -224,7 +226,7 @@ describe("dialback plugin", () => {
     assert.notEqual(randomSecret(), randomSecret());
   });
 
-  it("the authenticator factory resolves the outbound sessions, the session negotiation timeout and the event bus", async () => {
+  it("the authenticator factory resolves the outbound sessions, the session negotiation timeout, the event bus and the clock", async () => {
     const provided = await register(config({ s2s: { shared: "x" } }), silent);
     const provider = provided.get(AUTHENTICATOR);
     assert.ok(provider && "useFactory" in provider, "AUTHENTICATOR is a factory (the connector is resolved per server)");
@@ -235,13 +237,14 @@ describe("dialback plugin", () => {
         if (token === OUTBOUND_SESSIONS) return new FakeSessions();
         if (token === SESSION_SETTINGS) return { negotiationTimeoutMs: 1234 };
         if (token === EVENTS) return new EventBus();
+        if (token === CLOCK) return systemClock;
         assert.fail(`unexpected token ${String(token)}`);
       },
     } as unknown as DependencyContainer;
     const made = provider.useFactory(fake) as Authenticator;
     assert.ok(made instanceof DialbackAuthenticator);
     assert.equal(made.name, "dialback");
-    assert.deepEqual(asked, [OUTBOUND_SESSIONS, SESSION_SETTINGS, EVENTS]);
+    assert.deepEqual(asked, [OUTBOUND_SESSIONS, SESSION_SETTINGS, EVENTS, CLOCK]);
   });
 });
 

@@ -1,4 +1,4 @@
-import { AUTHENTICATOR, definePlugin, EVENTS, OUTBOUND_SESSIONS, SESSION_SETTINGS } from "../../core/index.js";
+import { AUTHENTICATOR, CLOCK, definePlugin, EVENTS, OUTBOUND_SESSIONS, SESSION_SETTINGS } from "../../core/index.js";
 import { DialbackAuthenticator } from "./dialback-authenticator.js";
 import { randomSecret, Xep0185Keys } from "./dialback-keys.js";
 import { parseDialbackOptions, type DialbackOptions } from "./options.js";
@@ -19,7 +19,7 @@ export default definePlugin<DialbackOptions>({
     }
     const keys = new Xep0185Keys(secret);
     ctx.provide(AUTHENTICATOR, {
-      useFactory: (c) => new DialbackAuthenticator(keys, c.resolve(OUTBOUND_SESSIONS), ctx.logger, c.resolve(SESSION_SETTINGS).negotiationTimeoutMs, ctx.options, c.resolve(EVENTS)),
+      useFactory: (c) => new DialbackAuthenticator(keys, c.resolve(OUTBOUND_SESSIONS), ctx.logger, c.resolve(SESSION_SETTINGS).negotiationTimeoutMs, ctx.options, c.resolve(EVENTS), c.resolve(CLOCK)),
     });
   },
 });

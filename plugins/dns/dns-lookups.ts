@@ -1,5 +1,5 @@
 import { Resolver as NodeDnsResolver } from "node:dns/promises";
-import { ERROR_CODES, S2sError } from "../../core/index.js";
+import { type Clock, ERROR_CODES, S2sError, systemClock, type Timer } from "../../core/index.js";
 import type { TtlCache } from "./cache.js";
 
 /** One SRV record as node returns it (target "." comes back as name ""). */
@@ -58,6 +58,8 @@ export interface LookupOptions {
   readonly servers?: readonly string[];
   /** Whole-resolution bound; default 2 × timeout × tries + 1 s (see README "Time limits"). */
   readonly deadlineMs?: number;
+  /** The deadline runs on it (core/clock/clock.ts). Default: the system clock. */
+  readonly clock?: Clock;
 }
 
 /** 2 × timeout × tries + 1 s: enough for c-ares's own tries with back-off in the usual cases, bounded when `tries` is large. */
@@ -72,7 +74,7 @@ export function overallDeadlineMs(timeoutMs: number, tries: number): number {
  */
 export class DnsLookups {
   readonly #dns: NodeDnsResolver;
-  readonly #timer: NodeJS.Timeout;
+  readonly #timer: Timer;
   #why?: string;
   readonly #onAbort?: () => void;
 
@@ -87,11 +89,10 @@ export class DnsLookups {
     this.#dns = new NodeDnsResolver({ timeout: options.timeoutMs, tries: options.tries });
     if (options.servers?.length) this.#dns.setServers([...options.servers]);
     const deadline = options.deadlineMs ?? overallDeadlineMs(options.timeoutMs, options.tries);
-    this.#timer = setTimeout(() => {
+    this.#timer = (options.clock ?? systemClock).timer(deadline, () => {
       this.#deadlinePassed = true;
       this.#cancel(`no DNS answer within the overall deadline of ${deadline} ms`);
-    }, deadline);
-    this.#timer.unref();
+    }, { unref: true });
     if (signal) {
       this.#onAbort = () => this.#cancel("resolution aborted");
       if (signal.aborted) this.#onAbort();
@@ -101,7 +102,7 @@ export class DnsLookups {
 
   /** Stop the deadline timer; call once the resolution is over. */
   close(): void {
-    clearTimeout(this.#timer);
+    this.#timer.cancel();
     if (this.#onAbort) this.signal?.removeEventListener("abort", this.#onAbort);
   }
 

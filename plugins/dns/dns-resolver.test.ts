@@ -3,6 +3,7 @@ import { after, before, describe, it } from "node:test";
 import assert from "node:assert/strict";
 import {
   configFromObject,
+  systemClock,
   type ConnectTarget,
   ERROR_CODES,
   isS2sError,
@@ -65,6 +66,7 @@ it("declares the Resolver slot and registers a DnsSrvResolver", async () => {
     config: { s2s: s2sConfig() },
     options: { servers: ["127.0.0.1:53"], cacheSize: 10 },
     logger: undefined,
+    container: { resolve: () => systemClock },
     provide: (token: unknown, provider: Provider<unknown>) => provided.push([token, provider]),
   } as unknown as PluginContext<DnsResolverOptions>;
   await plugin.register(ctx);

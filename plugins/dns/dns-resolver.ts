@@ -1,5 +1,6 @@
 import { isIP } from "node:net";
 import {
+  type Clock,
   type ConnectTarget,
   ERROR_CODES,
   isS2sError,
@@ -24,6 +25,8 @@ export interface DnsSrvResolverOptions {
   /** For RFC 2782 weighted selection (tests inject a seeded source). */
   readonly random?: RandomSource;
   readonly now?: () => number;
+  /** The per-resolution deadline runs on it. Default: the system clock. */
+  readonly clock?: Clock;
   readonly logger?: Logger;
 }
 
@@ -56,7 +59,7 @@ export class DnsSrvResolver implements Resolver {
     private readonly options: DnsSrvResolverOptions = {},
   ) {
     this.#cache = new TtlCache(options.cacheSize ?? DEFAULT_CACHE_SIZE, options.now);
-    this.#lookupOptions = { timeoutMs: s2s.dns.timeoutMs, tries: s2s.dns.retries, servers: options.servers, deadlineMs: options.deadlineMs };
+    this.#lookupOptions = { timeoutMs: s2s.dns.timeoutMs, tries: s2s.dns.retries, servers: options.servers, deadlineMs: options.deadlineMs, clock: options.clock };
     this.#random = options.random ?? Math.random;
   }
 

@@ -1,4 +1,4 @@
-import { definePlugin, RESOLVER } from "../../core/index.js";
+import { CLOCK, definePlugin, RESOLVER } from "../../core/index.js";
 import { DnsSrvResolver } from "./dns-resolver.js";
 import { parseDnsOptions, type DnsResolverOptions } from "./options.js";
 
@@ -12,6 +12,6 @@ export default definePlugin<DnsResolverOptions>({
   parseOptions: (raw) => parseDnsOptions(raw),
   register(ctx) {
     const { servers, cacheSize } = ctx.options;
-    ctx.provide(RESOLVER, { useValue: new DnsSrvResolver(ctx.config.s2s, { servers, cacheSize, logger: ctx.logger }) });
+    ctx.provide(RESOLVER, { useValue: new DnsSrvResolver(ctx.config.s2s, { servers, cacheSize, logger: ctx.logger, clock: ctx.container.resolve(CLOCK) }) });
   },
 });

@@ -1,4 +1,4 @@
-import { AUTHENTICATOR, definePlugin, TLS_PROVIDER } from "../../core/index.js";
+import { AUTHENTICATOR, CLOCK, definePlugin, TLS_PROVIDER } from "../../core/index.js";
 import { NodeTlsProvider, settingsFromConfig } from "./node-tls-provider.js";
 
 /**
@@ -23,6 +23,6 @@ export default definePlugin({
       const authenticators = ctx.container.isRegistered(AUTHENTICATOR, true) ? ctx.container.resolveAll(AUTHENTICATOR) : [];
       return authenticators.some((a) => a.usesPeerCertificate === true);
     };
-    ctx.provide(TLS_PROVIDER, { useValue: new NodeTlsProvider({ ...settingsFromConfig(ctx.config), clientCertificates }, ctx.logger) });
+    ctx.provide(TLS_PROVIDER, { useValue: new NodeTlsProvider({ ...settingsFromConfig(ctx.config), clientCertificates, clock: ctx.container.resolve(CLOCK) }, ctx.logger) });
   },
 });

@@ -2,6 +2,7 @@ import type { X509Certificate } from "node:crypto";
 import { isIP, type Socket } from "node:net";
 import * as tls from "node:tls";
 import {
+  type Clock,
   ConfigError,
   type DomainCertfileEntry,
   ERROR_CODES,
@@ -12,6 +13,7 @@ import {
   type S2sConfig,
   S2sError,
   type SecureChannel,
+  systemClock,
   type StartTlsMode,
   type TlsProvider,
 } from "../../core/index.js";
@@ -37,6 +39,8 @@ export interface NodeTlsSettings {
   readonly systemRoots?: boolean;
   /** Time source for certificate validity (milliseconds since the epoch). Default `Date.now`. */
   readonly now?: () => number;
+  /** Handshake deadlines run on it (core/clock/clock.ts). Default: the system clock. */
+  readonly clock?: Clock;
   /**
    * Whether an inbound handshake asks for the peer's certificate when `use_starttls` is not
    * "required_trusted" (which always asks). Asking costs native memory per link (roughly 10-15
@@ -177,6 +181,7 @@ export class NodeTlsProvider implements TlsProvider {
   readonly #pending = new Map<string, PendingHandshake>();
   readonly #timeoutMs: number;
   readonly #now: () => number;
+  readonly #clock: Clock;
 
   constructor(
     private readonly settings: NodeTlsSettings,
@@ -185,6 +190,7 @@ export class NodeTlsProvider implements TlsProvider {
     this.mode = settings.mode;
     this.#timeoutMs = settings.handshakeTimeoutMs ?? DEFAULT_HANDSHAKE_TIMEOUT_MS;
     this.#now = settings.now ?? Date.now;
+    this.#clock = settings.clock ?? systemClock;
     this.#material = this.#load();
     if (this.mode !== "false") {
       // Off the start-up path, but before the first peer usually arrives.
@@ -225,7 +231,7 @@ export class NodeTlsProvider implements TlsProvider {
     return new Promise<SecureChannel>((resolve, reject) => {
       let tlsSocket: tls.TLSSocket | undefined;
       const done = () => {
-        clearTimeout(timer);
+        timer.cancel();
         socket.off("close", onClose);
         this.#pending.delete(key);
       };
@@ -236,7 +242,7 @@ export class NodeTlsProvider implements TlsProvider {
         reject(err instanceof S2sError ? err : new S2sError(ERROR_CODES.TLS_FAILED, `TLS handshake failed: ${err.message}`, undefined, { cause: err }));
       };
       const onClose = () => fail(new S2sError(ERROR_CODES.TLS_FAILED, "connection closed during the TLS handshake"));
-      const timer = setTimeout(() => fail(new S2sError(ERROR_CODES.TIMEOUT, `TLS handshake not completed within ${this.#timeoutMs} ms`, "connection-timeout")), this.#timeoutMs);
+      const timer = this.#clock.timer(this.#timeoutMs, () => fail(new S2sError(ERROR_CODES.TIMEOUT, `TLS handshake not completed within ${this.#timeoutMs} ms`, "connection-timeout")));
       socket.once("close", onClose);
       this.#pending.set(key, {
         fail,
@@ -275,18 +281,18 @@ export class NodeTlsProvider implements TlsProvider {
         checkServerIdentity: () => undefined,
       });
       const fail = (err: Error) => {
-        clearTimeout(timer);
+        timer.cancel();
         secured.destroy();
         socket.destroy();
         reject(err instanceof S2sError ? err : new S2sError(ERROR_CODES.TLS_FAILED, `TLS handshake with ${remoteDomain} failed: ${err.message}`, undefined, { cause: err }));
       };
       const onError = (err: Error) => fail(err);
       const onClose = () => fail(new S2sError(ERROR_CODES.TLS_FAILED, `${remoteDomain} closed the connection during the TLS handshake`));
-      const timer = setTimeout(() => fail(new S2sError(ERROR_CODES.TIMEOUT, `TLS handshake with ${remoteDomain} not completed within ${this.#timeoutMs} ms`, "remote-server-timeout")), this.#timeoutMs);
+      const timer = this.#clock.timer(this.#timeoutMs, () => fail(new S2sError(ERROR_CODES.TIMEOUT, `TLS handshake with ${remoteDomain} not completed within ${this.#timeoutMs} ms`, "remote-server-timeout")));
       secured.once("error", onError);
       secured.once("close", onClose);
       secured.once("secureConnect", () => {
-        clearTimeout(timer);
+        timer.cancel();
         secured.off("error", onError);
         secured.off("close", onClose);
         secured.on("error", noop); // until the stream attaches its own handlers

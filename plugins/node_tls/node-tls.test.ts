@@ -9,7 +9,7 @@ import { join } from "node:path";
 import * as net from "node:net";
 import * as tls from "node:tls";
 import type { InjectionToken } from "tsyringe";
-import { isConfigError, type PluginContext, type S2sConfig, type SecureChannel, TLS_PROVIDER, type TlsProvider } from "../../core/index.js";
+import { isConfigError, type PluginContext, type S2sConfig, type SecureChannel, systemClock, TLS_PROVIDER, type TlsProvider } from "../../core/index.js";
 import { makeCa, makeCertDir, makeLeaf, removeCertDir, type CertAuthority, type Leaf } from "../../test/helpers/certs.js";
 import plugin from "./index.js";
 import { NodeTlsProvider, type NodeTlsSettings } from "./node-tls-provider.js";
@@ -25,6 +25,7 @@ describe("node_tls plugin", () => {
     void plugin.register({
       config,
       options: {},
+      container: { resolve: () => systemClock, isRegistered: () => false },
       provide: (token: InjectionToken<unknown>, provider: { useValue?: unknown }) => provided.push([token, provider.useValue]),
     } as unknown as PluginContext<Record<string, never>>);
     assert.equal(provided.length, 1);

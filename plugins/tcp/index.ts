@@ -1,4 +1,4 @@
-import { CONNECTOR, definePlugin, EVENTS, SESSION_SETTINGS } from "../../core/index.js";
+import { CLOCK, CONNECTOR, definePlugin, EVENTS, SESSION_SETTINGS } from "../../core/index.js";
 import { parseTcpOptions, type TcpConnectorOptions } from "./options.js";
 import { TcpConnector } from "./tcp-connector.js";
 
@@ -12,6 +12,6 @@ export default definePlugin<TcpConnectorOptions>({
     const s2s = ctx.config.s2s;
     // The core's outbound sessions read these; the connector itself only connects.
     ctx.provide(SESSION_SETTINGS, { useValue: { ...ctx.options, maxRetryDelayMs: s2s.maxRetryDelayMs } });
-    ctx.provide(CONNECTOR, { useFactory: (c) => new TcpConnector(s2s.outgoing.connectionTimeoutMs, c.resolve(EVENTS), ctx.logger) });
+    ctx.provide(CONNECTOR, { useFactory: (c) => new TcpConnector(s2s.outgoing.connectionTimeoutMs, c.resolve(EVENTS), ctx.logger, c.resolve(CLOCK)) });
   },
 });

@@ -20,8 +20,14 @@ export interface TcpConnectorOptions {
   readonly maxSessions: number;
 }
 
-/** The core's session defaults (core/session/session-settings.ts): this table only lets operators change them. */
-export const TCP_DEFAULTS: TcpConnectorOptions = DEFAULT_SESSION_SETTINGS;
+/**
+ * The core's session defaults (core/session/session-settings.ts): this table only lets operators
+ * change them. A function, not a constant: this file and core/index.ts import each other, so a
+ * top-level read of an imported value would run before core/index.ts has finished loading.
+ */
+export function tcpDefaults(): TcpConnectorOptions {
+  return DEFAULT_SESSION_SETTINGS;
+}
 
 /** Seconds in TOML (like MongooseIM's max_retry_delay), ms inside. */
 const SECONDS_KEYS = {
@@ -33,7 +39,7 @@ const SECONDS_KEYS = {
 
 export function parseTcpOptions(raw: Readonly<Record<string, unknown>>): OptionsResult<TcpConnectorOptions> {
   const problems: string[] = [];
-  const out: { -readonly [K in keyof TcpConnectorOptions]: TcpConnectorOptions[K] } = { ...TCP_DEFAULTS };
+  const out: { -readonly [K in keyof TcpConnectorOptions]: TcpConnectorOptions[K] } = { ...tcpDefaults() };
   for (const [key, value] of Object.entries(raw)) {
     if (key === "queue_limit" || key === "max_sessions") {
       if (typeof value === "number" && Number.isInteger(value) && value > 0) out[key === "queue_limit" ? "queueLimit" : "maxSessions"] = value;

@@ -19,7 +19,7 @@ import {
 import { makeCa, makeCertDir, makeLeaf, removeCertDir } from "../../test/helpers/certs.js";
 import { startUnansweringAddress, type UnansweringAddress } from "../../test/helpers/dns-server.js";
 import plugin from "./index.js";
-import { parseTcpOptions, TCP_DEFAULTS } from "./options.js";
+import { parseTcpOptions, tcpDefaults } from "./options.js";
 import { TcpConnector } from "./tcp-connector.js";
 
 it("rejects bad options", () => {
@@ -42,7 +42,7 @@ it("rejects bad options", () => {
     assert.equal(result.problems.length, 1, JSON.stringify(result.problems));
     assert.match(result.problems[0]!, expected);
   }
-  assert.deepEqual(parseTcpOptions({}).options, TCP_DEFAULTS);
+  assert.deepEqual(parseTcpOptions({}).options, tcpDefaults());
   assert.deepEqual(parseTcpOptions({ queue_limit: 5, max_sessions: 7, idle_timeout: "infinity", negotiation_timeout: 2.5, initial_retry_delay: 0.25, hold_window: 0 }).options, {
     queueLimit: 5,
     maxSessions: 7,

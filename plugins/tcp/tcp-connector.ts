@@ -8,6 +8,9 @@ import {
   type EventBus,
   type Logger,
   S2sError,
+  systemClock,
+  type Clock,
+  type Timer,
 } from "../../core/index.js";
 
 /** RFC 8305 §5: the recommended delay before racing the next address family. */
@@ -23,6 +26,8 @@ export class TcpConnector implements Connector {
     private readonly connectionTimeoutMs: number,
     private readonly events: EventBus,
     private readonly logger: Logger,
+    /** Attempt deadlines and the happy-eyeballs delay run on it (core/clock/clock.ts). */
+    private readonly clock: Clock = systemClock,
   ) {}
 
   async connect(request: ConnectRequest): Promise<Connection> {
@@ -51,7 +56,7 @@ export class TcpConnector implements Connector {
       let pending = group.length;
       let done = false;
       const attempts: Array<{ abort: () => void }> = [];
-      let staggerTimer: NodeJS.Timeout | undefined;
+      let staggerTimer: Timer | undefined;
       const settleFailure = () => {
         if (--pending === 0 && !done) reject(new GroupFailed());
       };
@@ -65,7 +70,7 @@ export class TcpConnector implements Connector {
               return;
             }
             done = true;
-            clearTimeout(staggerTimer);
+            staggerTimer?.cancel();
             for (const a of attempts) if (a !== attempt) a.abort();
             resolve(connection);
           },
@@ -77,7 +82,7 @@ export class TcpConnector implements Connector {
             this.logger.info({ what: "connect_failed", local: request.localDomain, remote: request.remoteDomain, target: `${target.host}:${target.port}`, reason: err.message });
             // A failed first attempt starts the racer at once instead of after the delay.
             if (group[1] && attempts.length === 1) {
-              clearTimeout(staggerTimer);
+              staggerTimer?.cancel();
               start(group[1]);
             }
             settleFailure();
@@ -86,9 +91,9 @@ export class TcpConnector implements Connector {
       };
       start(group[0]!);
       if (group[1]) {
-        staggerTimer = setTimeout(() => {
+        staggerTimer = this.clock.timer(HAPPY_EYEBALLS_DELAY_MS, () => {
           if (!done && attempts.length === 1) start(group[1]!);
-        }, HAPPY_EYEBALLS_DELAY_MS);
+        });
       }
     });
   }
@@ -104,12 +109,12 @@ export class TcpConnector implements Connector {
     const result = new Promise<Connection>((resolve, reject) => {
       let settled = false;
       let phase = "TCP connection";
-      let timer: NodeJS.Timeout | undefined;
+      let timer: Timer | undefined;
       // Connect to the address the resolver found; getaddrinfo would bypass the resolver's DNS servers (node:net resolves host names with the system resolver).
       const socket = netConnect({ host: target.host, port: target.port, noDelay: true, autoSelectFamily: false });
       const finish = () => {
         settled = true;
-        clearTimeout(timer);
+        timer?.cancel();
         request.signal?.removeEventListener("abort", onAbort);
         socket.off("error", fail);
       };
@@ -125,7 +130,7 @@ export class TcpConnector implements Connector {
       abort = () => fail(new Superseded("superseded by another attempt"));
       socket.once("error", fail);
       if (this.connectionTimeoutMs !== Infinity) {
-        timer = setTimeout(() => fail(new Error(`no ${phase} within ${this.connectionTimeoutMs} ms`)), this.connectionTimeoutMs);
+        timer = this.clock.timer(this.connectionTimeoutMs, () => fail(new Error(`no ${phase} within ${this.connectionTimeoutMs} ms`)));
       }
       if (request.signal?.aborted) return onAbort();
       request.signal?.addEventListener("abort", onAbort, { once: true });
