@@ -13,7 +13,6 @@ import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { fileURLToPath, pathToFileURL } from "node:url";
 import { promisify } from "node:util";
-import { container as rootContainer } from "tsyringe";
 import { configFromObject, parseConfig } from "../../core/config/load.js";
 import { builtinS2sOwners } from "../../core/config/s2s-owners.js";
 import type { S2sConfig } from "../../core/config/types.js";
@@ -21,8 +20,9 @@ import { isConfigError } from "../../core/errors.js";
 import { EventBus } from "../../core/events/events.js";
 import { createLogger } from "../../core/logging/logger.js";
 import { BUILTIN_PLUGINS } from "../../core/plugins/builtin.js";
-import { loadPlugins, pluginWarnings } from "../../core/plugins/loader.js";
-import { CONFIG, EVENTS } from "../../core/tokens.js";
+import { pluginWarnings } from "../../core/plugins/loader.js";
+import { compose } from "../../core/server/compose.js";
+import { systemClock } from "../../core/clock/clock.js";
 import { ensureBuilt } from "../helpers/build.js";
 import { killChildren, run } from "../helpers/cli.js";
 
@@ -101,10 +101,8 @@ describe("[s2s] keys that no enabled plugin reads", () => {
     const config = toml(`[s2s]\nhost_policy = [{host = "b.example", policy = "deny"}]\n[plugins]\npolicy = []\n[plugins.host_policy]\nenabled = false`);
     const lines: string[] = [];
     const logger = createLogger("warn", { write: (line: string) => void lines.push(line) });
-    const container = rootContainer.createChildContainer();
-    container.register(CONFIG, { useValue: config });
-    container.register(EVENTS, { useValue: new EventBus() });
-    const loaded = await loadPlugins(container, config, logger);
+    // Composed as start() composes (core/server/compose.ts), stopping once the plugins are loaded.
+    const { plugins: loaded } = await compose({ config, logger, clock: systemClock, events: new EventBus() }, "plugins");
     assert.equal(loaded.warnings.length, 1);
     const logged = lines.map((l) => JSON.parse(l) as { what?: string; warning?: string });
     assert.ok(logged.some((l) => l.what === "s2s_option_unread" && l.warning?.startsWith("s2s.host_policy: ")), lines.join("\n"));
