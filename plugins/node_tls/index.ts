@@ -1,4 +1,4 @@
-import { AUTHENTICATOR, CLOCK, definePlugin, TLS_PROVIDER } from "../../core/index.js";
+import { AUTHENTICATOR, CLOCK, definePlugin, OUTBOUND_SESSIONS, TLS_PROVIDER } from "../../core/index.js";
 import { NodeTlsProvider, settingsFromConfig } from "./node-tls-provider.js";
 
 /**
@@ -19,7 +19,9 @@ export default definePlugin({
     // Ask inbound peers for a certificate only if an enabled authenticator uses it (SASL EXTERNAL):
     // decided when the first TLS server is built, after every plugin has registered.
     const clientCertificates = () => {
-      // Outside a server's composition nothing registers AUTHENTICATOR: no authenticator uses one.
+      // Authenticators exist only in a server's full composition (dialback's needs the outbound
+      // sessions). In a plugins-only copy (reload's scratch container, check-config) ask: the safe default.
+      if (!ctx.container.isRegistered(OUTBOUND_SESSIONS, true)) return true;
       const authenticators = ctx.container.isRegistered(AUTHENTICATOR, true) ? ctx.container.resolveAll(AUTHENTICATOR) : [];
       return authenticators.some((a) => a.usesPeerCertificate === true);
     };
