@@ -1,5 +1,5 @@
 /**
- * `npm run bench -- --cluster` (issue 13): what a cross-node hop costs in cluster mode, against
+ * `npm run bench -- --cluster` (docs/cluster.md): what a cross-node hop costs in cluster mode, against
  * same-node delivery, on this machine. A real redis-server (test/helpers/redis-server.ts) on
  * loopback, two cluster nodes of a.example (in this process, like the test suite), raw XEP-0114
  * components (bench/lib/raw-component.ts):

@@ -5,7 +5,7 @@
  *   node --import tsx bench/parser-bench.ts            # ~20 MB corpus, median of 5 runs
  *   node --import tsx bench/parser-bench.ts --quick    # ~200 KB, for smoke tests
  *
- * Why a reference run: stack-notes.md ("XML parsing") found that saxes with 7+ handlers set via
+ * Why a reference run: a measurement (docs/performance.md) found that saxes with 7+ handlers set via
  * `on()` falls into V8 dictionary mode (~7 MB/s), and that our FastSaxesParser subclass avoids it
  * (~26-29 MB/s building trees). The ratio ours/reference, measured in the same invocation on the
  * same machine, is what catches a regression; absolute MB/s depend on the machine and its load

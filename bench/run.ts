@@ -1,5 +1,5 @@
 /**
- * `npm run bench` (issue 8): xmpp-s2s against Prosody 0.12, in the same invocation, with the same
+ * `npm run bench` (docs/performance.md): xmpp-s2s against Prosody 0.12, in the same invocation, with the same
  * client code for both, on this machine.
  *
  *   node --import tsx bench/run.ts            # full: 5 trials, 20,000 messages, 1,000 links (~1.5 min)
@@ -12,7 +12,7 @@
  * default bench/results), --keep (keep the temp folder: configs, server logs, dnsmasq log),
  * --metrics (our servers run with [instrumentation.prometheus] on in every section).
  *
- *   node --import tsx bench/run.ts --metrics-cost # only the cost of the metrics (issue 12), ours on plain loopback, no root
+ *   node --import tsx bench/run.ts --metrics-cost # only the cost of the metrics, ours on plain loopback, no root
  *
  * Metrics cost (section 6 of the full run; alone with --metrics-cost): --pairs N (default 10),
  * --scrape-ms N (default 1000), --cost-mode concurrent|sequential (default concurrent: the off and
@@ -63,7 +63,7 @@ import { parserScenario, type ParserScenarioResult } from "./scenarios/parser.js
 import { DEFAULT_BATCH, throughput, type ThroughputResult } from "./scenarios/throughput.js";
 import { BenchWorld, type Mode, type System } from "./world.js";
 
-// `npm run bench -- --cluster`: the cluster hop benchmark (bench/cluster.ts, issue 13), nothing else.
+// `npm run bench -- --cluster`: the cluster hop benchmark (bench/cluster.ts, docs/performance.md), nothing else.
 if (process.argv.includes("--cluster")) {
   const { runClusterBench } = await import("./cluster.js");
   await runClusterBench();

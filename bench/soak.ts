@@ -1,5 +1,5 @@
 /**
- * Soak (issue 11): 1,000 inbound S2S links from distinct remote domains, each authenticated with
+ * Soak (docs/performance.md): 1,000 inbound S2S links from distinct remote domains, each authenticated with
  * Server Dialback, then sustained traffic for 60 s to `echo@soak.example`, whose replies come back
  * over our outbound streams (the ones dialback verification opened). Reports links established,
  * stanzas sent / echoed, RSS at 10 s and 60 s of traffic, and CPU per stanza of our process.

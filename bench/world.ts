@@ -1,5 +1,5 @@
 /**
- * The bench world (issue 8): who runs where, their configuration files, and starting/stopping the
+ * The bench world (docs/performance.md): who runs where, their configuration files, and starting/stopping the
  * server processes (always fresh processes, each stopped by its PID).
  *
  * Two modes:
@@ -284,7 +284,7 @@ export class BenchWorld {
     let gcFile: string | undefined;
     if (system === "ours") {
       const flags = this.options.cpuProfDir ? ["--cpu-prof", "--cpu-prof-interval=100", `--cpu-prof-dir=${this.options.cpuProfDir}`, `--cpu-prof-name=ours-${purpose}-${role}-${String(n).padStart(3, "0")}.cpuprofile`] : [];
-      // Memory trials sample after a forced GC (issue 11: a figure from pending garbage can even go negative).
+      // Memory trials sample after a forced GC (a figure from pending garbage can even go negative).
       if (purpose === "memory") {
         gcFile = join(spec.dir, `gc-${String(n).padStart(3, "0")}.jsonl`);
         flags.push("--expose-gc", "--require", join(this.options.root, "bench", "lib", "gc-on-signal.cjs"));

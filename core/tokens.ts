@@ -26,7 +26,7 @@ export { CLUSTER, SESSION_SETTINGS, ROUTER, POLICY_CHAIN, OUTBOUND_SESSIONS, RES
 /** The validated, frozen configuration of this server instance. */
 export const CONFIG: InjectionToken<S2sConfig> = Symbol.for("xmpp-s2s.Config");
 
-/** This server's stanza counters (issue 12 metrics, admin `status`): plain increments on the hot path. */
+/** This server's stanza counters (Prometheus metrics and admin `status`, docs/operations.md): plain increments on the hot path. */
 export const TRAFFIC: InjectionToken<TrafficCounters> = Symbol.for("xmpp-s2s.Traffic");
 
 /** Slot names as written in `[plugins]`. */

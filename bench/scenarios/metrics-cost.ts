@@ -1,5 +1,5 @@
 /**
- * What `[instrumentation.prometheus]` costs on the stanza path (issue 12: <= 3 %), measured as a
+ * What `[instrumentation.prometheus]` costs on the stanza path (target <= 3 %, docs/performance.md), measured as a
  * paired comparison in one invocation: pairs of trials, metrics off and on, each trial on fresh
  * server processes with the same workload. By default (`concurrent`) the two links of a pair run
  * at the same time and are measured over the same window, so whatever else the shared machine

@@ -1,5 +1,5 @@
 /**
- * Parser scenario of `npm run bench` (issue 8), and the shared code of bench/parser-bench.ts:
+ * Parser scenario of `npm run bench` (docs/performance.md), and the shared code of bench/parser-bench.ts:
  * the corpus of realistic federation traffic (deterministic), our parser (plugins/saxes)
  * and the naive saxes reference, and the timing loop.
  *
@@ -141,7 +141,7 @@ export function runOurs(chunks: readonly Buffer[]): number {
         failure = `${condition}: ${text}`;
       },
     },
-    // Production-like limits (contract.md default max_stanza_size), so their cost is measured.
+    // Production-like limits (the default max_stanza_size, docs/configuration.md), so their cost is measured.
     { maxStanzaSize: 65536, maxDepth: DEFAULT_MAX_DEPTH },
   );
   for (const chunk of chunks) parser.write(chunk);

@@ -1,5 +1,5 @@
 /**
- * The admin `sessions` view in cluster mode (issue 13): every row says which node it was read on
+ * The admin `sessions` view in cluster mode (docs/cluster.md): every row says which node it was read on
  * (`node`) and, for outbound pairs and routes, which node owns the pair's stream or serves the
  * address (`owner`). Rows are added for pairs this node forwards to their owner (it has no stream
  * of its own for them) and for the routes it knows: components and embedding-API subscribers,

@@ -42,7 +42,7 @@ export interface SessionRow {
   /** Inbound: our stream id and the peer's address. */
   readonly streamId?: string;
   readonly address?: string;
-  /** Cluster mode (issue 13): the node this row was read on. */
+  /** Cluster mode (docs/cluster.md): the node this row was read on. */
   readonly node?: string;
   /** Cluster mode, outbound and route rows: the node owning the pair's stream or serving the address (null: not known yet). */
   readonly owner?: string | null;

@@ -22,7 +22,7 @@ export interface AdminContext {
   readonly httpAddresses: () => Array<{ address: string; port: number }>;
   /** "Test federation to X": the same report as `xmpp-s2s probe`, from the running server. */
   readonly probe: (domain: string, from: string) => Promise<ProbeReport>;
-  /** Cluster mode (issue 13): who owns what; absent on a single node. */
+  /** Cluster mode (docs/cluster.md): who owns what; absent on a single node. */
   readonly cluster?: () => ClusterSnapshot;
 }
 

@@ -3,7 +3,7 @@ import type { InjectionToken } from "tsyringe";
 import type { XmlElement } from "../xml/element.js";
 
 /**
- * Cluster mode (issue 13, docs/cluster.md): the seam between the core and a cluster backend.
+ * Cluster mode (docs/cluster.md): the seam between the core and a cluster backend.
  * Registered only when `[cluster]` is set; a single node has no provider and pays nothing.
  *
  * Routes to addresses served on other nodes enter through the local delivery chain (the backend

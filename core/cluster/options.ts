@@ -1,5 +1,5 @@
 /**
- * The `[cluster]` section (issue 13; ours, not MongooseIM's): several nodes serve the same domains
+ * The `[cluster]` section (ours, not MongooseIM's; docs/cluster.md): several nodes serve the same domains
  * and share routes and outbound pair ownership through Redis. Absent means a single node.
  *
  *   [cluster]

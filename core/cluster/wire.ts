@@ -13,7 +13,7 @@ export interface ClusterHandle {
 }
 
 /**
- * Cluster mode seam of `server.start()` (issue 13): with `[cluster]`, connect to the backend
+ * Cluster mode seam of `server.start()` (docs/cluster.md): with `[cluster]`, connect to the backend
  * (failing start when Redis is unreachable or the node name is taken, before any listener opens)
  * and register it as CLUSTER and as the last local delivery (domains served on other nodes).
  * `embedder`: the embedding API's `stanzas$` subscribers, published as routes for `general.hosts`.

@@ -27,7 +27,7 @@ const CONNECT_BUCKETS = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10
 export const EVENT_LOOP_SAMPLING_MS = 100;
 
 /**
- * The Prometheus metrics of one server instance (issue 12), in its own Registry so that several
+ * The Prometheus metrics of one server instance (docs/operations.md), in its own Registry so that several
  * servers in one process (tests, embedders) never share or clash. Labels never carry domain names:
  * a federating server talks to an unbounded set of remotes (cardinality); the admin API has the
  * per-domain detail. Event-driven counters and histograms follow `events$`; gauges and the stanza

@@ -25,7 +25,7 @@ interface Provision {
   readonly plugin: string;
   readonly token: InjectionToken<unknown>;
   readonly provider: Provider<unknown>;
-  /** What the plugin may resolve (style.md §1: a declaration says what it needs; issue 16). */
+  /** What the plugin may resolve (a declaration says what it needs; docs/writing-a-plugin.md). */
   readonly guard: ResolveGuard;
 }
 
@@ -271,7 +271,7 @@ interface ResolveGuard {
 }
 
 /**
- * `requires` is enforced, not advisory (issue 16): a plugin resolves core tokens and the tokens
+ * `requires` is enforced, not advisory (docs/writing-a-plugin.md): a plugin resolves core tokens and the tokens
  * it lists in `requires`, nothing else, whether through `ctx.container`, a factory's container
  * or a class's `@inject` parameters (checked when it is provided, before anything is built).
  */

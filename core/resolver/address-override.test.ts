@@ -15,7 +15,7 @@ function recording(): Resolver & { asked: string[] } {
   return { asked, resolve: async (domain) => (asked.push(domain), [{ host: "192.0.2.1", port: 5269, directTls: false, family: 4, via: domain }]) };
 }
 
-describe("s2s.address, applied once by the core before any resolver (issue 16)", () => {
+describe("s2s.address, applied once by the core before any resolver", () => {
   it("an entry wins and the resolver is never asked (no DNS query); the port is the entry's", async () => {
     const plugin = recording();
     const resolver = withAddressOverride(s2sConfig({ address: [{ host: "override.example", ip_address: "127.0.0.99", port: 5111 }] }), plugin);

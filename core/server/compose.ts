@@ -68,7 +68,7 @@ export interface CompositionOptions {
 }
 
 /**
- * The one place a server is put together (issue 16), used by `start`, `reload`, `check-config`,
+ * The one place a server is put together (docs/architecture.md), used by `start`, `reload`, `check-config`,
  * the embedding API and the tests, so all of them build the same thing. In order:
  *
  * 1. a child container of `parent` with the core values: CONFIG, LOGGER, CLOCK, EVENTS, TRAFFIC;

@@ -10,7 +10,7 @@ export class StanzaTap {
   readonly #subject = new Subject<XmlElement>();
   #subscribers = 0;
   readonly #count = new BehaviorSubject(0);
-  /** The number of subscribers, now and at each change (cluster mode publishes them as routes, issue 13). */
+  /** The number of subscribers, now and at each change (cluster mode publishes them as routes: docs/cluster.md). */
   readonly subscribers$: Observable<number> = this.#count.asObservable();
   readonly stanzas$: Observable<XmlElement> = new Observable<XmlElement>((subscriber) => {
     this.#count.next(++this.#subscribers);

@@ -1,5 +1,5 @@
 /**
- * The operator's side of a server (issue 12): Prometheus metrics (`[instrumentation.prometheus]`),
+ * The operator's side of a server (docs/operations.md): Prometheus metrics (`[instrumentation.prometheus]`),
  * the `[[listen.http]]` listeners that serve them, and the `[admin]` socket. Each is off unless
  * its section is present. Wired by server.ts after the core and before any listener opens, so the
  * metrics see every event.

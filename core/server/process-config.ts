@@ -1,7 +1,7 @@
 /**
  * Which config file a running `xmpp-s2s start` process reads on SIGHUP, so that `xmpp-s2s reload
- * --pid P --config FILE` can refuse a FILE that is not the one the server will re-read (issue 19:
- * it used to validate FILE while the server quietly re-read its own file). The server's own status
+ * --pid P --config FILE` can refuse a FILE that is not the one the server will re-read (it
+ * used to validate FILE while the server quietly re-read its own file). The server's own status
  * file names it (bin/reload-status.ts); without one, the process itself tells (Linux /proc: its
  * command line and working folder). Paths are compared after resolving symlinks.
  */

@@ -12,7 +12,7 @@ export interface ReloadReport {
   readonly closedInbound: number;
 }
 
-/** Keys a reload applies live: policy (issue 6) and certificate files re-read in place. */
+/** Keys a reload applies live: policy and certificate files re-read in place. */
 const LIVE_S2S_KEYS = new Set(["defaultPolicy", "hostPolicy"]);
 
 /**
@@ -60,8 +60,8 @@ export async function applyReload(live: CoreComposition, current: S2sConfig, nex
 }
 
 /**
- * The TOML name of each `[s2s]` field of S2sConfig, as operators wrote it (issue 19: reload logs
- * named internal fields such as `s2s.useStarttls`). Sub-tables are compared key by key.
+ * The TOML name of each `[s2s]` field of S2sConfig, as operators wrote it (reload logs used to name
+ * internal fields such as `s2s.useStarttls`). Sub-tables are compared key by key.
  */
 const S2S_TOML_NAMES: Readonly<Record<Exclude<keyof S2sConfig["s2s"], "outgoing" | "dns">, string>> = {
   defaultPolicy: "default_policy",
@@ -91,7 +91,7 @@ function restartOnlyChanges(current: S2sConfig, next: S2sConfig): string[] {
   if (!same(current.general.hosts, next.general.hosts)) changed.push("general.hosts");
   if (!same(current.listen.s2s, next.listen.s2s)) changed.push("listen.s2s");
   if (!same(current.listen.service, next.listen.service)) changed.push("listen.service");
-  if (!same(current.cluster, next.cluster)) changed.push("cluster"); // issue 13: Redis, node name, leases
+  if (!same(current.cluster, next.cluster)) changed.push("cluster"); // Redis, node name, leases (docs/cluster.md)
   const compare = <T extends object>(a: T, b: T, names: Readonly<Record<string, string>>) => {
     for (const [key, toml] of Object.entries(names)) {
       if (!LIVE_S2S_KEYS.has(key) && !same((a as Record<string, unknown>)[key], (b as Record<string, unknown>)[key])) changed.push(`s2s.${toml}`);

@@ -58,17 +58,17 @@ export interface S2sServer {
   s2sAddresses(): Array<{ address: string; port: number }>;
   readonly plugins?: LoadedPlugins;
   /**
-   * Apply a new configuration without restarting (issue 6): policies at once (established
+   * Apply a new configuration without restarting (docs/operations.md, "Reload"): policies at once (established
    * sessions now denied are closed), certificate files re-read. Without an argument the config
    * file is read again. An invalid config throws a ConfigError and the running config stays.
    */
   reload(input?: ConfigInput): Promise<ReloadReport>;
-  /** This server's own Prometheus registry when `[instrumentation.prometheus]` is on (issue 12). */
+  /** This server's own Prometheus registry when `[instrumentation.prometheus]` is on (docs/operations.md). */
   readonly metrics?: Registry;
   /** Bound `[[listen.http]]` addresses, in config order. */
   httpAddresses(): Array<{ address: string; port: number }>;
   /**
-   * Test federation to `domain` (issue 12): one outbound negotiation from `from` (default the first
+   * Test federation to `domain` (docs/operations.md): one outbound negotiation from `from` (default the first
    * host) through this server's own code, then a XEP-0199 ping; each step with its timing.
    */
   probe(domain: string, from?: string, timeoutMs?: number): Promise<ProbeReport>;

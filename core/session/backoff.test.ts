@@ -17,7 +17,7 @@ const INBOUND: PairOutcome = { kind: "inbound_authenticated" };
 
 const noJitter = (initialDelayMs: number, maxDelayMs: number): BackoffOptions => ({ initialDelayMs, maxDelayMs, jitter: 0 });
 
-/** Virtual time (style.md §9): RxJS timers inside run() advance without real waiting. */
+/** Virtual time (no real sleeps in tests): RxJS timers inside run() advance without real waiting. */
 function virtualTime(): TestScheduler {
   return new TestScheduler((actual, expected) => assert.deepEqual(actual, expected));
 }

@@ -57,12 +57,12 @@ export class InboundS2sStream implements InboundStreamApi {
   #headers = 0;
   /**
    * remote domain -> local domains it is authenticated for on this stream (nested: no key string per
-   * stanza), each with how and when it authenticated (admin API, issue 12).
+   * stanza), each with how and when it authenticated (admin API, docs/operations.md).
    */
   readonly #authenticated = new Map<string, Map<string, { method: string; at: number }>>();
   readonly #xml: XmlStream;
   readonly #negotiationTimer: Timer;
-  /** Read-only facts for the admin API (issue 12), in clock time. */
+  /** Read-only facts for the admin API (docs/operations.md), in clock time. */
   readonly openedAt: number;
   stanzasIn = 0;
 
@@ -143,20 +143,20 @@ export class InboundS2sStream implements InboundStreamApi {
   }
 
   /**
-   * The core's checks before any authenticator's proof counts (issue 16): limits, required_trusted,
+   * The core's checks before any authenticator's proof counts (so that no plugin can bypass them): limits, required_trusted,
    * then the policy chain. Fail closed: a chain that throws denies like a "deny" verdict.
    */
   async #admit(remoteDomain: string, localDomain: string, method: string): Promise<boolean> {
     if (this.#xml.closed) return false;
     if (!this.#authenticated.has(remoteDomain) && this.#authenticated.size >= MAX_REMOTE_DOMAINS_PER_STREAM) {
-      // The map of authenticated domains is keyed by names the peer chooses: bounded (issue 11).
+      // The map of authenticated domains is keyed by names the peer chooses: bounded, or a peer could grow it without limit.
       // RFC 6120 §4.9.3.16: beyond local policy.
       this.#streamError("policy-violation", `more than ${MAX_REMOTE_DOMAINS_PER_STREAM} remote domains on one stream`);
       return false;
     }
     if (this.deps.tls.mode === "required_trusted") {
       // required_trusted: whatever the method, the certificate must be valid for the claimed domain
-      // (RFC 6125); MongooseIM accepts peers without one (peers.md).
+      // (RFC 6125); MongooseIM accepts peers without one; we do not.
       const check = this.#tls ? this.deps.tls.checkPeer(this.#tls, remoteDomain) : { trusted: false, reason: "no TLS" };
       if (!check.trusted) {
         this.#streamError("not-authorized", `certificate not valid for '${remoteDomain}': ${check.reason ?? "untrusted"}`);

@@ -98,7 +98,7 @@ export class OutboundSessionManager implements OutboundSessions {
 
   inboundAuthenticated(localDomain: string, remoteDomain: string): void {
     // The remote just reached us, so it is up: every pair waiting to retry it (ours and our
-    // components') stops waiting and delivers now (nobody else does: peers.md).
+    // components') stops waiting and delivers now (nobody else would, so they would wait forever).
     for (const session of this.#sessions.values()) if (session.remoteDomain === remoteDomain) this.#retry.cancelWait(session);
     void localDomain;
   }

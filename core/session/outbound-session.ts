@@ -16,7 +16,7 @@ import type { Timer } from "../clock/clock.js";
 
 type State = "idle" | "connecting" | "established" | "closing";
 
-/** Which stanza error a failed attempt bounces with (contract.md "Bounces"). */
+/** Which stanza error a failed attempt bounces with (RFC 6120 §8.3.3 stanza errors; docs/operations.md). */
 function bounceFor(err: unknown): { condition: string; type: StanzaErrorType; text: string } {
   const text = err instanceof Error ? err.message : String(err);
   if (isS2sError(err)) {
@@ -51,7 +51,7 @@ export class OutboundSession {
   #attempt?: Promise<void>;
   /** Aborts the running attempt (DNS queries, TCP/TLS connects) when the session is closed. */
   #abort?: AbortController;
-  /** Read-only facts for the admin API and metrics (issue 12). */
+  /** Read-only facts for the admin API and metrics (docs/operations.md). */
   #method?: string;
   #establishedAt?: number;
   stanzasOut = 0;
@@ -78,7 +78,7 @@ export class OutboundSession {
   /**
    * Stanzas for the established stream gathered during this tick, written together by #sendOutbox.
    * Kept as elements (not bytes) until the write, so that when the stream turns out to be dead by
-   * then they go back to the queue in order instead of vanishing (issue 11: silent losses).
+   * then they go back to the queue in order instead of vanishing (a stanza is delivered or bounced, never silently lost).
    */
   #outbox: XmlElement[] = [];
   readonly #sendOutbox = () => {
@@ -173,7 +173,7 @@ export class OutboundSession {
     this.#state = "closing";
     this.#idleTimer?.cancel();
     // An attempt still resolving or connecting must not finish afterwards and hold a socket open
-    // (issue 19: the process stayed alive for the idle timeout after stop()).
+    // (otherwise the process stays alive for the idle timeout after stop()).
     this.#abort?.abort(new S2sError(ERROR_CODES.CONNECT_FAILED, text ?? "session closed", "remote-server-not-found"));
     // What this tick accepted goes out before the closing tag (or back to the queue, to be bounced).
     this.#sendOutbox();
@@ -198,11 +198,11 @@ export class OutboundSession {
     deps.logger.debug({ what: "connecting", local, remote });
     try {
       const verdict = await deps.policy.decide({ localDomain: local, remoteDomain: remote, direction: "outbound", via: "connect" });
-      // Denied: no connection at all (issue 6; MongooseIM does the same), `service-unavailable` to senders.
+      // Denied: no connection at all (policy refusal; MongooseIM does the same), `service-unavailable` to senders.
       if (verdict !== "allow") throw new S2sError(ERROR_CODES.POLICY_DENIED, `${remote} is denied by policy`, "service-unavailable");
       stillWanted();
       const resolveStarted = deps.clock.now();
-      // Observation only (issue 12: the DNS histogram); a failure still throws as before.
+      // Observation only (the DNS histogram, docs/operations.md); a failure still throws as before.
       const targets = await deps.resolver.resolve(remote, signal).then(
         (found) => (this.#resolveDone(resolveStarted, found), found),
         (err: unknown) => {
@@ -292,7 +292,7 @@ export class OutboundSession {
     const ms = this.deps.settings.idleTimeoutMs;
     if (ms === Infinity) return;
     // Idle means nothing *sent* for a while: incoming traffic (acks, verifies) does not keep it open
-    // (MongooseIM's outbound timer is reset by incoming data: peers.md).
+    // (as MongooseIM does: its outbound timer is reset by incoming data).
     this.#idleTimer = this.deps.clock.timer(ms, () => {
       this.deps.logger.debug({ what: "outbound_idle", local: this.localDomain, remote: this.remoteDomain });
       this.#stream?.close("idle");

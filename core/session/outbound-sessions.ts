@@ -3,7 +3,7 @@ import type { XmlElement } from "../xml/element.js";
 import type { OutboundStreamApi } from "../stream/streams.js";
 import type { SecureChannel } from "../tls/tls.js";
 
-/** A read-only view of one outbound pair, for the admin API and metrics (issue 12). */
+/** A read-only view of one outbound pair, for the admin API and metrics (docs/operations.md). */
 export interface OutboundPairView {
   readonly local: string;
   readonly remote: string;

@@ -159,7 +159,7 @@ export class OutboundS2sStream implements OutboundStreamApi {
     this.#xml.sendHeader({ from: this.localDomain, to: this.remoteDomain, version: "1.0", "xml:lang": "en" });
     await withTimeout(header, timeoutMs, () => new S2sError(ERROR_CODES.TIMEOUT, `no stream header from ${this.remoteDomain} within ${timeoutMs} ms`, "remote-server-timeout"), this.deps.clock);
     const offered = await features;
-    // Observation only (probe, issue 12): once per stream (re)start, never per stanza.
+    // Observation only (probe timings for the metrics): once per stream (re)start, never per stanza.
     this.deps.events.emit({ type: "stream_features", local: this.localDomain, remote: this.remoteDomain, streamId: this.#id, secure: Boolean(this.#tls), features: offered.children.filter((c): c is XmlElement => typeof c !== "string").map((c) => c.name) });
     return offered;
   }
@@ -209,7 +209,7 @@ export class OutboundS2sStream implements OutboundStreamApi {
     return this.#openStream(timeoutMs);
   }
 
-  /** required_trusted: verified before a single byte of XML goes over the channel (MongooseIM never checks: peers.md). */
+  /** required_trusted: verified before a single byte of XML goes over the channel (MongooseIM never checks it; we fail closed). */
   #verifyBeforeUse(channel: SecureChannel): void {
     if (this.deps.tls.mode !== "required_trusted") return;
     const check = this.deps.tls.checkPeer(channel, this.remoteDomain);
@@ -297,7 +297,7 @@ export class OutboundS2sStream implements OutboundStreamApi {
 
 /**
  * What a stream error the peer sent (RFC 6120 §4.9.3) means for the stanzas waiting on the pair
- * (contract.md "Bounces"). A refusal by the peer's policy is bounced like a refusal by ours,
+ * (RFC 6120 §8.3.3 stanza errors; docs/operations.md). A refusal by the peer's policy is bounced like a refusal by ours,
  * `service-unavailable` (cancel, RFC 6120 §8.3.3.19): `policy-violation` (§4.9.3.14), and
  * `invalid-from` / `not-authorized` (§4.9.3.9, §4.9.3.12), which MongooseIM and xmpp-s2s send when
  * their policy denies the pair during dialback or SASL EXTERNAL. A peer going away or overloaded

@@ -2,7 +2,7 @@ import type { InjectionToken } from "tsyringe";
 import type { S2sConfig } from "../config/types.js";
 
 /**
- * Settings of the core's outbound sessions (issue 16: they used to ride on the Connector slot,
+ * Settings of the core's outbound sessions (they used to ride on the Connector slot,
  * which now only connects). Operators write them in the connector plugin's table
  * (`[plugins.tcp] queue_limit = ...`, docs/configuration.md), which provides them under
  * SESSION_SETTINGS; without a provider the core uses DEFAULT_SESSION_SETTINGS.

@@ -37,7 +37,7 @@ export interface InboundStreamApi extends S2sStreamApi {
   /**
    * The only way to authenticate a (remote, local) pair on an inbound stream. The stream engine
    * decides first, whatever the method: the per-stream domain limit, `required_trusted`
-   * (certificate valid for `remote`, RFC 6125) and the policy chain (issue 16: an authenticator
+   * (certificate valid for `remote`, RFC 6125) and the policy chain (an authenticator
    * cannot skip `host_policy`, the defect MongooseIM's SASL EXTERNAL has). A refusal closes the
    * stream (`invalid-from` for a policy denial, MongooseIM's choice for a denied dialback) and
    * `prove` never runs; a policy that throws denies. Then `prove` gives the authenticator's own

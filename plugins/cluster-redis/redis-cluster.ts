@@ -1,5 +1,5 @@
 /**
- * Cluster mode on Redis (issue 13, docs/cluster.md). One object plays three parts:
+ * Cluster mode on Redis (docs/cluster.md). One object plays three parts:
  * - a LocalDelivery that serves the domains other nodes serve (their XEP-0114 components, and the
  *   hosts their embedding-API `stanzas$` subscribers take) and forwards stanzas for them to that
  *   node over pub/sub, holding them while that node's inbox has no receiver;

@@ -1,5 +1,5 @@
 /**
- * A cluster node in its own process, so a test can SIGKILL it (issue 13). Argument: a JSON
+ * A cluster node in its own process, so a test can SIGKILL it (docs/cluster.md). Argument: a JSON
  * NodeSpec plus `open`: a remote domain to send one message to from a.example at start, so that
  * this node takes that pair's lease. Prints one JSON line `{"ready":true,...}` when it holds it.
  */

@@ -1,5 +1,5 @@
 /**
- * `[cluster]` through the built CLI (issue 13, contract.md): check-config refuses a cluster without
+ * `[cluster]` through the built CLI (docs/cluster.md, docs/configuration.md): check-config refuses a cluster without
  * `s2s.shared` (exit 2); `start` exits 1 with a clear line when Redis is unreachable, and runs a
  * node (then stops it gracefully) when Redis is there.
  */

@@ -1,5 +1,5 @@
 /**
- * Cluster mode on a real redis-server (issue 13): three nodes of a.example on 127.0.0.201-203 and a
+ * Cluster mode on a real redis-server (docs/cluster.md): three nodes of a.example on 127.0.0.201-203 and a
  * server of ours for b.example that reaches the cluster at node 2 only, so everything for a
  * component on node 1 crosses nodes.
  */

@@ -1,5 +1,5 @@
 /**
- * Cluster failure behaviour on a real redis-server (issue 13): the owner of a pair is a child
+ * Cluster failure behaviour on a real redis-server (docs/cluster.md): the owner of a pair is a child
  * process killed with SIGKILL; the remote reaches the cluster through DNS SRV with three targets
  * (the dead node first); then Redis itself is restarted (empty) under traffic.
  */

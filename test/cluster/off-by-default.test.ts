@@ -1,5 +1,5 @@
 /**
- * A single node pays nothing for cluster mode (issue 13): without [cluster] the Redis client is
+ * A single node pays nothing for cluster mode (docs/cluster.md): without [cluster] the Redis client is
  * never loaded and no CLUSTER provider exists; with it, both are there (the positive control).
  */
 import "reflect-metadata";

@@ -134,7 +134,7 @@ domains = "bad.example"
     assert.match(line, /missing requirement \(got no provider for fixture\.NobodyProvidesThis/);
   });
 
-  describe("requires is enforced (issue 16)", () => {
+  describe("requires is enforced, not advisory", () => {
     const undeclared = /^plugins\.resolves_undeclared: requires does not list xmpp-s2s\.Resolver, which the plugin resolves/;
 
     it("refuses a plugin resolving an undeclared plugin token at register time, naming its TOML path", async () => {
@@ -388,7 +388,7 @@ dns.retries = 1
 import { loadPluginsFor } from "../helpers/plugins.js";
 
 describe("plugin loader: slots and plugins of the same name", () => {
-  it("authenticators = [\"sasl_external\"] turns dialback off; dialback is no longer a slot (issue 16)", async () => {
+  it("authenticators = [\"sasl_external\"] turns dialback off; dialback is an authenticator, not a slot", async () => {
     const { configFromObject } = await import("../../core/config/load.js");
     const cfg = configFromObject({ general: { hosts: ["a.example"] }, plugins: { authenticators: ["sasl_external"] } }, { baseDir: process.cwd() });
     const loaded = await loadPluginsFor(cfg);
