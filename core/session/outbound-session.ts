@@ -236,7 +236,7 @@ export class OutboundSession {
       // close() meanwhile ends it at once (the stream was failed by close(), nothing to wait for).
       const deadline = deps.settings.negotiationTimeoutMs;
       const closed = new Promise<never>((_, reject) => signal.addEventListener("abort", () => reject(signal.reason), { once: true }));
-      closed.catch(() => {});
+      closed.catch(() => {}); // raced below, where its rejection is handled; unraced it must not be reported as unhandled
       const method = await withTimeout(Promise.race([stream.negotiate(deadline), closed]), deadline, () => {
         stream.destroy("negotiation deadline");
         return new S2sError(ERROR_CODES.TIMEOUT, `stream to ${remote} not usable within ${deadline} ms`, "remote-server-timeout");

@@ -155,7 +155,7 @@ export class OutboundS2sStream implements OutboundStreamApi {
     // RFC 6120 §4.3.2: version 1.0 peers send <stream:features/> right after their header, often in
     // the same TCP segment: wait for both from the start.
     const features = this.next((e) => e.name === "features" && e.ns === NS.STREAM, timeoutMs);
-    features.catch(() => {});
+    features.catch(() => {}); // awaited below; this only keeps an early rejection from being reported as unhandled
     this.#xml.sendHeader({ from: this.localDomain, to: this.remoteDomain, version: "1.0", "xml:lang": "en" });
     await withTimeout(header, timeoutMs, () => new S2sError(ERROR_CODES.TIMEOUT, `no stream header from ${this.remoteDomain} within ${timeoutMs} ms`, "remote-server-timeout"), this.deps.clock);
     const offered = await features;
