@@ -8,7 +8,6 @@ import { describe, it } from "node:test";
 import assert from "node:assert/strict";
 import type { DependencyContainer } from "tsyringe";
 import {
-  configFromObject,
   el,
   isConfigError,
   LOCAL_DELIVERY,
@@ -17,17 +16,13 @@ import {
   type PluginContext,
   type Provider,
   ROUTER,
-  type S2sConfig,
   type XmlElement,
 } from "../../core/index.js";
-import { loadPluginsFor, RecordingRouter } from "../../test/helpers/plugins.js";
+import { loadPluginsFor, RecordingRouter, twoHostConfig } from "../../test/helpers/plugins.js";
 import { EchoService } from "./echo-service.js";
 import plugin from "./index.js";
 
-const config = (plugins?: Record<string, unknown>): S2sConfig =>
-  configFromObject({ general: { hosts: ["a.example", "b.example"] }, ...(plugins ? { plugins } : {}) }, { baseDir: process.cwd() });
-
-
+const config = twoHostConfig;
 
 function echo(hosts = ["a.example", "b.example"]): { service: EchoService; router: RecordingRouter } {
   const router = new RecordingRouter(["a.example", "b.example"], "echo");

@@ -8,7 +8,6 @@ import { describe, it } from "node:test";
 import assert from "node:assert/strict";
 import type { DependencyContainer } from "tsyringe";
 import {
-  configFromObject,
   createLogger,
   el,
   EventBus,
@@ -20,18 +19,14 @@ import {
   type PluginContext,
   type Provider,
   ROUTER,
-  type S2sConfig,
   type XmlElement,
 } from "../../core/index.js";
 import { CoreRouter } from "../../testing/index.js";
-import { loadPluginsFor, RecordingRouter } from "../../test/helpers/plugins.js";
+import { loadPluginsFor, RecordingRouter, twoHostConfig } from "../../test/helpers/plugins.js";
 import { HostServices } from "./host-services.js";
 import plugin from "./index.js";
 
-const config = (plugins?: Record<string, unknown>): S2sConfig =>
-  configFromObject({ general: { hosts: ["a.example", "b.example"] }, ...(plugins ? { plugins } : {}) }, { baseDir: process.cwd() });
-
-
+const config = twoHostConfig;
 
 function services(hosts = ["a.example", "b.example"]): { service: HostServices; router: RecordingRouter } {
   const router = new RecordingRouter(["a.example", "b.example"], "host services");
