@@ -5,7 +5,10 @@
  * a cluster is trusted alike (the operator's Redis is the trust boundary, docs/cluster.md).
  *
  * One message is one batch: `[VERSION, fromNode, ...items]`, an item being `0, tree` (route) or
- * `1, local, remote, tree` (pair). A tree is `[name, attrs, ns, ...children]` where `ns` is 0 when
+ * `1, local, remote, tree` (pair). Each item is encoded when it is queued (encodeItem), so the
+ * sender keeps a string per stanza in flight, not the element tree: the trees die young and the
+ * garbage collector does not copy them out of the young generation (it did, and was the largest
+ * cost of a hop). The rare failure path decodes them back. A tree is `[name, attrs, ns, ...children]` where `ns` is 0 when
  * it is the parent's (a stanza's children rarely change namespace: the payload stays small) and
  * a child is a string (text) or a tree. Built and read with plain loops (no closures per node):
  * this is the per-stanza cost of a cross-node hop (bench/cluster.ts).
@@ -13,7 +16,7 @@
 import { XmlElement, type XmlNode } from "../../core/index.js";
 
 /** Changed whenever the layout changes: a node ignores (and logs) batches of another version. */
-const VERSION = 2;
+const VERSION = 3;
 const ROUTE = 0;
 const PAIR = 1;
 
@@ -49,14 +52,15 @@ function fromTree(t: Tree, parentNs: string | undefined): XmlElement {
   return new XmlElement(name, attrs as Record<string, string>, ns, children);
 }
 
-/** Every envelope for one node from one turn of the event loop, in order, as one message. */
-export function encodeBatch(from: string, envs: readonly Envelope[]): string {
-  const out: unknown[] = [VERSION, from];
-  for (const env of envs) {
-    if (env.kind === "route") out.push(ROUTE, toTree(env.stanza, undefined));
-    else out.push(PAIR, env.local, env.remote, toTree(env.stanza, undefined));
-  }
-  return JSON.stringify(out);
+/** One envelope as the JSON text of its items (no brackets), to be joined by encodeBatch. */
+export function encodeItem(env: Envelope): string {
+  const tree = toTree(env.stanza, undefined);
+  return env.kind === "route" ? `${ROUTE},${JSON.stringify(tree)}` : `${PAIR},${JSON.stringify([env.local, env.remote, tree]).slice(1, -1)}`;
+}
+
+/** Encoded items for one node, in order, as one message. */
+export function encodeBatch(from: string, items: readonly string[]): string {
+  return `[${VERSION},${JSON.stringify(from)},${items.join(",")}]`;
 }
 
 /** Undefined for a message this version does not understand (logged by the caller, never thrown). */
