@@ -35,7 +35,7 @@ import {
   type XmlElement,
 } from "../../core/index.js";
 import { ACQUIRE, RELEASE } from "./scripts.js";
-import { decodeBatch, encodeBatch, encodeItem, type Envelope } from "./wire.js";
+import { addItem, decodeBatch, encodeBatch, newBatch, type Envelope } from "./wire.js";
 
 export interface RedisClusterDeps {
   readonly config: ClusterConfig;
@@ -107,10 +107,11 @@ interface PairForward {
 
 type Forward = RouteForward | PairForward;
 
-/** The forwards on their way to one node: queued (encoded), and whether a batch awaits Redis's answer. */
+/** The forwards on their way to one node: queued (as a wire batch), and whether a batch awaits Redis's answer. */
 interface Link {
-  items: string[];
-  /** Deadlines of the queued forwards that were held before, by index in `items`. */
+  batch: unknown[];
+  count: number;
+  /** Deadlines of the queued forwards that were held before, by their rank in the batch. */
   deadlines?: Map<number, number>;
   busy: boolean;
 }
@@ -541,7 +542,7 @@ export class RedisCluster implements Cluster, LocalDelivery {
   // Forwarding between nodes
 
   /**
-   * Queue for `node`'s inbox. Encoded at once (the element tree dies young, see wire.ts); what is
+   * Queue for `node`'s inbox, as a wire tree (the element dies young, see wire.ts); what is
    * queued for a node leaves as one PUBLISH, at the end of this turn of the event loop or, while a
    * batch to that node awaits Redis's answer, once it has come (per-node order, see #flush).
    * #failed runs once per forward when Redis is unreachable or nobody listens on that inbox.
@@ -554,9 +555,10 @@ export class RedisCluster implements Cluster, LocalDelivery {
     }
     this.#inFlight++;
     let link = this.#links.get(node);
-    if (!link) this.#links.set(node, (link = { items: [], busy: false }));
-    if (f.deadline !== undefined) (link.deadlines ??= new Map()).set(link.items.length, f.deadline);
-    link.items.push(encodeItem(f));
+    if (!link) this.#links.set(node, (link = { batch: newBatch(this.node), count: 0, busy: false }));
+    if (f.deadline !== undefined) (link.deadlines ??= new Map()).set(link.count, f.deadline);
+    addItem(link.batch, f);
+    link.count++;
     if (!link.busy && !this.#flushQueued) {
       this.#flushQueued = true;
       queueMicrotask(() => this.#flushAll());
@@ -583,12 +585,8 @@ export class RedisCluster implements Cluster, LocalDelivery {
    */
   #flush(node: string, link: Link): void {
     const cmd = this.#cmd;
-    if (link.busy || link.items.length === 0 || !cmd) return;
-    const text = encodeBatch(this.node, link.items);
-    const count = link.items.length;
-    const deadlines = link.deadlines;
-    link.items = [];
-    link.deadlines = undefined;
+    if (link.busy || link.count === 0 || !cmd) return;
+    const { text, count, deadlines } = this.#take(link);
     link.busy = true;
     cmd.publish(K.inbox(node), text).then(
       (receivers) => {
@@ -616,13 +614,19 @@ export class RedisCluster implements Cluster, LocalDelivery {
 
   /** The forwards queued for `node` and not published: failed like the batch before them. */
   #failQueued(node: string, link: Link, reason: string): void {
-    if (link.items.length === 0) return;
-    const text = encodeBatch(this.node, link.items);
-    const deadlines = link.deadlines;
-    this.#settled(link.items.length);
-    link.items = [];
-    link.deadlines = undefined;
+    if (link.count === 0) return;
+    const { text, count, deadlines } = this.#take(link);
+    this.#settled(count);
     this.#failBatch(node, text, deadlines, reason);
+  }
+
+  /** What is queued on `link`, as the text of one message; the link is empty after. */
+  #take(link: Link): { text: string; count: number; deadlines?: Map<number, number> } {
+    const taken = { text: encodeBatch(link.batch), count: link.count, deadlines: link.deadlines };
+    link.batch = newBatch(this.node);
+    link.count = 0;
+    link.deadlines = undefined;
+    return taken;
   }
 
   /** The rare path: the batch is decoded back into forwards, each failed in order. */

@@ -5,10 +5,11 @@
  * a cluster is trusted alike (the operator's Redis is the trust boundary, docs/cluster.md).
  *
  * One message is one batch: `[VERSION, fromNode, ...items]`, an item being `0, tree` (route) or
- * `1, local, remote, tree` (pair). Each item is encoded when it is queued (encodeItem), so the
- * sender keeps a string per stanza in flight, not the element tree: the trees die young and the
- * garbage collector does not copy them out of the young generation (it did, and was the largest
- * cost of a hop). The rare failure path decodes them back. A tree is `[name, attrs, ns, ...children]` where `ns` is 0 when
+ * `1, local, remote, tree` (pair). A stanza becomes a tree when it is queued (addItem) and the
+ * batch text when it leaves (one JSON.stringify per batch: per stanza, the call itself cost as
+ * much as the work); the sender then keeps only that text until Redis answers, so the elements
+ * die young and the garbage collector does not copy them out of the young generation (it did, and
+ * was the largest cost of a hop). The rare failure path decodes the text back. A tree is `[name, attrs, ns, ...children]` where `ns` is 0 when
  * it is the parent's (a stanza's children rarely change namespace: the payload stays small) and
  * a child is a string (text) or a tree. Built and read with plain loops (no closures per node):
  * this is the per-stanza cost of a cross-node hop (bench/cluster.ts).
@@ -52,15 +53,19 @@ function fromTree(t: Tree, parentNs: string | undefined): XmlElement {
   return new XmlElement(name, attrs as Record<string, string>, ns, children);
 }
 
-/** One envelope as the JSON text of its items (no brackets), to be joined by encodeBatch. */
-export function encodeItem(env: Envelope): string {
-  const tree = toTree(env.stanza, undefined);
-  return env.kind === "route" ? `${ROUTE},${JSON.stringify(tree)}` : `${PAIR},${JSON.stringify([env.local, env.remote, tree]).slice(1, -1)}`;
+/** An empty batch from node `from`, to be filled by addItem and sent as encodeBatch's text. */
+export function newBatch(from: string): unknown[] {
+  return [VERSION, from];
 }
 
-/** Encoded items for one node, in order, as one message. */
-export function encodeBatch(from: string, items: readonly string[]): string {
-  return `[${VERSION},${JSON.stringify(from)},${items.join(",")}]`;
+/** Appends `env` to `batch` (in order). */
+export function addItem(batch: unknown[], env: Envelope): void {
+  if (env.kind === "route") batch.push(ROUTE, toTree(env.stanza, undefined));
+  else batch.push(PAIR, env.local, env.remote, toTree(env.stanza, undefined));
+}
+
+export function encodeBatch(batch: readonly unknown[]): string {
+  return JSON.stringify(batch);
 }
 
 /** Undefined for a message this version does not understand (logged by the caller, never thrown). */
