@@ -204,16 +204,23 @@ export class RedisCluster implements Cluster, LocalDelivery {
     // A restart that is over before the first reconnection attempt raises no error, only a close.
     cmd.on("close", () => this.#redisDown(new Error("connection closed")));
     cmd.on("ready", () => this.#redisBack());
+    // The connection's first error says why (WRONGPASS, ECONNREFUSED); connect() only says it closed.
+    let firstError: Error | undefined;
+    const noteError = (err: Error) => (firstError ??= err);
+    cmd.on("error", noteError);
     try {
       await cmd.connect();
     } catch (err) {
       cmd.disconnect();
+      const reason = firstError && firstError.message !== (err as Error).message ? `${firstError.message}; ${(err as Error).message}` : (err as Error).message;
       throw new S2sError(
         ERROR_CODES.CLUSTER_UNAVAILABLE,
-        `cluster.redis_url: cannot reach Redis at ${redactedUrl(url)} (${(err as Error).message}); every cluster node needs it to start`,
+        `cluster.redis_url: cannot reach Redis at ${redactedUrl(url)} (${reason}); every cluster node needs it to start`,
         undefined,
-        { cause: err },
+        { cause: firstError ?? err },
       );
+    } finally {
+      cmd.off("error", noteError);
     }
     this.#cmd = cmd;
     const holder = await cmd.acquire(K.node(this.node), this.#instance, this.#leaseMs);

@@ -169,9 +169,12 @@ describe("cluster failover", { skip }, () => {
     await node3.kill(); // already dead after the first test; killed here too when this test runs alone
     const delivered = new Set<string>();
     const bounced = new Set<string>();
+    const conditions = new Set<string>();
     bot.events.on("stanza", (s: any) => delivered.add(s.attrs.id));
     const sub = remote.server.stanzas$.subscribe((s) => {
-      if (s.attr("type") === "error") bounced.add(s.attr("id") ?? "");
+      if (s.attr("type") !== "error") return;
+      bounced.add(s.attr("id") ?? "");
+      conditions.add(conditionOf(s));
     });
     const sent: string[] = [];
     const burst = async (prefix: string, n: number) => {
@@ -210,6 +213,8 @@ describe("cluster failover", { skip }, () => {
     sub.unsubscribe();
     if (process.env.S2S_TEST_STATS) console.log({ sent: sent.length, delivered: delivered.size, bounced: bounced.size, lostInRedis: lostInRedis() });
     assert.ok(sent.filter((id) => id.startsWith("r-back-")).every((id) => delivered.has(id)), "after the restart everything is delivered");
+    // Cross-node stanzas that Redis could not carry come back remote-server-timeout, nothing else.
+    assert.ok([...conditions].every((c) => c === "remote-server-timeout"), `bounce conditions: ${[...conditions].join(", ")}`);
     assert.equal(logged("cluster_redis_unavailable"), 1, "the outage is logged once");
     assert.equal(logged("cluster_redis_reconnected"), 1);
     events.unsubscribe();

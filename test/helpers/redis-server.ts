@@ -37,11 +37,12 @@ export function skipWithoutRedis(): false | string {
   return "redis-server is not installed (.ci/run installs it)";
 }
 
-export async function startRedis(ip = "127.0.0.230"): Promise<TestRedis> {
+/** `password`: clients must AUTH with it (requirepass). */
+export async function startRedis(ip = "127.0.0.230", options: { password?: string } = {}): Promise<TestRedis> {
   const dir = mkdtempSync(join(tmpdir(), "xs2s-redis-"));
   const port = await freePort(ip);
   const conf = join(dir, "redis.conf");
-  writeFileSync(conf, [`port ${port}`, `bind ${ip}`, `dir ${dir}`, 'save ""', "appendonly no", "daemonize no", "protected-mode no", "loglevel notice", ""].join("\n"));
+  writeFileSync(conf, [`port ${port}`, `bind ${ip}`, `dir ${dir}`, 'save ""', "appendonly no", "daemonize no", "protected-mode no", "loglevel notice", ...(options.password ? [`requirepass ${options.password}`] : []), ""].join("\n"));
   let child: ChildProcess | undefined;
 
   const launch = async (): Promise<void> => {
