@@ -49,10 +49,11 @@ async function latencyMs(from: RawComponent, to: RawComponent, n: number): Promi
   return median(samples);
 }
 
-/** Messages per second of wall time, and per second of CPU time of `pids`. */
-async function throughput(from: RawComponent, to: RawComponent, n: number, pids: readonly number[]): Promise<{ wall: number; cpu: number }> {
+/** Messages per second of wall time, per second of CPU time of `pids`, and CPU µs per message of the last pid. */
+async function throughput(from: RawComponent, to: RawComponent, n: number, pids: readonly number[]): Promise<{ wall: number; cpu: number; lastUs: number }> {
   const target = to.received + n;
   const cpu0 = pids.reduce((t, pid) => t + cpuMicros(pid), 0);
+  const last0 = cpuMicros(pids.at(-1)!);
   let batch = "";
   const t0 = performance.now();
   for (let i = 0; i < n; i++) {
@@ -66,7 +67,7 @@ async function throughput(from: RawComponent, to: RawComponent, n: number, pids:
   await to.waitFor(target, DEADLINE_MS);
   const wall = n / ((performance.now() - t0) / 1000);
   const cpu = pids.reduce((t, pid) => t + cpuMicros(pid), 0) - cpu0;
-  return { wall, cpu: n / (cpu / 1e6) };
+  return { wall, cpu: n / (cpu / 1e6), lastUs: (cpuMicros(pids.at(-1)!) - last0) / n };
 }
 
 /** "median (min-max)". */
@@ -98,6 +99,8 @@ export async function runClusterBench(): Promise<void> {
 
     const same = { lat: [] as number[], tput: [] as number[], cpu: [] as number[], pids: samePids };
     const cross = { lat: [] as number[], tput: [] as number[], cpu: [] as number[], pids: crossPids };
+    /** redis-server's CPU µs per message of the cross-node rounds: what one Redis core carries. */
+    const redisUs: number[] = [];
     for (let t = 0; t < TRIALS; t++) {
       const order: Array<[RawComponent, typeof same]> = t % 2 === 0 ? [[y, same], [z, cross]] : [[z, cross], [y, same]];
       for (const [to, acc] of order) acc.lat.push(await latencyMs(x, to, PINGS));
@@ -105,6 +108,7 @@ export async function runClusterBench(): Promise<void> {
         const r = await throughput(x, to, MESSAGES, acc.pids);
         acc.tput.push(r.wall);
         acc.cpu.push(r.cpu);
+        if (acc === cross) redisUs.push(r.lastUs);
       }
     }
     const added = same.lat.map((l, i) => cross.lat[i]! - l);
@@ -118,6 +122,7 @@ export async function runClusterBench(): Promise<void> {
       `| latency, median of each trial (ms) | ${spread(same.lat, 3)} | ${spread(cross.lat, 3)} | added ${spread(added, 3)} ms (target <= 1) |`,
       `| throughput (msg/s) | ${spread(same.tput, 0)} | ${spread(cross.tput, 0)} | ratio ${spread(ratios, 0)} % (target >= 50 %) |`,
       `| messages per CPU-second (+ redis-server cross node) | ${spread(same.cpu, 0)} | ${spread(cross.cpu, 0)} | ratio ${spread(cpuRatios, 0)} % |`,
+      `redis-server CPU per cross-node message: ${spread(redisUs, 2)} µs (one Redis core: about ${(Math.round(1e6 / median(redisUs) / 10_000) * 10_000).toLocaleString("en-US")} forwarded stanzas/s at these batch sizes)`,
       `verdict: added latency ${median(added) <= 1 ? "met" : "NOT met"} (${added.filter((a) => a <= 1).length} of ${TRIALS} trials <= 1 ms); throughput ratio ${median(ratios) >= 50 ? "met" : "NOT met"} (${ratios.filter((r) => r >= 50).length} of ${TRIALS} trials >= 50 %)`,
       `per trial: throughput ratio ${ratios.map((r) => r.toFixed(0)).join(", ")} %; CPU ratio ${cpuRatios.map((r) => r.toFixed(0)).join(", ")} %; added latency ${added.map((a) => a.toFixed(3)).join(", ")} ms`,
     ];

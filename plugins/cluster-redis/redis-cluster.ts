@@ -5,7 +5,7 @@
  *   node over pub/sub, holding them while that node's inbox has no receiver;
  * - the Cluster seam of the router: one owner node per (local, remote) outbound pair, held by a
  *   Redis lease (SET PX, renewed every third of lease_seconds); other nodes forward to it;
- * - the receiver of what other nodes forward to this one (channel `xs2s:in:<node>`).
+ * - the receiver of what other nodes forward to this one (channel `xs2s:in:<wire version>:<node>`).
  *
  * The same-node path costs no Redis round trip: routes are a local cache (refreshed every third of
  * the lease and on `xs2s:routes` messages), and a pair's owner is cached once known.
@@ -35,7 +35,7 @@ import {
   type XmlElement,
 } from "../../core/index.js";
 import { ACQUIRE, RELEASE } from "./scripts.js";
-import { addItem, decodeBatch, encodeBatch, newBatch, type Envelope } from "./wire.js";
+import { addItem, decodeBatch, encodeBatch, newBatch, WIRE_VERSION, type Envelope } from "./wire.js";
 
 export interface RedisClusterDeps {
   readonly config: ClusterConfig;
@@ -64,7 +64,8 @@ const K = {
   /** An embedding-API subscriber of `node` serves `domain` (several nodes may). */
   embedder: (d: string, n: string) => `${EMBEDDER_PREFIX}${d}|${n}`,
   pair: (p: string) => `xs2s:pair:${p}`,
-  inbox: (n: string) => `xs2s:in:${n}`,
+  /** Versioned: nodes of another wire version do not receive what they could not read. */
+  inbox: (n: string) => `xs2s:in:${WIRE_VERSION}:${n}`,
   routes: "xs2s:routes",
 };
 /** On `xs2s:routes`: the node's inbox has a receiver again (it has just (re)subscribed). */

@@ -16,8 +16,13 @@
  */
 import { XmlElement, type XmlNode } from "../../core/index.js";
 
-/** Changed whenever the layout changes: a node ignores (and logs) batches of another version. */
-const VERSION = 3;
+/**
+ * Changed whenever the layout changes. It is also part of the inbox channel's name
+ * (redis-cluster.ts), so a node of another version is no receiver: what is forwarded to it is held
+ * and then bounced, never published to a node that could not read it.
+ */
+export const WIRE_VERSION = 3;
+const VERSION = WIRE_VERSION;
 const ROUTE = 0;
 const PAIR = 1;
 
