@@ -655,6 +655,20 @@ export class RedisCluster implements Cluster, LocalDelivery {
   }
 
   /** `node`'s inbox has a receiver again: what waits for it is sent now, not at the next retry tick. */
+  /**
+   * `up <node>`: its node lease is written before it subscribes, so it is alive: known now (not
+   * at the next table refresh), and what waits for it (held forwards, pairs it owns) leaves.
+   */
+  #nodeUp(node: string): void {
+    if (node === this.node || this.#stopped) return;
+    if (!this.#nodes.has(node)) {
+      this.#nodes.add(node);
+      this.#nodeEvent("cluster_node_joined", node);
+    }
+    if (this.#unreachable.has(node)) this.#reachable(node);
+    else this.#retryHeld();
+  }
+
   #reachable(node: string): void {
     if (!this.#unreachable.delete(node) || this.#stopped) return;
     this.#retryHeld();
@@ -739,7 +753,7 @@ export class RedisCluster implements Cluster, LocalDelivery {
 
   /** `+node domain` / `-node domain` (a component), with ` embedder` (an embedding-API subscriber). */
   #onRouteChange(text: string): void {
-    if (text.startsWith(UP)) return this.#reachable(text.slice(UP.length));
+    if (text.startsWith(UP)) return this.#nodeUp(text.slice(UP.length));
     const m = /^([+-])(\S+) (\S+)( embedder)?$/.exec(text);
     if (!m || m[2] === this.node) return;
     const [, sign, node, domain, embedder] = m as unknown as [string, string, string, string, string | undefined];
