@@ -605,10 +605,12 @@ export class RedisCluster implements Cluster, LocalDelivery {
           this.#flush(node, link);
           return;
         }
-        // Nobody listens: hold these, and what was queued behind them, in order.
+        // Nobody listens: hold these, and what was queued behind them, in order. Its "up" may
+        // have come before this answer (another connection): one probe tells at once.
         this.#unreachable.add(node);
         this.#failBatch(node, text, deadlines, "no receiver");
         this.#failQueued(node, link, "no receiver");
+        void this.#probe();
       },
       (err: Error) => {
         link.busy = false;
@@ -654,7 +656,6 @@ export class RedisCluster implements Cluster, LocalDelivery {
     else this.#pairFailed(node, f, why);
   }
 
-  /** `node`'s inbox has a receiver again: what waits for it is sent now, not at the next retry tick. */
   /**
    * `up <node>`: its node lease is written before it subscribes, so it is alive: known now (not
    * at the next table refresh), and what waits for it (held forwards, pairs it owns) leaves.
@@ -669,6 +670,7 @@ export class RedisCluster implements Cluster, LocalDelivery {
     else this.#retryHeld();
   }
 
+  /** `node`'s inbox has a receiver again: what waits for it is sent now, not at the next retry tick. */
   #reachable(node: string): void {
     if (!this.#unreachable.delete(node) || this.#stopped) return;
     this.#retryHeld();
