@@ -18,13 +18,20 @@
  * one noisy run) and report medians with the spread (min-max) of the trials, and each trial's
  * ratio (cross / same of the same round, so load changes during the run affect both sides alike);
  * the verdict is the median of those ratios, with how many trials met the target.
+ * `--cpu-prof`: then one more same-node and cross-node throughput round each under the V8
+ * profiler (in this process: both nodes), saved to bench/results/cluster-<time>/ and summarised
+ * (self time by area and function): where a hop's CPU goes.
  * Needs redis-server only.
  */
 import "reflect-metadata";
+import { mkdirSync, writeFileSync } from "node:fs";
+import { Session } from "node:inspector/promises";
+import { join } from "node:path";
 import { performance } from "node:perf_hooks";
 import { startRedis } from "../test/helpers/redis-server.js";
 import { PASSWORD, startClusterNode, type ClusterNode } from "../test/cluster/cluster-nodes.js";
 import { eventually } from "../test/helpers/wait.js";
+import { formatProfile, summarizeProfile } from "./lib/cpu-profile.js";
 import { cpuMicros, load, median, machine } from "./lib/proc.js";
 import { benchMessage, RawComponent } from "./lib/raw-component.js";
 
@@ -37,6 +44,7 @@ const PINGS = arg("pings", 1000);
 const MESSAGES = arg("messages", 20_000);
 const TRIALS = arg("trials", 11);
 const DEADLINE_MS = 120_000;
+const PROFILE = process.argv.includes("--cpu-prof");
 
 async function latencyMs(from: RawComponent, to: RawComponent, n: number): Promise<number> {
   const samples: number[] = [];
@@ -68,6 +76,22 @@ async function throughput(from: RawComponent, to: RawComponent, n: number, pids:
   const wall = n / ((performance.now() - t0) / 1000);
   const cpu = pids.reduce((t, pid) => t + cpuMicros(pid), 0) - cpu0;
   return { wall, cpu: n / (cpu / 1e6), lastUs: (cpuMicros(pids.at(-1)!) - last0) / n };
+}
+
+/** Runs `round` under the V8 profiler (100 µs sampling) of this process and saves the profile to `file`. */
+async function profiled(file: string, round: () => Promise<unknown>): Promise<void> {
+  const session = new Session();
+  session.connect();
+  try {
+    await session.post("Profiler.enable");
+    await session.post("Profiler.setSamplingInterval", { interval: 100 });
+    await session.post("Profiler.start");
+    await round();
+    const { profile } = await session.post("Profiler.stop");
+    writeFileSync(file, JSON.stringify(profile));
+  } finally {
+    session.disconnect();
+  }
 }
 
 /** "median (min-max)". */
@@ -127,6 +151,15 @@ export async function runClusterBench(): Promise<void> {
       `per trial: throughput ratio ${ratios.map((r) => r.toFixed(0)).join(", ")} %; CPU ratio ${cpuRatios.map((r) => r.toFixed(0)).join(", ")} %; added latency ${added.map((a) => a.toFixed(3)).join(", ")} ms`,
     ];
     process.stdout.write(`${lines.join("\n")}\n`);
+    if (PROFILE) {
+      const dir = join("bench", "results", `cluster-${new Date().toISOString().replace(/[:.]/g, "-")}`);
+      mkdirSync(dir, { recursive: true });
+      for (const [name, to, pids] of [["same", y, samePids], ["cross", z, crossPids]] as const) {
+        const file = join(dir, `${name}.cpuprofile`);
+        await profiled(file, () => throughput(x, to, MESSAGES, pids));
+        process.stdout.write(`${formatProfile(summarizeProfile(file, process.cwd(), 20), `${name}-node round, ${MESSAGES} messages`)}\n`);
+      }
+    }
   } finally {
     for (const c of components) c.close();
     for (const n of nodes) await n.server.stop();
