@@ -89,7 +89,9 @@ describe("cluster order across a lost receiver", { skip }, () => {
     const sent: string[] = [];
     let sending = true;
     const loop = (async () => {
-      for (let i = 0; sending && i < 20_000; i++) {
+      // Bounded in count and time; stopped as soon as traffic has flowed again after the restart.
+      const until = Date.now() + 60_000;
+      for (let i = 0; sending && i < 200_000 && Date.now() < until; i++) {
         const id = `rr-${i}`;
         sent.push(id);
         node2.server.send(el("message", { from: "svc@a.example", to: "x@bot.a.example", id }, undefined, el("body", {}, undefined, id)));
