@@ -5,10 +5,14 @@
  *   node over pub/sub, holding them while that node's inbox has no receiver;
  * - the Cluster seam of the router: one owner node per (local, remote) outbound pair, held by a
  *   Redis lease (SET PX, renewed every third of lease_seconds); other nodes forward to it;
- * - the receiver of what other nodes forward to this one (channel `xs2s:in:<node>`).
+ * - the receiver of what other nodes forward to this one (channel `xs2s:in:<wire version>:<node>`).
  *
  * The same-node path costs no Redis round trip: routes are a local cache (refreshed every third of
  * the lease and on `xs2s:routes` messages), and a pair's owner is cached once known.
+ *
+ * Order: forwards to one node leave as batches, one at a time (the next batch is published once
+ * Redis has answered the previous one), so when Redis answers "no receiver" nothing published
+ * after it can overtake it: what was queued behind it is held behind it (see #flush).
  */
 import { randomUUID } from "node:crypto";
 import { Redis, type RedisOptions } from "ioredis";
@@ -31,7 +35,7 @@ import {
   type XmlElement,
 } from "../../core/index.js";
 import { ACQUIRE, RELEASE } from "./scripts.js";
-import { decodeBatch, encodeBatch, type Envelope } from "./wire.js";
+import { addItem, decodeBatch, encodeBatch, newBatch, WIRE_VERSION, type Envelope } from "./wire.js";
 
 export interface RedisClusterDeps {
   readonly config: ClusterConfig;
@@ -60,9 +64,12 @@ const K = {
   /** An embedding-API subscriber of `node` serves `domain` (several nodes may). */
   embedder: (d: string, n: string) => `${EMBEDDER_PREFIX}${d}|${n}`,
   pair: (p: string) => `xs2s:pair:${p}`,
-  inbox: (n: string) => `xs2s:in:${n}`,
+  /** Versioned: nodes of another wire version do not receive what they could not read. */
+  inbox: (n: string) => `xs2s:in:${WIRE_VERSION}:${n}`,
   routes: "xs2s:routes",
 };
+/** On `xs2s:routes`: the node's inbox has a receiver again (it has just (re)subscribed). */
+const UP = "up ";
 
 interface PairState {
   readonly local: string;
@@ -71,12 +78,9 @@ interface PairState {
   owner?: string;
   /** Stanzas waiting for an owner, in order; undefined when none wait. */
   held?: XmlElement[];
-  /** When held stanzas give up and bounce. */
+  /** When held stanzas give up and bounce (kept when they are sent again and held again). */
   deadline?: number;
   resolving?: boolean;
-  /** An owner that stopped receiving (its inbox has no subscriber): dead until its lease expires. */
-  deadOwner?: string;
-  deadSince?: number;
 }
 
 /**
@@ -98,9 +102,20 @@ interface PairForward {
   readonly remote: string;
   readonly stanza: XmlElement;
   readonly st: PairState;
+  /** Set when it was held before: it keeps its deadline if held again. */
+  deadline?: number;
 }
 
 type Forward = RouteForward | PairForward;
+
+/** The forwards on their way to one node: queued (as a wire batch), and whether a batch awaits Redis's answer. */
+interface Link {
+  batch: unknown[];
+  count: number;
+  /** Deadlines of the queued forwards that were held before, by their rank in the batch. */
+  deadlines?: Map<number, number>;
+  busy: boolean;
+}
 
 type ScriptedRedis = Redis & {
   acquire(key: string, holder: string, ms: number): Promise<string>;
@@ -135,9 +150,15 @@ export class RedisCluster implements Cluster, LocalDelivery {
   #receiving?: XmlElement;
   /** The domain a failed forward is being bounced from (see deliver). */
   #bouncingFrom?: string;
+  /** Forwards queued or published and not yet answered by Redis (flow control). */
   #inFlight = 0;
-  /** Forwards of this turn of the event loop, per node, published together (see #forward). */
-  #outbox = new Map<string, Forward[]>();
+  /** Per destination node (see #forward). */
+  readonly #links = new Map<string, Link>();
+  #flushQueued = false;
+  /** Nodes whose inbox answered "no receiver": forwards to them are held until it has one again (see #probe). */
+  readonly #unreachable = new Set<string>();
+  #router?: Router;
+  #outboundSessions?: OutboundSessions;
   /** Forwards Redis accepted for a listening node, and forwards this node received (see snapshot). */
   #forwarded = 0;
   #received = 0;
@@ -184,16 +205,23 @@ export class RedisCluster implements Cluster, LocalDelivery {
     // A restart that is over before the first reconnection attempt raises no error, only a close.
     cmd.on("close", () => this.#redisDown(new Error("connection closed")));
     cmd.on("ready", () => this.#redisBack());
+    // The connection's first error says why (WRONGPASS, ECONNREFUSED); connect() only says it closed.
+    let firstError: Error | undefined;
+    const noteError = (err: Error) => (firstError ??= err);
+    cmd.on("error", noteError);
     try {
       await cmd.connect();
     } catch (err) {
       cmd.disconnect();
+      const reason = firstError && firstError.message !== (err as Error).message ? `${firstError.message}; ${(err as Error).message}` : (err as Error).message;
       throw new S2sError(
         ERROR_CODES.CLUSTER_UNAVAILABLE,
-        `cluster.redis_url: cannot reach Redis at ${redactedUrl(url)} (${(err as Error).message}); every cluster node needs it to start`,
+        `cluster.redis_url: cannot reach Redis at ${redactedUrl(url)} (${reason}); every cluster node needs it to start`,
         undefined,
-        { cause: err },
+        { cause: firstError ?? err },
       );
+    } finally {
+      cmd.off("error", noteError);
     }
     this.#cmd = cmd;
     const holder = await cmd.acquire(K.node(this.node), this.#instance, this.#leaseMs);
@@ -201,16 +229,22 @@ export class RedisCluster implements Cluster, LocalDelivery {
       cmd.disconnect();
       throw new S2sError(ERROR_CODES.CLUSTER_UNAVAILABLE, `cluster.node: "${this.node}" is already the name of a running node (names must be unique; a stopped node's name frees within lease_seconds)`);
     }
-    const sub = cmd.duplicate({ enableOfflineQueue: true, connectionName: `xs2s:${this.node}:sub` });
+    // Subscribed again by us after a reconnection (not by ioredis), to tell the other nodes when it is done.
+    const sub = cmd.duplicate({ enableOfflineQueue: true, autoResubscribe: false, connectionName: `xs2s:${this.node}:sub` });
     sub.on("error", () => {}); // reported once by the command connection
     sub.on("messageBuffer", (channel: Buffer, message: Buffer) => this.#onMessage(channel.toString(), message.toString()));
+    sub.on("ready", () => void this.#resubscribed());
     await sub.subscribe(K.inbox(this.node), K.routes);
     this.#sub = sub;
+    void cmd.publish(K.routes, UP + this.node).catch(() => undefined); // a restarted node: others stop holding for it
     await this.#renew(true);
     // Real time, not the Clock: leases expire inside Redis on its own clock (PX), so renewal and
     // the retry of held forwards must keep pace with real time whatever a test does with virtual time.
     this.#timer = setInterval(() => void this.#renew(), Math.max(200, Math.floor(this.#leaseMs / 3)));
-    this.#retryTimer = setInterval(() => this.#retryHeld(), Math.max(100, Math.floor(this.#leaseMs / 10)));
+    this.#retryTimer = setInterval(() => {
+      void this.#probe();
+      this.#retryHeld();
+    }, Math.max(100, Math.floor(this.#leaseMs / 10)));
     this.deps.logger.info({ what: "cluster_started", node: this.node, redis: redactedUrl(url), leaseMs: this.#leaseMs });
   }
 
@@ -221,6 +255,7 @@ export class RedisCluster implements Cluster, LocalDelivery {
     this.#embedderSubscription?.unsubscribe();
     clearInterval(this.#timer);
     clearInterval(this.#retryTimer);
+    for (const [node, link] of this.#links) this.#failQueued(node, link, "shutdown");
     for (const st of this.#pairs.values()) this.#bounceHeld(st, "shutdown");
     for (const [node, held] of this.#routeHeld) for (const h of held) this.#bounceRoute(node, h, "shutdown");
     this.#routeHeld.clear();
@@ -235,6 +270,15 @@ export class RedisCluster implements Cluster, LocalDelivery {
       await batch.exec().catch(() => undefined);
     }
     await Promise.all([this.#sub?.quit().catch(() => undefined), cmd?.quit().catch(() => undefined)]);
+  }
+
+  /** Resolved once (per-stanza container lookups were a visible share of a hop's cost). */
+  #routerNow(): Router {
+    return (this.#router ??= this.deps.router());
+  }
+
+  #outbound(): OutboundSessions {
+    return (this.#outboundSessions ??= this.deps.outbound());
   }
 
   snapshot(): ClusterSnapshot {
@@ -285,9 +329,10 @@ export class RedisCluster implements Cluster, LocalDelivery {
   }
 
   #forwardRoute(node: string, h: RouteForward): Promise<void> | undefined {
-    // Behind the stanzas already waiting for that node: order per node, so per pair, is kept.
-    if (this.#routeHeld.has(node)) {
-      this.#holdRoute(node, h);
+    // Behind the stanzas already waiting for that node (order per node, so per pair, is kept), or
+    // held at once when its inbox has no receiver.
+    if (this.#routeHeld.has(node) || this.#unreachable.has(node)) {
+      this.#holdRoute(node, h, h.deadline === undefined);
       return undefined;
     }
     return this.#forward(node, h);
@@ -295,7 +340,7 @@ export class RedisCluster implements Cluster, LocalDelivery {
 
   #routeFailed(node: string, h: RouteForward, reason: string): void {
     // No receiver: the node's subscriber is reconnecting (Redis restarted) or the node died. Hold
-    // like a pair forward does; the retry timer sends again, or the route moves, or it bounces.
+    // like a pair forward does; sent again once its inbox has a receiver, or the route moves, or it bounces.
     if (reason === "no receiver") this.#holdRoute(node, h, h.deadline === undefined);
     else this.#bounceRoute(node, h, reason, reason === "forward buffer full" ? "resource-constraint" : "remote-server-timeout");
   }
@@ -312,7 +357,10 @@ export class RedisCluster implements Cluster, LocalDelivery {
     held.push(h);
   }
 
-  /** Route forwards waiting for a node: send again (to wherever the route points now), deliver here, or bounce past the deadline. */
+  /**
+   * Route forwards waiting for a node: send again (to wherever the route points now, once that
+   * node's inbox has a receiver), deliver here, or bounce past the deadline.
+   */
   #retryRoutes(): void {
     if (this.#routeHeld.size === 0) return;
     const now = Date.now();
@@ -323,7 +371,7 @@ export class RedisCluster implements Cluster, LocalDelivery {
         const target = this.#routeTo(h.domain);
         if (now >= h.deadline!) this.#bounceRoute(node, h, "no receiver in time");
         else if (target) void this.#forwardRoute(target, h);
-        else if (this.deps.router().isLocalDomain(h.domain)) this.#deliverHere(h.stanza); // its component reconnected here
+        else if (this.#routerNow().isLocalDomain(h.domain)) this.#deliverHere(h.stanza); // its component reconnected here
         else this.#holdRoute(node, h, false); // route gone (its node died): a reconnecting component may publish it again
       }
     }
@@ -335,7 +383,7 @@ export class RedisCluster implements Cluster, LocalDelivery {
     // refresh dropped the route meanwhile (the router sends errors only from local domains).
     this.#bouncingFrom = h.domain;
     try {
-      this.deps.router().bounce(h.stanza, condition, "wait");
+      this.#routerNow().bounce(h.stanza, condition, "wait");
     } finally {
       this.#bouncingFrom = undefined;
     }
@@ -370,53 +418,63 @@ export class RedisCluster implements Cluster, LocalDelivery {
   // Pairs: the router's seam
 
   sendOutbound(local: string, remote: string, stanza: XmlElement): Promise<void> | undefined {
-    const key = `${local}|${remote}`;
-    let st = this.#pairs.get(key);
-    if (st && !st.held) {
-      if (st.owner === this.node) return this.deps.outbound().send(local, remote, stanza);
-      if (st.owner && this.#nodes.has(st.owner)) return this.#forwardPair(st, stanza);
+    const st = this.#pairState(local, remote);
+    if (!st.held) {
+      if (st.owner === this.node) return this.#outbound().send(local, remote, stanza);
+      if (st.owner && this.#nodes.has(st.owner) && !this.#unreachable.has(st.owner)) return this.#forwardPair(st, stanza);
     }
-    if (!st) this.#pairs.set(key, (st = { local, remote }));
-    if (!this.#hold(st, stanza)) return undefined;
-    void this.#resolve(st);
+    // Behind the stanzas already held for the pair (order), or the first while its owner is found.
+    // Only the first starts a look-up: the others wait for it, the retry tick or the owner's return.
+    const first = st.held === undefined;
+    if (this.#hold(st, stanza) && first) void this.#resolve(st);
     return undefined;
   }
 
-  #forwardPair(st: PairState, stanza: XmlElement): Promise<void> | undefined {
-    return this.#forward(st.owner!, { kind: "pair", local: st.local, remote: st.remote, stanza, st });
+  #pairState(local: string, remote: string): PairState {
+    const key = `${local}|${remote}`;
+    let st = this.#pairs.get(key);
+    if (!st) this.#pairs.set(key, (st = { local, remote }));
+    return st;
   }
 
-  #pairFailed(owner: string, { st, stanza }: PairForward, reason: string): void {
+  #forwardPair(st: PairState, stanza: XmlElement, deadline?: number): Promise<void> | undefined {
+    return this.#forward(st.owner!, { kind: "pair", local: st.local, remote: st.remote, stanza, st, deadline });
+  }
+
+  #pairFailed(owner: string, f: PairForward, reason: string): void {
+    const { st, stanza } = f;
     if (reason === "no receiver") {
-      // The owner died holding the lease (or its subscriber is reconnecting): wait for the lease
-      // to expire and take over (delivered late), or bounce at the deadline (never silent).
+      // The owner died holding the lease (or its subscriber is reconnecting): hold until its inbox
+      // has a receiver again or its lease expires and this node takes over, or bounce at the
+      // deadline (never silent).
       if (st.owner === owner) {
         st.owner = undefined;
         this.#forwardFailed(owner, `${st.local}|${st.remote}`, "no receiver (holding)");
       }
-      st.deadOwner = owner;
-      st.deadSince ??= Date.now();
-      this.#hold(st, stanza); // the retry timer tries the takeover every tenth of the lease
+      this.#hold(st, stanza, f.deadline);
     } else if (reason === "redis unavailable") {
       // Availability first, as in #resolve: this node sends while Redis is away; the renewal
       // after it is back settles one owner again (cluster_lease_lost, then forwards).
       this.#forwardFailed(owner, `${st.local}|${st.remote}`, "redis unavailable (sending from this node)");
       if (st.owner === owner) st.owner = this.node;
-      void this.deps.outbound().send(st.local, st.remote, stanza);
+      void this.#outbound().send(st.local, st.remote, stanza);
     } else {
       this.#forwardFailed(owner, `${st.local}|${st.remote}`, reason);
-      this.deps.router().bounce(stanza, "resource-constraint", "wait", "too many stanzas waiting for the cluster");
+      if (reason === "shutdown") this.#routerNow().bounce(stanza, "remote-server-timeout", "wait");
+      else this.#routerNow().bounce(stanza, "resource-constraint", "wait", "too many stanzas waiting for the cluster");
     }
   }
 
-  #hold(st: PairState, stanza: XmlElement): boolean {
+  /** `deadline`: the stanza was held before and keeps its first deadline. */
+  #hold(st: PairState, stanza: XmlElement, deadline?: number): boolean {
     st.held ??= [];
     if (st.held.length >= MAX_HELD) {
-      this.deps.router().bounce(stanza, "resource-constraint", "wait", "too many stanzas waiting for the cluster");
+      this.#routerNow().bounce(stanza, "resource-constraint", "wait", "too many stanzas waiting for the cluster");
       return false;
     }
     st.held.push(stanza);
-    st.deadline ??= Date.now() + this.#leaseMs + TAKEOVER_GRACE_MS;
+    const own = deadline ?? Date.now() + this.#leaseMs + TAKEOVER_GRACE_MS;
+    st.deadline = st.deadline === undefined ? own : Math.min(st.deadline, own);
     return true;
   }
 
@@ -432,10 +490,9 @@ export class RedisCluster implements Cluster, LocalDelivery {
         this.deps.events.emit({ type: "cluster_lease_taken", local: st.local, remote: st.remote, node: this.node });
         this.deps.logger.info({ what: "cluster_lease_taken", local: st.local, remote: st.remote, node: this.node });
       }
-      // A dead owner's lease: tried again by the retry timer until it expires.
-      // Past a whole lease, an owner still holding it is alive (its subscriber was only reconnecting).
-      const suspect = owner === st.deadOwner && Date.now() - (st.deadSince ?? 0) < this.#leaseMs;
-      if (owner !== this.node && (!this.#nodes.has(owner) || suspect)) return;
+      // An owner whose inbox has no receiver keeps the stanzas held: sent once it has one again
+      // (#probe, or its announcement) or once its lease expires and this node takes the pair.
+      if (owner !== this.node && (!this.#nodes.has(owner) || this.#unreachable.has(owner))) return;
       this.#flushHeld(st, owner);
     } catch (err) {
       // Redis unavailable: nobody can decide who sends for this pair. Availability first: this
@@ -450,18 +507,17 @@ export class RedisCluster implements Cluster, LocalDelivery {
 
   #flushHeld(st: PairState, owner: string): void {
     st.owner = owner;
-    st.deadOwner = undefined;
     const held = st.held ?? [];
+    const deadline = st.deadline;
     st.held = undefined;
     st.deadline = undefined;
-    st.deadSince = undefined;
     for (const stanza of held) {
-      if (owner === this.node) void this.deps.outbound().send(st.local, st.remote, stanza);
-      else void this.#forwardPair(st, stanza);
+      if (owner === this.node) void this.#outbound().send(st.local, st.remote, stanza);
+      else void this.#forwardPair(st, stanza, deadline);
     }
   }
 
-  /** Pairs waiting for a takeover: try again, or bounce once past the deadline. */
+  /** Every tenth of the lease, and as soon as a node's inbox answers again: send what waits, or bounce it past its deadline. */
   #retryHeld(): void {
     this.#retryRoutes();
     const now = Date.now();
@@ -478,7 +534,7 @@ export class RedisCluster implements Cluster, LocalDelivery {
     st.deadline = undefined;
     if (held.length === 0) return;
     this.#forwardFailed(st.owner ?? "(none)", `${st.local}|${st.remote}`, reason);
-    for (const stanza of held) this.deps.router().bounce(stanza, "remote-server-timeout", "wait");
+    for (const stanza of held) this.#routerNow().bounce(stanza, "remote-server-timeout", "wait");
   }
 
   #releasePair(local: string, remote: string): void {
@@ -494,10 +550,10 @@ export class RedisCluster implements Cluster, LocalDelivery {
   // Forwarding between nodes
 
   /**
-   * Queue for `node`'s inbox; everything queued for a node in one turn of the event loop (a socket
-   * chunk of a busy component) leaves as one PUBLISH. Pub/sub keeps the order of one connection's
-   * publishes, so per-pair order holds. #failed runs once per forward when Redis is unreachable or
-   * nobody listens on that inbox (no closure per stanza: the forward carries what it needs).
+   * Queue for `node`'s inbox, as a wire tree (the element dies young, see wire.ts); what is
+   * queued for a node leaves as one PUBLISH, at the end of this turn of the event loop or, while a
+   * batch to that node awaits Redis's answer, once it has come (per-node order, see #flush).
+   * #failed runs once per forward when Redis is unreachable or nobody listens on that inbox.
    */
   #forward(node: string, f: Forward): Promise<void> | undefined {
     const cmd = this.#cmd;
@@ -506,10 +562,15 @@ export class RedisCluster implements Cluster, LocalDelivery {
       return undefined;
     }
     this.#inFlight++;
-    let out = this.#outbox.get(node);
-    if (!out) this.#outbox.set(node, (out = []));
-    out.push(f);
-    if (this.#outbox.size === 1 && out.length === 1) queueMicrotask(() => this.#flushOutbox(cmd));
+    let link = this.#links.get(node);
+    if (!link) this.#links.set(node, (link = { batch: newBatch(this.node), count: 0, busy: false }));
+    if (f.deadline !== undefined) (link.deadlines ??= new Map()).set(link.count, f.deadline);
+    addItem(link.batch, f);
+    link.count++;
+    if (!link.busy && !this.#flushQueued) {
+      this.#flushQueued = true;
+      queueMicrotask(() => this.#flushAll());
+    }
     if (this.#inFlight < HIGH_WATER) return undefined;
     // Flow control: the producer (a component socket) pauses until Redis has caught up.
     if (!this.#drained) {
@@ -520,32 +581,133 @@ export class RedisCluster implements Cluster, LocalDelivery {
     return this.#drained.promise;
   }
 
-  #flushOutbox(cmd: Redis): void {
-    const outbox = this.#outbox;
-    this.#outbox = new Map();
-    for (const [node, envs] of outbox) {
-      const fail = (reason: string) => {
-        for (const f of envs) this.#failed(node, f, reason);
-      };
-      cmd.publish(K.inbox(node), encodeBatch(this.node, envs)).then(
-        (receivers) => {
-          this.#settled(envs.length);
-          if (receivers > 0) this.#forwarded += envs.length;
-          else fail("no receiver");
-        },
-        (err: Error) => {
-          this.#settled(envs.length);
-          this.#redisDown(err);
-          fail("redis unavailable");
-        },
-      );
-    }
+  #flushAll(): void {
+    this.#flushQueued = false;
+    for (const [node, link] of this.#links) this.#flush(node, link);
+  }
+
+  /**
+   * Publish what is queued for `node` unless a batch to it awaits Redis's answer. One batch at a
+   * time per node: were a second published before the first's answer, it could reach a receiver
+   * that came back in between while the first, answered "no receiver", is held: an overtaking.
+   */
+  #flush(node: string, link: Link): void {
+    const cmd = this.#cmd;
+    if (link.busy || link.count === 0 || !cmd) return;
+    const { text, count, deadlines } = this.#take(link);
+    link.busy = true;
+    cmd.publish(K.inbox(node), text).then(
+      (receivers) => {
+        link.busy = false;
+        this.#settled(count);
+        if (receivers > 0) {
+          this.#forwarded += count;
+          this.#flush(node, link);
+          return;
+        }
+        // Nobody listens: hold these, and what was queued behind them, in order. Its "up" may
+        // have come before this answer (another connection): one probe tells at once.
+        this.#unreachable.add(node);
+        this.#failBatch(node, text, deadlines, "no receiver");
+        this.#failQueued(node, link, "no receiver");
+        void this.#probe();
+      },
+      (err: Error) => {
+        link.busy = false;
+        this.#settled(count);
+        this.#redisDown(err);
+        this.#failBatch(node, text, deadlines, "redis unavailable");
+        this.#failQueued(node, link, "redis unavailable");
+      },
+    );
+  }
+
+  /** The forwards queued for `node` and not published: failed like the batch before them. */
+  #failQueued(node: string, link: Link, reason: string): void {
+    if (link.count === 0) return;
+    const { text, count, deadlines } = this.#take(link);
+    this.#settled(count);
+    this.#failBatch(node, text, deadlines, reason);
+  }
+
+  /** What is queued on `link`, as the text of one message; the link is empty after. */
+  #take(link: Link): { text: string; count: number; deadlines?: Map<number, number> } {
+    const taken = { text: encodeBatch(link.batch), count: link.count, deadlines: link.deadlines };
+    link.batch = newBatch(this.node);
+    link.count = 0;
+    link.deadlines = undefined;
+    return taken;
+  }
+
+  /** The rare path: the batch is decoded back into forwards, each failed in order. */
+  #failBatch(node: string, text: string, deadlines: Map<number, number> | undefined, reason: string): void {
+    const batch = decodeBatch(text);
+    batch?.envelopes.forEach((env, i) => {
+      const deadline = deadlines?.get(i);
+      if (env.kind === "route") this.#failed(node, { kind: "route", stanza: env.stanza, domain: domainOf(env.stanza.attr("to")) ?? "", deadline }, reason);
+      else this.#failed(node, { kind: "pair", local: env.local, remote: env.remote, stanza: env.stanza, st: this.#pairState(env.local, env.remote), deadline }, reason);
+    });
   }
 
   /** The forward did not reach `node`: each kind decides (hold, send here, or bounce) and reports it. */
   #failed(node: string, f: Forward, reason: string): void {
-    if (f.kind === "route") this.#routeFailed(node, f, reason);
-    else this.#pairFailed(node, f, reason);
+    const why = this.#stopped ? "shutdown" : reason;
+    if (f.kind === "route") this.#routeFailed(node, f, why);
+    else this.#pairFailed(node, f, why);
+  }
+
+  /**
+   * `up <node>`: its node lease is written before it subscribes, so it is alive: known now (not
+   * at the next table refresh), and what waits for it (held forwards, pairs it owns) leaves.
+   */
+  #nodeUp(node: string): void {
+    if (node === this.node || this.#stopped) return;
+    if (!this.#nodes.has(node)) {
+      this.#nodes.add(node);
+      this.#nodeEvent("cluster_node_joined", node);
+    }
+    if (this.#unreachable.has(node)) this.#reachable(node);
+    else this.#retryHeld();
+  }
+
+  /** `node`'s inbox has a receiver again: what waits for it is sent now, not at the next retry tick. */
+  #reachable(node: string): void {
+    if (!this.#unreachable.delete(node) || this.#stopped) return;
+    this.#retryHeld();
+  }
+
+  /**
+   * Every retry tick while some node's inbox answered "no receiver": one PUBSUB NUMSUB for all of
+   * them (not a publish per held stanza). A node that died stays unreachable until it leaves the
+   * node table; one that was only reconnecting is reachable again.
+   */
+  async #probe(): Promise<void> {
+    const cmd = this.#cmd;
+    if (this.#unreachable.size === 0 || !cmd || cmd.status !== "ready") return;
+    for (const node of this.#unreachable) if (!this.#nodes.has(node) && !this.#routeHeld.has(node)) this.#unreachable.delete(node);
+    const nodes = [...this.#unreachable];
+    if (nodes.length === 0) return;
+    try {
+      const counts = (await cmd.pubsub("NUMSUB", ...nodes.map(K.inbox))) as Array<string | number>;
+      nodes.forEach((node, i) => {
+        if (Number(counts[2 * i + 1]) > 0) this.#reachable(node);
+      });
+    } catch (err) {
+      this.#redisDown(err as Error);
+    }
+  }
+
+  /** The subscriber connection is back (after a Redis restart or a cut): subscribe again, then say so. */
+  async #resubscribed(): Promise<void> {
+    const sub = this.#sub;
+    if (!sub || this.#stopped) return;
+    try {
+      await sub.subscribe(K.inbox(this.node), K.routes);
+      await this.#cmd?.publish(K.routes, UP + this.node);
+      void this.#probe(); // an announcement of another node may have come while this one was away
+    } catch {
+      // Not connected after all: the next "ready" tries again.
+    }
   }
 
   #settled(count: number): void {
@@ -575,7 +737,7 @@ export class RedisCluster implements Cluster, LocalDelivery {
   #receive(env: Envelope): void {
     if (env.kind === "pair") {
       // Sent to us as the owner: send here even if the lease moved meanwhile (no ping-pong).
-      void this.deps.outbound().send(env.local, env.remote, env.stanza);
+      void this.#outbound().send(env.local, env.remote, env.stanza);
       return;
     }
     this.#deliverHere(env.stanza);
@@ -585,7 +747,7 @@ export class RedisCluster implements Cluster, LocalDelivery {
   #deliverHere(stanza: XmlElement): void {
     this.#receiving = stanza;
     try {
-      void this.deps.router().deliverLocal(stanza);
+      void this.#routerNow().deliverLocal(stanza);
     } finally {
       this.#receiving = undefined;
     }
@@ -593,6 +755,7 @@ export class RedisCluster implements Cluster, LocalDelivery {
 
   /** `+node domain` / `-node domain` (a component), with ` embedder` (an embedding-API subscriber). */
   #onRouteChange(text: string): void {
+    if (text.startsWith(UP)) return this.#nodeUp(text.slice(UP.length));
     const m = /^([+-])(\S+) (\S+)( embedder)?$/.exec(text);
     if (!m || m[2] === this.node) return;
     const [, sign, node, domain, embedder] = m as unknown as [string, string, string, string, string | undefined];
@@ -683,7 +846,9 @@ export class RedisCluster implements Cluster, LocalDelivery {
     this.#stickyUntil = Date.now() + this.#leaseMs;
     this.deps.events.emit({ type: "cluster_redis_reconnected", node: this.node });
     this.deps.logger.info({ what: "cluster_redis_reconnected", node: this.node });
-    void this.#renew(true); // Redis may have restarted empty: write and announce routes and leases again now
+    // Redis may have restarted empty: write and announce routes and leases again now, then send
+    // what waits for nodes whose inboxes answer again.
+    void this.#renew(true).then(() => this.#probe());
   }
 }
 

@@ -5,15 +5,24 @@
  * a cluster is trusted alike (the operator's Redis is the trust boundary, docs/cluster.md).
  *
  * One message is one batch: `[VERSION, fromNode, ...items]`, an item being `0, tree` (route) or
- * `1, local, remote, tree` (pair). A tree is `[name, attrs, ns, ...children]` where `ns` is 0 when
+ * `1, local, remote, tree` (pair). A stanza becomes a tree when it is queued (addItem) and the
+ * batch text when it leaves (one JSON.stringify per batch: per stanza, the call itself cost as
+ * much as the work); the sender then keeps only that text until Redis answers, so the elements
+ * die young and the garbage collector does not copy them out of the young generation (it did, and
+ * was the largest cost of a hop). The rare failure path decodes the text back. A tree is `[name, attrs, ns, ...children]` where `ns` is 0 when
  * it is the parent's (a stanza's children rarely change namespace: the payload stays small) and
  * a child is a string (text) or a tree. Built and read with plain loops (no closures per node):
  * this is the per-stanza cost of a cross-node hop (bench/cluster.ts).
  */
 import { XmlElement, type XmlNode } from "../../core/index.js";
 
-/** Changed whenever the layout changes: a node ignores (and logs) batches of another version. */
-const VERSION = 2;
+/**
+ * Changed whenever the layout changes. It is also part of the inbox channel's name
+ * (redis-cluster.ts), so a node of another version is no receiver: what is forwarded to it is held
+ * and then bounced, never published to a node that could not read it.
+ */
+export const WIRE_VERSION = 3;
+const VERSION = WIRE_VERSION;
 const ROUTE = 0;
 const PAIR = 1;
 
@@ -49,14 +58,19 @@ function fromTree(t: Tree, parentNs: string | undefined): XmlElement {
   return new XmlElement(name, attrs as Record<string, string>, ns, children);
 }
 
-/** Every envelope for one node from one turn of the event loop, in order, as one message. */
-export function encodeBatch(from: string, envs: readonly Envelope[]): string {
-  const out: unknown[] = [VERSION, from];
-  for (const env of envs) {
-    if (env.kind === "route") out.push(ROUTE, toTree(env.stanza, undefined));
-    else out.push(PAIR, env.local, env.remote, toTree(env.stanza, undefined));
-  }
-  return JSON.stringify(out);
+/** An empty batch from node `from`, to be filled by addItem and sent as encodeBatch's text. */
+export function newBatch(from: string): unknown[] {
+  return [VERSION, from];
+}
+
+/** Appends `env` to `batch` (in order). */
+export function addItem(batch: unknown[], env: Envelope): void {
+  if (env.kind === "route") batch.push(ROUTE, toTree(env.stanza, undefined));
+  else batch.push(PAIR, env.local, env.remote, toTree(env.stanza, undefined));
+}
+
+export function encodeBatch(batch: readonly unknown[]): string {
+  return JSON.stringify(batch);
 }
 
 /** Undefined for a message this version does not understand (logged by the caller, never thrown). */

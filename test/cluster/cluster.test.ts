@@ -295,6 +295,34 @@ describe("cluster of three nodes", { skip }, () => {
     assert.ok(err.getChild("error")?.getChild("service-unavailable", "urn:ietf:params:xml:ns:xmpp-stanzas"), "RFC 6120 §8.3.3.19 service-unavailable");
   });
 
+  it("sends no Redis command per stanza on the same-node path", async () => {
+    const admin = new Redis(redis.url);
+    const commands = async () => Number(/total_commands_processed:(\d+)/.exec((await admin.info("stats")) as string)?.[1]);
+    const n = 1000;
+    let got = 0;
+    const count = (s: any) => {
+      if (String(s.attrs.id).startsWith("local-")) got++;
+    };
+    bot.events.on("stanza", count);
+    try {
+      const before = await commands();
+      const started = Date.now();
+      for (let i = 0; i < n; i++) nodes[0]!.server.send(el("message", { from: "svc@a.example", to: "x@bot.a.example", id: `local-${i}` }, undefined, el("body", {}, undefined, "x")));
+      await eventually(() => got === n, undefined, "every same-node stanza delivered");
+      const seconds = (Date.now() - started) / 1000;
+      const spent = (await commands()) - before - 1; // less the first INFO (each counts once done)
+      // Meanwhile the three nodes renew their leases (about 10 commands each every 667 ms) and
+      // this test's INFO counts: far fewer than one command per stanza.
+      const renewals = 50 + 100 * seconds;
+      assert.ok(renewals < n, `too slow to tell (${seconds} s)`);
+      if (process.env.S2S_TEST_STATS) console.log({ spent, seconds });
+      assert.ok(spent < renewals, `${spent} Redis commands for ${n} same-node stanzas in ${seconds} s`);
+    } finally {
+      bot.events.off("stanza", count);
+      admin.disconnect();
+    }
+  });
+
   it("stops serving a component that left on every node: the sender gets an error back", async () => {
     const gone = await connectComponent(nodes[0]!.ip, nodes[0]!.servicePort, "gone.a.example", PASSWORD);
     await eventually(() => nodes[1]!.cluster().snapshot().routes["gone.a.example"] === "node1", undefined, "route to gone.a.example");

@@ -62,6 +62,8 @@ export interface LeafOptions {
   readonly wildcard?: boolean;
   /** Extra dNSName entries written as given (e.g. `"*.b.example"` alone). */
   readonly extraDns?: readonly string[];
+  /** iPAddress entries (e.g. a loopback address a TLS service of a test listens on). */
+  readonly ips?: readonly string[];
   /** Add `otherName 1.3.6.1.5.5.7.8.5;UTF8:<d>` (id-on-xmppAddr, RFC 6120 §13.7.1.4) per domain. Default false. */
   readonly xmppAddr?: boolean;
   /** Add `otherName 1.3.6.1.5.5.7.8.7;IA5:_xmpp-server.<d>` (SRVName, RFC 4985 / RFC 6125 SRV-ID) per domain. Default false. */
@@ -159,6 +161,7 @@ export function makeLeaf(ca: CertAuthority, options: LeafOptions): Leaf {
     if (options.srvName) alt.push(`otherName.${alt.length + 1} = 1.3.6.1.5.5.7.8.7;IA5:_xmpp-server.${d}`);
   }
   for (const d of options.extraDns ?? []) alt.push(`DNS.${alt.length + 1} = ${d}`);
+  for (const ip of options.ips ?? []) alt.push(`IP.${alt.length + 1} = ${ip}`);
   const ekus = options.ekus ?? ["serverAuth", "clientAuth"];
   const ext = `${base}.ext`;
   writeFileSync(ext, [

@@ -37,11 +37,22 @@ export function skipWithoutRedis(): false | string {
   return "redis-server is not installed (.ci/run installs it)";
 }
 
-export async function startRedis(ip = "127.0.0.230"): Promise<TestRedis> {
+export interface RedisOptions {
+  /** Clients must AUTH with it (requirepass). */
+  readonly password?: string;
+  /** TLS only (rediss://): PEM files of the server's certificate and key, and of the CA it names. */
+  readonly tls?: { readonly certfile: string; readonly keyfile: string; readonly cafile: string };
+}
+
+export async function startRedis(ip = "127.0.0.230", options: RedisOptions = {}): Promise<TestRedis> {
   const dir = mkdtempSync(join(tmpdir(), "xs2s-redis-"));
   const port = await freePort(ip);
   const conf = join(dir, "redis.conf");
-  writeFileSync(conf, [`port ${port}`, `bind ${ip}`, `dir ${dir}`, 'save ""', "appendonly no", "daemonize no", "protected-mode no", "loglevel notice", ""].join("\n"));
+  const tls = options.tls;
+  const listen = tls
+    ? ["port 0", `tls-port ${port}`, `tls-cert-file ${tls.certfile}`, `tls-key-file ${tls.keyfile}`, `tls-ca-cert-file ${tls.cafile}`, "tls-auth-clients no"]
+    : [`port ${port}`];
+  writeFileSync(conf, [...listen, `bind ${ip}`, `dir ${dir}`, 'save ""', "appendonly no", "daemonize no", "protected-mode no", "loglevel notice", ...(options.password ? [`requirepass ${options.password}`] : []), ""].join("\n"));
   let child: ChildProcess | undefined;
 
   const launch = async (): Promise<void> => {
@@ -77,7 +88,7 @@ export async function startRedis(ip = "127.0.0.230"): Promise<TestRedis> {
 
   await launch();
   return {
-    url: `redis://${ip}:${port}`,
+    url: `${tls ? "rediss" : "redis"}://${ip}:${port}`,
     port,
     get pid() {
       return child?.pid;
