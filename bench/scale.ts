@@ -23,11 +23,12 @@
  * domain's authoritative server, reached through `s2s.address`, answering the server's
  * `db:verify` and receiving the echoes over the server's outbound stream.
  *
- * Per step: open the links (server CPU per added link), three RSS samples after forced GCs
- * (memory per link above the one-link baseline, and per link added in this step), 3 s idle
- * (server CPU per second with every link open), then `--stanzas` messages to `echo@` spread
- * round robin over every open link at `--rate` (server CPU per stanza: the inbound message and its
- * echo out; every echo counted by id). Both processes need a file descriptor per link: Node raises
+ * Up, per count: open the links (server CPU per added link), RSS before and after (forced GCs,
+ * until it holds still: memory per added link, and per link), 3 s idle (server CPU per second with
+ * every link open). Then down, per count from the top: close the newest links down to the count,
+ * and send `--stanzas` messages to `echo@` round robin over every open link at `--rate` (server
+ * CPU per stanza: the inbound message and its echo out; every echo counted by id). Stanzas run
+ * after every RSS sample, so their garbage and heap growth never count as the links' memory. Both processes need a file descriptor per link: Node raises
  * its soft limit to the hard one (`ulimit -Hn`), checked before the run. Every phase has a deadline;
  * the server is stopped by its PID at the end, also on failure.
  */
@@ -107,7 +108,7 @@ export interface ScaleStep {
    * against a baseline taken at start-up, since V8 keeps returning start-up memory for a while.
    */
   readonly kibPerLink: number;
-  /** RSS before this step minus RSS after the previous one (the baseline for the first), MiB: the stanza phase, GC. */
+  /** RSS before this step minus RSS after the previous one (the baseline for the first), MiB: GC, V8 returning memory. */
   readonly driftMiB: number;
   /** (RSS after - RSS before) / added, KiB: what each link of this step cost. */
   readonly kibPerAddedLink: number;
@@ -121,6 +122,8 @@ export interface ScaleStep {
   /** Links refused during the step, and links open before it that the server closed. */
   readonly refused: number;
   readonly closed: number;
+  /** Links the server closed while the stanzas ran (must be 0). */
+  readonly closedDuringStanzas: number;
 }
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -185,6 +188,15 @@ export async function runScaleBench(argv: readonly string[]): Promise<number> {
   }
   ensureBuilt();
   const dir = mkdtempSync(join(tmpdir(), "xmpp-s2s-scale-"));
+  // Interrupted: stop the server by its PID and remove the temp folder, then leave.
+  for (const sig of ["SIGINT", "SIGTERM", "SIGHUP"] as const) {
+    process.once(sig, () => {
+      void stopAll().finally(() => {
+        rmSync(dir, { recursive: true, force: true });
+        process.exit(sig === "SIGINT" ? 130 : 143);
+      });
+    });
+  }
   const started = Date.now();
   const loadBefore = loadNumbers();
   const say = (line: string) => process.stdout.write(`[scale] ${line}\n`);
@@ -212,16 +224,24 @@ export async function runScaleBench(argv: readonly string[]): Promise<number> {
     if (warm.valid !== 1) throw new Error(`warm-up link failed: ${warm.errors.join("; ")}\n${tail()}`);
     const baseline = await steadyRss(target);
     say(`baseline (one link, and the server's verification link back): RSS ${(baseline / 2 ** 20).toFixed(1)} MiB`);
-    let open = 0;
-    let previousRss = baseline;
+    // Up: links only (memory, CPU per added link, idle CPU), so no stanza garbage sits in the RSS samples.
+    const up: OpenedStep[] = [];
     for (const count of o.counts) {
-      if (Date.now() - started > RUN_DEADLINE_MS) throw new Error(`time bound (${RUN_DEADLINE_MS / 60_000} min) reached before the ${count}-link step`);
-      const step = await runStep(gen, target, o, count, open, steps, previousRss);
-      steps.push(step);
-      open = count;
-      previousRss = step.rssAfter;
-      say(`${count} links: opened ${step.added} in ${step.openSeconds.toFixed(1)} s (${step.cpuMsPerAddedLink.toFixed(2)} ms server CPU each); RSS ${(step.rssAfter / 2 ** 20).toFixed(1)} MiB, ${step.kibPerLink.toFixed(1)} KiB/link, ${step.kibPerAddedLink.toFixed(1)} KiB per added link; idle ${step.idleCpuMsPerSecond.toFixed(2)} ms CPU/s; ${step.stanzasEchoed}/${step.stanzasSent} stanzas echoed, ${step.cpuUsPerStanza.toFixed(1)} µs CPU each; refused ${step.refused}, closed ${step.closed}`);
-      if (step.refused > 0 || step.closed > 0 || step.stanzasEchoed < step.stanzasSent) throw new Error(`at ${count} links: ${step.refused} refused, ${step.closed} closed, ${step.stanzasSent - step.stanzasEchoed} stanzas not echoed\n${tail()}`);
+      if (Date.now() - started > RUN_DEADLINE_MS) throw new Error(`time bound (${RUN_DEADLINE_MS / 60_000} min) reached before opening ${count} links`);
+      const step = await openStep(gen, target, o, count, up, up[up.length - 1]?.rssAfter ?? baseline);
+      up.push(step);
+      say(`${count} links: opened ${step.added} in ${step.openSeconds.toFixed(1)} s (${step.cpuMsPerAddedLink.toFixed(2)} ms server CPU each); RSS ${(step.rssAfter / 2 ** 20).toFixed(1)} MiB, ${step.kibPerAddedLink.toFixed(1)} KiB per added link, ${step.kibPerLink.toFixed(1)} KiB per link; idle ${step.idleCpuMsPerSecond.toFixed(2)} ms CPU/s; refused ${step.refused}, closed ${step.closed}`);
+      if (step.refused > 0 || step.closed > 0) throw new Error(`at ${count} links: ${step.refused} refused, ${step.closed} closed\n${tail()}`);
+    }
+    // Down: the stanza cost at each count, closing the newest links between counts.
+    for (const step of [...up].reverse()) {
+      if (Date.now() - started > RUN_DEADLINE_MS) throw new Error(`time bound (${RUN_DEADLINE_MS / 60_000} min) reached before the stanzas at ${step.links} links`);
+      const closedOk = await closeDownTo(gen, step.links + 1);
+      if (!closedOk) throw new Error(`could not close links down to ${step.links + 1} within 60 s (${gen.links.size} open)`);
+      const stanzas = await sendStanzas(gen, o, step.links, target.pid);
+      say(`${step.links} links: ${stanzas.stanzasEchoed}/${stanzas.stanzasSent} stanzas echoed in ${stanzas.stanzaSeconds.toFixed(1)} s, ${stanzas.cpuUsPerStanza.toFixed(1)} µs server CPU each; ${gen.links.size - 1} links open`);
+      steps.unshift({ ...step, ...stanzas, closedDuringStanzas: step.links + 1 - gen.links.size });
+      if (stanzas.stanzasEchoed < stanzas.stanzasSent || gen.links.size !== step.links + 1) throw new Error(`at ${step.links} links: ${stanzas.stanzasSent - stanzas.stanzasEchoed} stanzas not echoed, ${step.links + 1 - gen.links.size} links closed\n${tail()}`);
     }
   } catch (err) {
     failure = (err as Error).message;
@@ -252,7 +272,11 @@ export async function runScaleBench(argv: readonly string[]): Promise<number> {
   return failure ? 1 : 0;
 }
 
-async function runStep(gen: S2sLoadGen, target: LinkTarget & { pid: number; gcFile: string }, o: ScaleOptions, count: number, open: number, earlier: readonly ScaleStep[], previousRss: number): Promise<ScaleStep> {
+type StanzaFigures = Pick<ScaleStep, "stanzasSent" | "stanzasEchoed" | "cpuUsPerStanza" | "stanzaSeconds" | "closedDuringStanzas">;
+type OpenedStep = Omit<ScaleStep, keyof StanzaFigures>;
+
+async function openStep(gen: S2sLoadGen, target: LinkTarget & { pid: number; gcFile: string }, o: ScaleOptions, count: number, earlier: readonly OpenedStep[], previousRss: number): Promise<OpenedStep> {
+  const open = earlier[earlier.length - 1]?.links ?? 0;
   const added = count - open;
   const rssBefore = await steadyRss(target);
   const cpu0 = cpuMicros(target.pid);
@@ -264,7 +288,6 @@ async function runStep(gen: S2sLoadGen, target: LinkTarget & { pid: number; gcFi
   const idleSeconds = o.smoke ? 1 : IDLE_SECONDS;
   await sleep(idleSeconds * 1000);
   const idleCpu = cpuMicros(target.pid) - idle0;
-  const stanzas = await sendStanzas(gen, o, earlier.length, target.pid);
   const increments = earlier.reduce((sum, s) => sum + (s.rssAfter - s.rssBefore), rssAfter - rssBefore);
   return {
     links: count,
@@ -277,15 +300,24 @@ async function runStep(gen: S2sLoadGen, target: LinkTarget & { pid: number; gcFi
     driftMiB: (rssBefore - previousRss) / 2 ** 20,
     kibPerAddedLink: (rssAfter - rssBefore) / added / 1024,
     idleCpuMsPerSecond: idleCpu / 1000 / idleSeconds,
-    ...stanzas,
     refused: added - opened.valid,
     // The warm-up link and every link of the earlier steps should still be open.
     closed: open + 1 + opened.valid - gen.links.size,
   };
 }
 
+/** Closes the newest links (our side ends the stream) until `keep` remain; false when they did not close within 60 s. */
+async function closeDownTo(gen: S2sLoadGen, keep: number): Promise<boolean> {
+  const extra = [...gen.links].slice(keep);
+  for (const socket of extra) socket.end("</stream:stream>");
+  const deadline = Date.now() + 60_000;
+  while (gen.links.size > keep && Date.now() < deadline) await sleep(50);
+  if (gen.links.size > keep) for (const socket of extra) socket.destroy();
+  return gen.links.size <= keep;
+}
+
 /** `o.stanzas` messages to echo@, round robin over every open link, paced at `o.rate`; waits for every echo (bounded). */
-async function sendStanzas(gen: S2sLoadGen, o: ScaleOptions, step: number, pid: number): Promise<Pick<ScaleStep, "stanzasSent" | "stanzasEchoed" | "cpuUsPerStanza" | "stanzaSeconds">> {
+async function sendStanzas(gen: S2sLoadGen, o: ScaleOptions, step: number, pid: number): Promise<Omit<StanzaFigures, "closedDuringStanzas">> {
   const links = [...gen.links];
   const echoedBefore = gen.echoed.size;
   const tickMs = 20;
@@ -309,7 +341,7 @@ async function sendStanzas(gen: S2sLoadGen, o: ScaleOptions, step: number, pid: 
 
 export function scaleTable(steps: readonly ScaleStep[]): string {
   const head = ["links", "RSS, MiB", "RSS moved before the step, MiB", "KiB per added link", "KiB per link", "server CPU ms per added link", "idle server CPU ms/s", "CPU µs per stanza", "stanzas echoed", "refused / closed"];
-  const body = steps.map((s) => [s.links.toLocaleString("en-US"), (s.rssAfter / 2 ** 20).toFixed(1), `${s.driftMiB >= 0 ? "+" : ""}${s.driftMiB.toFixed(1)}`, s.kibPerAddedLink.toFixed(1), s.kibPerLink.toFixed(1), s.cpuMsPerAddedLink.toFixed(2), s.idleCpuMsPerSecond.toFixed(2), s.cpuUsPerStanza.toFixed(1), `${s.stanzasEchoed.toLocaleString("en-US")} / ${s.stanzasSent.toLocaleString("en-US")}`, `${s.refused} / ${s.closed}`]);
+  const body = steps.map((s) => [s.links.toLocaleString("en-US"), (s.rssAfter / 2 ** 20).toFixed(1), `${s.driftMiB >= 0 ? "+" : ""}${s.driftMiB.toFixed(1)}`, s.kibPerAddedLink.toFixed(1), s.kibPerLink.toFixed(1), s.cpuMsPerAddedLink.toFixed(2), s.idleCpuMsPerSecond.toFixed(2), s.cpuUsPerStanza.toFixed(1), `${s.stanzasEchoed.toLocaleString("en-US")} / ${s.stanzasSent.toLocaleString("en-US")}`, `${s.refused} / ${s.closed + s.closedDuringStanzas}`]);
   const all = [head, ...body];
   const widths = head.map((_, c) => Math.max(...all.map((r) => r[c]!.length)));
   return all.map((r) => r.map((cell, c) => cell.padStart(widths[c]!)).join("  ")).join("\n");
@@ -337,6 +369,6 @@ function flatness(steps: readonly ScaleStep[]): string[] {
     line("KiB per link", first, last, (s) => s.kibPerLink),
     line("server CPU ms per added link", first, last, (s) => s.cpuMsPerAddedLink),
     line("CPU µs per stanza", first, last, (s) => s.cpuUsPerStanza),
-    `refused or closed: ${steps.reduce((n, s) => n + s.refused + s.closed, 0)} (must be 0)`,
+    `refused or closed: ${steps.reduce((n, s) => n + s.refused + s.closed + s.closedDuringStanzas, 0)} (must be 0)`,
   ];
 }
