@@ -12,7 +12,8 @@
  * the hot spots are printed and the profiles kept next to the results), --out DIR (results folder,
  * default bench/results), --keep (keep the temp folder: configs, server logs, dnsmasq log),
  * --metrics (our servers run with [instrumentation.prometheus] on in every section), --no-ejabberd
- * (Prosody as the only reference: the ejabberd targets then show no figure).
+ * (Prosody as the only reference: the ejabberd targets then show no figure), --no-metrics-cost
+ * (skip section 6).
  *
  *   node --import tsx bench/run.ts --metrics-cost # only the cost of the metrics, ours on plain loopback, no root
  *
@@ -137,7 +138,7 @@ function parseOptions(argv: readonly string[]): Options {
     return n;
   };
   const withValue = ["--trials", "--messages", "--links", "--batch", "--warmup", "--out", "--pairs", "--scrape-ms", "--cost-mode"];
-  const known = new Set(["--smoke", "--quick", "--inside", "--keep", "--cpu-prof", "--metrics", "--metrics-cost", "--cost-control", "--no-ejabberd", ...withValue]);
+  const known = new Set(["--smoke", "--quick", "--inside", "--keep", "--cpu-prof", "--metrics", "--metrics-cost", "--cost-control", "--no-ejabberd", "--no-metrics-cost", ...withValue]);
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i]!;
     if (!known.has(a)) throw new Error(`unknown option ${a} (expected ${[...known].filter((k) => k !== "--inside").join(", ")})`);
@@ -161,7 +162,7 @@ function parseOptions(argv: readonly string[]): Options {
     quick,
     metricsCostOnly,
     cost: {
-      pairs: smoke && !metricsCostOnly ? 0 : int("--pairs", costPreset.pairs),
+      pairs: (smoke || has("--no-metrics-cost")) && !metricsCostOnly ? 0 : int("--pairs", costPreset.pairs),
       messages: costInt("--messages", costPreset.messages),
       warmup: metricsCostOnly && value("--warmup") === "0" ? 0 : costInt("--warmup", costPreset.warmup),
       batch: costInt("--batch", DEFAULT_BATCH),
