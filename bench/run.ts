@@ -457,9 +457,19 @@ async function measure(options: Options, mode: Mode): Promise<number> {
     if (options.metricsCostOnly) say(`metrics cost only: ${options.cost.pairs} pairs of trials (off/on); temp folder ${dir}`);
     else say(`${options.trials} trial(s); ${options.messages} messages per link run; ${options.links} links for memory; parser corpus ${(options.parserBytes / 1e6).toFixed(1)} MB x ${options.parserRuns} runs; temp folder ${dir}`);
     const trials = options.metricsCostOnly ? 0 : options.trials;
+    // On a machine so loaded that the trials would run past the whole run's bound (and lose every
+    // figure), stop starting trials of a section once its share of the bound is used; noted in the errors.
+    const outOfTime = (section: string, t: number, share: number): boolean => {
+      if (t === 1 || Date.now() - started < share * RUN_DEADLINE_MS) return false;
+      const text = `${section} trials: time bound reached after ${t - 1} of ${trials} (${Math.round((share * RUN_DEADLINE_MS) / 1000)} s for this section)`;
+      collected.errors.push(text);
+      say(text);
+      return true;
+    };
 
     // 1-3: fresh pair per trial and system: first message (latency), then the throughput run on that link.
     for (let t = 1; t <= trials; t++) {
+      if (outOfTime("link", t, 0.4)) break;
       const order = rotation(options.systems, t);
       for (const system of order) {
         try {
@@ -477,6 +487,7 @@ async function measure(options: Options, mode: Mode): Promise<number> {
 
     // 4: memory per idle authenticated TLS link, fresh target per trial.
     for (let t = 1; t <= trials; t++) {
+      if (outOfTime("memory", t, 0.8)) break;
       const order = rotation(options.systems, t);
       for (const system of order) {
         try {
