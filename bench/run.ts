@@ -1,16 +1,19 @@
 /**
- * `npm run bench` (docs/performance.md): xmpp-s2s against Prosody 0.12, in the same invocation, with the same
- * client code for both, on this machine.
+ * `npm run bench` (docs/performance.md): xmpp-s2s against Prosody 0.12 and ejabberd 23.01, in the same
+ * invocation, with the same client code for all three, on this machine.
  *
- *   node --import tsx bench/run.ts            # full: 5 trials, 20,000 messages, 1,000 links (~1.5 min)
+ *   node --import tsx bench/run.ts            # full: 3 trials, 20,000 messages, 1,000 links (5-15 min)
  *   node --import tsx bench/run.ts --quick    # 1 trial, 5,000 messages, 200 links, smaller parser corpus
- *   node --import tsx bench/run.ts --smoke    # ours -> ours only, plain loopback, no root/netns/Prosody (npm test)
+ *   node --import tsx bench/run.ts --smoke    # ours -> ours only, plain loopback, no root/netns/Prosody/ejabberd (npm test)
+ *   node --import tsx bench/run.ts --scale    # only the 10,000-link ladder (bench/scale.ts), ours, plain loopback
  *
  * Options: --trials N, --messages N, --links N, --batch N (messages per client write, default 1),
  * --warmup N (untimed messages over the link before the timed run, default 0: steady state), --cpu-prof (our servers run with `node --cpu-prof`;
  * the hot spots are printed and the profiles kept next to the results), --out DIR (results folder,
  * default bench/results), --keep (keep the temp folder: configs, server logs, dnsmasq log),
- * --metrics (our servers run with [instrumentation.prometheus] on in every section).
+ * --metrics (our servers run with [instrumentation.prometheus] on in every section), --no-ejabberd
+ * (Prosody as the only reference: the ejabberd targets then show no figure), --no-metrics-cost
+ * (skip section 6).
  *
  *   node --import tsx bench/run.ts --metrics-cost # only the cost of the metrics, ours on plain loopback, no root
  *
@@ -28,21 +31,23 @@
  * 3. first-message latency on a fresh link (fresh processes each trial: SRV + TCP + STARTTLS +
  *    dialback, including B's verification connection back to A's domain);
  * 4. resident memory per idle authenticated TLS link (1,000 inbound links from a Node load
- *    generator to a fresh B; (RSS after - RSS before) / links);
+ *    generator to a fresh B; (RSS after - RSS before) / links), and the RSS of that B idle, before
+ *    any link;
  * 5. parser throughput (MB/s, stanzas/s) on one corpus: plugins/saxes vs Prosody's
  *    util.xmppstream (lua5.4).
  * 6. what the Prometheus metrics cost (ours only): pairs of link runs with metrics off and on,
  *    interleaved, /metrics scraped during the "on" runs; CPU per stanza on/off with its interval
  *    (bench/scenarios/metrics-cost.ts). Not in --smoke.
- * Medians of the trials; systems alternate first/second between trials so a load change on this
- * shared machine hits both. The table goes to stdout, the JSON to bench/results/.
+ * Medians of the trials; the order of the systems rotates between trials so a load change on this
+ * shared machine hits all of them. Two tables go to stdout (every figure with the ratios; every
+ * target with its reference, ratio and verdict), the JSON to bench/results/.
  *
- * Needs root (network namespace, dnsmasq on port 53, Prosody) and Prosody 0.12, dnsmasq, iproute2,
- * openssl, lua5.4: otherwise prints why and exits 2. Like test/interop/run.ts (whose helpers are
+ * Needs root (network namespace, dnsmasq on port 53, Prosody, ejabberd) and Prosody 0.12, Debian's
+ * ejabberd (bench/ejabberd.ts), dnsmasq, iproute2, openssl, lua5.4: otherwise prints why and exits 2. Like test/interop/run.ts (whose helpers are
  * not exported, hence the copy of its namespace handling below): a namespace of its own, the
  * measuring process re-executed inside it (`ip netns exec NS node ... --inside`, its own process
  * group), every process stopped by PID, the namespace and /etc/netns/NS deleted at the end, also
- * on failure and on SIGINT/SIGTERM. The whole run is bounded (9.5 min).
+ * on failure and on SIGINT/SIGTERM. The whole run is bounded (15 min).
  */
 import { spawn, spawnSync, type ChildProcess } from "node:child_process";
 import { cpSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
@@ -58,10 +63,12 @@ import { S2sLoadGen } from "./lib/s2s-loadgen.js";
 import { stopAll, within } from "./lib/spawn.js";
 import { firstMessageLatency } from "./scenarios/latency.js";
 import { formatMetricsCost, metricsCost, type CostMode, type MetricsCostResult } from "./scenarios/metrics-cost.js";
-import { memoryPerLink, type MemoryResult } from "./scenarios/memory.js";
+import { memoryPerLink, settledRss, type MemoryResult } from "./scenarios/memory.js";
 import { parserScenario, type ParserScenarioResult } from "./scenarios/parser.js";
 import { DEFAULT_BATCH, throughput, type ThroughputResult } from "./scenarios/throughput.js";
-import { BenchWorld, type Mode, type System } from "./world.js";
+import { findEjabberd } from "./ejabberd.js";
+import { evaluate, figuresTable, ratio, targetsTable, type FigureRow, type Target } from "./lib/report.js";
+import { BenchWorld, SYSTEM_LABEL, type Mode, type System } from "./world.js";
 
 // `npm run bench -- --cluster`: the cluster hop benchmark (bench/cluster.ts, docs/performance.md), nothing else.
 if (process.argv.includes("--cluster")) {
@@ -69,12 +76,20 @@ if (process.argv.includes("--cluster")) {
   await runClusterBench();
   process.exit(0);
 }
+// `npm run bench -- --scale`: the 10,000-link ladder (bench/scale.ts, docs/performance.md), nothing else.
+if (process.argv.includes("--scale")) {
+  const { runScaleBench } = await import("./scale.js");
+  process.exit(await runScaleBench(process.argv.slice(2).filter((a) => a !== "--scale")));
+}
 
 const HERE = dirname(fileURLToPath(import.meta.url));
 const ROOT = join(HERE, "..");
 const SELF = fileURLToPath(import.meta.url);
-/** The whole measuring run; `npm run bench` must stay under 10 minutes. */
-const RUN_DEADLINE_MS = 570_000;
+/**
+ * The whole measuring run (15 min): three systems with fresh starts per trial, ejabberd's taking
+ * seconds each; the metrics cost section, last, stops starting pairs a minute before it.
+ */
+const RUN_DEADLINE_MS = 900_000;
 const EXIT_CANNOT_RUN = 2;
 
 function say(line: string): void {
@@ -123,7 +138,7 @@ function parseOptions(argv: readonly string[]): Options {
     return n;
   };
   const withValue = ["--trials", "--messages", "--links", "--batch", "--warmup", "--out", "--pairs", "--scrape-ms", "--cost-mode"];
-  const known = new Set(["--smoke", "--quick", "--inside", "--keep", "--cpu-prof", "--metrics", "--metrics-cost", "--cost-control", ...withValue]);
+  const known = new Set(["--smoke", "--quick", "--inside", "--keep", "--cpu-prof", "--metrics", "--metrics-cost", "--cost-control", "--no-ejabberd", "--no-metrics-cost", ...withValue]);
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i]!;
     if (!known.has(a)) throw new Error(`unknown option ${a} (expected ${[...known].filter((k) => k !== "--inside").join(", ")})`);
@@ -135,7 +150,7 @@ function parseOptions(argv: readonly string[]): Options {
     ? { trials: 1, messages: 300, links: 100, parserBytes: 200_000, parserRuns: 1 }
     : quick
       ? { trials: 1, messages: 5_000, links: 200, parserBytes: 2_000_000, parserRuns: 3 }
-      : { trials: 5, messages: 20_000, links: 1_000, parserBytes: 8_000_000, parserRuns: 5 };
+      : { trials: 3, messages: 20_000, links: 1_000, parserBytes: 8_000_000, parserRuns: 5 };
   const metricsCostOnly = has("--metrics-cost");
   if (has("--cost-control") && value("--cost-mode") === "sequential") throw new Error("--cost-control needs --cost-mode concurrent");
   if (metricsCostOnly && has("--metrics")) throw new Error("--metrics-cost compares metrics off and on itself: drop --metrics");
@@ -147,7 +162,7 @@ function parseOptions(argv: readonly string[]): Options {
     quick,
     metricsCostOnly,
     cost: {
-      pairs: smoke && !metricsCostOnly ? 0 : int("--pairs", costPreset.pairs),
+      pairs: (smoke || has("--no-metrics-cost")) && !metricsCostOnly ? 0 : int("--pairs", costPreset.pairs),
       messages: costInt("--messages", costPreset.messages),
       warmup: metricsCostOnly && value("--warmup") === "0" ? 0 : costInt("--warmup", costPreset.warmup),
       batch: costInt("--batch", DEFAULT_BATCH),
@@ -168,7 +183,7 @@ function parseOptions(argv: readonly string[]): Options {
     parserBytes: preset.parserBytes,
     parserRuns: preset.parserRuns,
     outDir: resolve(value("--out") ?? join(ROOT, "bench", "results")),
-    systems: smoke || metricsCostOnly ? ["ours"] : ["ours", "prosody"],
+    systems: smoke || metricsCostOnly ? ["ours"] : has("--no-ejabberd") ? ["ours", "prosody"] : ["ours", "prosody", "ejabberd"],
     // --out made absolute: the measuring process runs from the repository root.
     args: argv.filter((a) => a !== "--inside").map((a, i, all) => (all[i - 1] === "--out" ? resolve(a) : a)),
   };
@@ -189,7 +204,7 @@ function hasCommand(cmd: string): boolean {
   return spawnSync("sh", ["-c", `command -v ${cmd}`], { stdio: "ignore" }).status === 0;
 }
 
-function preflight(): void {
+function preflight(options: Options): void {
   if (process.platform !== "linux") throw new CannotRun(`needs Linux network namespaces (this is ${process.platform})`);
   if (process.getuid?.() !== 0) throw new CannotRun("not root: the network namespace, dnsmasq on port 53 and Prosody need root (run it with sudo, or use --smoke for ours -> ours on plain loopback)");
   const missing = REQUIRED_COMMANDS.filter((c) => !hasCommand(c));
@@ -198,6 +213,12 @@ function preflight(): void {
   }
   const lua = spawnSync("lua5.4", ["-e", 'package.path="/usr/lib/prosody/?.lua;"..package.path; package.cpath="/usr/lib/prosody/?.so;"..package.cpath; require "util.xmppstream"; require "util.time"'], { encoding: "utf8", timeout: 10_000 });
   if (lua.status !== 0) throw new CannotRun(`Prosody's util.xmppstream does not load in lua5.4 (is Prosody 0.12 installed under /usr/lib/prosody, with lua-expat?): ${(lua.stderr || "").trim()}`);
+  if (options.systems.includes("ejabberd")) {
+    const ejabberd = findEjabberd();
+    if ("missing" in ejabberd || !hasCommand("erl")) {
+      throw new CannotRun(`ejabberd (the second reference) is not installed (${"missing" in ejabberd ? ejabberd.missing : "no erl"}): apt-get install ejabberd, with a policy-rc.d that keeps the packaged service from starting (the bench starts its own instances; docs/performance.md), or run with --no-ejabberd`);
+    }
+  }
 }
 
 let netns: string | undefined;
@@ -240,7 +261,7 @@ function outerTeardown(): Promise<void> {
 }
 
 async function outer(options: Options): Promise<number> {
-  preflight();
+  preflight(options);
   ensureBuilt();
   netns = `xs2s-bench-${process.pid}-${randomBytes(3).toString("hex")}`;
   const add = spawnSync("ip", ["netns", "add", netns], { encoding: "utf8", timeout: 10_000 });
@@ -270,6 +291,9 @@ async function outer(options: Options): Promise<number> {
 
 // --- Inside (or on plain loopback with --smoke): the measurements ------------------------------
 
+/** A memory trial, with the target's RSS idle: started, listening, settled, before any link. */
+type MemoryTrial = MemoryResult & { readonly idleRss: number };
+
 interface LinkTrial {
   readonly trial: number;
   readonly latencyMs: number;
@@ -278,7 +302,7 @@ interface LinkTrial {
 
 interface Collected {
   link: Record<System, LinkTrial[]>;
-  memory: Record<System, MemoryResult[]>;
+  memory: Record<System, MemoryTrial[]>;
   parser?: ParserScenarioResult;
   metricsCost?: MetricsCostResult;
   errors: string[];
@@ -323,19 +347,22 @@ async function linkTrial(world: BenchWorld, system: System, trial: number, optio
   }
 }
 
-async function memoryTrial(world: BenchWorld, system: System, options: Options): Promise<MemoryResult> {
+async function memoryTrial(world: BenchWorld, system: System, options: Options): Promise<MemoryTrial> {
   const target = await world.startServer(system, "b", "memory");
   const spec = world.loadgen;
   let gen: S2sLoadGen | undefined;
   try {
+    // What an operator sees of an idle server: no forced GC, RSS settled (stable within 0.5 %).
+    const idleRss = await settledRss(target.pid, 1_000, 8_000);
     gen = await S2sLoadGen.start({ domain: spec.domain, secret: spec.secret, listenHost: spec.ip, listenPort: spec.port, certPem: spec.certPem, keyPem: spec.keyPem });
-    return await memoryPerLink(gen, { host: target.spec.ip, port: target.spec.s2sPort, domain: target.spec.domain, pid: target.pid, gcFile: target.gcFile }, options.links, {
+    const links = await memoryPerLink(gen, { host: target.spec.ip, port: target.spec.s2sPort, domain: target.spec.domain, pid: target.pid, gcFile: target.gcFile }, options.links, {
       concurrency: 25,
       linkTimeoutMs: 20_000,
       deadlineMs: 120_000,
     }).catch((err: Error) => {
       throw new Error(`${err.message}\n--- ${target.spec.name} log:\n${target.tail()}`);
     });
+    return { ...links, idleRss };
   } finally {
     await gen?.close();
     await target.stop();
@@ -344,50 +371,29 @@ async function memoryTrial(world: BenchWorld, system: System, options: Options):
 
 const fmt = {
   int: (n: number | undefined) => (n === undefined || !Number.isFinite(n) ? "-" : Math.round(n).toLocaleString("en-US")),
-  dec: (n: number | undefined, d = 1) => (n === undefined || !Number.isFinite(n) ? "-" : n.toFixed(d)),
 };
 
-interface Row {
-  readonly figure: string;
-  readonly ours?: number;
-  readonly prosody?: number;
-  /** Printed instead of (or after) the figure, e.g. "too noisy" or the spread of the trials. */
-  readonly oursNote?: string;
-  readonly prosodyNote?: string;
-  readonly digits: number;
-  readonly better: "higher" | "lower";
-  /** Target on ours/Prosody, when the issue sets one. */
-  readonly target?: { readonly op: ">=" | "<="; readonly ratio: number; readonly label: string };
-}
-
-function ratioOf(r: Row): number | undefined {
-  return r.ours !== undefined && r.prosody !== undefined && r.prosody > 0 ? r.ours / r.prosody : undefined;
-}
-
-function met(r: Row): "yes" | "NO" | "" {
-  const ratio = ratioOf(r);
-  if (!r.target || ratio === undefined) return "";
-  return (r.target.op === ">=" ? ratio >= r.target.ratio : ratio <= r.target.ratio) ? "yes" : "NO";
-}
-
-function table(rows: readonly Row[]): string {
-  const head = ["figure", "ours", "Prosody", "ours/Prosody", "better", "target", "met"];
-  const cells = rows.map((r) => {
-    const ratio = ratioOf(r);
-    const num = (n: number | undefined) => (r.digits === 0 ? fmt.int(n) : fmt.dec(n, r.digits));
-    const cell = (n: number | undefined, note: string | undefined) => (note ? (n === undefined ? note : `${num(n)} ${note}`) : num(n));
-    return [r.figure, cell(r.ours, r.oursNote), cell(r.prosody, r.prosodyNote), ratio === undefined ? "-" : `${ratio.toFixed(2)}x`, r.better, r.target?.label ?? "", met(r)];
-  });
-  const all = [head, ...cells];
-  const widths = head.map((_, c) => Math.max(...all.map((row) => row[c]!.length)));
-  return all.map((row) => row.map((cell, c) => (c === 0 || c >= 4 ? cell.padEnd(widths[c]!) : cell.padStart(widths[c]!))).join("  ").trimEnd()).join("\n");
-}
+/**
+ * Issue 15's targets, each against a reference measured in this same invocation (or a fixed
+ * limit). The 10,000-link ladder is a separate command (`--scale`, bench/scale.ts).
+ */
+const TARGETS: readonly Target[] = [
+  { label: "throughput, cold 20,000 run, >= 4x ejabberd", figure: "messages/s over one link", against: "ejabberd", op: ">=", limit: 4, limitLabel: ">= 4x" },
+  { label: "throughput, cold 20,000 run, >= 5x Prosody", figure: "messages/s over one link", against: "prosody", op: ">=", limit: 5, limitLabel: ">= 5x" },
+  { label: "CPU per stanza, server A, <= 1/4 ejabberd", figure: "CPU µs per message, server A", against: "ejabberd", op: "<=", limit: 0.25, limitLabel: "<= 0.25x" },
+  { label: "CPU per stanza, server B, <= 1/4 ejabberd", figure: "CPU µs per message, server B", against: "ejabberd", op: "<=", limit: 0.25, limitLabel: "<= 0.25x" },
+  { label: "peak RSS in that run, server A, <= 2x Prosody", figure: "peak RSS after the run, MiB, server A", against: "prosody", op: "<=", limit: 2, limitLabel: "<= 2x" },
+  { label: "peak RSS in that run, server B, <= 2x Prosody", figure: "peak RSS after the run, MiB, server B", against: "prosody", op: "<=", limit: 2, limitLabel: "<= 2x" },
+  { label: "RSS of an idle server, MiB", figure: "RSS of an idle server, MiB", against: "absolute", op: "<=", limit: 48, limitLabel: "<= 48 MiB" },
+  { label: "memory per idle authenticated STARTTLS link (SASL EXTERNAL on) <= Prosody", figure: "memory per idle TLS link, KiB", against: "prosody", op: "<=", limit: 1, limitLabel: "<= 1x" },
+  { label: "first message on a fresh link <= 1/3 Prosody", figure: "first message on a fresh link, ms", against: "prosody", op: "<=", limit: 1 / 3, limitLabel: "<= 0.33x" },
+];
 
 /**
  * The memory figure over trials: the median of the trials that gave one, with their spread
  * ("(40.1-44.0)"), or no value and "too noisy" when none did. Never a figure from a noisy trial.
  */
-function memoryFigure(trials: readonly MemoryResult[]): { value?: number; note?: string } {
+function memoryFigure(trials: readonly MemoryTrial[]): { value?: number; note?: string } {
   if (trials.length === 0) return {};
   const figures = trials.map((m) => m.kibPerLink).filter((k): k is number => k !== undefined);
   if (figures.length === 0) return { note: "too noisy" };
@@ -398,6 +404,33 @@ function memoryFigure(trials: readonly MemoryResult[]): { value?: number; note?:
 
 function med(values: readonly number[]): number | undefined {
   return values.length > 0 ? median(values) : undefined;
+}
+
+/** Trial t's order of the systems: rotated by one each trial, so each goes first, middle and last in turn. */
+function rotation(systems: readonly System[], t: number): System[] {
+  const k = (t - 1) % systems.length;
+  return [...systems.slice(k), ...systems.slice(0, k)];
+}
+
+/** Every figure, medians over the trials, per system measured (a system not measured has no value). */
+function figureRows(collected: Collected, systems: readonly System[]): FigureRow[] {
+  const per = (f: (system: System) => number | undefined): Partial<Record<System, number>> => Object.fromEntries(systems.map((s) => [s, f(s)]));
+  const link = (f: (r: LinkTrial) => number) => per((s) => med(collected.link[s].map(f)));
+  const mib = 2 ** 20;
+  const parser = collected.parser;
+  return [
+    { figure: "messages/s over one link", values: link((r) => r.throughput.msgsPerSec), digits: 0, better: "higher" },
+    { figure: "CPU µs per message, server A", values: link((r) => r.throughput.cpuUsPerMsgA), digits: 1, better: "lower" },
+    { figure: "CPU µs per message, server B", values: link((r) => r.throughput.cpuUsPerMsgB), digits: 1, better: "lower" },
+    { figure: "CPU µs per message, bench client (info)", values: link((r) => r.throughput.cpuUsPerMsgClient), digits: 1, better: "lower" },
+    { figure: "first message on a fresh link, ms", values: link((r) => r.latencyMs), digits: 1, better: "lower" },
+    { figure: "memory per idle TLS link, KiB", values: per((s) => memoryFigure(collected.memory[s]).value), notes: Object.fromEntries(systems.map((s) => [s, memoryFigure(collected.memory[s]).note])), digits: 1, better: "lower" },
+    { figure: "RSS of an idle server, MiB", values: per((s) => med(collected.memory[s].map((m) => m.idleRss / mib))), digits: 1, better: "lower" },
+    { figure: "peak RSS after the run, MiB, server A", values: link((r) => r.throughput.peakRssA / mib), digits: 1, better: "lower" },
+    { figure: "peak RSS after the run, MiB, server B", values: link((r) => r.throughput.peakRssB / mib), digits: 1, better: "lower" },
+    { figure: "parser MB/s", values: { ours: parser?.ours.mbPerSec, prosody: parser?.prosody?.mbPerSec }, digits: 1, better: "higher" },
+    { figure: "parser stanzas/s", values: { ours: parser?.ours.stanzasPerSec, prosody: parser?.prosody?.stanzasPerSec }, digits: 0, better: "higher" },
+  ];
 }
 
 /** The measuring run's temp folder, removed on a signal too (unless --keep). */
@@ -411,21 +444,33 @@ async function measure(options: Options, mode: Mode): Promise<number> {
   const { cpuModel, nproc } = machine();
   const cpuProfDir = options.cpuProf ? join(dir, "profiles") : undefined;
   if (cpuProfDir) mkdirSync(cpuProfDir, { recursive: true });
-  const collected: Collected = { link: { ours: [], prosody: [] }, memory: { ours: [], prosody: [] }, errors: [] };
+  const collected: Collected = { link: { ours: [], prosody: [], ejabberd: [] }, memory: { ours: [], prosody: [], ejabberd: [] }, errors: [] };
   let world: BenchWorld | undefined;
   let prosody = "";
+  const ejabberdFound = options.systems.includes("ejabberd") ? findEjabberd() : undefined;
+  const ejabberd = ejabberdFound && !("missing" in ejabberdFound) ? ejabberdFound.version : "";
   const ours = ourVersion();
   try {
-    world = await BenchWorld.create({ mode, dir, root: ROOT, cpuProfDir, metrics: options.metrics });
+    world = await BenchWorld.create({ mode, dir, root: ROOT, cpuProfDir, metrics: options.metrics, ejabberd: ejabberdFound && !("missing" in ejabberdFound) ? ejabberdFound : undefined });
     if (options.systems.includes("prosody")) prosody = prosodyVersion(world);
-    say(`${ours} vs ${prosody || "(Prosody not measured: --smoke)"}; node ${process.version}; ${cpuModel}, nproc ${nproc}; load ${loadBefore.map((l) => l.toFixed(2)).join(" ")}`);
+    say(`${ours} vs ${prosody || "(Prosody not measured)"} vs ${ejabberd || "(ejabberd not measured)"}; node ${process.version}; ${cpuModel}, nproc ${nproc}; load ${loadBefore.map((l) => l.toFixed(2)).join(" ")}`);
     if (options.metricsCostOnly) say(`metrics cost only: ${options.cost.pairs} pairs of trials (off/on); temp folder ${dir}`);
     else say(`${options.trials} trial(s); ${options.messages} messages per link run; ${options.links} links for memory; parser corpus ${(options.parserBytes / 1e6).toFixed(1)} MB x ${options.parserRuns} runs; temp folder ${dir}`);
     const trials = options.metricsCostOnly ? 0 : options.trials;
+    // On a machine so loaded that the trials would run past the whole run's bound (and lose every
+    // figure), stop starting trials of a section once its share of the bound is used; noted in the errors.
+    const outOfTime = (section: string, t: number, share: number): boolean => {
+      if (t === 1 || Date.now() - started < share * RUN_DEADLINE_MS) return false;
+      const text = `${section} trials: time bound reached after ${t - 1} of ${trials} (${Math.round((share * RUN_DEADLINE_MS) / 1000)} s for this section)`;
+      collected.errors.push(text);
+      say(text);
+      return true;
+    };
 
     // 1-3: fresh pair per trial and system: first message (latency), then the throughput run on that link.
     for (let t = 1; t <= trials; t++) {
-      const order = t % 2 === 1 ? options.systems : [...options.systems].reverse();
+      if (outOfTime("link", t, 0.4)) break;
+      const order = rotation(options.systems, t);
       for (const system of order) {
         try {
           const r = await linkTrial(world, system, t, options);
@@ -442,13 +487,14 @@ async function measure(options: Options, mode: Mode): Promise<number> {
 
     // 4: memory per idle authenticated TLS link, fresh target per trial.
     for (let t = 1; t <= trials; t++) {
-      const order = t % 2 === 1 ? options.systems : [...options.systems].reverse();
+      if (outOfTime("memory", t, 0.8)) break;
+      const order = rotation(options.systems, t);
       for (const system of order) {
         try {
           const m = await memoryTrial(world, system, options);
           collected.memory[system].push(m);
           const mib = (values: readonly number[]) => values.map((v) => (v / 2 ** 20).toFixed(1)).join("/");
-          say(`memory trial ${t} ${system}: ${m.links} links in ${(m.openMs / 1000).toFixed(1)} s (${m.verifications} db:verify); RSS${m.forcedGc ? " after forced GC" : ""} ${mib(m.rssBefore)} -> ${mib(m.rssAfter)} MiB = ${m.kibPerLink === undefined ? m.noisy : `${m.kibPerLink.toFixed(1)} KiB/link (samples wander ${m.noiseKib.toFixed(1)} KiB/link)`}`);
+          say(`memory trial ${t} ${system}: ${m.links} links in ${(m.openMs / 1000).toFixed(1)} s (${m.verifications} db:verify); RSS${m.forcedGc ? " after forced GC" : ""} ${mib(m.rssBefore)} -> ${mib(m.rssAfter)} MiB = ${m.kibPerLink === undefined ? m.noisy : `${m.kibPerLink.toFixed(1)} KiB/link (samples wander ${m.noiseKib.toFixed(1)} KiB/link)`}; idle RSS before any link ${(m.idleRss / 2 ** 20).toFixed(1)} MiB`);
         } catch (err) {
           const text = `memory trial ${t} ${system} failed: ${(err as Error).message}`;
           collected.errors.push(text);
@@ -485,34 +531,24 @@ async function measure(options: Options, mode: Mode): Promise<number> {
   }
 
   const loadAfter = loadNumbers();
-  const pick = (system: System, f: (r: LinkTrial) => number) => med(collected.link[system].map(f));
-  const pickMem = (system: System) => memoryFigure(collected.memory[system]).value;
-  const memNote = (system: System) => memoryFigure(collected.memory[system]).note;
-  const rows: Row[] = [
-    { figure: "messages/s over one link", ours: pick("ours", (r) => r.throughput.msgsPerSec), prosody: pick("prosody", (r) => r.throughput.msgsPerSec), digits: 0, better: "higher", target: { op: ">=", ratio: 4, label: ">= 4x" } },
-    { figure: "CPU µs per message, server A", ours: pick("ours", (r) => r.throughput.cpuUsPerMsgA), prosody: pick("prosody", (r) => r.throughput.cpuUsPerMsgA), digits: 1, better: "lower", target: { op: "<=", ratio: 1 / 3, label: "<= 0.33x" } },
-    { figure: "CPU µs per message, server B", ours: pick("ours", (r) => r.throughput.cpuUsPerMsgB), prosody: pick("prosody", (r) => r.throughput.cpuUsPerMsgB), digits: 1, better: "lower", target: { op: "<=", ratio: 1 / 3, label: "<= 0.33x" } },
-    { figure: "CPU µs per message, bench client (info)", ours: pick("ours", (r) => r.throughput.cpuUsPerMsgClient), prosody: pick("prosody", (r) => r.throughput.cpuUsPerMsgClient), digits: 1, better: "lower" },
-    { figure: "first message on a fresh link, ms", ours: pick("ours", (r) => r.latencyMs), prosody: pick("prosody", (r) => r.latencyMs), digits: 1, better: "lower", target: { op: "<=", ratio: 1, label: "<= 1x" } },
-    { figure: "memory per idle TLS link, KiB", ours: pickMem("ours"), prosody: pickMem("prosody"), oursNote: memNote("ours"), prosodyNote: memNote("prosody"), digits: 1, better: "lower", target: { op: "<=", ratio: 1, label: "<= 1x" } },
-    { figure: "parser MB/s", ours: collected.parser?.ours.mbPerSec, prosody: collected.parser?.prosody?.mbPerSec, digits: 1, better: "higher" },
-    { figure: "parser stanzas/s", ours: collected.parser?.ours.stanzasPerSec, prosody: collected.parser?.prosody?.stanzasPerSec, digits: 0, better: "higher" },
-    { figure: "peak RSS after the run, MiB, server A", ours: pick("ours", (r) => r.throughput.peakRssA / 2 ** 20), prosody: pick("prosody", (r) => r.throughput.peakRssA / 2 ** 20), digits: 1, better: "lower" },
-    { figure: "peak RSS after the run, MiB, server B", ours: pick("ours", (r) => r.throughput.peakRssB / 2 ** 20), prosody: pick("prosody", (r) => r.throughput.peakRssB / 2 ** 20), digits: 1, better: "lower" },
-  ];
+  const rows = figureRows(collected, options.systems);
+  const targets = TARGETS.map((t) => evaluate(t, rows));
   const elapsed = (Date.now() - started) / 1000;
-  const where = options.smoke || options.metricsCostOnly ? "ours -> ours on plain loopback, s2s.address" : "ours -> ours vs Prosody -> Prosody, network namespace, DNS SRV";
+  const where = options.smoke || options.metricsCostOnly ? "ours -> ours on plain loopback, s2s.address" : `${options.systems.map((s) => `${SYSTEM_LABEL[s]} -> ${SYSTEM_LABEL[s]}`).join(" vs ")}, network namespace, DNS SRV`;
   const lines = [
     "",
     options.metricsCostOnly ? `xmpp-s2s bench, metrics cost only (${where})` : `xmpp-s2s bench (${options.smoke ? `smoke: ${where}` : where}): medians of ${options.trials} trial(s)${options.metrics ? "; metrics ON ([instrumentation.prometheus])" : ""}`,
-    `${ours}; ${prosody || "Prosody not measured"}; node ${process.version}; ${cpuModel}, nproc ${nproc}`,
+    `${ours}; ${prosody || "Prosody not measured"}; ${ejabberd || "ejabberd not measured"}; node ${process.version}; ${cpuModel}, nproc ${nproc}`,
     `load average before ${loadBefore.map((l) => l.toFixed(2)).join(" ")}, after ${loadAfter.map((l) => l.toFixed(2)).join(" ")}; ${elapsed.toFixed(0)} s`,
   ];
   if (!options.metricsCostOnly) {
     lines.push(
-      `link: ${options.messages} messages of ~200 B${options.batch > 1 ? ` (${options.batch} per write)` : ", one write each"}${options.warmup > 0 ? ` after ${options.warmup} untimed warm-up messages` : ""}, component -> A -> S2S (STARTTLS + dialback) -> B -> component; memory: ${options.links} inbound links to B; parser: ${collected.parser ? `${(collected.parser.bytes / 1e6).toFixed(1)} MB, ${collected.parser.stanzas} stanzas, ${collected.parser.chunk / 1024} KiB chunks` : "-"}`,
+      `link: ${options.messages} messages of ~200 B${options.batch > 1 ? ` (${options.batch} per write)` : ", one write each"}${options.warmup > 0 ? ` after ${options.warmup} untimed warm-up messages` : ""}, component -> A -> S2S (STARTTLS + dialback) -> B -> component; memory: ${options.links} inbound links to B (ours with SASL EXTERNAL enabled, the default: client certificates requested); parser: ${collected.parser ? `${(collected.parser.bytes / 1e6).toFixed(1)} MB, ${collected.parser.stanzas} stanzas, ${collected.parser.chunk / 1024} KiB chunks` : "-"}`,
       "",
-      table(rows),
+      figuresTable(rows, options.systems),
+      "",
+      "targets (issue 15; ratios ours/reference from this run; 10,000 links: `npm run bench -- --scale`):",
+      targetsTable(targets, rows),
     );
   }
   if (collected.metricsCost) {
@@ -556,10 +592,12 @@ async function measure(options: Options, mode: Mode): Promise<number> {
     command: `node --import tsx bench/run.ts ${options.args.join(" ")}`.trim(),
     ours,
     prosody: prosody || undefined,
+    ejabberd: ejabberd || undefined,
     machine: { cpuModel, nproc, node: process.version, loadBefore, loadAfter },
     seconds: elapsed,
     settings: { mode, trials: options.trials, messages: options.messages, batch: options.batch, warmup: options.warmup, links: options.links, parserBytes: options.parserBytes, parserRuns: options.parserRuns, metricsCost: options.cost },
-    figures: options.metricsCostOnly ? [] : rows.map((r) => ({ figure: r.figure, ours: r.ours, prosody: r.prosody, oursNote: r.oursNote, prosodyNote: r.prosodyNote, ratio: ratioOf(r), better: r.better, target: r.target?.label, met: met(r) || undefined })),
+    figures: options.metricsCostOnly ? [] : rows.map((r) => ({ figure: r.figure, ...r.values, notes: r.notes, ratioProsody: ratio(r, "prosody"), ratioEjabberd: ratio(r, "ejabberd"), better: r.better })),
+    targets: options.metricsCostOnly ? [] : targets.map((t) => ({ target: t.target.label, ours: t.ours, against: t.target.against, reference: t.reference, ratio: t.ratio, limit: t.target.limitLabel, met: t.met || undefined })),
     trials: collected,
     hotSpots: profiles.map((p) => ({ title: p.title, ...p.summary })),
   };
@@ -572,7 +610,7 @@ async function measure(options: Options, mode: Mode): Promise<number> {
     process.stdout.write(`\n${collected.errors.length} measurement(s) FAILED (see above); the table lacks them.\n`);
     return 1;
   }
-  const missed = rows.filter((r) => met(r) === "NO").map((r) => r.figure);
+  const missed = options.metricsCostOnly ? [] : targets.filter((t) => t.met === "NO").map((t) => t.target.label);
   if (collected.metricsCost?.verdict === "NOT met") missed.push("metrics cost");
   if (missed.length > 0) process.stdout.write(`targets missed: ${missed.join("; ")}${options.cpuProf ? "" : " (profile our servers with --cpu-prof)"}\n`);
   return 0;

@@ -18,12 +18,15 @@
  * | ours B | `ob.test` (`bench.ob.test`) | 127.0.3.2 | 5282 | 5347 |
  * | Prosody A | `pa.test` (`bench.pa.test`) | 127.0.4.1 | 5291 | 5347 |
  * | Prosody B | `pb.test` (`bench.pb.test`) | 127.0.4.2 | 5292 | 5347 |
+ * | ejabberd A | `ea.test` (`bench.ea.test`) | 127.0.6.1 | 5301 | 5347 |
+ * | ejabberd B | `eb.test` (`bench.eb.test`) | 127.0.6.2 | 5302 | 5347 |
  * | load generator (memory) | `lg.test` | 127.0.5.1 | 5299 | |
  *
  * Certificates: one test CA (test/helpers/certs.ts), one leaf per domain with `DNS:D, DNS:*.D`,
  * so the component domains are covered. Ours: `use_starttls = "required"`, a shared dialback
  * secret. Prosody: dialback mode (`s2s_require_encryption = true`, `s2s_secure_auth = false`,
- * no `cafile`), as the P-db instance of the interop suite.
+ * no `cafile`), as the P-db instance of the interop suite. ejabberd: bench/ejabberd.ts (dialback
+ * over required STARTTLS too).
  */
 import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { Resolver } from "node:dns/promises";
@@ -31,15 +34,19 @@ import { join } from "node:path";
 import { makeCa, makeLeaf, type Leaf } from "../test/helpers/certs.js";
 import { freePort } from "../test/helpers/ports.js";
 import { dnsmasqConfig, type DnsRecord } from "../test/interop/dns.js";
+import { ejabberdCommand, writeEjabberdConfig, type EjabberdInstall } from "./ejabberd.js";
 import { startProcess, stopProcess, waitListening, type Started } from "./lib/spawn.js";
 
 export type Mode = "netns" | "loopback";
-export type System = "ours" | "prosody";
+export type System = "ours" | "prosody" | "ejabberd";
+export const SYSTEM_LABEL: Readonly<Record<System, string>> = { ours: "ours", prosody: "Prosody", ejabberd: "ejabberd" };
 export type Role = "a" | "b";
 
 /** dnsmasq's address inside the namespace (what bench/run.ts writes into /etc/netns/NAME/resolv.conf; same as test/interop/world.ts NETNS_DNS). */
 export const NETNS_DNS = "127.0.0.53";
 const START_DEADLINE_MS = 20_000;
+/** ejabberd's Erlang VM takes seconds to start (4-5 s on a quiet 2-core machine): a generous deadline, polled, never a sleep. */
+const EJABBERD_START_DEADLINE_MS = 120_000;
 
 export interface ServerSpec {
   readonly system: System;
@@ -98,6 +105,8 @@ export interface WorldOptions {
   readonly root: string;
   /** When set, our servers run with `node --cpu-prof` and write their profiles here. */
   readonly cpuProfDir?: string;
+  /** ejabberd's package (bench/ejabberd.ts findEjabberd): needed to start ejabberd, when it is measured. */
+  readonly ejabberd?: EjabberdInstall;
   /**
    * Default for `startServer`: our servers run with `[instrumentation.prometheus]` and a
    * `[[listen.http]]` serving `/metrics` on their address, port `metricsPort` (whoever starts
@@ -145,7 +154,7 @@ export class BenchWorld {
       return {
         system,
         role,
-        name: `${system === "ours" ? "ours" : "Prosody"} ${role.toUpperCase()} (${domain})`,
+        name: `${SYSTEM_LABEL[system]} ${role.toUpperCase()} (${domain})`,
         domain,
         componentDomain: `bench.${domain}`,
         componentSecret: `bench-component-${system}-${role}`,
@@ -154,21 +163,22 @@ export class BenchWorld {
         servicePort: await port(5347),
         metricsPort: await port(9091),
         dir: sdir,
-        configFile: join(sdir, system === "ours" ? "s2s.toml" : "prosody.cfg.lua"),
+        configFile: join(sdir, { ours: "s2s.toml", prosody: "prosody.cfg.lua", ejabberd: "ejabberd.yml" }[system]),
         metricsConfigFile: join(sdir, "s2s-metrics.toml"),
-        logFile: join(sdir, system === "ours" ? "server.log" : "prosody.log"),
+        logFile: join(sdir, { ours: "server.log", prosody: "prosody.log", ejabberd: join("log", "ejabberd.log") }[system]),
       };
     };
     const servers = {
       ours: { a: await spec("ours", "a", "oa.test", "127.0.3.1", 5281), b: await spec("ours", "b", "ob.test", "127.0.3.2", 5282) },
       prosody: { a: await spec("prosody", "a", "pa.test", "127.0.4.1", 5291), b: await spec("prosody", "b", "pb.test", "127.0.4.2", 5292) },
+      ejabberd: { a: await spec("ejabberd", "a", "ea.test", "127.0.6.1", 5301), b: await spec("ejabberd", "b", "eb.test", "127.0.6.2", 5302) },
     };
 
     const certDir = join(dir, "certs");
     mkdirSync(certDir, { recursive: true });
     const ca = makeCa(certDir, "xmpp-s2s bench test CA");
     const leaves = new Map<string, Leaf>();
-    for (const d of ["oa.test", "ob.test", "lg.test", ...(loop ? [] : ["pa.test", "pb.test"])]) leaves.set(d, makeLeaf(ca, { domains: [d] }));
+    for (const d of ["oa.test", "ob.test", "lg.test", ...(loop ? [] : ["pa.test", "pb.test", "ea.test", "eb.test"])]) leaves.set(d, makeLeaf(ca, { domains: [d] }));
     const lg = leaves.get("lg.test")!;
     const loadgen: LoadGenSpec = { domain: "lg.test", ip: ip("127.0.5.1"), port: await port(5299), secret: "bench-loadgen-dialback-secret", certPem: lg.certPem + lg.chainPem, keyPem: lg.keyPem };
     const world = new BenchWorld(options, servers, loadgen);
@@ -185,6 +195,10 @@ export class BenchWorld {
         writeFileSync(join(s.dir, "s2s.crt"), leaf.certPem + leaf.chainPem);
         writeFileSync(join(s.dir, "s2s.key"), leaf.keyPem, { mode: 0o600 });
         writeFileSync(s.configFile, prosodyBenchConfig(s));
+      }
+      for (const s of Object.values(servers.ejabberd)) {
+        const leaf = leaves.get(s.domain)!;
+        writeEjabberdConfig(s, leaf.certPem + leaf.chainPem, leaf.keyPem);
       }
       await world.#startDns();
     }
@@ -291,15 +305,19 @@ export class BenchWorld {
       }
       const env = gcFile ? { ...process.env, XMPP_S2S_BENCH_GC_FILE: gcFile } : process.env;
       proc = startProcess(spec.name, process.execPath, [...flags, join(this.options.root, "dist", "bin", "xmpp-s2s.js"), "start", "--config", metrics ? spec.metricsConfigFile : spec.configFile, "--log-level", "warn"], spec.logFile, { cwd: this.options.root, env });
-    } else {
+    } else if (system === "prosody") {
       proc = startProcess(spec.name, "prosody", ["--config", spec.configFile, "-F"], join(spec.dir, "console.log"));
+    } else {
+      if (!this.options.ejabberd) throw new Error(`${spec.name}: ejabberd is not installed (bench/ejabberd.ts findEjabberd)`);
+      const { cmd, args, env } = ejabberdCommand(this.options.ejabberd, spec, n);
+      proc = startProcess(spec.name, cmd, args, join(spec.dir, "console.log"), { cwd: spec.dir, env });
     }
-    const logTail = () => `${tail(spec.logFile)}${system === "prosody" ? `\n${tail(join(spec.dir, "console.log"))}` : ""}`;
+    const logTail = () => `${tail(spec.logFile)}${system === "ours" ? "" : `\n${tail(join(spec.dir, "console.log"))}`}`;
     const running: RunningServer = { spec, proc, pid: proc.pid, gcFile, metrics: system === "ours" && metrics, stop: () => stopProcess(proc), tail: logTail };
     try {
       const ports: Array<[string, number]> = [[spec.ip, spec.s2sPort], [spec.ip, spec.servicePort]];
       if (running.metrics) ports.push([spec.ip, spec.metricsPort]);
-      await waitListening(proc, ports, START_DEADLINE_MS, logTail);
+      await waitListening(proc, ports, system === "ejabberd" ? EJABBERD_START_DEADLINE_MS : START_DEADLINE_MS, logTail);
     } catch (err) {
       await running.stop();
       throw err;

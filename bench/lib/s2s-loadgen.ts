@@ -265,7 +265,7 @@ export class S2sLoadGen {
     raw.on("data", onData);
   }
 
-  /** Counts complete `<message ... id='...'>` start tags; returns the unfinished tail to prepend to the next chunk. */
+  /** Counts complete `<message ... id='...'>` start tags; returns the unfinished tail (from the last '<') to prepend to the next chunk. */
   #countEchoes(text: string): string {
     const re = /<message\b[^>]*?\sid=(?:'([^']*)'|"([^"]*)")[^>]*>/g;
     let m: RegExpExecArray | null;
@@ -276,7 +276,8 @@ export class S2sLoadGen {
       else this.echoed.add(id);
       end = re.lastIndex;
     }
-    const open = text.lastIndexOf("<message", text.length);
+    // Keep from the last '<' on: a chunk may end inside a start tag, or inside "<message" itself.
+    const open = text.lastIndexOf("<");
     return open >= end ? text.slice(open) : "";
   }
 }

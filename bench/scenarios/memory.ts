@@ -47,7 +47,7 @@ export async function settledRss(pid: number, minMs = 1_000, maxMs = 8_000): Pro
 }
 
 /** Ask the target to collect garbage (SIGUSR2) and wait until it wrote that it did (bounded). */
-async function forceGc(target: MemoryTarget): Promise<boolean> {
+async function forceGc(target: Pick<MemoryTarget, "pid" | "gcFile">): Promise<boolean> {
   const file = target.gcFile;
   if (!file) return false;
   const lines = () => (existsSync(file) ? readFileSync(file, "utf8").split("\n").filter(Boolean).length : 0);
@@ -61,7 +61,8 @@ async function forceGc(target: MemoryTarget): Promise<boolean> {
   return true;
 }
 
-async function samples(target: MemoryTarget): Promise<{ values: number[]; forcedGc: boolean }> {
+/** SAMPLES settled RSS values of the target, each after a forced GC when it allows one. */
+export async function rssSamples(target: Pick<MemoryTarget, "pid" | "gcFile">): Promise<{ values: number[]; forcedGc: boolean }> {
   const values: number[] = [];
   let forcedGc = false;
   for (let i = 0; i < SAMPLES; i++) {
@@ -98,11 +99,11 @@ export function perLinkFigure(before: readonly number[], after: readonly number[
 export async function memoryPerLink(gen: S2sLoadGen, target: MemoryTarget, links: number, options: { concurrency: number; linkTimeoutMs: number; deadlineMs: number }): Promise<MemoryResult> {
   const warm = await gen.openLinks(target, 1, 1, options.linkTimeoutMs, options.linkTimeoutMs);
   if (warm.valid !== 1) throw new Error(`warm-up link to ${target.domain} failed: ${warm.errors.join("; ")}`);
-  const before = await samples(target);
+  const before = await rssSamples(target);
   const verifyBefore = gen.verifyAnswered;
   const r = await gen.openLinks(target, links, options.concurrency, options.linkTimeoutMs, options.deadlineMs);
   if (r.valid !== links) throw new Error(`${r.valid} of ${links} links to ${target.domain} authenticated (${r.failed} failed): ${r.errors.join("; ")}`);
-  const after = await samples(target);
+  const after = await rssSamples(target);
   if (gen.links.size !== links + 1) throw new Error(`${target.domain} closed ${links + 1 - gen.links.size} of ${links + 1} authenticated links`);
   return {
     links,

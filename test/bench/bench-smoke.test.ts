@@ -46,6 +46,28 @@ describe("bench smoke run (bench/run.ts --smoke)", () => {
     }
   });
 
+  it("--scale --smoke adds links in steps and prints the table with every step, nothing refused", async () => {
+    ensureBuilt();
+    const out = mkdtempSync(join(tmpdir(), "xmpp-s2s-bench-scale-"));
+    try {
+      const { code, output } = await runBench(["--scale", "--smoke", "--out", out]);
+      // Exit 0 also means no link was refused or closed and every stanza was echoed.
+      assert.equal(code, 0, `bench --scale --smoke exited with ${code}:\n${output}`);
+      for (const links of [10, 20]) {
+        const row = output.split("\n").find((line) => new RegExp(`^\\s+${links}\\s+\\d`).test(line));
+        assert.ok(row, `no ${links}-link row in:\n${output}`);
+        assert.match(row, /\s200 \/ 200\s+0 \/ 0$/, `${links} links: every stanza echoed, none refused or closed: ${row}`);
+      }
+      assert.match(output, /^refused or closed: 0 \(must be 0\)$/m);
+      const files = readdirSync(out).filter((f) => f.startsWith("scale-smoke-") && f.endsWith(".json"));
+      assert.equal(files.length, 1, `one JSON result in ${out}: ${files.join(", ")}`);
+      const json = JSON.parse(readFileSync(join(out, files[0]!), "utf8")) as { steps: Array<{ links: number; refused: number; closed: number }> };
+      assert.deepEqual(json.steps.map((s) => [s.links, s.refused, s.closed]), [[10, 0, 0], [20, 0, 0]]);
+    } finally {
+      rmSync(out, { recursive: true, force: true });
+    }
+  });
+
   it("--metrics-cost --smoke measures metrics off and on in one run and prints the ratio line", async () => {
     ensureBuilt();
     const out = mkdtempSync(join(tmpdir(), "xmpp-s2s-bench-cost-"));
