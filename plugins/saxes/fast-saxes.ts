@@ -81,6 +81,13 @@ export class FastSaxesParser extends SaxesParser<NsOptions> {
   yieldAfterClose = false;
 
   /**
+   * True while saxes handles an end tag. An error reported then belongs to that end tag (saxes
+   * hands out the popped elements before it checks the name), so the element just completed by it
+   * must not be delivered; an error at any other time comes after a complete element.
+   */
+  inCloseTag = false;
+
+  /**
    * Whether saxes stands between two top-level elements with nothing buffered: character-data
    * state, no pending text but whitespace, no character carried over to the next chunk. Only then
    * may the fast path consume input that saxes never sees.
@@ -154,7 +161,9 @@ type TagClosing = { closeTag(): void; openSelfClosingTag(): void };
 const saxesMethods = SaxesParser.prototype as unknown as TagClosing;
 const ours = FastSaxesParser.prototype as unknown as TagClosing;
 ours.closeTag = function closeTag(this: FastSaxesParser): void {
+  this.inCloseTag = true;
   saxesMethods.closeTag.call(this);
+  this.inCloseTag = false;
   if (this.yieldAfterClose) {
     this.yieldAfterClose = false;
     throw YIELD;

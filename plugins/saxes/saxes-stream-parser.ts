@@ -446,8 +446,14 @@ export class SaxesStreamParser implements StreamParser {
     }
   }
 
-  /** Reports a fatal condition once, closes, and unwinds saxes. */
+  /**
+   * Reports a fatal condition once, closes, and unwinds saxes. A top-level element (or the stream
+   * end) completed before the offending input is delivered first: it was whole and well-formed,
+   * and a stanza is delivered or bounced, never lost. Not when the error is saxes refusing the very
+   * end tag that completed it (`<message></stream:stream>`).
+   */
   private fail(condition: ParserErrorCondition, text: string): never {
+    if (!this.closed && (this.pending !== null || this.pendingEnd) && !this.sax.inCloseTag) this.flush();
     if (!this.closed) {
       this.shutdown();
       this.handlers.onError(condition, text);
@@ -464,6 +470,7 @@ export class SaxesStreamParser implements StreamParser {
     this.chunk = "";
     this.yieldAfterElement = false;
     this.sax.yieldAfterClose = false;
+    this.sax.inCloseTag = false;
     this.decoder.end();
     // Drops saxes' own buffers (pending text, open tags, chunk). Safe mid-write: we unwind with STOP.
     this.sax._init();
