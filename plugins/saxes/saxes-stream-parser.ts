@@ -202,13 +202,19 @@ export class SaxesStreamParser implements StreamParser {
     }
     const length = piece.length;
     let at = 0;
+    // Bytes of elements the fast path scanned and declined in this piece: past half the piece,
+    // saxes keeps the rest, so input built to be declined late costs at most a bounded extra scan.
+    let declined = 0;
     for (;;) {
+      let tried = false;
       if (this.betweenElements()) {
         at = this.fastElements(fast, piece, at);
         if (at === length) break;
+        tried = true;
       }
-      const stoppedAt = this.feedSaxes(at === 0 ? piece : piece.slice(at), true);
+      const stoppedAt = this.feedSaxes(at === 0 ? piece : piece.slice(at), declined <= length / 2);
       if (stoppedAt < 0) break;
+      if (tried) declined += stoppedAt;
       at += stoppedAt;
       if (at === length) break;
     }
@@ -227,6 +233,7 @@ export class SaxesStreamParser implements StreamParser {
    */
   private fastElements(fast: FastPath, piece: string, at: number): number {
     const length = piece.length;
+    const ascii = Buffer.byteLength(piece) === length;
     while (at < length) {
       let start = at;
       let c = piece.charCodeAt(start);
@@ -238,7 +245,7 @@ export class SaxesStreamParser implements StreamParser {
         return length;
       }
       if (c !== 0x3c) return at;
-      const element = fast.scan(piece, start, this.rootNs);
+      const element = fast.scan(piece, start, this.rootNs, ascii);
       if (element === null) return at;
       const elementStart = this.consumed + (start - at);
       const end = elementStart + (fast.end - start) + fast.extraBytes;
