@@ -88,6 +88,8 @@ export class OutboundSession {
     if (this.#stream?.writable) {
       this.#stream.sendMany(batch);
       this.#countOut(batch.length);
+      // Once per batch, not per stanza: restarting a timer reads the clock and moves it in Node's timer list.
+      this.#idleTimer?.restart();
       return;
     }
     // The stream died since these were accepted: they were never written; they go first.
@@ -107,7 +109,6 @@ export class OutboundSession {
     if (this.#state === "established" && this.#stream?.writable) {
       if (this.#outbox.length === 0) process.nextTick(this.#sendOutbox);
       this.#outbox.push(stanza);
-      this.#idleTimer?.restart();
       return this.#stream.backpressure();
     }
     if (this.#queue.length >= this.deps.settings.queueLimit) {

@@ -231,34 +231,39 @@ export class SaxesStreamParser implements StreamParser {
    * as they are parsed; returns where the fast path stopped. The byte limits are checked as on
    * saxes' path: an element that would break one is left to saxes, which reports it.
    */
-  private fastElements(fast: FastPath, piece: string, at: number): number {
+  private fastElements(fast: FastPath, piece: string, from: number): number {
     const length = piece.length;
     const ascii = Buffer.byteLength(piece) === length;
+    let at = from;
+    let pairs = false;
     while (at < length) {
       let start = at;
       let c = piece.charCodeAt(start);
-      while (c === 0x20 || c === 0x0a || c === 0x09) c = piece.charCodeAt(++start);
+      while (c === 0x20 || c === 0x0a || c === 0x09) c = ++start < length ? piece.charCodeAt(start) : -1;
       if (start === length) {
         // Whitespace up to the end of the piece: keepalives (RFC 6120 §4.6.1), dropped.
-        this.sax.skipped(piece, at, length, false);
         this.consumed += length - at;
-        return length;
+        at = length;
+        break;
       }
-      if (c !== 0x3c) return at;
+      if (c !== 0x3c) break;
       const element = fast.scan(piece, start, this.rootNs, ascii);
-      if (element === null) return at;
+      if (element === null) break;
       const elementStart = this.consumed + (start - at);
       const end = elementStart + (fast.end - start) + fast.extraBytes;
-      if (elementStart - this.gapStart > this.maxGap || end - elementStart > this.maxStanzaSize) return at;
-      this.sax.skipped(piece, at, fast.end, fast.sawPair);
+      if (elementStart - this.gapStart > this.maxGap || end - elementStart > this.maxStanzaSize) break;
+      if (fast.sawPair) pairs = true;
       this.consumed = end;
       this.gapStart = end;
       at = fast.end;
       this.handlers.onElement(element);
       if (this.closed) throw STOP;
     }
+    // Once for the whole stretch (saxes reads its line and column only when it parses again).
+    if (at > from) this.sax.skipped(piece, from, at, pairs);
     return at;
   }
+
 
   /**
    * Hands `piece` to saxes. With `yieldAfterElement`, saxes stops right after the next top-level
