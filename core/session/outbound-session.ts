@@ -88,8 +88,6 @@ export class OutboundSession {
     if (this.#stream?.writable) {
       this.#stream.sendMany(batch);
       this.#countOut(batch.length);
-      // Once per batch, not per stanza: restarting a timer reads the clock and moves it in Node's timer list.
-      this.#idleTimer?.restart();
       return;
     }
     // The stream died since these were accepted: they were never written; they go first.
@@ -107,7 +105,11 @@ export class OutboundSession {
    */
   send(stanza: XmlElement): Promise<void> | undefined {
     if (this.#state === "established" && this.#stream?.writable) {
-      if (this.#outbox.length === 0) process.nextTick(this.#sendOutbox);
+      if (this.#outbox.length === 0) {
+        process.nextTick(this.#sendOutbox);
+        // Once per batch, not per stanza: restarting a timer reads the clock and moves it in Node's timer list.
+        this.#idleTimer?.restart();
+      }
       this.#outbox.push(stanza);
       return this.#stream.backpressure();
     }
