@@ -13,12 +13,11 @@ import { XmlElement } from "../../core/index.js";
  * is wrong; it only ever accepts input that saxes accepts too, and builds the same tree
  * (`test/parser/` checks both against each other on hostile, well-formed and generated input).
  *
- * How: a start tag with all its attributes, an end tag and a run of character data are each one
- * match of a sticky regular expression. V8 compiles regular expressions to machine code after
- * their first use, while a JavaScript loop over characters runs in the interpreter for the first
- * thousands of stanzas of a fresh process: the per-character work stays out of JavaScript, so the
- * fast path is fast from the first stanza, not only once the JIT has optimised it. Every pattern is
- * linear: no nested quantifier can match the same text two ways.
+ * How: one pass over the characters, building the tree as it goes. Reads past the end of the
+ * string go through `codeAt` (-1), never a bare `charCodeAt` (NaN): an out-of-bounds read makes V8
+ * discard the optimised code of the function, and elements continued in the next chunk are common.
+ * (Sticky regular expressions per tag and text run were tried instead: in `bench/parser-bench.ts`
+ * they were about a fifth slower, cold and warm, the cost of the RegExp calls outweighing the loop.)
  *
  * What it accepts (anything else: `null`):
  * - element names `[A-Za-z_][A-Za-z0-9_.-]*` (no prefix: a prefix needs saxes' namespace scopes);
@@ -41,168 +40,231 @@ export class FastPath {
   extraBytes = 0;
   /** After a successful `scan`: whether the element holds surrogate pairs (one column each in saxes). */
   sawPair = false;
+  /** After `#openTag`: whether the tag ended with `/>`. */
+  #selfClosing = false;
 
   constructor(private readonly maxDepth: number) {}
 
   /**
    * The element starting with `<` at `start`, in default namespace `ns` (the stream header's), or
-   * `null` (not complete in `s`, or outside the accepted subset). `ascii`: `s` is all ASCII (then
-   * no byte counting is needed).
+   * `null` (not complete in `s`, or outside the accepted subset).
    */
-  scan(s: string, start: number, ns: string, ascii: boolean): XmlElement | null {
+  scan(s: string, start: number, ns: string): XmlElement | null {
+    const length = s.length;
     const stack: XmlElement[] = [];
+    let extra = 0;
+    let pair = false;
     let i = start;
-    for (;;) {
-      // Here s[i] is "<".
-      let element: XmlElement;
-      if (codeAt(s, i + 1) === SLASH) {
-        const open = stack.pop();
-        END_TAG.lastIndex = i;
-        // The end tag is well-formed; its name must be the open element's, whole.
-        if (open === undefined || !END_TAG.test(s) || !s.startsWith(open.name, i + 2) || isNameChar(codeAt(s, i + 2 + open.name.length))) return null;
-        i = END_TAG.lastIndex;
-        if (stack.length === 0) return this.#done(s, start, i, ascii, open);
-        element = stack[stack.length - 1]!;
-      } else {
-        START_TAG.lastIndex = i;
-        if (!START_TAG.test(s)) return null;
-        const tagEnd = START_TAG.lastIndex;
-        let nameEnd = i + 2;
-        while (isNameChar(codeAt(s, nameEnd))) nameEnd++;
-        const name = s.slice(i + 1, nameEnd);
-        const depth = stack.length + 1;
-        // Too deep, or a stream header inside the stream (RFC 6120 §4.3.3): saxes' path refuses them.
-        if (depth > this.maxDepth || (depth === 1 && name === "stream")) return null;
-        const parent = depth === 1 ? undefined : stack[depth - 2]!;
-        element = new XmlElement(name, NO_ATTRS, parent === undefined ? ns : parent.ns);
-        const selfClosing = codeAt(s, tagEnd - 2) === SLASH;
-        if (!setAttributes(element, s, nameEnd, selfClosing ? tagEnd - 2 : tagEnd - 1)) return null;
-        i = tagEnd;
-        if (parent !== undefined) parent.children.push(element);
-        if (selfClosing) {
-          if (parent === undefined) return this.#done(s, start, i, ascii, element);
-          element = parent;
+    let text = "";
+    let run = i;
+    while (i < length) {
+      let c = codeAt(s, i);
+      if (c === LT) {
+        if (i > run) text += s.slice(run, i);
+        if (text !== "") {
+          if (stack.length === 0) return null;
+          stack[stack.length - 1]!.children.push(text);
+          text = "";
+        }
+        c = codeAt(s, i + 1);
+        if (c === SLASH) {
+          // End tag: `</name S?>`, the name of the innermost open element.
+          const element = stack.pop();
+          if (element === undefined) return null;
+          const name = element.name;
+          if (!s.startsWith(name, i + 2)) return null;
+          i += 2 + name.length;
+          while (isSpace(codeAt(s, i))) i++;
+          if (codeAt(s, i) !== GT) return null;
+          i++;
+          if (stack.length === 0) {
+            this.end = i;
+            this.extraBytes = extra;
+            this.sawPair = pair;
+            return element;
+          }
+          run = i;
+          continue;
+        }
+        const element = this.#openTag(s, i + 1, stack.length === 0 ? ns : stack[stack.length - 1]!.ns!, stack.length + 1);
+        if (element === null) return null;
+        i = this.end;
+        extra += this.extraBytes;
+        if (this.sawPair) pair = true;
+        if (stack.length > 0) stack[stack.length - 1]!.children.push(element);
+        if (this.#selfClosing) {
+          if (stack.length === 0) {
+            this.extraBytes = extra;
+            this.sawPair = pair;
+            return element;
+          }
         } else {
           stack.push(element);
         }
+        run = i;
+        continue;
       }
-      // Character data up to the next tag, in `element`.
-      let text = "";
-      for (;;) {
-        TEXT.lastIndex = i;
-        TEXT.test(s);
-        const runEnd = TEXT.lastIndex;
-        if (runEnd > i) {
-          const run = s.slice(i, runEnd);
-          // XML 1.0 §2.4: "]]>" may not appear in character data (saxes reports it).
-          if (run.includes("]]>")) return null;
-          text += run;
-          i = runEnd;
-        }
-        const c = codeAt(s, i);
-        if (c === LT) break;
-        if (c !== AMP) return null;
+      if (stack.length === 0) return null;
+      if (c === AMP) {
         const decoded = entityAt(s, i + 1);
         if (decoded === undefined) return null;
-        text += decoded;
+        text += s.slice(run, i) + decoded;
         i += ENTITY_LENGTH[decoded]!;
+        run = i;
+        continue;
       }
-      if (text !== "") element.children.push(text);
+      if (c < 0x20) {
+        // TAB and LF are character data; CR needs end-of-line normalisation (XML 1.0 §2.11): saxes.
+        if (c !== NL && c !== TAB) return null;
+      } else if (c === GT) {
+        // XML 1.0 §2.4: "]]>" may not appear in character data.
+        if (codeAt(s, i - 1) === RBRACKET && codeAt(s, i - 2) === RBRACKET && i - 2 >= run) return null;
+      } else if (c >= 0x80) {
+        const more = extraUtf8(s, i, c);
+        if (more < 0) return null;
+        extra += more;
+        if (c >= 0xd800 && c <= 0xdbff) {
+          pair = true;
+          i++;
+        }
+      }
+      i++;
     }
+    return null;
   }
 
-  #done(s: string, start: number, end: number, ascii: boolean, element: XmlElement): XmlElement {
-    this.end = end;
-    if (ascii) {
-      this.extraBytes = 0;
-      this.sawPair = false;
-    } else {
-      const slice = s.slice(start, end);
-      this.extraBytes = Buffer.byteLength(slice) - slice.length;
-      this.sawPair = HIGH_SURROGATE.test(slice);
+  /**
+   * The start tag whose name begins at `i` (just after `<`); sets `end` past its `>` and
+   * `extraBytes`/`sawPair` for its attribute values. Self-closing when `s[end - 2]` is `/`.
+   */
+  #openTag(s: string, i: number, parentNs: string, depth: number): XmlElement | null {
+    if (depth > this.maxDepth) return null;
+    const nameStart = i;
+    if (!isNameStart(codeAt(s, i))) return null;
+    i++;
+    while (isNameChar(codeAt(s, i))) i++;
+    const name = s.slice(nameStart, i);
+    // A stream header inside the stream (RFC 6120 §4.3.3) is refused on saxes' path.
+    if (depth === 1 && name === "stream") return null;
+    const element = new XmlElement(name, NO_ATTRS, parentNs);
+    const attrs = element.attrs;
+    let sawXmlns = false;
+    let extra = 0;
+    let pair = false;
+    let selfClosing = false;
+    for (;;) {
+      let c = codeAt(s, i);
+      const spaced = isSpace(c);
+      while (isSpace(c)) c = codeAt(s, ++i);
+      if (c === GT) {
+        i++;
+        break;
+      }
+      if (c === SLASH) {
+        if (codeAt(s, i + 1) !== GT) return null;
+        i += 2;
+        selfClosing = true;
+        break;
+      }
+      // XML 1.0 §3.1: attributes are separated by whitespace.
+      if (!spaced || !isNameStart(c)) return null;
+      const attrStart = i;
+      i++;
+      while (isNameChar(codeAt(s, i))) i++;
+      if (codeAt(s, i) === COLON) {
+        // Only `xml:lang`: the xml prefix is bound without a declaration.
+        if (i - attrStart !== 3 || !s.startsWith("xml:lang", attrStart)) return null;
+        i += 5;
+        if (isNameChar(codeAt(s, i)) || codeAt(s, i) === COLON) return null;
+      }
+      const attrName = s.slice(attrStart, i);
+      c = codeAt(s, i);
+      while (isSpace(c)) c = codeAt(s, ++i);
+      if (c !== EQ) return null;
+      c = codeAt(s, ++i);
+      while (isSpace(c)) c = codeAt(s, ++i);
+      if (c !== APOS && c !== QUOT) return null;
+      const quote = c;
+      let value = "";
+      let run = ++i;
+      for (;;) {
+        c = codeAt(s, i);
+        if (c === quote) break;
+        if (c === AMP) {
+          const decoded = entityAt(s, i + 1);
+          if (decoded === undefined) return null;
+          value += s.slice(run, i) + decoded;
+          i += ENTITY_LENGTH[decoded]!;
+          run = i;
+          continue;
+        }
+        // `<` is not allowed in values; TAB, LF, CR are normalised to spaces (XML 1.0 §3.3.3): saxes.
+        // NaN (the end of `s`) fails this test too.
+        if (c < 0x20 || c === LT) return null;
+        if (c >= 0x80) {
+          const more = extraUtf8(s, i, c);
+          if (more < 0) return null;
+          extra += more;
+          if (c >= 0xd800 && c <= 0xdbff) {
+            pair = true;
+            i++;
+          }
+        }
+        i++;
+      }
+      value += s.slice(run, i);
+      i++;
+      if (attrName === "xmlns") {
+        if (sawXmlns || value === XML_NS || value === XMLNS_NS || value.trim() !== value) return null;
+        sawXmlns = true;
+        element.ns = value;
+      } else {
+        // Duplicates are an error (saxes reports it); `__proto__` would not survive a plain object.
+        if (attrs[attrName] !== undefined || attrName === "__proto__") return null;
+        attrs[attrName] = value;
+      }
     }
+    this.end = i;
+    this.extraBytes = extra;
+    this.sawPair = pair;
+    this.#selfClosing = selfClosing;
     return element;
   }
 }
 
-const SLASH = 0x2f;
+const TAB = 0x09;
+const NL = 0x0a;
+const QUOT = 0x22;
 const AMP = 0x26;
-const LT = 0x3c;
 const APOS = 0x27;
+const SLASH = 0x2f;
+const COLON = 0x3a;
+const LT = 0x3c;
+const EQ = 0x3d;
+const GT = 0x3e;
+const RBRACKET = 0x5d;
 
 const XML_NS = "http://www.w3.org/XML/1998/namespace";
 const XMLNS_NS = "http://www.w3.org/2000/xmlns/";
 
 const NO_ATTRS: Readonly<Record<string, string>> = Object.freeze({});
 
-// The patterns. `S` is XML whitespace without CR (CR needs end-of-line normalisation: saxes).
-// Names: ASCII, no prefix (`[A-Za-z_][A-Za-z0-9_.-]*`); attribute names also `xml:lang`.
-// Attribute values: XML 1.0 Char (the `u` flag makes a surrogate pair one character and a lone
-// surrogate a non-match) without `<`, TAB, LF, CR (attribute-value normalisation: saxes), with the
-// five predefined entities. Character data: the same without the quote exclusions, with TAB and LF.
-const NAME = "[A-Za-z_][A-Za-z0-9_.-]*";
-const VALUE_CHAR = "\\u0020\\u0021\\u0023-\\u0025\\u0028-\\u003b\\u003d-\\ud7ff\\ue000-\\ufffd\\u{10000}-\\u{10ffff}";
-const ENTITY = "&(?:amp|lt|gt|apos|quot);";
-const VALUE = `(?:'(?:[${VALUE_CHAR}"]|${ENTITY})*'|"(?:[${VALUE_CHAR}']|${ENTITY})*")`;
-const ATTRIBUTE = `[ \\t\\n]+(?:xml:lang|${NAME})[ \\t\\n]*=[ \\t\\n]*${VALUE}`;
-/** A whole start tag (no capture groups: `test` then builds no match array). */
-const START_TAG = new RegExp(`<${NAME}(?:${ATTRIBUTE})*[ \\t\\n]*/?>`, "uy");
-const END_TAG = new RegExp(`</${NAME}[ \\t\\n]*>`, "y");
-/** A run of character data: XML 1.0 Char without `<`, `&` and CR. */
-const TEXT = /[\t\n\u0020-\u0025\u0027-\u003b\u003d-\ud7ff\ue000-\ufffd\u{10000}-\u{10ffff}]*/uy;
-const HIGH_SURROGATE = /[\ud800-\udbff]/;
-const ENTITY_IN_VALUE = /&(amp|lt|gt|apos|quot);/g;
-
-/**
- * Sets the attributes of `element` from `s[from, to)`, the attribute list of a start tag that
- * START_TAG has already checked (so: whitespace, name, optional whitespace, `=`, optional
- * whitespace, quoted value, repeated; names hold no `=` and values no quote of their own kind).
- * False when saxes' path must take the element: a duplicate, or a namespace declaration it refuses.
- */
-function setAttributes(element: XmlElement, s: string, from: number, to: number): boolean {
-  const attrs = element.attrs;
-  let sawXmlns = false;
-  let i = from;
-  for (;;) {
-    while (isSpace(codeAt(s, i))) i++;
-    if (i >= to) return true;
-    const eq = s.indexOf("=", i);
-    let nameEnd = eq;
-    while (isSpace(codeAt(s, nameEnd - 1))) nameEnd--;
-    const name = s.slice(i, nameEnd);
-    i = eq + 1;
-    while (isSpace(codeAt(s, i))) i++;
-    const close = s.indexOf(codeAt(s, i) === APOS ? "'" : '"', i + 1);
-    let value = s.slice(i + 1, close);
-    i = close + 1;
-    if (value.includes("&")) value = value.replace(ENTITY_IN_VALUE, (_, entity: string) => ENTITY_TEXT[entity]!);
-    if (name === "xmlns") {
-      // XML Namespaces §3: the reserved namespaces cannot be the default; saxes trims the value.
-      if (sawXmlns || value === XML_NS || value === XMLNS_NS || value.trim() !== value) return false;
-      sawXmlns = true;
-      element.ns = value;
-    } else {
-      // Duplicates are an error (saxes reports it); `__proto__` would not survive a plain object.
-      if (attrs[name] !== undefined || name === "__proto__") return false;
-      attrs[name] = value;
-    }
-  }
+function codeAt(s: string, i: number): number {
+  return i < s.length ? s.charCodeAt(i) : -1;
+}
+/** XML `S` without CR (CR needs end-of-line normalisation: saxes' path). */
+function isSpace(c: number): boolean {
+  return c === 0x20 || c === NL || c === TAB;
 }
 
-function isSpace(c: number): boolean {
-  return c === 0x20 || c === 0x0a || c === 0x09;
+function isNameStart(c: number): boolean {
+  return (c >= 0x61 && c <= 0x7a) || (c >= 0x41 && c <= 0x5a) || c === 0x5f;
 }
 
 function isNameChar(c: number): boolean {
   return (c >= 0x61 && c <= 0x7a) || (c >= 0x41 && c <= 0x5a) || (c >= 0x30 && c <= 0x39) || c === 0x5f || c === 0x2d || c === 0x2e;
 }
 
-/** `s.charCodeAt(i)`, or -1 past the end (a read past the end would deoptimise the caller in V8). */
-function codeAt(s: string, i: number): number {
-  return i < s.length ? s.charCodeAt(i) : -1;
-}
-
-const ENTITY_TEXT: Readonly<Record<string, string>> = { amp: "&", lt: "<", gt: ">", apos: "'", quot: '"' };
 /** Length of each entity reference, `&` and `;` included, by its replacement text. */
 const ENTITY_LENGTH: Readonly<Record<string, number>> = { "&": 5, "<": 4, ">": 4, "'": 6, '"': 6 };
 
@@ -222,4 +284,20 @@ function entityAt(s: string, i: number): string | undefined {
     default:
       return undefined;
   }
+}
+
+/**
+ * UTF-8 bytes beyond one for the non-ASCII code unit `c` at `i`: 1 or 2, 2 for a surrogate pair
+ * (which the caller steps over as two units of 4 bytes together), -1 for what XML 1.0 `Char`
+ * excludes (a lone surrogate, U+FFFE, U+FFFF).
+ */
+function extraUtf8(s: string, i: number, c: number): number {
+  if (c < 0x800) return 1;
+  if (c < 0xd800) return 2;
+  if (c <= 0xdbff) {
+    const low = codeAt(s, i + 1);
+    return low >= 0xdc00 && low <= 0xdfff ? 2 : -1;
+  }
+  if (c <= 0xdfff || c >= 0xfffe) return -1;
+  return 2;
 }

@@ -233,7 +233,6 @@ export class SaxesStreamParser implements StreamParser {
    */
   private fastElements(fast: FastPath, piece: string, from: number): number {
     const length = piece.length;
-    const ascii = Buffer.byteLength(piece) === length;
     let at = from;
     let pairs = false;
     while (at < length) {
@@ -247,7 +246,7 @@ export class SaxesStreamParser implements StreamParser {
         break;
       }
       if (c !== 0x3c) break;
-      const element = fast.scan(piece, start, this.rootNs, ascii);
+      const element = fast.scan(piece, start, this.rootNs);
       if (element === null) break;
       const elementStart = this.consumed + (start - at);
       const end = elementStart + (fast.end - start) + fast.extraBytes;

@@ -27,8 +27,8 @@ function fastParses(f: () => void): number {
   const proto = FastPath.prototype;
   const original = proto.scan;
   let count = 0;
-  proto.scan = function (this: FastPath, s: string, start: number, ns: string, ascii: boolean) {
-    const element = original.call(this, s, start, ns, ascii);
+  proto.scan = function (this: FastPath, s: string, start: number, ns: string) {
+    const element = original.call(this, s, start, ns);
     if (element !== null) count++;
     return element;
   };
