@@ -99,17 +99,15 @@ export class FastSaxesParser extends SaxesParser<NsOptions> {
   }
 
   /**
-   * After `YIELD` left `write`: index in the chunk where saxes stopped, and the character it held
-   * back for the next chunk ("" if none), which is dropped here because the caller still has it.
+   * After `YIELD` left `write`: the index in the chunk where saxes stopped. The character saxes held
+   * back for its next chunk (a trailing CR or high surrogate) is dropped: the caller still has it.
    */
-  yielded(): { index: number; carried: string } {
+  yielded(): number {
     const self = this as unknown as TextState;
-    const index = self.i;
-    const carried = self.carriedFromPrevious ?? "";
     self.carriedFromPrevious = undefined;
     // saxes adds the chunk length to its position at the end of `write`, which the throw skipped.
-    self.chunkPosition += index;
-    return { index, carried };
+    self.chunkPosition += self.i;
+    return self.i;
   }
 
   /**

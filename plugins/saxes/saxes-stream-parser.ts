@@ -202,7 +202,7 @@ export class SaxesStreamParser implements StreamParser {
     }
     const length = piece.length;
     let at = 0;
-    // Bytes of elements the fast path scanned and declined in this piece: past half the piece,
+    // Characters saxes parsed after the fast path declined, in this piece: past half the piece,
     // saxes keeps the rest, so input built to be declined late costs at most a bounded extra scan.
     let declined = 0;
     for (;;) {
@@ -263,7 +263,6 @@ export class SaxesStreamParser implements StreamParser {
     return at;
   }
 
-
   /**
    * Hands `piece` to saxes. With `yieldAfterElement`, saxes stops right after the next top-level
    * element's end tag and the index in `piece` where it stopped is returned; otherwise (or when it
@@ -287,7 +286,7 @@ export class SaxesStreamParser implements StreamParser {
     } catch (err) {
       if (err !== YIELD) throw err;
       // saxes stopped just after a top-level element's `>`: what follows is ours again.
-      const { index } = this.sax.yielded();
+      const index = this.sax.yielded();
       this.consumed = this.byteAt(index);
       this.carry = "";
       this.yieldAfterElement = false;
