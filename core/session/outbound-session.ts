@@ -105,9 +105,12 @@ export class OutboundSession {
    */
   send(stanza: XmlElement): Promise<void> | undefined {
     if (this.#state === "established" && this.#stream?.writable) {
-      if (this.#outbox.length === 0) process.nextTick(this.#sendOutbox);
+      if (this.#outbox.length === 0) {
+        process.nextTick(this.#sendOutbox);
+        // Once per batch, not per stanza: restarting a timer reads the clock and moves it in Node's timer list.
+        this.#idleTimer?.restart();
+      }
       this.#outbox.push(stanza);
-      this.#idleTimer?.restart();
       return this.#stream.backpressure();
     }
     if (this.#queue.length >= this.deps.settings.queueLimit) {

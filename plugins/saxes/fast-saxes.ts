@@ -74,6 +74,63 @@ export class FastSaxesParser extends SaxesParser<NsOptions> {
   }
 
   /**
+   * Set by the stream parser when a top-level element has just closed: once saxes has finished
+   * that end tag, `YIELD` is thrown to leave `write` there, so the rest of the chunk can take the
+   * fast path (fast-path.ts). Read by the `closeTag`/`openSelfClosingTag` wrappers below.
+   */
+  yieldAfterClose = false;
+
+  /**
+   * True while saxes handles an end tag. An error reported then belongs to that end tag (saxes
+   * hands out the popped elements before it checks the name), so the element just completed by it
+   * must not be delivered; an error at any other time comes after a complete element.
+   */
+  inCloseTag = false;
+
+  /**
+   * Whether saxes stands between two top-level elements with nothing buffered: character-data
+   * state, no pending text but whitespace, no character carried over to the next chunk. Only then
+   * may the fast path consume input that saxes never sees.
+   */
+  isBetweenElements(): boolean {
+    const self = this as unknown as TextState;
+    if (self.stateTable[self.state] !== self.sText || self.carriedFromPrevious !== undefined) return false;
+    return isXmlSpace(self.text);
+  }
+
+  /**
+   * After `YIELD` left `write`: the index in the chunk where saxes stopped. The character saxes held
+   * back for its next chunk (a trailing CR or high surrogate) is dropped: the caller still has it.
+   */
+  yielded(): number {
+    const self = this as unknown as TextState;
+    self.carriedFromPrevious = undefined;
+    // saxes adds the chunk length to its position at the end of `write`, which the throw skipped.
+    self.chunkPosition += self.i;
+    return self.i;
+  }
+
+  /**
+   * The fast path consumed `s[from, to)` without saxes: move saxes' line and column on as if it
+   * had read it, so the positions in its later error messages stay the same. `pairs`: whether the
+   * text holds surrogate pairs (one column each).
+   */
+  skipped(s: string, from: number, to: number, pairs: boolean): void {
+    const self = this as unknown as TextState;
+    let lineStart = from;
+    for (let nl = s.indexOf("\n", from); nl !== -1 && nl < to; nl = s.indexOf("\n", nl + 1)) {
+      self.line++;
+      self.column = 0;
+      lineStart = nl + 1;
+      self.positionAtNewLine = self.chunkPosition + (lineStart - from);
+    }
+    let columns = to - lineStart;
+    if (pairs) for (let k = lineStart; k < to; k++) if ((s.charCodeAt(k) & 0xfc00) === 0xdc00) columns--;
+    self.column += columns;
+    self.chunkPosition += to - from;
+  }
+
+  /**
    * saxes buffers character data until the next `<`, so whitespace keepalives between stanzas
    * (RFC 6120 §4.6.1) would pile up for as long as a stream stays idle. When the parser is in its
    * character-data state and holds only whitespace, drop it. Returns whether it did. The caller
@@ -81,20 +138,61 @@ export class FastSaxesParser extends SaxesParser<NsOptions> {
    */
   discardPendingWhitespace(): boolean {
     const self = this as unknown as TextState;
-    if (self.stateTable[self.state] !== self.sText) return false;
-    const text = self.text;
-    for (let i = 0; i < text.length; i++) {
-      const c = text.charCodeAt(i);
-      if (c !== 0x20 && c !== 0x0a && c !== 0x09 && c !== 0x0d) return false;
-    }
+    if (self.stateTable[self.state] !== self.sText || !isXmlSpace(self.text)) return false;
     self.text = "";
     return true;
   }
 }
 
+/** Thrown by the wrappers below to leave saxes' `write` right after a top-level element's end. */
+export const YIELD: unique symbol = Symbol("saxes.yield");
+
+/**
+ * saxes' `closeTag` and `openSelfClosingTag` (private in its typings, stable in saxes 6) wrapped on
+ * our subclass' prototype (saxes' own is untouched): when the element just closed was a top-level
+ * one (`yieldAfterClose`, set by our close-tag handler) and saxes found the end tag correct (it
+ * has not failed: a failure unwinds before this), leave `write` with `YIELD`. Both methods end
+ * with saxes in its character-data state and nothing else to do, so a later `write` of the rest
+ * continues exactly where this one stopped.
+ */
+type TagClosing = { closeTag(): void; openSelfClosingTag(): void };
+const saxesMethods = SaxesParser.prototype as unknown as TagClosing;
+const ours = FastSaxesParser.prototype as unknown as TagClosing;
+ours.closeTag = function closeTag(this: FastSaxesParser): void {
+  this.inCloseTag = true;
+  saxesMethods.closeTag.call(this);
+  this.inCloseTag = false;
+  if (this.yieldAfterClose) {
+    this.yieldAfterClose = false;
+    throw YIELD;
+  }
+};
+ours.openSelfClosingTag = function openSelfClosingTag(this: FastSaxesParser): void {
+  saxesMethods.openSelfClosingTag.call(this);
+  if (this.yieldAfterClose) {
+    this.yieldAfterClose = false;
+    throw YIELD;
+  }
+};
+
+/** XML `S` only (saxes keeps CR until it normalises it). */
+function isXmlSpace(text: string): boolean {
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    if (c !== 0x20 && c !== 0x0a && c !== 0x09 && c !== 0x0d) return false;
+  }
+  return true;
+}
+
 /** saxes internals behind `discardPendingWhitespace` (private in its typings, stable in saxes 6). */
 interface TextState {
   text: string;
+  line: number;
+  column: number;
+  positionAtNewLine: number;
+  chunkPosition: number;
+  carriedFromPrevious: string | undefined;
+  readonly i: number;
   readonly state: number;
   readonly stateTable: readonly unknown[];
   readonly sText: unknown;

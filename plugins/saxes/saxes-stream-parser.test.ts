@@ -716,6 +716,21 @@ describe("stream end, errors and close()", () => {
     assert.deepEqual(r.events.map((e) => e.type), ["start", "end"]);
   });
 
+  it("delivers a complete element, and the stream end, before an error that follows them", () => {
+    // Each was whole and well-formed: a stanza is delivered or bounced, never lost.
+    for (const chunks of [[H, "<presence/><presence/><<presence/>"], [H + "<presence/><message><body/></message>&bogus;"]]) {
+      const r = record().write(...chunks);
+      assert.deepEqual(r.events.map((e) => e.type), ["start", "element", "element", "error"], JSON.stringify(chunks));
+    }
+    const ended = record().write(H, "<presence/></stream:stream>garbage");
+    assert.deepEqual(ended.events.map((e) => e.type), ["start", "element", "end"]);
+  });
+
+  it("does not deliver an element whose end tag saxes refuses", () => {
+    const r = record().write(H, "<presence/><message></stream:stream>");
+    assert.deepEqual(r.events.map((e) => e.type), ["start", "element", "error"]);
+  });
+
   it("reports a mismatched root end tag as an error, not as the end", () => {
     const r = record().write(H, "</stream:other>");
     assert.deepEqual(r.events.map((e) => e.type), ["start", "error"]);

@@ -9,7 +9,8 @@ import {
   type StreamParserLimits,
   XmlElement,
 } from "../../core/index.js";
-import { cursorOf, FastSaxesParser, type SaxesCursor } from "./fast-saxes.js";
+import { cursorOf, FastSaxesParser, type SaxesCursor, YIELD } from "./fast-saxes.js";
+import { FastPath } from "./fast-path.js";
 import { Utf8Validator } from "./utf8-check.js";
 
 /** Bytes allowed before the stream header's `>`: XML declaration, whitespace and the header itself. */
@@ -50,6 +51,11 @@ function isWhitespace(text: string): boolean {
     if (c !== 0x20 && c !== 0x0a && c !== 0x09 && c !== CR) return false;
   }
   return true;
+}
+
+/** Internal switches (tests): `fastPath: false` parses everything with saxes, as before the fast path. */
+export interface SaxesStreamParserOptions {
+  readonly fastPath?: boolean;
 }
 
 function checkLimits(limits: StreamParserLimits): void {
@@ -110,15 +116,21 @@ export class SaxesStreamParser implements StreamParser {
   private carry = "";
   private stanzaStart = 0;
   private gapStart = 0;
+  /** The fast path for simple top-level elements (fast-path.ts), or null when switched off. */
+  private readonly fast: FastPath | null;
+  /** Default namespace the stream header declares (what a top-level element inherits). */
+  private rootNs = "";
 
   constructor(
     private readonly handlers: StreamParserHandlers,
     limits: StreamParserLimits,
+    options: SaxesStreamParserOptions = {},
   ) {
     checkLimits(limits);
     this.maxStanzaSize = limits.maxStanzaSize;
     this.maxDepth = limits.maxDepth;
     this.maxGap = limits.maxStanzaSize === Infinity ? MAX_GAP_BYTES_UNLIMITED : limits.maxStanzaSize;
+    this.fast = options.fastPath === false ? null : new FastPath(limits.maxDepth);
 
     const sax = (this.sax = new FastSaxesParser());
     this.cursor = cursorOf(sax);
@@ -174,7 +186,89 @@ export class SaxesStreamParser implements StreamParser {
     this.shutdown();
   }
 
+  /**
+   * One piece of input. With the fast path on, complete simple top-level elements are parsed by
+   * `FastPath` and never reach saxes. Where the fast path declines (an element outside its subset,
+   * or one that continues in the next piece), saxes gets the rest of the piece and hands control
+   * back right after that element's end tag (`YIELD`). A declined element costs one extra scan of
+   * at most its own length, so the work stays linear in the input.
+   */
   private feed(piece: string): void {
+    const fast = this.fast;
+    if (fast === null) {
+      this.feedSaxes(piece, false);
+      this.checkOpenEnded();
+      return;
+    }
+    const length = piece.length;
+    let at = 0;
+    // Characters saxes parsed after the fast path declined, in this piece: past half the piece,
+    // saxes keeps the rest, so input built to be declined late costs at most a bounded extra scan.
+    let declined = 0;
+    for (;;) {
+      let tried = false;
+      if (this.betweenElements()) {
+        at = this.fastElements(fast, piece, at);
+        if (at === length) break;
+        tried = true;
+      }
+      const stoppedAt = this.feedSaxes(at === 0 ? piece : piece.slice(at), declined <= length / 2);
+      if (stoppedAt < 0) break;
+      if (tried) declined += stoppedAt;
+      at += stoppedAt;
+      if (at === length) break;
+    }
+    this.checkOpenEnded();
+  }
+
+  /** Whether the fast path may take the next input: saxes holds nothing and no element is open. */
+  private betweenElements(): boolean {
+    return this.rootOpen && !this.inStanza && !this.closed && this.pending === null && !this.pendingEnd && this.sax.isBetweenElements();
+  }
+
+  /**
+   * Complete simple top-level elements (and the whitespace between them) from `at` on, delivered
+   * as they are parsed; returns where the fast path stopped. The byte limits are checked as on
+   * saxes' path: an element that would break one is left to saxes, which reports it.
+   */
+  private fastElements(fast: FastPath, piece: string, from: number): number {
+    const length = piece.length;
+    let at = from;
+    let pairs = false;
+    while (at < length) {
+      let start = at;
+      let c = piece.charCodeAt(start);
+      while (c === 0x20 || c === 0x0a || c === 0x09) c = ++start < length ? piece.charCodeAt(start) : -1;
+      if (start === length) {
+        // Whitespace up to the end of the piece: keepalives (RFC 6120 §4.6.1), dropped.
+        this.consumed += length - at;
+        at = length;
+        break;
+      }
+      if (c !== 0x3c) break;
+      const element = fast.scan(piece, start, this.rootNs);
+      if (element === null) break;
+      const elementStart = this.consumed + (start - at);
+      const end = elementStart + (fast.end - start) + fast.extraBytes;
+      if (elementStart - this.gapStart > this.maxGap || end - elementStart > this.maxStanzaSize) break;
+      if (fast.sawPair) pairs = true;
+      this.consumed = end;
+      this.gapStart = end;
+      at = fast.end;
+      this.handlers.onElement(element);
+      if (this.closed) throw STOP;
+    }
+    // Once for the whole stretch (saxes reads its line and column only when it parses again).
+    if (at > from) this.sax.skipped(piece, from, at, pairs);
+    return at;
+  }
+
+  /**
+   * Hands `piece` to saxes. With `yieldAfterElement`, saxes stops right after the next top-level
+   * element's end tag and the index in `piece` where it stopped is returned; otherwise (or when it
+   * read everything) -1.
+   */
+  private feedSaxes(piece: string, yieldAfterElement: boolean): number {
     const carry = this.carry;
     const bytes = Buffer.byteLength(piece);
     this.ascii = bytes === piece.length && (carry === "" || carry === "\r");
@@ -186,10 +280,26 @@ export class SaxesStreamParser implements StreamParser {
     const last = piece.charCodeAt(piece.length - 1);
     this.carry = last === CR || isHighSurrogate(last) ? piece.charAt(piece.length - 1) : "";
 
-    this.sax.write(piece);
+    this.yieldAfterElement = yieldAfterElement;
+    try {
+      this.sax.write(piece);
+    } catch (err) {
+      if (err !== YIELD) throw err;
+      // saxes stopped just after a top-level element's `>`: what follows is ours again.
+      const index = this.sax.yielded();
+      this.consumed = this.byteAt(index);
+      this.carry = "";
+      this.yieldAfterElement = false;
+      this.flush();
+      return index - carry.length;
+    }
+    this.yieldAfterElement = false;
     this.flush();
-    this.checkOpenEnded();
+    return -1;
   }
+
+  /** Set while saxes should hand control back after the next top-level element (see `feedSaxes`). */
+  private yieldAfterElement = false;
 
   /** Byte offset in the stream of index `index` of the chunk saxes is working on. */
   private byteAt(index: number): number {
@@ -279,6 +389,8 @@ export class SaxesStreamParser implements StreamParser {
       if (prefix === "") defaultNs = tag.ns[prefix];
       else prefixes[prefix] = tag.ns[prefix]!;
     }
+    // What a top-level element without its own declaration resolves to (saxes: "" when undeclared).
+    this.rootNs = defaultNs ?? "";
     // The namespace is reported as found: the stream engine decides what is acceptable (RFC 6120 §4.8).
     const header: StreamHeader = { name: tag.local, ns: tag.uri, attrs, defaultNs, prefixes };
     this.handlers.onStreamStart(header);
@@ -300,6 +412,7 @@ export class SaxesStreamParser implements StreamParser {
     this.inStanza = false;
     this.gapStart = end;
     this.pending = element;
+    if (this.yieldAfterElement) this.sax.yieldAfterClose = true;
   }
 
   private onText(text: string): void {
@@ -343,8 +456,14 @@ export class SaxesStreamParser implements StreamParser {
     }
   }
 
-  /** Reports a fatal condition once, closes, and unwinds saxes. */
+  /**
+   * Reports a fatal condition once, closes, and unwinds saxes. A top-level element (or the stream
+   * end) completed before the offending input is delivered first: it was whole and well-formed,
+   * and a stanza is delivered or bounced, never lost. Not when the error is saxes refusing the very
+   * end tag that completed it (`<message></stream:stream>`).
+   */
   private fail(condition: ParserErrorCondition, text: string): never {
+    if (!this.closed && (this.pending !== null || this.pendingEnd) && !this.sax.inCloseTag) this.flush();
     if (!this.closed) {
       this.shutdown();
       this.handlers.onError(condition, text);
@@ -359,6 +478,9 @@ export class SaxesStreamParser implements StreamParser {
     this.pendingEnd = false;
     this.stack = [];
     this.chunk = "";
+    this.yieldAfterElement = false;
+    this.sax.yieldAfterClose = false;
+    this.sax.inCloseTag = false;
     this.decoder.end();
     // Drops saxes' own buffers (pending text, open tags, chunk). Safe mid-write: we unwind with STOP.
     this.sax._init();
@@ -366,7 +488,9 @@ export class SaxesStreamParser implements StreamParser {
 }
 
 export class SaxesStreamParserFactory implements StreamParserFactory {
+  constructor(private readonly options: SaxesStreamParserOptions = {}) {}
+
   create(handlers: StreamParserHandlers, limits: StreamParserLimits): StreamParser {
-    return new SaxesStreamParser(handlers, limits);
+    return new SaxesStreamParser(handlers, limits, this.options);
   }
 }

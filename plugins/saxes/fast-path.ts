@@ -1,0 +1,303 @@
+import { XmlElement } from "../../core/index.js";
+
+/**
+ * The fast path of the stream parser: one complete top-level element in the common, simple form,
+ * parsed without saxes, or `null` so that saxes parses it instead.
+ *
+ * Why: saxes reads XML character by character through a state table and was about 40 % of each
+ * server's CPU on the federation path (docs/performance.md). Real stanzas use a small subset of XML:
+ * ASCII names without prefixes, quoted attributes, the five predefined entities, text. This scanner
+ * accepts exactly that subset and gives up (returns `null`) at the first thing outside it, and also
+ * when the element is not complete in the string: the caller then hands the same text to saxes,
+ * which parses it (or reports the error) exactly as before. So the scanner never decides that input
+ * is wrong; it only ever accepts input that saxes accepts too, and builds the same tree
+ * (`test/parser/` checks both against each other on hostile, well-formed and generated input).
+ *
+ * How: one pass over the characters, building the tree as it goes. Reads past the end of the
+ * string go through `codeAt` (-1), never a bare `charCodeAt` (NaN): an out-of-bounds read makes V8
+ * discard the optimised code of the function, and elements continued in the next chunk are common.
+ * (Sticky regular expressions per tag and text run were tried instead: in `bench/parser-bench.ts`
+ * they were about a fifth slower, cold and warm, the cost of the RegExp calls outweighing the loop.)
+ *
+ * What it accepts (anything else: `null`):
+ * - element names `[A-Za-z_][A-Za-z0-9_.-]*` (no prefix: a prefix needs saxes' namespace scopes);
+ * - attributes of the same names plus `xml:lang` (the `xml` prefix is predeclared, XML Namespaces
+ *   §3), `S? = S?`, single or double quotes, no duplicates, whitespace before each one;
+ * - `xmlns='uri'` (a default namespace declaration, RFC 6120 §4.8.2) unless the value has leading
+ *   or trailing whitespace or is one of the two reserved namespaces (XML Namespaces §3);
+ * - character data and attribute values of XML 1.0 `Char` (RFC 6120 §11.1), with `&amp; &lt; &gt;
+ *   &apos; &quot;`; not: CR (line-end normalisation), TAB or LF inside attribute values
+ *   (attribute-value normalisation), character references, `]]>` in text, U+FFFE/U+FFFF, lone
+ *   surrogates;
+ * - no comments, CDATA sections, processing instructions (restricted XML: saxes reports them);
+ * - a top-level element not named `stream` (a nested stream header is an error saxes' path reports),
+ *   nesting within `maxDepth`.
+ */
+export class FastPath {
+  /** After a successful `scan`: index just past the element's last `>`. */
+  end = 0;
+  /** After a successful `scan`: UTF-8 bytes of the element minus its UTF-16 length (0 for ASCII). */
+  extraBytes = 0;
+  /** After a successful `scan`: whether the element holds surrogate pairs (one column each in saxes). */
+  sawPair = false;
+  /** After `#openTag`: whether the tag ended with `/>`. */
+  #selfClosing = false;
+
+  constructor(private readonly maxDepth: number) {}
+
+  /**
+   * The element starting with `<` at `start`, in default namespace `ns` (the stream header's), or
+   * `null` (not complete in `s`, or outside the accepted subset).
+   */
+  scan(s: string, start: number, ns: string): XmlElement | null {
+    const length = s.length;
+    const stack: XmlElement[] = [];
+    let extra = 0;
+    let pair = false;
+    let i = start;
+    let text = "";
+    let run = i;
+    while (i < length) {
+      let c = codeAt(s, i);
+      if (c === LT) {
+        if (i > run) text += s.slice(run, i);
+        if (text !== "") {
+          if (stack.length === 0) return null;
+          stack[stack.length - 1]!.children.push(text);
+          text = "";
+        }
+        c = codeAt(s, i + 1);
+        if (c === SLASH) {
+          // End tag: `</name S?>`, the name of the innermost open element.
+          const element = stack.pop();
+          if (element === undefined) return null;
+          const name = element.name;
+          if (!s.startsWith(name, i + 2)) return null;
+          i += 2 + name.length;
+          while (isSpace(codeAt(s, i))) i++;
+          if (codeAt(s, i) !== GT) return null;
+          i++;
+          if (stack.length === 0) {
+            this.end = i;
+            this.extraBytes = extra;
+            this.sawPair = pair;
+            return element;
+          }
+          run = i;
+          continue;
+        }
+        const element = this.#openTag(s, i + 1, stack.length === 0 ? ns : stack[stack.length - 1]!.ns!, stack.length + 1);
+        if (element === null) return null;
+        i = this.end;
+        extra += this.extraBytes;
+        if (this.sawPair) pair = true;
+        if (stack.length > 0) stack[stack.length - 1]!.children.push(element);
+        if (this.#selfClosing) {
+          if (stack.length === 0) {
+            this.extraBytes = extra;
+            this.sawPair = pair;
+            return element;
+          }
+        } else {
+          stack.push(element);
+        }
+        run = i;
+        continue;
+      }
+      if (stack.length === 0) return null;
+      if (c === AMP) {
+        const decoded = entityAt(s, i + 1);
+        if (decoded === undefined) return null;
+        text += s.slice(run, i) + decoded;
+        i += ENTITY_LENGTH[decoded]!;
+        run = i;
+        continue;
+      }
+      if (c < 0x20) {
+        // TAB and LF are character data; CR needs end-of-line normalisation (XML 1.0 §2.11): saxes.
+        if (c !== NL && c !== TAB) return null;
+      } else if (c === GT) {
+        // XML 1.0 §2.4: "]]>" may not appear in character data.
+        if (codeAt(s, i - 1) === RBRACKET && codeAt(s, i - 2) === RBRACKET && i - 2 >= run) return null;
+      } else if (c >= 0x80) {
+        const more = extraUtf8(s, i, c);
+        if (more < 0) return null;
+        extra += more;
+        if (c >= 0xd800 && c <= 0xdbff) {
+          pair = true;
+          i++;
+        }
+      }
+      i++;
+    }
+    return null;
+  }
+
+  /**
+   * The start tag whose name begins at `i` (just after `<`); sets `end` past its `>` and
+   * `extraBytes`/`sawPair` for its attribute values. Self-closing when `s[end - 2]` is `/`.
+   */
+  #openTag(s: string, i: number, parentNs: string, depth: number): XmlElement | null {
+    if (depth > this.maxDepth) return null;
+    const nameStart = i;
+    if (!isNameStart(codeAt(s, i))) return null;
+    i++;
+    while (isNameChar(codeAt(s, i))) i++;
+    const name = s.slice(nameStart, i);
+    // A stream header inside the stream (RFC 6120 §4.3.3) is refused on saxes' path.
+    if (depth === 1 && name === "stream") return null;
+    const element = new XmlElement(name, NO_ATTRS, parentNs);
+    const attrs = element.attrs;
+    let sawXmlns = false;
+    let extra = 0;
+    let pair = false;
+    let selfClosing = false;
+    for (;;) {
+      let c = codeAt(s, i);
+      const spaced = isSpace(c);
+      while (isSpace(c)) c = codeAt(s, ++i);
+      if (c === GT) {
+        i++;
+        break;
+      }
+      if (c === SLASH) {
+        if (codeAt(s, i + 1) !== GT) return null;
+        i += 2;
+        selfClosing = true;
+        break;
+      }
+      // XML 1.0 §3.1: attributes are separated by whitespace.
+      if (!spaced || !isNameStart(c)) return null;
+      const attrStart = i;
+      i++;
+      while (isNameChar(codeAt(s, i))) i++;
+      if (codeAt(s, i) === COLON) {
+        // Only `xml:lang`: the xml prefix is bound without a declaration.
+        if (i - attrStart !== 3 || !s.startsWith("xml:lang", attrStart)) return null;
+        i += 5;
+        if (isNameChar(codeAt(s, i)) || codeAt(s, i) === COLON) return null;
+      }
+      const attrName = s.slice(attrStart, i);
+      c = codeAt(s, i);
+      while (isSpace(c)) c = codeAt(s, ++i);
+      if (c !== EQ) return null;
+      c = codeAt(s, ++i);
+      while (isSpace(c)) c = codeAt(s, ++i);
+      if (c !== APOS && c !== QUOT) return null;
+      const quote = c;
+      let value = "";
+      let run = ++i;
+      for (;;) {
+        c = codeAt(s, i);
+        if (c === quote) break;
+        if (c === AMP) {
+          const decoded = entityAt(s, i + 1);
+          if (decoded === undefined) return null;
+          value += s.slice(run, i) + decoded;
+          i += ENTITY_LENGTH[decoded]!;
+          run = i;
+          continue;
+        }
+        // `<` is not allowed in values; TAB, LF, CR are normalised to spaces (XML 1.0 §3.3.3): saxes.
+        // NaN (the end of `s`) fails this test too.
+        if (c < 0x20 || c === LT) return null;
+        if (c >= 0x80) {
+          const more = extraUtf8(s, i, c);
+          if (more < 0) return null;
+          extra += more;
+          if (c >= 0xd800 && c <= 0xdbff) {
+            pair = true;
+            i++;
+          }
+        }
+        i++;
+      }
+      value += s.slice(run, i);
+      i++;
+      if (attrName === "xmlns") {
+        if (sawXmlns || value === XML_NS || value === XMLNS_NS || value.trim() !== value) return null;
+        sawXmlns = true;
+        element.ns = value;
+      } else {
+        // Duplicates are an error (saxes reports it); `__proto__` would not survive a plain object.
+        if (attrs[attrName] !== undefined || attrName === "__proto__") return null;
+        attrs[attrName] = value;
+      }
+    }
+    this.end = i;
+    this.extraBytes = extra;
+    this.sawPair = pair;
+    this.#selfClosing = selfClosing;
+    return element;
+  }
+}
+
+const TAB = 0x09;
+const NL = 0x0a;
+const QUOT = 0x22;
+const AMP = 0x26;
+const APOS = 0x27;
+const SLASH = 0x2f;
+const COLON = 0x3a;
+const LT = 0x3c;
+const EQ = 0x3d;
+const GT = 0x3e;
+const RBRACKET = 0x5d;
+
+const XML_NS = "http://www.w3.org/XML/1998/namespace";
+const XMLNS_NS = "http://www.w3.org/2000/xmlns/";
+
+const NO_ATTRS: Readonly<Record<string, string>> = Object.freeze({});
+
+function codeAt(s: string, i: number): number {
+  return i < s.length ? s.charCodeAt(i) : -1;
+}
+/** XML `S` without CR (CR needs end-of-line normalisation: saxes' path). */
+function isSpace(c: number): boolean {
+  return c === 0x20 || c === NL || c === TAB;
+}
+
+function isNameStart(c: number): boolean {
+  return (c >= 0x61 && c <= 0x7a) || (c >= 0x41 && c <= 0x5a) || c === 0x5f;
+}
+
+function isNameChar(c: number): boolean {
+  return (c >= 0x61 && c <= 0x7a) || (c >= 0x41 && c <= 0x5a) || (c >= 0x30 && c <= 0x39) || c === 0x5f || c === 0x2d || c === 0x2e;
+}
+
+/** Length of each entity reference, `&` and `;` included, by its replacement text. */
+const ENTITY_LENGTH: Readonly<Record<string, number>> = { "&": 5, "<": 4, ">": 4, "'": 6, '"': 6 };
+
+/** The replacement of the predefined entity whose name starts at `i` (after `&`), or undefined. */
+function entityAt(s: string, i: number): string | undefined {
+  switch (codeAt(s, i)) {
+    case 0x61: // a
+      if (s.startsWith("amp;", i)) return "&";
+      if (s.startsWith("apos;", i)) return "'";
+      return undefined;
+    case 0x6c: // l
+      return s.startsWith("lt;", i) ? "<" : undefined;
+    case 0x67: // g
+      return s.startsWith("gt;", i) ? ">" : undefined;
+    case 0x71: // q
+      return s.startsWith("quot;", i) ? '"' : undefined;
+    default:
+      return undefined;
+  }
+}
+
+/**
+ * UTF-8 bytes beyond one for the non-ASCII code unit `c` at `i`: 1 or 2, 2 for a surrogate pair
+ * (which the caller steps over as two units of 4 bytes together), -1 for what XML 1.0 `Char`
+ * excludes (a lone surrogate, U+FFFE, U+FFFF).
+ */
+function extraUtf8(s: string, i: number, c: number): number {
+  if (c < 0x800) return 1;
+  if (c < 0xd800) return 2;
+  if (c <= 0xdbff) {
+    const low = codeAt(s, i + 1);
+    return low >= 0xdc00 && low <= 0xdfff ? 2 : -1;
+  }
+  if (c <= 0xdfff || c >= 0xfffe) return -1;
+  return 2;
+}
