@@ -20,6 +20,7 @@ import {
 import { chainFromDetailed, TrustStore, verifyChain } from "./chain.js";
 import { ContextTrust, serverContext } from "./context-trust.js";
 import { describeIdentities, matchIdentity } from "./identity.js";
+import { NodeSecureChannel } from "./secure-channel.js";
 
 /** What the provider needs from the configuration (the `[s2s]` TLS keys), plus knobs for tests. */
 export interface NodeTlsSettings {
@@ -342,7 +343,7 @@ export class NodeTlsProvider implements TlsProvider {
     }
     const servername = direction === "inbound" && typeof socket.servername === "string" ? socket.servername : undefined;
     this.logger?.debug({ what: "tls_handshake_done", direction, local, remote, servername, protocol: socket.getProtocol(), cipher: socket.getCipher()?.name, chainTrusted, chainError });
-    return { socket, peerCertificate: leaf, chainTrusted, chainError, servername };
+    return new NodeSecureChannel(socket, leaf, chainTrusted, chainError, servername);
   }
 
   /** A shared server (Material.serverFor) hands each finished handshake back to its acceptInbound call. */
