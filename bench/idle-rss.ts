@@ -12,10 +12,12 @@
  * - `default config`: `node dist/bin/xmpp-s2s.js start` with config/s2s.toml (what `npm start` runs);
  * - `STARTTLS required`: the same with config/examples/starttls-required.toml (a certificate and its
  *   TLS contexts, SASL EXTERNAL and dialback: the defaults of a federating server);
+ * - `Prosody`: Debian's prosody with the same duty as `STARTTLS required` (skipped when not installed);
  * - `installed command`: `bin/xmpp-s2s start` with config/s2s.toml (the shell wrapper and its flags).
  * Each config is copied with a free loopback port. Loopback only, no root; each server is stopped
  * by its PID. Prints the median (min-max) per variant and sample, and the peak.
  */
+import { spawnSync } from "node:child_process";
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
@@ -55,10 +57,48 @@ function configCopy(file: string, port: number, dir: string): string {
 
 const server = (config: string) => (port: number, dir: string) => ({ cmd: process.execPath, args: [...NODE_FLAGS, join(ROOT, "dist/bin/xmpp-s2s.js"), "start", "--config", configCopy(config, port, dir), "--log-level", "warn"], listens: true });
 
+/**
+ * Prosody (Debian's `prosody`) with the same duty as the STARTTLS variant: one host, a certificate,
+ * encryption required on S2S, dialback; c2s and HTTP off. Skipped when `prosody` is not installed.
+ */
+function prosody(port: number, dir: string): { cmd: string; args: string[]; listens: boolean } {
+  const pem = readFileSync(join(ROOT, "config/examples/certs/a.example.pem"), "utf8");
+  const key = /-----BEGIN [A-Z ]*PRIVATE KEY-----[\s\S]+?-----END [A-Z ]*PRIVATE KEY-----\n?/.exec(pem)?.[0] ?? "";
+  const at = (name: string) => join(dir, `prosody-${port}-${name}`);
+  writeFileSync(at("s2s.crt"), pem.replace(key, ""));
+  writeFileSync(at("s2s.key"), key);
+  const lua = (v: string) => JSON.stringify(v);
+  const config = [
+    `run_as_root = true`,
+    `pidfile = ${lua(at("prosody.pid"))}`,
+    `data_path = ${lua(dir)}`,
+    `log = { warn = ${lua(at("prosody.log"))} }`,
+    `use_ipv6 = false`,
+    `interfaces = { ${lua(HOST)} }`,
+    `s2s_ports = { ${port} }`,
+    `c2s_ports = { }`,
+    `c2s_direct_tls_ports = { }`,
+    `s2s_direct_tls_ports = { }`,
+    `http_ports = { }`,
+    `https_ports = { }`,
+    `modules_enabled = { "tls", "dialback", "saslauth", "disco", "ping" }`,
+    `authentication = "internal_plain"`,
+    `storage = "internal"`,
+    `s2s_require_encryption = true`,
+    `s2s_secure_auth = false`,
+    `ssl = { certificate = ${lua(at("s2s.crt"))}; key = ${lua(at("s2s.key"))} }`,
+    `VirtualHost "a.example"`,
+    ``,
+  ].join("\n");
+  writeFileSync(at("prosody.cfg.lua"), config);
+  return { cmd: "prosody", args: ["--config", at("prosody.cfg.lua"), "-F"], listens: true };
+}
+
 const ALL_VARIANTS: readonly Variant[] = [
   { name: "bare node", command: () => ({ cmd: process.execPath, args: ["-e", "setInterval(() => {}, 1 << 30)"], listens: false }) },
   { name: "default config", command: server("config/s2s.toml") },
   { name: "STARTTLS required", command: server("config/examples/starttls-required.toml") },
+  { name: "Prosody", command: prosody },
   {
     name: "installed command",
     command: (port, dir) => ({ cmd: join(ROOT, "bin/xmpp-s2s"), args: ["start", "--config", configCopy("config/s2s.toml", port, dir), "--log-level", "warn"], listens: true }),
@@ -66,19 +106,21 @@ const ALL_VARIANTS: readonly Variant[] = [
 ];
 
 const ONLY = arg("--variants")?.split(",");
-const VARIANTS = ONLY ? ALL_VARIANTS.filter((v) => ONLY.some((o) => v.name.toLowerCase().startsWith(o.toLowerCase()))) : ALL_VARIANTS;
+const hasProsody = spawnSync("prosody", ["--help"], { stdio: "ignore" }).error === undefined;
+const VARIANTS = (ONLY ? ALL_VARIANTS.filter((v) => ONLY.some((o) => v.name.toLowerCase().startsWith(o.toLowerCase()))) : ALL_VARIANTS).filter((v) => hasProsody || v.name !== "Prosody");
 if (VARIANTS.length === 0) throw new Error(`--variants: none of ${ONLY?.join(", ")} (expected a prefix of ${ALL_VARIANTS.map((v) => v.name).join(", ")})`);
 
-function status(pid: number): { rss: number; hwm: number } {
+/** VmRSS = RssAnon (private memory: heaps, stacks) + RssFile (pages of the node binary and libraries, shared by every process that maps them) + RssShmem. */
+function status(pid: number): { rss: number; anon: number; file: number; hwm: number } {
   const text = readFileSync(`/proc/${pid}/status`, "utf8");
   const kb = (field: string) => Number(new RegExp(`${field}:\\s+(\\d+) kB`).exec(text)?.[1] ?? NaN) * 1024;
-  return { rss: kb("VmRSS"), hwm: kb("VmHWM") };
+  return { rss: kb("VmRSS"), anon: kb("RssAnon"), file: kb("RssFile"), hwm: kb("VmHWM") };
 }
 
 const sleepUntil = (t: number) => new Promise((r) => setTimeout(r, Math.max(0, t - Date.now())));
 
 /** One fresh process: RSS at each of SECONDS after spawn, and the peak at the last sample. */
-async function trial(v: Variant, dir: string): Promise<{ rss: number[]; hwm: number }> {
+async function trial(v: Variant, dir: string): Promise<{ rss: number[]; anon: number; file: number; hwm: number }> {
   const port = await freePort(HOST);
   const { cmd, args, listens } = v.command(port, dir);
   const spawned = Date.now();
@@ -87,14 +129,13 @@ async function trial(v: Variant, dir: string): Promise<{ rss: number[]; hwm: num
   try {
     if (listens) await waitListening(p, [[HOST, port]], 30_000, () => readFileSync(log, "utf8").slice(-2000));
     const rss: number[] = [];
-    let hwm = 0;
+    let last = { rss: 0, anon: 0, file: 0, hwm: 0 };
     for (const s of SECONDS) {
       await sleepUntil(spawned + s * 1000);
-      const st = status(p.pid);
-      rss.push(st.rss);
-      hwm = st.hwm;
+      last = status(p.pid);
+      rss.push(last.rss);
     }
-    return { rss, hwm };
+    return { rss, anon: last.anon, file: last.file, hwm: last.hwm };
   } finally {
     await stopProcess(p);
   }
@@ -106,7 +147,7 @@ const cell = (xs: number[]) => (xs.length > 1 ? `${mib(median(xs))} (${mib(Math.
 
 async function main(): Promise<number> {
   const dir = mkdtempSync(join(tmpdir(), "xmpp-s2s-idle-rss-"));
-  const results = new Map<string, { rss: number[][]; hwm: number[] }>(VARIANTS.map((v) => [v.name, { rss: SECONDS.map(() => []), hwm: [] }]));
+  const results = new Map<string, { rss: number[][]; anon: number[]; file: number[]; hwm: number[] }>(VARIANTS.map((v) => [v.name, { rss: SECONDS.map(() => []), anon: [], file: [], hwm: [] }]));
   const loadBefore = load();
   const { cpuModel, nproc } = machine();
   try {
@@ -115,6 +156,8 @@ async function main(): Promise<number> {
         const r = await trial(v, dir);
         const into = results.get(v.name)!;
         r.rss.forEach((x, i) => into.rss[i]!.push(x));
+        into.anon.push(r.anon);
+        into.file.push(r.file);
         into.hwm.push(r.hwm);
       }
     }
@@ -123,8 +166,9 @@ async function main(): Promise<number> {
     rmSync(dir, { recursive: true, force: true });
   }
   process.stdout.write(`idle RSS, MiB: median (min-max) of ${TRIALS} fresh process(es); Node ${process.version}, ${cpuModel}, nproc ${nproc}; load ${loadBefore} -> ${load()}${NODE_FLAGS.length ? `; our servers with ${NODE_FLAGS.join(" ")}` : ""}\n`);
-  process.stdout.write(`| variant | ${SECONDS.map((s) => `RSS at ${s} s`).join(" | ")} | peak (VmHWM) |\n|---|${SECONDS.map(() => "---:").join("|")}|---:|\n`);
-  for (const [name, r] of results) process.stdout.write(`| ${name} | ${r.rss.map(cell).join(" | ")} | ${cell(r.hwm)} |\n`);
+  const at = SECONDS[SECONDS.length - 1];
+  process.stdout.write(`| variant | ${SECONDS.map((s) => `RSS at ${s} s`).join(" | ")} | of which private (RssAnon) at ${at} s | file-backed (RssFile) at ${at} s | peak (VmHWM) |\n|---|${SECONDS.map(() => "---:").join("|")}|---:|---:|---:|\n`);
+  for (const [name, r] of results) process.stdout.write(`| ${name} | ${r.rss.map(cell).join(" | ")} | ${cell(r.anon)} | ${cell(r.file)} | ${cell(r.hwm)} |\n`);
   return 0;
 }
 
