@@ -1,9 +1,9 @@
 #!/usr/bin/env node
-import "reflect-metadata";
+import "../core/cjs/reflect-metadata.js";
 import { readFileSync } from "node:fs";
 import { resolve } from "node:path";
 import { parseArgs } from "node:util";
-import { pino } from "pino";
+import { pino } from "../core/cjs/pino.js";
 import { checkConfigFile, loadConfigFileReportingAll } from "../core/check-config.js";
 import { isConfigError } from "../core/errors.js";
 import { createLogger } from "../core/logging/logger.js";

@@ -1,4 +1,4 @@
-import "reflect-metadata";
+import "./cjs/reflect-metadata.js";
 import { inspectConfigFile } from "./config/load.js";
 import type { S2sConfig } from "./config/types.js";
 import { createLogger } from "./logging/logger.js";

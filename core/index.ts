@@ -1,5 +1,5 @@
 /** Public API of xmpp-s2s for embedding and plugin authors. */
-import "reflect-metadata";
+import "./cjs/reflect-metadata.js";
 
 export { createServer, type S2sServer, type CreateServerOptions } from "./server/server.js";
 export { checkConfigFile } from "./check-config.js";

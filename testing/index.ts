@@ -3,7 +3,7 @@
  * servers from TOML files on loopback addresses, connect an XEP-0114 component, wait for an event
  * or a log line by its `what`. Real sockets, no mocks; every wait has a generous deadline.
  */
-import "reflect-metadata";
+import "../core/cjs/reflect-metadata.js";
 
 export { startServer, captureLogs, loopbackToml, type TestServer, type StartOptions, type LoopbackNode, type LogLine, type Entry } from "./server.js";
 export { connectComponent, stanzaErrorCondition, type TestComponent, type ComponentOptions } from "./component.js";

@@ -1,5 +1,6 @@
 import type { InjectionToken } from "tsyringe";
-import { asyncScheduler, type SchedulerLike } from "rxjs";
+import type { SchedulerLike } from "rxjs";
+import { asyncScheduler } from "../cjs/rxjs.js";
 
 /** A one-shot timer from `Clock.timer`. */
 export interface Timer {

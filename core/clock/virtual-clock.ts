@@ -1,4 +1,5 @@
-import { VirtualTimeScheduler, type Subscription } from "rxjs";
+import type { Subscription } from "rxjs";
+import { VirtualTimeScheduler } from "../cjs/rxjs.js";
 import type { Clock, Timer } from "./clock.js";
 
 /**

@@ -1,5 +1,6 @@
 import type { InjectionToken } from "tsyringe";
-import { Subject, type Observable } from "rxjs";
+import type { Observable } from "rxjs";
+import { Subject } from "../cjs/rxjs.js";
 import type { ConnectTarget } from "../resolver/resolver.js";
 import type { PeerSummary } from "../tls/peer-summary.js";
 

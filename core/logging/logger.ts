@@ -1,5 +1,6 @@
 import type { InjectionToken } from "tsyringe";
-import { pino, type DestinationStream, type Logger as PinoLogger, type LevelWithSilent } from "pino";
+import type { DestinationStream, Logger as PinoLogger, LevelWithSilent } from "pino";
+import { pino } from "../cjs/pino.js";
 
 /** Structured logger (pino). Every entry has a `what` drawn from the events vocabulary (core/events/events.ts, docs/operations.md). */
 export type Logger = PinoLogger;

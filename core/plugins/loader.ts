@@ -1,6 +1,7 @@
 import { isAbsolute, resolve as resolvePath } from "node:path";
 import { pathToFileURL } from "node:url";
-import { Lifecycle, type DependencyContainer, type InjectionToken } from "tsyringe";
+import type { DependencyContainer, InjectionToken } from "tsyringe";
+import { Lifecycle } from "../cjs/tsyringe.js";
 import type { S2sConfig } from "../config/types.js";
 import { ConfigError } from "../errors.js";
 import type { Logger } from "../logging/logger.js";

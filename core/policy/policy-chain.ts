@@ -1,4 +1,4 @@
-import { inject, injectAll, injectable } from "tsyringe";
+import { inject, injectAll, injectable } from "../cjs/tsyringe.js";
 import { withTimeout } from "../time/with-timeout.js";
 import { comparableDomain } from "../router/stanza.js";
 import type { S2sConfig } from "../config/types.js";

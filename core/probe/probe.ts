@@ -6,7 +6,8 @@
  */
 import { randomBytes } from "node:crypto";
 import { performance } from "node:perf_hooks";
-import { Subscription, type Observable } from "rxjs";
+import type { Observable } from "rxjs";
+import { Subscription } from "../cjs/rxjs.js";
 import type { S2sConfig } from "../config/types.js";
 import type { S2sEvent } from "../events/events.js";
 import type { ConnectTarget } from "../resolver/resolver.js";

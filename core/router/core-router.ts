@@ -1,4 +1,4 @@
-import { inject, injectable } from "tsyringe";
+import { inject, injectable } from "../cjs/tsyringe.js";
 import type { Cluster } from "../cluster/cluster.js";
 import type { S2sConfig } from "../config/types.js";
 import type { LocalDelivery } from "../delivery/local-delivery.js";

@@ -1,4 +1,5 @@
-import { container as rootContainer, Lifecycle, type DependencyContainer, type InjectionToken } from "tsyringe";
+import type { DependencyContainer, InjectionToken } from "tsyringe";
+import { container as rootContainer, Lifecycle } from "../cjs/tsyringe.js";
 import { AUTHENTICATOR, type Authenticator } from "../auth/authenticator.js";
 import { CLOCK, type Clock } from "../clock/clock.js";
 import { CLUSTER, type EmbedderSubscribers } from "../cluster/cluster.js";

@@ -1,4 +1,4 @@
-import { BehaviorSubject, Observable, Subject } from "rxjs";
+import { BehaviorSubject, Observable, Subject } from "../cjs/rxjs.js";
 import type { XmlElement } from "../xml/element.js";
 
 /**

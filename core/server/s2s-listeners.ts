@@ -1,5 +1,5 @@
 import { createServer, type Server, type Socket } from "node:net";
-import { inject, injectAll, injectable } from "tsyringe";
+import { inject, injectAll, injectable } from "../cjs/tsyringe.js";
 import type { S2sListenerConfig } from "../config/types.js";
 import { InboundS2sStream, type InboundStreamNeeds } from "../session/inbound-stream.js";
 import { AUTHENTICATOR, type Authenticator } from "../auth/authenticator.js";

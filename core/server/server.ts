@@ -1,6 +1,6 @@
-import "reflect-metadata";
+import "../cjs/reflect-metadata.js";
 import type { DependencyContainer } from "tsyringe";
-import { container as rootContainer } from "tsyringe";
+import { container as rootContainer } from "../cjs/tsyringe.js";
 import type { Observable } from "rxjs";
 import { systemClock, type Clock } from "../clock/clock.js";
 import type { S2sConfig } from "../config/types.js";
@@ -114,9 +114,9 @@ export function createServer(input: ConfigInput, options: CreateServerOptions = 
         started = false;
         throw err;
       }
-      // Metrics subscribe to events$ before any listener opens; the admin socket opens last.
-      operations = new Operations(options.operations === false ? { ...config, listen: { ...config.listen, http: [] }, admin: undefined } : config, core, clock, logger, clock.now(), (domain, from) => this.probe(domain, from));
       try {
+        // Metrics subscribe to events$ before any listener opens; the admin socket opens last.
+        operations = await Operations.create(options.operations === false ? { ...config, listen: { ...config.listen, http: [] }, admin: undefined } : config, core, clock, logger, clock.now(), (domain, from) => this.probe(domain, from));
         for (const service of core.services) await service.start();
         await core.listeners.start();
         await operations.start();

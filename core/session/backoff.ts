@@ -1,4 +1,5 @@
-import { EMPTY, type Observable, type SchedulerLike, map, of, scan, switchMap, timer } from "rxjs";
+import type { Observable, SchedulerLike } from "rxjs";
+import { EMPTY, map, of, scan, switchMap, timer } from "../cjs/rxjs.js";
 
 /** What happened to a (local, remote) pair's connection attempts. */
 export type PairOutcome =

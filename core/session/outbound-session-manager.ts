@@ -1,4 +1,4 @@
-import { inject, injectable } from "tsyringe";
+import { inject, injectable } from "../cjs/tsyringe.js";
 import type { OutboundPairView, OutboundSessions } from "./outbound-sessions.js";
 import type { OutboundStreamApi } from "../stream/streams.js";
 import type { XmlElement } from "../xml/element.js";

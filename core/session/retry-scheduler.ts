@@ -1,4 +1,5 @@
-import { Subject, takeUntil, type Subscription } from "rxjs";
+import type { Subscription } from "rxjs";
+import { Subject, takeUntil } from "../cjs/rxjs.js";
 import { ERROR_CODES, isS2sError } from "../errors.js";
 import type { OutboundSession, OutboundSessionNeeds } from "./outbound-session.js";
 import { retrySignals$, type PairOutcome } from "./backoff.js";

@@ -20,6 +20,7 @@ import {
 import { chainFromDetailed, TrustStore, verifyChain } from "./chain.js";
 import { ContextTrust, serverContext } from "./context-trust.js";
 import { describeIdentities, matchIdentity } from "./identity.js";
+import { NodeSecureChannel } from "./secure-channel.js";
 
 /** What the provider needs from the configuration (the `[s2s]` TLS keys), plus knobs for tests. */
 export interface NodeTlsSettings {
@@ -318,12 +319,14 @@ export class NodeTlsProvider implements TlsProvider {
   #channel(socket: tls.TLSSocket, material: Material, direction: "inbound" | "outbound", local?: string, remote?: string): SecureChannel {
     // One call, the detailed form, before anything else: on Node 20 a getPeerX509Certificate()
     // call empties every later answer, including the chain we need for our own verification
-    // (seen on client sockets with node 20). The leaf is the chain's first element.
-    const certs = chainFromDetailed(socket.getPeerCertificate(true));
-    const leaf = certs[0];
+    // (seen on client sockets with node 20). Only the leaf's DER is kept (secure-channel.ts);
+    // certificates are parsed only where they are read.
+    const detail = socket.getPeerCertificate(true) as tls.DetailedPeerCertificate | undefined;
+    const leafDer = detail?.raw;
+    let leaf: X509Certificate | undefined;
     let chainTrusted: boolean;
     let chainError: string | undefined;
-    if (!leaf) {
+    if (!leafDer) {
       chainTrusted = false;
       chainError = "no certificate";
     } else if (socket.authorized) {
@@ -332,17 +335,19 @@ export class NodeTlsProvider implements TlsProvider {
       // A server certificate without clientAuth, presented as a client certificate: accepted when
       // otherwise valid, as Prosody 13 and ejabberd do. OpenSSL reports only its last
       // error, so its verdict cannot be trusted here: verify the chain ourselves (chain.ts).
-      const verdict = verifyChain(leaf, certs.slice(1), material.trust, this.#now());
+      const certs = chainFromDetailed(detail);
+      leaf = certs[0];
+      const verdict = leaf ? verifyChain(leaf, certs.slice(1), material.trust, this.#now()) : { trusted: false, error: "no certificate" };
       chainTrusted = verdict.trusted;
       chainError = verdict.error;
-      this.logger?.debug({ what: "tls_peer_without_client_auth", subject: leaf.subject, chainTrusted, chainError });
+      this.logger?.debug({ what: "tls_peer_without_client_auth", subject: leaf?.subject, chainTrusted, chainError });
     } else {
       chainTrusted = false;
       chainError = String(socket.authorizationError ?? "unknown error");
     }
     const servername = direction === "inbound" && typeof socket.servername === "string" ? socket.servername : undefined;
     this.logger?.debug({ what: "tls_handshake_done", direction, local, remote, servername, protocol: socket.getProtocol(), cipher: socket.getCipher()?.name, chainTrusted, chainError });
-    return { socket, peerCertificate: leaf, chainTrusted, chainError, servername };
+    return new NodeSecureChannel(socket, leafDer, leaf, chainTrusted, chainError, servername);
   }
 
   /** A shared server (Material.serverFor) hands each finished handshake back to its acceptInbound call. */

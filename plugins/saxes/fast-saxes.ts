@@ -1,4 +1,4 @@
-import { SaxesParser } from "saxes";
+import { SaxesParser } from "../../core/cjs/saxes.js";
 
 /** The saxes options this plugin uses (positions stay on: they go into the error text). */
 export type NsOptions = { readonly xmlns: true; readonly defaultXMLVersion: "1.0"; readonly forceXMLVersion: true };
