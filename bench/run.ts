@@ -63,6 +63,13 @@ import { parserScenario, type ParserScenarioResult } from "./scenarios/parser.js
 import { DEFAULT_BATCH, throughput, type ThroughputResult } from "./scenarios/throughput.js";
 import { BenchWorld, type Mode, type System } from "./world.js";
 
+// `npm run bench -- --sm`: XEP-0198 on/off throughput, ours -> ours on loopback (bench/sm-cost.ts), nothing else.
+if (process.argv.includes("--sm")) {
+  const { runSmCostBench } = await import("./sm-cost.js");
+  await runSmCostBench();
+  process.exit(0);
+}
+
 // `npm run bench -- --cluster`: the cluster hop benchmark (bench/cluster.ts, docs/performance.md), nothing else.
 if (process.argv.includes("--cluster")) {
   const { runClusterBench } = await import("./cluster.js");

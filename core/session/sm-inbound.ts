@@ -173,7 +173,7 @@ export class InboundSm {
     const max = String(Math.floor(this.registry.settings.resumeWindowMs / 1000));
     this.stream.send(el("enabled", resume ? { id: session.id, resume: "true", max } : {}, SM_NS));
     const { remote, local } = session.pairs[0]!;
-    this.registry.deps.logger.debug({ what: "sm_enabled", direction: "inbound", streamId: this.stream.id, remote, resume });
+    this.registry.deps.logger.info({ what: "sm_enabled", direction: "inbound", streamId: this.stream.id, remote, resume });
     this.registry.deps.events.emit({ type: "sm_enabled", direction: "inbound", local, remote, resume });
   }
 

@@ -75,7 +75,7 @@ export class OutboundSmLink {
     const sm = (this.#sm = OutboundSm.fromEnabled(this.needs.settings, this.needs.clock, reply));
     this.#stream = stream;
     const { local, remote } = this;
-    this.needs.logger.debug({ what: "sm_enabled", direction: "outbound", local, remote, resume: sm.resumable });
+    this.needs.logger.info({ what: "sm_enabled", direction: "outbound", local, remote, resume: sm.resumable });
     this.needs.events.emit({ type: "sm_enabled", direction: "outbound", local, remote, resume: sm.resumable });
     return [];
   }
