@@ -2,7 +2,7 @@
  * `npm run bench -- --sm` (docs/performance.md, "Stream management"): what XEP-0198 acks cost on
  * one S2S link, ours -> ours on plain loopback (no root, no namespace, no Prosody).
  *
- *   npm run bench -- --sm [--trials N] [--messages N] [--warmup N] [--batch N] [--tls]
+ *   npm run bench -- --sm [--trials N] [--messages N] [--warmup N] [--batch N] [--tls] [--cpu-prof]
  *
  * Each trial is a pair of runs, one with stream management on both servers and one with it off
  * (`[plugins.stream_management] enabled = false`), the order alternating between trials so a load
@@ -13,12 +13,15 @@
  * CPU µs per message (A + B) with SM on and off, medians of the trials, and the per-trial ratio
  * on/off (median, range, 95 % interval when there are enough trials: bench/lib/paired.ts). A run
  * with SM on checks that both servers logged `sm_enabled`, and one with SM off that neither did.
+ * `--cpu-prof`: the servers run with `node --cpu-prof`; the hot spots of A and B over each timed run
+ * are printed and the profiles kept (their folder is printed).
  */
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { ensureBuilt } from "../test/helpers/build.js";
+import { formatProfile, summarizeProfile } from "./lib/cpu-profile.js";
 import { makeCa, makeLeaf } from "../test/helpers/certs.js";
 import { freePort } from "../test/helpers/ports.js";
 import { pairedRatio, type PairedRatio } from "./lib/paired.js";
@@ -38,6 +41,8 @@ interface Options {
   readonly warmup: number;
   readonly batch: number;
   readonly tls: boolean;
+  /** Where the servers' CPU profiles go (`--cpu-prof`). */
+  readonly profDir?: string;
 }
 
 interface Run {
@@ -98,7 +103,8 @@ async function oneRun(dir: string, nodes: readonly [Node, Node], sm: boolean, o:
       const file = join(dir, `${self.name}-${n}.toml`);
       writeFileSync(file, config(self, peer, sm, tls && { certfile: self.name === "a" ? tls.a : tls.b, cafile: tls.ca }));
       const log = join(dir, `${self.name}-${n}.log`);
-      const proc = startProcess(`${self.name}-${n}`, process.execPath, [join(ROOT, "dist", "bin", "xmpp-s2s.js"), "start", "--config", file, "--log-level", "info"], log, { cwd: ROOT });
+      const prof = o.profDir ? ["--cpu-prof", "--cpu-prof-interval=100", `--cpu-prof-dir=${o.profDir}`, `--cpu-prof-name=${sm ? "on" : "off"}-${n}-${self.name}.cpuprofile`] : [];
+      const proc = startProcess(`${self.name}-${n}`, process.execPath, [...prof, join(ROOT, "dist", "bin", "xmpp-s2s.js"), "start", "--config", file, "--log-level", "info"], log, { cwd: ROOT });
       started.push(proc);
       await waitListening(proc, [[self.ip, self.s2sPort], [self.ip, self.servicePort]], 20_000, () => readFileSync(log, "utf8").slice(-2000));
     }
@@ -115,7 +121,14 @@ async function oneRun(dir: string, nodes: readonly [Node, Node], sm: boolean, o:
       const enabled = readFileSync(p.logFile, "utf8").includes(`"what":"sm_enabled"`);
       if (enabled !== sm) throw new Error(`${p.name}: SM ${sm ? "on" : "off"}, but sm_enabled was ${enabled ? "" : "not "}logged`);
     }
-    return { sm, msgsPerSec: tp.msgsPerSec, cpuUsPerMsgAB: tp.cpuUsPerMsgA + tp.cpuUsPerMsgB };
+    const run = { sm, msgsPerSec: tp.msgsPerSec, cpuUsPerMsgAB: tp.cpuUsPerMsgA + tp.cpuUsPerMsgB };
+    for (const c of components.splice(0)) c.close();
+    for (const p of started.splice(0).reverse()) await stopProcess(p);
+    if (o.profDir) {
+      // A profile is written when its process exits: now.
+      for (const name of ["a", "b"]) console.log(formatProfile(summarizeProfile(join(o.profDir, `${sm ? "on" : "off"}-${n}-${name}.cpuprofile`), ROOT, 12, tp.windowUs), `SM ${sm ? "on" : "off"}, run ${n}, server ${name.toUpperCase()}`));
+    }
+    return run;
   } finally {
     for (const c of components) c.close();
     for (const p of started.reverse()) await stopProcess(p);
@@ -128,7 +141,8 @@ function ratioLine(name: string, r: PairedRatio, unit: string): string {
 }
 
 export async function runSmCostBench(): Promise<void> {
-  const o: Options = { trials: option("trials", 5), messages: option("messages", 20_000), warmup: option("warmup", 2_000), batch: option("batch", 1), tls: process.argv.includes("--tls") };
+  const o: Options = { trials: option("trials", 5), messages: option("messages", 20_000), warmup: option("warmup", 2_000), batch: option("batch", 1), tls: process.argv.includes("--tls"), profDir: process.argv.includes("--cpu-prof") ? join(ROOT, "bench", "results", `sm-cpu-prof-${Date.now()}`) : undefined };
+  if (o.profDir) mkdirSync(o.profDir, { recursive: true });
   const deadline = Date.now() + RUN_DEADLINE_MS;
   ensureBuilt();
   const dir = mkdtempSync(join(tmpdir(), "xmpp-s2s-sm-bench-"));
@@ -170,5 +184,6 @@ export async function runSmCostBench(): Promise<void> {
   } finally {
     await stopAll();
     rmSync(dir, { recursive: true, force: true });
+    if (o.profDir) console.log(`CPU profiles kept in ${o.profDir}`);
   }
 }

@@ -2,7 +2,7 @@ import { randomBytes } from "node:crypto";
 import type { Clock, Timer } from "../clock/clock.js";
 import type { EventBus } from "../events/events.js";
 import type { Logger } from "../logging/logger.js";
-import { SM_NS, type StreamManagementSettings } from "../sm/stream-management.js";
+import { ACK_DELAY_MS, SM_NS, type StreamManagementSettings } from "../sm/stream-management.js";
 import { el, NS, type XmlElement } from "../xml/element.js";
 
 /** XEP-0198 §5: counters are unsigned 32-bit and wrap. */
@@ -109,10 +109,12 @@ export class InboundSmRegistry {
 export class InboundSm {
   #session?: InboundSmSession;
   #peerClosed = false;
-  #ackScheduled = false;
-  readonly #sendAck = () => {
-    this.#ackScheduled = false;
-    if (this.#session) this.stream.send(this.#ack());
+  /** The `h` of our last `<a/>`: an unrequested one goes only when it moved. */
+  #lastAcked = 0;
+  #ackTimer?: Timer;
+  readonly #ackLater = () => {
+    this.#ackTimer = undefined;
+    if (this.#session && this.#session.handled !== this.#lastAcked) this.stream.send(this.#ack());
   };
 
   constructor(
@@ -122,16 +124,16 @@ export class InboundSm {
 
   /**
    * A stanza was handed to local delivery (XEP-0198 §4 "handled"). §4 allows an unrequested `<a/>`
-   * at any time: one after each read batch (the stanzas parsed from one chunk) keeps the sender's
-   * unacknowledged list short, so a peer that dies leaves few stanzas whose fate is unknown.
+   * at any time: one ACK_DELAY_MS after the first stanza it covers keeps the sender's
+   * unacknowledged list short even when its requests stop reaching us (a link dying one way), so a
+   * peer that dies leaves few stanzas whose fate is unknown; under a burst it is one small element
+   * per ACK_DELAY_MS.
    */
   countHandled(): void {
     const session = this.#session;
     if (!session) return;
     session.handled = (session.handled + 1) % MOD;
-    if (this.#ackScheduled) return;
-    this.#ackScheduled = true;
-    process.nextTick(this.#sendAck);
+    this.#ackTimer ??= this.registry.deps.clock.timer(ACK_DELAY_MS, this.#ackLater, { unref: true });
   }
 
   handle(element: XmlElement): void {
@@ -160,6 +162,7 @@ export class InboundSm {
 
   /** The stream is gone: the session waits for a resumption (not after a clean close, §5). */
   closed(): void {
+    this.#ackTimer?.cancel();
     if (this.#session) this.registry.detach(this.#session, this.#peerClosed);
     this.#session = undefined;
   }
@@ -193,6 +196,7 @@ export class InboundSm {
     if (old && old !== this) old.#replaced();
     this.registry.attach(previous, this);
     this.#session = previous;
+    this.#lastAcked = previous.handled;
     this.stream.send(el("resumed", { previd: previous.id, h: String(previous.handled) }, SM_NS));
     const { remote, local } = previous.pairs[0]!;
     this.registry.deps.logger.info({ what: "sm_resumed", direction: "inbound", streamId: this.stream.id, remote, h: previous.handled });
@@ -206,7 +210,8 @@ export class InboundSm {
   }
 
   #ack(): XmlElement {
-    return el("a", { h: String(this.#session!.handled) }, SM_NS);
+    this.#lastAcked = this.#session!.handled;
+    return el("a", { h: String(this.#lastAcked) }, SM_NS);
   }
 
   #failed(condition: string, h?: number): void {

@@ -1,8 +1,8 @@
-import type { Clock } from "../clock/clock.js";
+import type { Clock, Timer } from "../clock/clock.js";
 import type { EventBus } from "../events/events.js";
 import type { Logger } from "../logging/logger.js";
 import type { Router } from "../router/router.js";
-import { SM_NS, type StreamManagementSettings } from "../sm/stream-management.js";
+import { ACK_DELAY_MS, SM_NS, type StreamManagementSettings } from "../sm/stream-management.js";
 import { el, type XmlElement } from "../xml/element.js";
 import type { OutboundS2sStream } from "./outbound-stream.js";
 import { OutboundSm } from "./sm-outbound.js";
@@ -29,6 +29,13 @@ export class OutboundSmLink {
   #sm?: OutboundSm;
   /** The stream SM was enabled or resumed on: acks count only there. */
   #stream?: OutboundS2sStream;
+  /** Asks for the ack of a quiet link's tail (ACK_DELAY_MS after the first stanza it covers). */
+  #requestTimer?: Timer;
+  readonly #requestLater = () => {
+    this.#requestTimer = undefined;
+    const request = this.#stream?.writable ? this.#sm?.pendingRequest() : undefined;
+    if (request) this.#stream!.send(request);
+  };
 
   constructor(
     private readonly local: string,
@@ -102,6 +109,7 @@ export class OutboundSmLink {
     if (!this.#sm || stream !== this.#stream || batch.length === 0) return;
     const request = this.#sm.written(batch);
     if (request) stream.send(request);
+    else this.#requestTimer ??= this.needs.clock.timer(ACK_DELAY_MS, this.#requestLater, { unref: true });
   }
 
   /** An SM element on an outbound stream (`<a/>`, `<r/>`); false for anything else. */
@@ -112,10 +120,9 @@ export class OutboundSmLink {
       stream.send(el("a", { h: "0" }, SM_NS));
     } else if (e.name === "a") {
       if (!this.#sm || stream !== this.#stream) return true;
-      const { request, error } = this.#sm.acknowledged(e.attr("h"));
+      const { error } = this.#sm.acknowledged(e.attr("h"));
       // XEP-0198 §4: an h beyond what we sent is a stream error.
       if (error) stream.fail("undefined-condition", `handled-count-too-high: ${error}`);
-      else if (request) stream.send(request);
     } else {
       stream.fail("unsupported-stanza-type", `unexpected <${e.name} xmlns='${SM_NS}'/>`);
     }
@@ -130,6 +137,8 @@ export class OutboundSmLink {
     const sm = this.#sm;
     if (!sm || stream !== this.#stream) return;
     this.#stream = undefined;
+    this.#requestTimer?.cancel();
+    this.#requestTimer = undefined;
     if (sm.unacked > 0 && sm.resumable && !sessionClosing) {
       sm.detach((stanzas) => {
         if (this.#sm === sm) this.#sm = undefined;

@@ -18,7 +18,7 @@ export class OutboundSm {
   #head = 0;
   /** The peer's last `h`, mod 2^32. */
   #acked = 0;
-  #requestOutstanding = false;
+  /** Stanzas written since the last `<r/>`. */
   #sinceRequest = 0;
   #window?: Timer;
   /** The window ran out and its stanzas were handed over: a late `<resumed h/>` only resyncs the count. */
@@ -46,29 +46,31 @@ export class OutboundSm {
   get waiting(): boolean { return this.#window !== undefined; }
 
   /**
-   * `batch` was written: it joins the unacknowledged list. Returns an `<r/>` to write after it when
-   * none is outstanding, or when `ackEvery` stanzas went out since the last one: at most one
-   * request per write, so acks stay cheap under a burst.
+   * `batch` was written: it joins the unacknowledged list. Returns an `<r/>` to write after it once
+   * `ackEvery` stanzas went out since the last request (at most one per write): a burst costs one
+   * request per `ackEvery` stanzas. The rest waits for `pendingRequest` (OutboundSmLink's timer).
    */
   written(batch: readonly XmlElement[]): XmlElement | undefined {
     for (const s of batch) this.#unacked.push(s);
     this.#sinceRequest += batch.length;
-    if (!this.#requestOutstanding || this.#sinceRequest >= this.settings.ackEvery) return this.#request();
-    return undefined;
+    return this.#sinceRequest >= this.settings.ackEvery ? this.#request() : undefined;
+  }
+
+  /** An `<r/>` for stanzas written since the last request, if any (a quiet link's tail). */
+  pendingRequest(): XmlElement | undefined {
+    return this.#sinceRequest > 0 && this.unacked > 0 ? this.#request() : undefined;
   }
 
   #request(): XmlElement {
-    this.#requestOutstanding = true;
     this.#sinceRequest = 0;
     return el("r", {}, SM_NS);
   }
 
   /**
-   * `<a h/>` (or the `h` of `<resumed/>`/`<failed/>`): drop what it acknowledges. Returns an `<r/>`
-   * to send when stanzas written after the last request are still unacknowledged, or an error text
-   * when `h` acknowledges more than was sent (XEP-0198 §4 handled-count-too-high).
+   * `<a h/>` (or the `h` of `<resumed/>`/`<failed/>`): drop what it acknowledges. Returns an error
+   * text when `h` acknowledges more than was sent (XEP-0198 §4 handled-count-too-high).
    */
-  acknowledged(hAttr: string | undefined): { request?: XmlElement; error?: string } {
+  acknowledged(hAttr: string | undefined): { error?: string } {
     const h = Number(hAttr);
     if (!Number.isInteger(h) || h < 0 || h >= MOD) return { error: `invalid h '${hAttr}'` };
     const delta = (h - this.#acked + MOD) % MOD;
@@ -83,14 +85,11 @@ export class OutboundSm {
       this.#unacked = this.#unacked.slice(this.#head);
       this.#head = 0;
     }
-    this.#requestOutstanding = false;
-    if (this.#sinceRequest > 0 && this.unacked > 0) return { request: this.#request() };
     return {};
   }
 
   /** The link broke: keep the stanzas for the resume window, then hand them to `expired`. */
   detach(expired: (stanzas: XmlElement[]) => void): void {
-    this.#requestOutstanding = false;
     // The window runs from the first break: failed reconnection attempts do not extend it.
     if (this.#window) return;
     this.#window = this.clock.timer(this.resumeWindowMs, () => expired(this.takeAll()), { unref: true });

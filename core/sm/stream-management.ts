@@ -13,10 +13,17 @@ export const SM_NS = "urn:xmpp:sm:3";
 export interface StreamManagementSettings {
   /** How long a broken link may take to be resumed before its unacknowledged stanzas bounce (ms). */
   readonly resumeWindowMs: number;
-  /** Ask for an ack (`<r/>`) again after this many stanzas written while one is outstanding. */
+  /** Ask for an ack (`<r/>`) after this many stanzas written since the last request. */
   readonly ackEvery: number;
   /** Inbound SM sessions kept for resumption at most (oldest dropped first). */
   readonly maxResumable: number;
 }
+
+/**
+ * Acks on a quiet link: stanzas written (or handled) and not yet covered by a request (or an ack)
+ * get one this long after the first of them, so a burst costs one `<r/>` per `ackEvery` stanzas
+ * and the tail of any burst is acknowledged within this delay.
+ */
+export const ACK_DELAY_MS = 100;
 
 export const STREAM_MANAGEMENT: InjectionToken<StreamManagementSettings> = Symbol.for("xmpp-s2s.StreamManagement");
