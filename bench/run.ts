@@ -70,6 +70,13 @@ import { findEjabberd } from "./ejabberd.js";
 import { evaluate, figuresTable, ratio, targetsTable, type FigureRow, type Target } from "./lib/report.js";
 import { BenchWorld, SYSTEM_LABEL, type Mode, type System } from "./world.js";
 
+// `npm run bench -- --sm`: XEP-0198 on/off throughput, ours -> ours on loopback (bench/sm-cost.ts), nothing else.
+if (process.argv.includes("--sm")) {
+  const { runSmCostBench } = await import("./sm-cost.js");
+  await runSmCostBench();
+  process.exit(0);
+}
+
 // `npm run bench -- --cluster`: the cluster hop benchmark (bench/cluster.ts, docs/performance.md), nothing else.
 if (process.argv.includes("--cluster")) {
   const { runClusterBench } = await import("./cluster.js");

@@ -21,6 +21,7 @@ export type { Router } from "./router/router.js";
 export type { InboundStreamApi, OutboundStreamApi, AuthClaim, InboundAuthOutcome } from "./stream/streams.js";
 export { addressOverride } from "./resolver/address-override.js";
 export type { DialbackKeys } from "./dialback/dialback.js";
+export { SM_NS, type StreamManagementSettings } from "./sm/stream-management.js";
 export {
   DEFAULT_MAX_DEPTH,
   type StreamParserFactory,

@@ -18,10 +18,11 @@ import { POLICY_CHAIN } from "./policy/chain.js";
 import { OUTBOUND_SESSIONS } from "./session/outbound-sessions.js";
 import { CLUSTER } from "./cluster/cluster.js";
 import { SESSION_SETTINGS } from "./session/session-settings.js";
+import { STREAM_MANAGEMENT } from "./sm/stream-management.js";
 import type { S2sConfig } from "./config/types.js";
 import type { TrafficCounters } from "./metrics/traffic.js";
 
-export { CLUSTER, SESSION_SETTINGS, ROUTER, POLICY_CHAIN, OUTBOUND_SESSIONS, RESOLVER, CONNECTOR, TLS_PROVIDER, POLICY, STREAM_PARSER_FACTORY, AUTHENTICATOR, LOCAL_DELIVERY, SERVICE, LOGGER, CLOCK, EVENTS };
+export { CLUSTER, SESSION_SETTINGS, STREAM_MANAGEMENT, ROUTER, POLICY_CHAIN, OUTBOUND_SESSIONS, RESOLVER, CONNECTOR, TLS_PROVIDER, POLICY, STREAM_PARSER_FACTORY, AUTHENTICATOR, LOCAL_DELIVERY, SERVICE, LOGGER, CLOCK, EVENTS };
 
 /** The validated, frozen configuration of this server instance. */
 export const CONFIG: InjectionToken<S2sConfig> = Symbol.for("xmpp-s2s.Config");
@@ -30,7 +31,7 @@ export const CONFIG: InjectionToken<S2sConfig> = Symbol.for("xmpp-s2s.Config");
 export const TRAFFIC: InjectionToken<TrafficCounters> = Symbol.for("xmpp-s2s.Traffic");
 
 /** Slot names as written in `[plugins]`. */
-export type SlotName = "resolver" | "connector" | "tls" | "stream" | "policy" | "authenticators" | "local_delivery";
+export type SlotName = "resolver" | "connector" | "tls" | "stream" | "policy" | "authenticators" | "local_delivery" | "sm";
 
 export interface TokenInfo {
   readonly token: InjectionToken<unknown>;
@@ -52,6 +53,7 @@ export const TOKEN_CATALOG: readonly TokenInfo[] = [
   { token: STREAM_PARSER_FACTORY, slot: "stream", cardinality: "one", core: false, doc: "restricted-XML stream parser with size and depth limits" },
   { token: AUTHENTICATOR, slot: "authenticators", cardinality: "many", core: false, doc: "stream authentication methods (SASL EXTERNAL, dialback), tried in order" },
   { token: LOCAL_DELIVERY, slot: "local_delivery", cardinality: "many", core: false, doc: "where stanzas for local domains go (echo, components, host services, API)" },
+  { token: STREAM_MANAGEMENT, slot: "sm", cardinality: "many", core: false, doc: "XEP-0198 acks and resumption settings (at most one provider); none: SM neither offered nor enabled" },
   { token: SESSION_SETTINGS, cardinality: "one", core: false, defaulted: true, doc: "outbound session queue, idle, negotiation and retry settings: from the connector plugin's table, else the core's defaults" },
   { token: SERVICE, cardinality: "many", core: false, doc: "things with a start/stop lifecycle (listeners of plugins, file watchers)" },
   { token: LOGGER, cardinality: "one", core: true, doc: "pino logger of this server instance" },

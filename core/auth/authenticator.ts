@@ -1,4 +1,5 @@
 import type { InjectionToken } from "tsyringe";
+import type { S2sConfig } from "../config/types.js";
 import type { XmlElement } from "../xml/element.js";
 import type { InboundStreamApi, OutboundStreamApi } from "../stream/streams.js";
 
@@ -31,6 +32,12 @@ export interface Authenticator {
   authenticateOutbound(stream: OutboundStreamApi, features: XmlElement): Promise<OutboundAuthResult>;
   /** Offer an outbound element that nobody waits for (e.g. db:verify answers); true when consumed. */
   handleOutbound?(stream: OutboundStreamApi, element: XmlElement): boolean;
+  /**
+   * Optional: apply a reloaded config in place (dialback: new `s2s.shared` secrets), without
+   * touching authenticated streams. Returns the `[s2s]` keys (TOML names, e.g. `shared`) it applied,
+   * which the reload then does not report as needing a restart.
+   */
+  reload?(next: S2sConfig): readonly string[];
 }
 
 export const AUTHENTICATOR: InjectionToken<Authenticator> = Symbol.for("xmpp-s2s.Authenticator");

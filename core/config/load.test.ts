@@ -161,6 +161,7 @@ const valid: ValidCase[] = [
   },
   { option: "s2s.shared", toml: `[s2s]\nshared = "82gc8b23ct7824"`, get: (c) => c.s2s.shared, want: "82gc8b23ct7824" },
   { option: "s2s.shared", toml: "", get: (c) => c.s2s.shared, want: undefined },
+  { option: "s2s.shared", toml: `[s2s]\nshared = ["n3w", "0ld"]`, get: (c) => [c.s2s.shared, ...(c.s2s.sharedSecrets ?? [])], want: ["n3w", "n3w", "0ld"] },
   {
     option: "s2s.address",
     toml: `[s2s]\naddress = [{host = "My.Example", ip_address = "192.0.2.1"}, {host = "your.example", ip_address = "2001:db8::1", port = 5271, tls = true}]`,
@@ -336,6 +337,8 @@ const invalid: InvalidCase[] = [
   { option: "s2s.domain_certfile", toml: `[s2s]\ndomain_certfile = [{domain = "a.example"}]`, path: "s2s.domain_certfile[0].certfile", match: /missing/ },
   { option: "s2s.shared", toml: "[s2s]\nshared = 1", path: "s2s.shared", match: /not a string/ },
   { option: "s2s.shared", toml: `[s2s]\nshared = ""`, path: "s2s.shared", match: /empty/ },
+  { option: "s2s.shared", toml: `[s2s]\nshared = []`, path: "s2s.shared", match: /empty/ },
+  { option: "s2s.shared", toml: `[s2s]\nshared = ["a", "a"]`, path: "s2s.shared[1]", match: /duplicate secret/ },
   { option: "s2s.address", toml: `[s2s]\naddress = [{host = "b.example", ip_address = "300.0.0.1"}]`, path: "s2s.address[0].ip_address", match: /not an IP address/ },
   { option: "s2s.address", toml: `[s2s]\naddress = [{host = "b.example", ip_address = "192.0.2.1", port = 0}]`, path: "s2s.address[0].port" },
   { option: "s2s.address", toml: `[s2s]\naddress = [{host = "b.example", ip_address = "192.0.2.1", port = "5269"}]`, path: "s2s.address[0].port" },

@@ -86,8 +86,10 @@ export interface S2sSectionConfig {
   readonly domainCertfile: readonly DomainCertfileEntry[];
   /** Ours: extra trusted CAs (absolute path), added to the system roots. */
   readonly cacertfile?: string;
-  /** Undefined: a random secret per process is generated (with a warning). */
+  /** The dialback secret that signs (the first of `sharedSecrets`). Undefined: a random secret per process is generated (with a warning). */
   readonly shared?: string;
+  /** Every secret that verifies, the signing one first (`shared` given as a list, for rotation). Set whenever `shared` is. */
+  readonly sharedSecrets?: readonly string[];
   readonly address: readonly AddressEntry[];
   readonly ciphers: string;
   /** Milliseconds (TOML: seconds). */

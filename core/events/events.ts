@@ -41,6 +41,11 @@ export type S2sEvent =
   | { type: "component_connected"; domain: string }
   | { type: "component_disconnected"; domain: string }
   | { type: "config_reloaded" }
+  // XEP-0198 stream management: enabled on a stream; resumed (`h`: stanzas the receiver had handled,
+  // `resent`: written again); unacknowledged stanzas bounced because the link was not resumed.
+  | { type: "sm_enabled"; local: string; remote: string; direction: "inbound" | "outbound"; resume: boolean }
+  | { type: "sm_resumed"; local: string; remote: string; direction: "inbound" | "outbound"; h: number; resent?: number }
+  | { type: "sm_resume_failed"; local: string; remote: string; bounced: number; reason: string }
   // Cluster mode (docs/cluster.md)
   | { type: "cluster_node_joined"; node: string }
   | { type: "cluster_node_left"; node: string }

@@ -17,6 +17,7 @@ export const BUILTIN_PLUGINS: Readonly<Record<string, () => Promise<{ default: P
   echo: () => import("../../plugins/echo/index.js"),
   host_services: () => import("../../plugins/host_services/index.js"),
   components: () => import("../../plugins/components/index.js"),
+  stream_management: () => import("../../plugins/stream_management/index.js"),
 };
 
 /** What fills each slot when `[plugins]` says nothing: a MongooseIM `[s2s]` section alone is a complete config. */
@@ -28,4 +29,5 @@ export const DEFAULT_SLOTS: Readonly<Record<SlotName, string | readonly string[]
   policy: ["host_policy"],
   authenticators: ["sasl_external", "dialback"],
   local_delivery: ["components", "echo", "host_services"],
+  sm: ["stream_management"],
 };

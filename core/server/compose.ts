@@ -19,6 +19,7 @@ import { OutboundSessionManager } from "../session/outbound-session-manager.js";
 import { OUTBOUND_SESSIONS } from "../session/outbound-sessions.js";
 import { defaultSessionSettings, SESSION_SETTINGS } from "../session/session-settings.js";
 import { CONFIG, TOKEN_CATALOG, TRAFFIC } from "../tokens.js";
+import { ConfigError } from "../errors.js";
 import type { XmlElement } from "../xml/element.js";
 import { TLS_PROVIDER, type TlsProvider } from "../tls/tls.js";
 import { S2sListeners } from "./s2s-listeners.js";
@@ -97,6 +98,8 @@ export async function compose(base: CompositionBase, depth: CompositionDepth, op
   const plugins = await loadPlugins(container, config, logger);
   // Tokens the core fills with its default when no plugin provides them (tokens.ts `defaulted`).
   if (!container.isRegistered(SESSION_SETTINGS, true)) container.register(SESSION_SETTINGS, { useValue: defaultSessionSettings(config) });
+  // XEP-0198 settings are one set per server: a second provider would be silently ignored.
+  if (plugins.slots.sm.length > 1) throw new ConfigError([`plugins.sm: more than one provider (got ${JSON.stringify(plugins.slots.sm)}, expected at most one plugin)`]);
   if (depth === "plugins") return { container, plugins, policies: all(container, POLICY) };
 
   const scoped = { lifecycle: Lifecycle.ContainerScoped } as const;

@@ -1,3 +1,4 @@
+import { AUTHENTICATOR, type Authenticator } from "../auth/authenticator.js";
 import type { S2sConfig } from "../config/types.js";
 import { EVENTS, type EventBus } from "../events/events.js";
 import { LOGGER } from "../logging/logger.js";
@@ -7,6 +8,8 @@ import type { CoreComposition, PluginComposition } from "./compose.js";
 export interface ReloadReport {
   readonly policiesReplaced: number;
   readonly certificatesReloaded: boolean;
+  /** The dialback secrets (`s2s.shared`) were replaced in place (rotation, docs/operations.md). */
+  readonly secretsRotated: boolean;
   /** Top-level config keys that differ but only take effect after a restart. */
   readonly needsRestart: readonly string[];
   readonly closedInbound: number;
@@ -37,7 +40,13 @@ export async function applyReload(live: CoreComposition, current: S2sConfig, nex
     certificatesReloaded = true;
   }
 
-  const needsRestart = restartOnlyChanges(current, next);
+  // Authenticators that apply their part of the new config in place (dialback: the s2s.shared
+  // secrets, for rotation). Authenticated streams are untouched: keys matter only while authenticating.
+  const authenticators: Authenticator[] = live.container.isRegistered(AUTHENTICATOR, true) ? live.container.resolveAll(AUTHENTICATOR) : [];
+  const appliedLive = new Set(authenticators.flatMap((a) => a.reload?.(next) ?? []));
+  const secretsRotated = appliedLive.has("shared");
+
+  const needsRestart = restartOnlyChanges(current, next).filter((key) => !appliedLive.has(key.replace(/^s2s\./, "")));
   if (needsRestart.length) logger.warn({ what: "reload_needs_restart", keys: needsRestart }, "these changes take effect after a restart");
 
   // Judge established sessions again: a pair that is now denied loses its stream.
@@ -55,8 +64,8 @@ export async function applyReload(live: CoreComposition, current: S2sConfig, nex
 
   const events: EventBus = live.container.resolve(EVENTS);
   events.emit({ type: "config_reloaded" });
-  logger.info({ what: "config_reloaded", policies: policies.map((p) => p.name), certificatesReloaded, closedInbound });
-  return { policiesReplaced: policies.length, certificatesReloaded, needsRestart, closedInbound };
+  logger.info({ what: "config_reloaded", policies: policies.map((p) => p.name), certificatesReloaded, secretsRotated, closedInbound });
+  return { policiesReplaced: policies.length, certificatesReloaded, secretsRotated, needsRestart, closedInbound };
 }
 
 /**
@@ -72,6 +81,7 @@ const S2S_TOML_NAMES: Readonly<Record<Exclude<keyof S2sConfig["s2s"], "outgoing"
   domainCertfile: "domain_certfile",
   cacertfile: "cacertfile",
   shared: "shared",
+  sharedSecrets: "shared",
   address: "address",
   ciphers: "ciphers",
   maxRetryDelayMs: "max_retry_delay",
@@ -106,5 +116,5 @@ function restartOnlyChanges(current: S2sConfig, next: S2sConfig): string[] {
     if (key === "policy") continue;
     if (!same(current.plugins[key], next.plugins[key])) changed.push(`plugins.${key}`);
   }
-  return changed;
+  return [...new Set(changed)];
 }

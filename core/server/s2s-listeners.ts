@@ -18,6 +18,8 @@ import { BurstLog } from "../limits/burst-log.js";
 import { NS, escapeText } from "../xml/element.js";
 import { CLOSE_GRACE_MS } from "../stream/xml-stream.js";
 import { ConnectionAdmission } from "./inbound-limits.js";
+import { STREAM_MANAGEMENT, type StreamManagementSettings } from "../sm/stream-management.js";
+import { InboundSmRegistry } from "../session/sm-inbound.js";
 
 /** Accepts TCP on every `[[listen.s2s]]` and runs an inbound stream per connection. */
 @injectable()
@@ -42,8 +44,11 @@ export class S2sListeners {
     @inject(OUTBOUND_SESSIONS) sessions: OutboundSessions,
     /** In `[plugins] authenticators` order; none when the operator enabled none. */
     @injectAll(AUTHENTICATOR, { isOptional: true }) authenticators: Authenticator[],
+    /** XEP-0198 settings: none when the operator disabled stream management. */
+    @injectAll(STREAM_MANAGEMENT, { isOptional: true }) sm: StreamManagementSettings[],
   ) {
-    this.#needs = { logger, events, clock, traffic, parserFactory, tls, policy, router, sessions, authenticators };
+    const smRegistry = sm[0] && new InboundSmRegistry(sm[0], { clock, logger, events });
+    this.#needs = { logger, events, clock, traffic, parserFactory, tls, policy, router, sessions, authenticators, ...(smRegistry ? { sm: smRegistry } : {}) };
     this.#refusals = new BurstLog(logger, "inbound_connection_refused");
   }
 

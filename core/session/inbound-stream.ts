@@ -20,6 +20,8 @@ import type { OutboundSessions } from "./outbound-sessions.js";
 import { checkStreamHeader } from "./header-checks.js";
 import { shaperFor } from "../shaper/token-bucket.js";
 import type { Clock, Timer } from "../clock/clock.js";
+import { SM_NS } from "../sm/stream-management.js";
+import type { InboundSm, InboundSmRegistry } from "./sm-inbound.js";
 
 type Phase = "header" | "open" | "closed";
 
@@ -38,6 +40,8 @@ export interface InboundStreamNeeds {
   readonly sessions: OutboundSessions;
   /** `[plugins] authenticators`, in order; empty when the operator enabled none. */
   readonly authenticators: readonly Authenticator[];
+  /** XEP-0198 (sm-inbound.ts); absent when the stream_management slot is empty. */
+  readonly sm?: InboundSmRegistry;
 }
 
 /**
@@ -65,6 +69,8 @@ export class InboundS2sStream implements InboundStreamApi {
   /** Read-only facts for the admin API (docs/operations.md), in clock time. */
   readonly openedAt: number;
   stanzasIn = 0;
+  /** XEP-0198, from the peer's first SM element on. */
+  #sm?: InboundSm;
 
   constructor(
     socket: Socket,
@@ -77,7 +83,10 @@ export class InboundS2sStream implements InboundStreamApi {
     this.#xml = new XmlStream(socket, deps.parserFactory, {
       onHeader: (h) => this.#onHeader(h),
       onElement: (e) => this.#onElement(e),
-      onStreamEnd: () => this.#xml.close("peer closed the stream"),
+      onStreamEnd: () => {
+        this.#sm?.streamEnded();
+        this.#xml.close("peer closed the stream");
+      },
       onParseError: (condition, text) => this.#streamError(condition, text),
       onClosed: (reason) => this.#onClosed(reason),
     }, { contentNs: NS.SERVER, limits: { maxStanzaSize: listener.maxStanzaSize, maxDepth: DEFAULT_MAX_DEPTH }, idleTimeoutMs: listener.idleTimeoutMs, shaper: shaperFor(listener.shaper), clock: deps.clock });
@@ -237,6 +246,7 @@ export class InboundS2sStream implements InboundStreamApi {
     // Under required TLS nothing but STARTTLS is on offer on a plaintext stream.
     if (!this.#tls && this.#tlsRequired()) return features;
     for (const a of this.deps.authenticators) features.append(...a.inboundFeatures(this));
+    if (this.deps.sm) features.append(this.deps.sm.feature());
     return features;
   }
 
@@ -266,6 +276,10 @@ export class InboundS2sStream implements InboundStreamApi {
     // Stanzas first: they are nearly all the traffic, and no authenticator handles jabber:server.
     if (element.ns === NS.SERVER && STANZA_NAMES.has(element.name)) {
       this.#onStanza(element);
+      return;
+    }
+    if (element.ns === SM_NS && this.deps.sm) {
+      (this.#sm ??= this.deps.sm.forStream(this)).handle(element);
       return;
     }
     for (const a of this.deps.authenticators) if (a.handleInbound(this, element)) return;
@@ -298,6 +312,7 @@ export class InboundS2sStream implements InboundStreamApi {
     this.stanzasIn++;
     this.deps.traffic.stanzasIn++;
     const backpressure = this.deps.router.deliverLocal(stanza);
+    this.#sm?.countHandled();
     // What the delivery forwards cannot leave as fast as this peer sends: stop reading it for now.
     if (backpressure) this.#xml.pauseReadingUntil(backpressure);
   }
@@ -363,6 +378,7 @@ export class InboundS2sStream implements InboundStreamApi {
 
   #onClosed(reason: string): void {
     this.#negotiationTimer.cancel();
+    this.#sm?.closed();
     this.#phase = "closed";
     this.deps.logger.debug({ what: "inbound_closed", streamId: this.#id, reason });
     this.deps.events.emit({ type: "inbound_closed", streamId: this.#id });

@@ -1,4 +1,4 @@
-import { inject, injectable } from "../cjs/tsyringe.js";
+import { inject, injectAll, injectable } from "../cjs/tsyringe.js";
 import type { OutboundPairView, OutboundSessions } from "./outbound-sessions.js";
 import type { OutboundStreamApi } from "../stream/streams.js";
 import type { XmlElement } from "../xml/element.js";
@@ -21,6 +21,7 @@ import { ROUTER, type Router } from "../router/router.js";
 import { STREAM_PARSER_FACTORY, type StreamParserFactory } from "../stream/parser.js";
 import { TLS_PROVIDER, type TlsProvider } from "../tls/tls.js";
 import { CONFIG, TRAFFIC } from "../tokens.js";
+import { STREAM_MANAGEMENT, type StreamManagementSettings } from "../sm/stream-management.js";
 
 /** Owns every outbound (local, remote) session of one server instance. */
 @injectable()
@@ -48,9 +49,11 @@ export class OutboundSessionManager implements OutboundSessions {
     @inject(CONNECTOR) connector: Connector,
     @inject(ROUTER) router: Router,
     @inject(SESSION_SETTINGS) settings: SessionSettings,
+    /** XEP-0198 settings: none when the operator disabled stream management. */
+    @injectAll(STREAM_MANAGEMENT, { isOptional: true }) sm: StreamManagementSettings[],
   ) {
     // s2s.address first, once, whatever the Resolver plugin (MongooseIM semantics).
-    this.#base = { logger, events, clock, traffic, parserFactory, tls, policy, resolver: withAddressOverride(config.s2s, resolver), connector, router, settings, maxStanzaSize: config.s2s.outgoing.maxStanzaSize };
+    this.#base = { logger, events, clock, traffic, parserFactory, tls, policy, resolver: withAddressOverride(config.s2s, resolver), connector, router, settings, maxStanzaSize: config.s2s.outgoing.maxStanzaSize, ...(sm[0] ? { sm: sm[0] } : {}) };
     this.#router = router;
     this.#retry = new RetryScheduler(this.#base, (session) => this.#retryNow(session));
     this.#refusals = new BurstLog(logger, "outbound_session_limit");
@@ -183,7 +186,7 @@ export class OutboundSessionManager implements OutboundSessions {
         onEstablished: (s) => this.#retry.succeeded(s),
         onIdle: (s) => {
           if (this.#stopped) return;
-          if (s.queued > 0) {
+          if (s.queued > 0 || s.awaitingResumption) {
             void s.connect();
             return;
           }
@@ -200,7 +203,7 @@ export class OutboundSessionManager implements OutboundSessions {
 
   #evictIdle(): boolean {
     for (const session of this.#sessions.values()) {
-      if (session.state === "idle" && session.queued === 0) {
+      if (session.state === "idle" && session.queued === 0 && !session.awaitingResumption) {
         this.#forget(session);
         return true;
       }
@@ -217,6 +220,6 @@ export class OutboundSessionManager implements OutboundSessions {
 
   #retryNow(session: OutboundSession): void {
     if (this.#stopped) return;
-    if (session.queued > 0) void session.connect();
+    if (session.queued > 0 || session.awaitingResumption) void session.connect();
   }
 }

@@ -13,6 +13,8 @@ import type { ConnectTarget } from "../resolver/resolver.js";
 import { OutboundS2sStream, type OutboundStreamNeeds } from "./outbound-stream.js";
 import { withTimeout } from "../time/with-timeout.js";
 import type { Timer } from "../clock/clock.js";
+import type { StreamManagementSettings } from "../sm/stream-management.js";
+import { OutboundSmLink } from "./sm-outbound-link.js";
 
 type State = "idle" | "connecting" | "established" | "closing";
 
@@ -36,6 +38,8 @@ export interface OutboundSessionNeeds extends OutboundStreamNeeds {
   readonly connector: Connector;
   /** Bounces go back through the router (RFC 6120 §8.3). */
   readonly router: Router;
+  /** XEP-0198 settings (sm-outbound-link.ts); absent when the stream_management slot is empty. */
+  readonly sm?: StreamManagementSettings;
 }
 
 /**
@@ -55,6 +59,8 @@ export class OutboundSession {
   #method?: string;
   #establishedAt?: number;
   stanzasOut = 0;
+  /** XEP-0198 over this pair's streams; it outlives a stream while a resumption is possible. */
+  readonly #sm?: OutboundSmLink;
 
   constructor(
     readonly localDomain: string,
@@ -66,7 +72,10 @@ export class OutboundSession {
       onEstablished(session: OutboundSession): void;
       onIdle(session: OutboundSession): void;
     },
-  ) {}
+  ) {
+    const { sm, clock, logger, events, router, settings } = deps;
+    if (sm) this.#sm = new OutboundSmLink(localDomain, remoteDomain, { settings: sm, clock, logger, events, router, answerTimeoutMs: settings.negotiationTimeoutMs });
+  }
 
   get state(): State { return this.#state; }
   get queued(): number { return this.#queue.length; }
@@ -74,6 +83,8 @@ export class OutboundSession {
   get method(): string | undefined { return this.#state === "established" ? this.#method : undefined; }
   get establishedAt(): number | undefined { return this.#state === "established" ? this.#establishedAt : undefined; }
   get tls(): SecureChannel | undefined { return this.#stream?.tls; }
+  /** XEP-0198: stanzas written to a broken link wait to be resumed, so reconnect even with an empty queue. */
+  get awaitingResumption(): boolean { return this.#sm?.awaitingResumption ?? false; }
 
   /**
    * Stanzas for the established stream gathered during this tick, written together by #sendOutbox.
@@ -87,6 +98,7 @@ export class OutboundSession {
     if (batch.length === 0) return;
     if (this.#stream?.writable) {
       this.#stream.sendMany(batch);
+      this.#sm?.written(this.#stream, batch);
       this.#countOut(batch.length);
       return;
     }
@@ -178,6 +190,7 @@ export class OutboundSession {
     // An attempt still resolving or connecting must not finish afterwards and hold a socket open
     // (otherwise the process stays alive for the idle timeout after stop()).
     this.#abort?.abort(new S2sError(ERROR_CODES.CONNECT_FAILED, text ?? "session closed", "remote-server-not-found"));
+    this.#sm?.sessionClosed(text ?? "session closed");
     // What this tick accepted goes out before the closing tag (or back to the queue, to be bounced).
     this.#sendOutbox();
     if (this.#stream && !this.#stream.closed) {
@@ -230,6 +243,7 @@ export class OutboundSession {
       deps.events.emit({ type: "connected", local, remote, target });
       deps.logger.debug({ what: "connected", local, remote, target, directTls: connection.target.directTls });
       const stream = new OutboundS2sStream(connection, local, remote, deps, (s, reason) => this.#onStreamClosed(s, reason), (s, e) => {
+        if (this.#sm?.handle(s, e)) return;
         // Stanzas never flow on our outbound stream without XEP-0288; tell the peer instead of dropping silently.
         s.fail("unsupported-stanza-type", `unexpected <${e.name}/> on an outbound stream`);
       });
@@ -246,11 +260,15 @@ export class OutboundSession {
       }, deps.clock);
       if (stream.closed) throw new S2sError(ERROR_CODES.CONNECT_FAILED, `stream to ${remote} closed during negotiation`, "remote-server-not-found");
       deps.events.emit({ type: "authenticated", direction: "outbound", local, remote, method });
+      const resend = this.#sm ? await this.#sm.start(stream) : [];
+      if (stream.closed) throw new S2sError(ERROR_CODES.CONNECT_FAILED, `stream to ${remote} closed while enabling stream management`, "remote-server-not-found");
       deps.logger.info({ what: "established", local, remote, method, target, tls: Boolean(stream.tls) });
       this.#state = "established";
       this.#method = method;
       this.#establishedAt = deps.clock.now();
       deps.events.emit({ type: "established", local, remote, method });
+      // XEP-0198 §5: what the peer's h left unhandled goes first, then what queued meanwhile.
+      if (resend.length > 0) stream.sendMany(resend);
       this.#flush();
       this.#armIdle();
       this.hooks.onEstablished(this);
@@ -280,6 +298,7 @@ export class OutboundSession {
     this.#queue = [];
     if (this.#stream) {
       this.#stream.sendMany(queued);
+      this.#sm?.written(this.#stream, queued);
       this.#countOut(queued.length);
     }
     this.#releaseRoom();
@@ -313,6 +332,7 @@ export class OutboundSession {
       this.#outbox = [];
     }
     if (this.#state !== "closing") this.#state = "idle";
+    this.#sm?.streamClosed(stream, this.#state === "closing");
     this.deps.events.emit({ type: "closed", local: this.localDomain, remote: this.remoteDomain, reason });
     this.deps.logger.debug({ what: "closed", local: this.localDomain, remote: this.remoteDomain, reason });
     // Stanzas that queued meanwhile get a new attempt right away.

@@ -84,6 +84,9 @@ export class OutboundS2sStream implements OutboundStreamApi {
   get tls(): SecureChannel | undefined { return this.#tls; }
   get closed(): boolean { return this.#xml.closed; }
   get writable(): boolean { return this.#xml.writable; }
+  /** The latest `<stream:features/>` the peer sent (after a SASL restart: the post-authentication ones; XEP-0198 reads them). */
+  get features(): XmlElement | undefined { return this.#features; }
+  #features?: XmlElement;
 
   send(element: XmlElement): void {
     this.#xml.send(element);
@@ -158,7 +161,7 @@ export class OutboundS2sStream implements OutboundStreamApi {
     features.catch(() => {}); // awaited below; this only keeps an early rejection from being reported as unhandled
     this.#xml.sendHeader({ from: this.localDomain, to: this.remoteDomain, version: "1.0", "xml:lang": "en" });
     await withTimeout(header, timeoutMs, () => new S2sError(ERROR_CODES.TIMEOUT, `no stream header from ${this.remoteDomain} within ${timeoutMs} ms`, "remote-server-timeout"), this.deps.clock);
-    const offered = await features;
+    const offered = (this.#features = await features);
     // Observation only (probe timings for the metrics): once per stream (re)start, never per stanza.
     this.deps.events.emit({ type: "stream_features", local: this.localDomain, remote: this.remoteDomain, streamId: this.#id, secure: Boolean(this.#tls), features: offered.children.filter((c): c is XmlElement => typeof c !== "string").map((c) => c.name) });
     return offered;

@@ -15,6 +15,7 @@ import {
   type OutboundAuthResult,
   type OutboundSessions,
   type OutboundStreamApi,
+  type S2sConfig,
   systemClock,
   type XmlElement,
 } from "../../core/index.js";
@@ -52,6 +53,14 @@ export class DialbackAuthenticator implements Authenticator {
     private readonly clock: Clock = systemClock,
   ) {
     this.#refusals = new BurstLog(logger, "dialback_refused");
+  }
+
+  /**
+   * Reload: the secrets of `s2s.shared` replace the keys' in place (rotation: the first signs, all
+   * verify). A `db:result` sent before it is verified after it while its secret is still listed.
+   */
+  reload(next: S2sConfig): readonly string[] {
+    return this.keys.replace?.(next.s2s.sharedSecrets) ? ["shared"] : [];
   }
 
   /** Verifications under way now, on all inbound streams. */

@@ -65,12 +65,16 @@ async function register(cfg: S2sConfig, logger: Logger): Promise<Map<InjectionTo
 }
 
 function keysOf(provided: Map<InjectionToken<unknown>, Provider<unknown>>): DialbackKeys {
+  return authenticatorOf(provided).keys;
+}
+
+function authenticatorOf(provided: Map<InjectionToken<unknown>, Provider<unknown>>): DialbackAuthenticator {
   const provider = provided.get(AUTHENTICATOR);
   assert.ok(provider && "useFactory" in provider, "AUTHENTICATOR is provided as a factory");
   const services = new Map<unknown, unknown>([[OUTBOUND_SESSIONS, new FakeSessions()], [SESSION_SETTINGS, { negotiationTimeoutMs: 1234 }], [EVENTS, new EventBus()]]);
   const made = provider.useFactory({ resolve: (token: unknown) => services.get(token) } as unknown as DependencyContainer);
   assert.ok(made instanceof DialbackAuthenticator);
-  return made.keys;
+  return made;
 }
 
 /** An inbound stream that records what the authenticator does with it. */
@@ -207,6 +211,44 @@ describe("dialback plugin", () => {
     // XEP-0220 §2.1.1 example 1.
     assert.equal(keys.generate("montague.example", "capulet.example", "D60000229F"), "b4835385f37fe2895af6c196b59097b16862406db80559900d96bf6fa7d23df3");
     assert.deepEqual(lines, []);
+  });
+
+  it("s2s.shared as a list: the first signs, every one verifies; reload takes new secrets in place", async () => {
+    const problems = (shared: unknown) => {
+      try {
+        config({ s2s: { shared } });
+        return [];
+      } catch (err) {
+        assert.ok(isConfigError(err));
+        return err.problems;
+      }
+    };
+    assert.match(problems([])[0]!, /^s2s\.shared: empty \(got \[\], expected a non-empty string, or a non-empty array/);
+    assert.match(problems(["new", ""])[0]!, /^s2s\.shared\[1\]: empty/);
+    assert.match(problems(["new", 7])[0]!, /^s2s\.shared\[1\]: not a string/);
+    const dup = problems(["new", "old", "new"]);
+    assert.match(dup[0]!, /^s2s\.shared\[2\]: duplicate secret \(got "\(hidden\)".*same as s2s\.shared\[0\]/);
+    assert.doesNotMatch(dup[0]!, /"new"/, "a secret is never printed");
+    assert.match(problems({ a: 1 })[0]!, /^s2s\.shared: not a string or an array/);
+
+    const cfg = config({ s2s: { shared: ["new secret", "old secret"] } });
+    assert.equal(cfg.s2s.shared, "new secret");
+    assert.deepEqual(cfg.s2s.sharedSecrets, ["new secret", "old secret"]);
+    const authenticator = authenticatorOf(await register(cfg, silent));
+    const keys = authenticator.keys;
+    const old = new Xep0185Keys("old secret");
+    const fresh = new Xep0185Keys("new secret");
+    assert.equal(keys.generate("b.example", "a.example", "s1"), fresh.generate("b.example", "a.example", "s1"), "the first secret signs");
+    assert.ok(keys.verify("b.example", "a.example", "s1", old.generate("b.example", "a.example", "s1")), "the old secret still verifies");
+    assert.ok(keys.verify("b.example", "a.example", "s1", fresh.generate("b.example", "a.example", "s1")));
+    assert.equal(keys.verify("b.example", "a.example", "s1", new Xep0185Keys("other").generate("b.example", "a.example", "s1")), false);
+    assert.equal(keys.verify("b.example", "a.example", "s2", old.generate("b.example", "a.example", "s1")), false, "bound to the stream id");
+
+    // Reload: the old secret dropped; without s2s.shared the secrets in use stay.
+    assert.deepEqual(authenticator.reload(config({ s2s: { shared: "new secret" } })), ["shared"]);
+    assert.equal(keys.verify("b.example", "a.example", "s1", old.generate("b.example", "a.example", "s1")), false);
+    assert.deepEqual(authenticator.reload(config()), []);
+    assert.ok(keys.verify("b.example", "a.example", "s1", fresh.generate("b.example", "a.example", "s1")));
   });
 
   it("without s2s.shared: a random secret per process, and a warning that names the option", async () => {

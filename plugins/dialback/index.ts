@@ -12,7 +12,7 @@ export default definePlugin<DialbackOptions>({
   s2sOptions: ["shared"],
   parseOptions: parseDialbackOptions,
   register(ctx) {
-    let secret = ctx.config.s2s.shared;
+    let secret: string | readonly string[] | undefined = ctx.config.s2s.sharedSecrets ?? ctx.config.s2s.shared;
     if (secret === undefined) {
       secret = randomSecret();
       ctx.logger.warn({ what: "dialback_random_secret" }, "s2s.shared is not set: using a random secret for this process; every node of a cluster must share one, set s2s.shared");

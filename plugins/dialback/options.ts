@@ -1,8 +1,12 @@
 import {
+  arrayOf,
   didYouMean,
   field,
   formatValue,
+  item,
   nonEmptyString,
+  problem,
+  type Check,
   type OptionsResult,
   type S2sChecked,
   type S2sOwner,
@@ -45,6 +49,24 @@ export function parseDialbackOptions(raw: Readonly<Record<string, unknown>>): Op
 export const dialbackS2sOptions: S2sOwner = { plugin: "dialback", keys: ["shared"], validate: validateShared };
 
 function validateShared({ ctx, s2s }: S2sSection): S2sChecked {
-  const shared = field(ctx, s2s, "s2s", "shared", nonEmptyString);
-  return { values: shared === undefined ? {} : { shared } };
+  const shared = field(ctx, s2s, "s2s", "shared", sharedSecrets);
+  return { values: shared === undefined ? {} : { shared: shared[0], sharedSecrets: shared } };
 }
+
+const SHARED_EXPECTED = 'a non-empty string, or a non-empty array of them (the first signs, all verify), e.g. ["new secret", "old secret"]';
+
+/**
+ * `s2s.shared`: one secret, or a list for rotation. XEP-0185 keys are generated with the first and
+ * verified against each, so an operator rotates by putting the new secret first on every node
+ * (reload), then removing the old one. A single string is a list of one. A problem never prints a
+ * secret that is a valid string, only its position.
+ */
+const sharedSecrets: Check<readonly string[]> = (ctx, path, value) => {
+  if (typeof value === "string") return nonEmptyString(ctx, path, value) === undefined ? undefined : [value];
+  if (!Array.isArray(value)) return problem(ctx, path, "not a string or an array", value, SHARED_EXPECTED);
+  const list = arrayOf(nonEmptyString, SHARED_EXPECTED, { nonEmpty: true })(ctx, path, value);
+  if (list === undefined) return undefined;
+  const dup = list.findIndex((s, i) => list.indexOf(s) !== i);
+  if (dup >= 0) return problem(ctx, item(path, dup), "duplicate secret", "(hidden)", "each secret at most once", `same as ${item(path, list.indexOf(list[dup]!))}`);
+  return list;
+};

@@ -82,6 +82,7 @@ describe("valid fixtures", () => {
       domainCertfile: [{ domain: "b.example", certfile: join(certs, "b.example.pem") }],
       cacertfile: join(certs, "ca.pem"),
       shared: "dialback-secret",
+      sharedSecrets: ["dialback-secret"],
       address: [
         { host: "c.example", ipAddress: "127.0.0.3", port: 5270, tls: true },
         { host: "e.example", ipAddress: "::1", tls: false },

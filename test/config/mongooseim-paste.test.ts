@@ -75,6 +75,7 @@ describe("a MongooseIM [s2s] section pasted as is", () => {
         { domain: "localhost2.com", certfile: join(certs.dir, "cert2.pem") },
       ],
       shared: "82gc8b23ct7824",
+      sharedSecrets: ["82gc8b23ct7824"],
       address: [
         { host: "my.xmpp.org", ipAddress: "192.0.100.1", tls: false },
         { host: "your.xmpp.org", ipAddress: "192.0.1.100", port: 5271, tls: false },

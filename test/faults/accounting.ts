@@ -103,6 +103,17 @@ export class StanzaAccounting {
     this.#tail = text.slice(start);
   }
 
+  /**
+   * Ids both delivered and bounced, each once, with the bounce's condition: with XEP-0198 this is
+   * a stanza the peer handled whose acknowledgement was lost when the peer process died, so the
+   * sender bounced it as unacknowledged. Counted in `duplicated` too; a test tells them apart.
+   */
+  deliveredThenBounced(): Array<{ id: string; condition: string }> {
+    const out: Array<{ id: string; condition: string }> = [];
+    for (const [id, condition] of this.#bounced) if ((this.#delivered.get(id) ?? 0) === 1) out.push({ id, condition });
+    return out;
+  }
+
   /** The accounts, with up to `breaks` runs of missing ids counted as written-unacknowledged. */
   accounts(breaks = 0): Accounts {
     const conditions: Record<string, number> = {};

@@ -44,6 +44,27 @@ export class TcpProxy {
     return this.#pairs.size;
   }
 
+  /** Bytes read and thrown away since `blackhole()`. */
+  swallowed = 0;
+
+  /**
+   * Stop relaying without closing anything: whatever is written from now on is read and thrown
+   * away (counted in `swallowed`), as on a link that dies silently. `both` (default): either way;
+   * `toTarget`: only what clients send, while the target's answers (XEP-0198 acks) still come back.
+   * The XEP-0198 tests use it so that stanzas surely are written and never read before `cut()`.
+   */
+  blackhole(direction: "both" | "toTarget" = "both"): void {
+    for (const [client, upstream] of this.#pairs) {
+      client.unpipe(upstream);
+      const swallow = (s: Socket) => s.on("data", (chunk: Buffer) => void (this.swallowed += chunk.length)).resume();
+      swallow(client);
+      if (direction === "both") {
+        upstream.unpipe(client);
+        swallow(upstream);
+      }
+    }
+  }
+
   /** Reset every relayed connection (RST both ways): the peers see a broken link. */
   cut(): number {
     const n = this.#pairs.size;

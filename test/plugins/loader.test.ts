@@ -371,6 +371,7 @@ dns.retries = 1
         policy: ["host_policy"],
         authenticators: ["sasl_external", "dialback"],
         local_delivery: ["components", "echo", "host_services"],
+        sm: ["stream_management"],
       });
       assert.ok(server.container.resolve(RESOLVER) instanceof DnsSrvResolver);
     });
