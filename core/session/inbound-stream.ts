@@ -109,6 +109,11 @@ export class InboundS2sStream implements InboundStreamApi {
     this.#xml.send(element);
   }
 
+  /** XEP-0288: our stanzas ride on this stream (core/session/bidi-links.ts). */
+  get writable(): boolean { return this.#xml.writable; }
+  sendMany(elements: readonly XmlElement[]): void { this.#xml.sendMany(elements); }
+  backpressure(): Promise<void> | undefined { return this.#xml.congested ? this.#xml.drained() : undefined; }
+
   fail(condition: string, text?: string): void {
     this.#streamError(condition, text);
   }
@@ -188,7 +193,7 @@ export class InboundS2sStream implements InboundStreamApi {
     this.#negotiationTimer.cancel();
     this.deps.logger.info({ what: "authenticated", direction: "inbound", local: localDomain, remote: remoteDomain, method, streamId: this.#id });
     this.deps.events.emit({ type: "authenticated", direction: "inbound", local: localDomain, remote: remoteDomain, method, streamId: this.#id });
-    this.deps.sessions.inboundAuthenticated(localDomain, remoteDomain);
+    this.deps.sessions.inboundAuthenticated(localDomain, remoteDomain, this);
   }
 
   expectRestart(): void {
@@ -237,6 +242,8 @@ export class InboundS2sStream implements InboundStreamApi {
     // Under required TLS nothing but STARTTLS is on offer on a plaintext stream.
     if (!this.#tls && this.#tlsRequired()) return features;
     for (const a of this.deps.authenticators) features.append(...a.inboundFeatures(this));
+    const bidi = this.deps.sessions.bidi?.feature();
+    if (bidi) features.append(bidi);
     return features;
   }
 
@@ -268,6 +275,7 @@ export class InboundS2sStream implements InboundStreamApi {
       this.#onStanza(element);
       return;
     }
+    if (this.deps.sessions.bidi?.handleInbound(this, element)) return;
     for (const a of this.deps.authenticators) if (a.handleInbound(this, element)) return;
     // RFC 6120 §4.9.3.24: a first-level element we do not understand.
     this.#streamError("unsupported-stanza-type", `unexpected <${element.name} xmlns='${element.ns ?? ""}'>`);
@@ -366,6 +374,7 @@ export class InboundS2sStream implements InboundStreamApi {
     this.#phase = "closed";
     this.deps.logger.debug({ what: "inbound_closed", streamId: this.#id, reason });
     this.deps.events.emit({ type: "inbound_closed", streamId: this.#id });
+    this.deps.sessions.bidi?.inboundClosed(this);
     this.onGone(this);
   }
 }

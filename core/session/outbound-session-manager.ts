@@ -4,6 +4,7 @@ import type { OutboundStreamApi } from "../stream/streams.js";
 import type { XmlElement } from "../xml/element.js";
 import { OutboundSession, type OutboundSessionNeeds } from "./outbound-session.js";
 import { RetryScheduler } from "./retry-scheduler.js";
+import { BidiLinks, type BidiCarrier } from "./bidi-links.js";
 import { ERROR_CODES, S2sError } from "../errors.js";
 import { BurstLog } from "../limits/burst-log.js";
 import { CONNECTOR, type Connector } from "../connector/connector.js";
@@ -29,6 +30,8 @@ export class OutboundSessionManager implements OutboundSessions {
   readonly #retry: RetryScheduler;
   #stopped = false;
   readonly #refusals: BurstLog;
+  /** XEP-0288: pairs whose stanzas ride on an inbound stream (core/session/bidi-links.ts). */
+  readonly bidi: BidiLinks;
 
   /** What every session of this server uses; the authenticators join in authenticateWith(). */
   readonly #base: Omit<OutboundSessionNeeds, "authenticators">;
@@ -50,7 +53,8 @@ export class OutboundSessionManager implements OutboundSessions {
     @inject(SESSION_SETTINGS) settings: SessionSettings,
   ) {
     // s2s.address first, once, whatever the Resolver plugin (MongooseIM semantics).
-    this.#base = { logger, events, clock, traffic, parserFactory, tls, policy, resolver: withAddressOverride(config.s2s, resolver), connector, router, settings, maxStanzaSize: config.s2s.outgoing.maxStanzaSize };
+    this.bidi = new BidiLinks(settings.bidi !== false, { logger, events, policy, traffic, router }, (local, remote, stanza) => this.#sendOnSession(local, remote, stanza));
+    this.#base = { logger, events, clock, traffic, parserFactory, tls, policy, resolver: withAddressOverride(config.s2s, resolver), connector, router, settings, maxStanzaSize: config.s2s.outgoing.maxStanzaSize, bidi: this.bidi };
     this.#router = router;
     this.#retry = new RetryScheduler(this.#base, (session) => this.#retryNow(session));
     this.#refusals = new BurstLog(logger, "outbound_session_limit");
@@ -75,6 +79,12 @@ export class OutboundSessionManager implements OutboundSessions {
   }
 
   send(localDomain: string, remoteDomain: string, stanza: XmlElement): Promise<void> | undefined {
+    // XEP-0288: an inbound bidi stream carries the pair unless its own outbound stream is up (no switching mid-flow).
+    if (this.bidi.has(localDomain, remoteDomain) && this.#sessions.get(`${localDomain} ${remoteDomain}`)?.state !== "established") return this.bidi.send(localDomain, remoteDomain, stanza);
+    return this.#sendOnSession(localDomain, remoteDomain, stanza);
+  }
+
+  #sendOnSession(localDomain: string, remoteDomain: string, stanza: XmlElement): Promise<void> | undefined {
     if (this.#stopped) {
       this.#router.bounce(stanza, "remote-server-not-found", "cancel", "server is shutting down");
       return undefined;
@@ -96,7 +106,8 @@ export class OutboundSessionManager implements OutboundSessions {
     return session.openStream();
   }
 
-  inboundAuthenticated(localDomain: string, remoteDomain: string): void {
+  inboundAuthenticated(localDomain: string, remoteDomain: string, stream?: BidiCarrier): void {
+    if (stream) this.bidi.inboundAuthenticated(stream, remoteDomain, localDomain);
     // The remote just reached us, so it is up: every pair waiting to retry it (ours and our
     // components') stops waiting and delivers now (nobody else would, so they would wait forever).
     for (const session of this.#sessions.values()) if (session.remoteDomain === remoteDomain) this.#retry.cancelWait(session);
@@ -104,6 +115,7 @@ export class OutboundSessionManager implements OutboundSessions {
   }
 
   async closeWhere(predicate: (local: string, remote: string) => Promise<boolean> | boolean, condition: string, text = "no longer allowed by policy"): Promise<void> {
+    await this.bidi.dropWhere(predicate);
     for (const session of [...this.#sessions.values()]) {
       if (await predicate(session.localDomain, session.remoteDomain)) {
         this.#retry.forget(session);
@@ -147,6 +159,8 @@ export class OutboundSessionManager implements OutboundSessions {
   async stop(condition: string): Promise<void> {
     this.#stopped = true;
     this.#retry.stop();
+    // What bidi links have not written yet is bounced like the queues below ("server is shutting down").
+    await this.bidi.dropWhere(() => true);
     for (const session of this.#sessions.values()) session.close(condition, "server is shutting down");
     this.#sessions.clear();
     this.#last = undefined;
