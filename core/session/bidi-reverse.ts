@@ -13,7 +13,7 @@ export interface BidiReverseStream {
   pauseReadingUntil(until: Promise<void>): void;
 }
 
-/** Stanzas the peer may send before our authentication is known to have succeeded (one TCP read's worth). */
+/** Stanzas the peer may send before our authentication is known to have succeeded (a peer that answered at once sends a few). */
 export const MAX_EARLY_STANZAS = 1000;
 
 /**
@@ -25,13 +25,13 @@ export const MAX_EARLY_STANZAS = 1000;
  * `<db:result type='valid'/>` (XEP-0288 §4: such an answer, without our request, proves nothing).
  *
  * Stanzas that arrive before our negotiation has finished (the peer may send right after its
- * `<db:result type='valid'/>` or new stream features, in the same TCP segment) are held, reading
- * paused, and delivered once it has; if it fails, the stream is failed with them unread.
+ * `<db:result type='valid'/>` or new stream features, in the same TCP segment, before our
+ * authenticator has seen that answer) are held, at most MAX_EARLY_STANZAS, and delivered once it
+ * has; if it fails, they are dropped with the stream, never delivered.
  */
 export class BidiReverse {
   #state: "pending" | "open" | "closed" = "pending";
   #early: XmlElement[] = [];
-  #release?: () => void;
   #accepted = 0;
 
   constructor(
@@ -51,7 +51,7 @@ export class BidiReverse {
         this.stream.fail("policy-violation", "stanzas sent before the stream was authenticated");
         return;
       }
-      if (this.#early.length === 0) this.stream.pauseReadingUntil(new Promise<void>((r) => (this.#release = r)));
+      // Not a reason to stop reading: the answer that completes our authentication may come after it.
       this.#early.push(stanza);
       return;
     }
@@ -91,7 +91,6 @@ export class BidiReverse {
     const early = this.#early;
     this.#early = [];
     for (const stanza of early) if (this.#state === "open") this.#accept(stanza);
-    this.#release?.();
   }
 
   /** The stream is gone (or its negotiation failed): held stanzas were never accepted. */
@@ -99,7 +98,6 @@ export class BidiReverse {
     const wasOpen = this.#state === "open";
     this.#state = "closed";
     this.#early = [];
-    this.#release?.();
     if (!wasOpen) return;
     const { localDomain: local, remoteDomain: remote, id } = this.stream;
     this.needs.events.emit({ type: "bidi_down", local, remote, over: "outbound", streamId: id });

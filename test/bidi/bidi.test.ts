@@ -10,7 +10,9 @@ import { el, NS } from "../../core/xml/element.js";
 import type { S2sEvent } from "../../core/events/events.js";
 import { addressOf, reservePorts, startNode, type TestNode } from "../helpers/servers.js";
 import { makeCa, makeCertDir, makeLeaf, removeCertDir, type CertAuthority } from "../helpers/certs.js";
-import { waitFor } from "../helpers/wait.js";
+import { eventually, waitFor } from "../helpers/wait.js";
+import { RawPeer, streamHeader } from "../helpers/raw-peer.js";
+import { FakeReceivingServer } from "./fake-receiving-server.js";
 
 let dir: string;
 let ca: CertAuthority;
@@ -95,4 +97,99 @@ describe("XEP-0288 bidirectional streams between two of our servers", () => {
     const authenticated = p.events.filter((e) => e.event.type === "authenticated").map((e) => [e.node, (e.event as { direction: string; method: string }).direction, (e.event as { method: string }).method]);
     assert.deepEqual(authenticated.sort(), [["a", "outbound", "sasl_external"], ["b", "inbound", "sasl_external"]]);
   });
+
+  for (const [bidiA, bidiB] of [[false, true], [true, false]] as const) {
+    it(`bidi ${bidiA ? "on" : "off"} on the initiator, ${bidiB ? "on" : "off"} on the receiver: two connections, as without XEP-0288`, async () => {
+      const p = await pair(bidiA, bidiB);
+      stops.push(p.stop);
+      assert.equal((await echoes(p.a, "u@a.example", "b.example", "ab-", 50)).size, 50);
+      assert.equal((await echoes(p.b, "v@b.example", "a.example", "ba-", 50)).size, 50);
+      assert.deepEqual(connections(p), { connected: 2, accepted: 2 });
+      assert.deepEqual(p.events.filter((e) => e.event.type === "bidi_up"), []);
+      // Each offers bidi exactly when it has it on (stream_features: what a node's outbound stream was offered).
+      const offered = (by: "a" | "b") => p.events.some((e) => e.node !== by && e.event.type === "stream_features" && e.event.features.includes("bidi"));
+      assert.deepEqual([offered("a"), offered("b")], [bidiA, bidiB]);
+    });
+  }
 });
+
+describe("XEP-0288: nothing from a domain that is not authenticated", () => {
+  const stops: Array<() => Promise<void>> = [];
+  after(async () => {
+    for (const s of stops) await s();
+  });
+
+  /** Our a.example (plaintext, dialback) sending to b.example, which is a scripted receiving server. */
+  async function towardsFake(features: string) {
+    const fake = await FakeReceivingServer.start("127.0.3.2", "b.example", features);
+    const a = await startNode({ hosts: ["a.example"], ip: "127.0.3.1", s2s: { address: [{ host: "b.example", ip_address: fake.host, port: fake.port }] } });
+    stops.push(async () => { await a.stop(); await fake.stop(); });
+    const got: string[] = [];
+    a.server.stanzas$.subscribe((s) => got.push(s.attr("id") ?? ""));
+    a.server.send(message("u@a.example", "x@b.example", "first"));
+    return { fake, a, got };
+  }
+
+  it("our outbound stream asks for bidi before dialback, accepts the peer's own pair, and fails the stream on a stanza from another domain", async () => {
+    const { fake, a, got } = await towardsFake("<bidi xmlns='urn:xmpp:features:bidi'/><dialback xmlns='urn:xmpp:features:dialback'><errors/></dialback>");
+    const result = await fake.waitFor(/<db:result [^>]*>[^<]+<\/db:result>/);
+    // XEP-0288 §2.2: the request comes before authentication.
+    const asked = fake.text.search(/<bidi xmlns=["']urn:xmpp:bidi["']\/>/);
+    assert.ok(asked !== -1 && asked < result.index, `bidi asked for before db:result: ${fake.text}`);
+    const delivered = waitFor(a.server.stanzas$, (s) => s.attr("id") === "ok", 20_000, "the peer's own stanza");
+    // Valid, then at once (same segment) a stanza from the stream's own pair: held, then accepted.
+    fake.write("<db:result from='b.example' to='a.example' type='valid'/><message from='x@b.example' to='u@a.example' id='ok'><body>hi</body></message>");
+    await delivered;
+    await fake.waitFor(/<message [^>]*id=["']first["']/);
+    // A stanza from a domain nobody authenticated, even after a typed db:result claiming it (XEP-0288 §4).
+    fake.write("<db:result from='evil.example' to='a.example' type='valid'/><message from='m@evil.example' to='u@a.example' id='spoof'/>");
+    await fake.waitFor(/<stream:error><invalid-from /);
+    await fake.waitClosed();
+    assert.deepEqual(got.filter((id) => id === "ok" || id === "spoof"), ["ok"]);
+  });
+
+  it("stanzas the peer sends before our authentication succeeded are never delivered when it fails", async () => {
+    const { fake, got } = await towardsFake("<bidi xmlns='urn:xmpp:features:bidi'/><dialback xmlns='urn:xmpp:features:dialback'><errors/></dialback>");
+    await fake.waitFor(/<db:result [^>]*>[^<]+<\/db:result>/);
+    // Two writes: two TCP segments most of the time, so the stanza is really held before the answer is read.
+    fake.write("<message from='x@b.example' to='u@a.example' id='early'/>");
+    fake.write("<db:result from='b.example' to='a.example' type='invalid'/>");
+    await fake.waitClosed();
+    // The bounce of "first" comes back to its sender (the failure went all the way); "early" never does.
+    await eventually(() => got.includes("first"), 20_000, "the bounce of 'first'");
+    assert.equal(got.includes("early"), false, JSON.stringify(got));
+  });
+
+  it("without the feature we do not ask, and a stanza on our outbound stream is refused", async () => {
+    const { fake, got } = await towardsFake("<dialback xmlns='urn:xmpp:features:dialback'><errors/></dialback>");
+    await fake.waitFor(/<db:result [^>]*>[^<]+<\/db:result>/);
+    assert.doesNotMatch(fake.text, /urn:xmpp:bidi/);
+    fake.write("<db:result from='b.example' to='a.example' type='valid'/><message from='x@b.example' to='u@a.example' id='no-bidi'/>");
+    await fake.waitFor(/<stream:error><unsupported-stanza-type /);
+    assert.equal(got.includes("no-bidi"), false);
+  });
+
+  it("our inbound stream: a peer that asked for bidi but authenticated nothing gets none of our stanzas and cannot send", async () => {
+    const ipA = "127.0.3.5";
+    const ipB = "127.0.3.6";
+    const pa = await reservePorts(ipA);
+    const pb = await reservePorts(ipB);
+    const b = await startNode({ hosts: ["b.example"], ip: ipB, s2s: { address: [addressOf(pa, "a.example")] } }, pb);
+    const a = await startNode({ hosts: ["a.example"], ip: ipA, s2s: { address: [addressOf(pb, "b.example")] } }, pa);
+    stops.push(async () => { await a.stop(); await b.stop(); });
+    const peer = await RawPeer.connect(ipB, pb.s2sPort);
+    stops.push(async () => peer.destroy());
+    peer.write(streamHeader({ from: "a.example", to: "b.example" }));
+    await peer.waitFor(/<bidi xmlns=["']urn:xmpp:features:bidi["']\/>/);
+    peer.write("<bidi xmlns='urn:xmpp:bidi'/>");
+    // b has something for a.example: it goes over b's own connection to the real a.example, not to this peer.
+    const echoed = waitFor(b.server.stanzas$, (s) => s.attr("id") === "to-a", 20_000, "echo from a.example");
+    b.server.send(message("v@b.example", "echo@a.example", "to-a"));
+    assert.equal((await echoed).attr("type"), undefined);
+    assert.doesNotMatch(peer.text, /<message/);
+    peer.write("<message from='m@a.example' to='v@b.example' id='unauth'/>");
+    await peer.waitFor(/<stream:error><not-authorized /);
+    await peer.closed();
+  });
+});
+
