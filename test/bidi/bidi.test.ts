@@ -141,11 +141,18 @@ describe("XEP-0288: nothing from a domain that is not authenticated", () => {
     fake.write("<db:result from='b.example' to='a.example' type='valid'/><message from='x@b.example' to='u@a.example' id='ok'><body>hi</body></message>");
     await delivered;
     await fake.waitFor(/<message [^>]*id=["']first["']/);
+    // XEP-0288 §2.2: the peer may ask to authenticate another of its domains on our stream; we answer
+    // with a dialback error (XEP-0220 §2.4), and the stream stays up.
+    fake.write("<db:result from='muc.b.example' to='a.example'>0123abcd</db:result>");
+    await fake.waitFor(/<db:result [^>]*type=["']error["'][^>]*>.*<not-acceptable /);
+    const stillUp = waitFor(a.server.stanzas$, (s) => s.attr("id") === "ok2", 20_000, "a stanza after the dialback error");
+    fake.write("<message from='x@b.example' to='u@a.example' id='ok2'/>");
+    await stillUp;
     // A stanza from a domain nobody authenticated, even after a typed db:result claiming it (XEP-0288 §4).
     fake.write("<db:result from='evil.example' to='a.example' type='valid'/><message from='m@evil.example' to='u@a.example' id='spoof'/>");
     await fake.waitFor(/<stream:error><invalid-from /);
     await fake.waitClosed();
-    assert.deepEqual(got.filter((id) => id === "ok" || id === "spoof"), ["ok"]);
+    assert.deepEqual(got.filter((id) => id === "ok" || id === "ok2" || id === "spoof"), ["ok", "ok2"]);
   });
 
   it("stanzas the peer sends before our authentication succeeded are never delivered when it fails", async () => {
