@@ -98,6 +98,27 @@ describe("XEP-0288 bidirectional streams between two of our servers", () => {
     assert.deepEqual(authenticated.sort(), [["a", "outbound", "sasl_external"], ["b", "inbound", "sasl_external"]]);
   });
 
+  it("bidi with dialback: delivered both ways; the receiving server verifies over a connection of its own (XEP-0288 §2.2), so two", async () => {
+    const ipA = `127.0.3.${ipCounter++}`;
+    const ipB = `127.0.3.${ipCounter++}`;
+    const pa = await reservePorts(ipA);
+    const pb = await reservePorts(ipB);
+    const b = await startNode({ hosts: ["b.example"], ip: ipB, s2s: { address: [addressOf(pa, "a.example")] } }, pb);
+    const a = await startNode({ hosts: ["a.example"], ip: ipA, s2s: { address: [addressOf(pb, "b.example")] } }, pa);
+    const events: Pair["events"] = [];
+    a.server.events$.subscribe((event) => events.push({ node: "a", event }));
+    b.server.events$.subscribe((event) => events.push({ node: "b", event }));
+    const p: Pair = { a, b, events, stop: async () => { await a.stop(); await b.stop(); } };
+    stops.push(p.stop);
+    assert.equal((await echoes(a, "u@a.example", "b.example", "dab-", 50)).size, 50);
+    assert.equal((await echoes(b, "v@b.example", "a.example", "dba-", 50)).size, 50);
+    assert.deepEqual(connections(p), { connected: 2, accepted: 2 });
+    // b got its link once a.example was verified; b's own outbound stream, opened for the verification, is then up and preferred.
+    assert.ok(events.some((e) => e.node === "b" && e.event.type === "bidi_up" && e.event.over === "inbound"));
+    const methods = new Set(events.filter((e) => e.event.type === "authenticated").map((e) => (e.event as { method: string }).method));
+    assert.deepEqual([...methods], ["dialback"]);
+  });
+
   for (const [bidiA, bidiB] of [[false, true], [true, false]] as const) {
     it(`bidi ${bidiA ? "on" : "off"} on the initiator, ${bidiB ? "on" : "off"} on the receiver: two connections, as without XEP-0288`, async () => {
       const p = await pair(bidiA, bidiB);
