@@ -194,7 +194,10 @@ export class OutboundSessionManager implements OutboundSessions {
       session = new OutboundSession(localDomain, remoteDomain, this.#needs, {
         // After stop(): bounce what is left, never schedule a retry (its timer would outlive the server).
         onAttemptFailed: (s, err) => (this.#stopped ? s.bounceQueuedFor(err) : this.#retry.failed(s, err)),
-        onEstablished: (s) => this.#retry.succeeded(s),
+        onEstablished: (s) => {
+          this.#retry.succeeded(s);
+          this.#closeIfCarriedByBidi(s);
+        },
         onIdle: (s) => {
           if (this.#stopped) return;
           if (s.queued > 0) {
@@ -210,6 +213,19 @@ export class OutboundSessionManager implements OutboundSessions {
     }
     this.#last = session;
     return session;
+  }
+
+  /**
+   * XEP-0288 with dialback: the receiving server verifies over a connection of its own (XEP-0288
+   * §2.2), and that is the pair's session. Once it is up, if the peer's bidi stream already carries
+   * the pair and this session has carried nothing, it is closed, as XEP-0220 §2.1.2 advises for a
+   * connection opened only to verify: one connection is left for both directions.
+   */
+  #closeIfCarriedByBidi(session: OutboundSession): void {
+    if (session.stanzasOut !== 0 || session.queued !== 0 || !this.bidi.has(session.localDomain, session.remoteDomain)) return;
+    this.#base.logger.info({ what: "outbound_superseded", local: session.localDomain, remote: session.remoteDomain, reason: "the peer's bidi stream carries this pair" });
+    session.close("closed", "the peer's bidi stream carries this pair");
+    this.#forget(session);
   }
 
   #evictIdle(): boolean {

@@ -98,7 +98,7 @@ describe("XEP-0288 bidirectional streams between two of our servers", () => {
     assert.deepEqual(authenticated.sort(), [["a", "outbound", "sasl_external"], ["b", "inbound", "sasl_external"]]);
   });
 
-  it("bidi with dialback: delivered both ways; the receiving server verifies over a connection of its own (XEP-0288 §2.2), so two", async () => {
+  it("bidi with dialback: the receiving server verifies over a connection of its own (XEP-0288 §2.2), closed once it has served: one left", async () => {
     const ipA = `127.0.3.${ipCounter++}`;
     const ipB = `127.0.3.${ipCounter++}`;
     const pa = await reservePorts(ipA);
@@ -111,9 +111,12 @@ describe("XEP-0288 bidirectional streams between two of our servers", () => {
     const p: Pair = { a, b, events, stop: async () => { await a.stop(); await b.stop(); } };
     stops.push(p.stop);
     assert.equal((await echoes(a, "u@a.example", "b.example", "dab-", 50)).size, 50);
+    // b verified a's key over b's own connection to a; once that stream was up with nothing to carry, b closed it.
+    await eventually(() => events.some((e) => e.node === "b" && e.event.type === "closed" && e.event.remote === "a.example"), 20_000, "b's verification connection closed");
     assert.equal((await echoes(b, "v@b.example", "a.example", "dba-", 50)).size, 50);
-    assert.deepEqual(connections(p), { connected: 2, accepted: 2 });
-    // b got its link once a.example was verified; b's own outbound stream, opened for the verification, is then up and preferred.
+    const live = (node: "a" | "b") => events.filter((e) => e.node === node && e.event.type === "connected").length - events.filter((e) => e.node === node && e.event.type === "closed").length;
+    assert.deepEqual({ a: live("a"), b: live("b") }, { a: 1, b: 0 }, "one connection left, a's, carrying both directions");
+    assert.deepEqual(connections(p), { connected: 2, accepted: 2 }, "the verification connection was made, then closed");
     assert.ok(events.some((e) => e.node === "b" && e.event.type === "bidi_up" && e.event.over === "inbound"));
     const methods = new Set(events.filter((e) => e.event.type === "authenticated").map((e) => (e.event as { method: string }).method));
     assert.deepEqual([...methods], ["dialback"]);
