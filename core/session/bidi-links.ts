@@ -60,6 +60,8 @@ export class BidiLinks {
     readonly enabled: boolean,
     private readonly needs: BidiNeeds,
     private readonly fallback: BidiFallback,
+    /** A link started writing for (local -> remote). */
+    private readonly onUp: (local: string, remote: string) => void = () => {},
   ) {}
 
   /** Links in use now (tests, admin). */
@@ -133,6 +135,7 @@ export class BidiLinks {
     logger.info({ what: "bidi_up", local, remote, over: "inbound", streamId: carrier.id });
     events.emit({ type: "bidi_up", local, remote, over: "inbound", streamId: carrier.id });
     link.allow();
+    this.onUp(local, remote);
   }
 
   /** The inbound stream closed: its links go, and what they had not written yet takes the normal path. */

@@ -53,7 +53,15 @@ export class OutboundSessionManager implements OutboundSessions {
     @inject(SESSION_SETTINGS) settings: SessionSettings,
   ) {
     // s2s.address first, once, whatever the Resolver plugin (MongooseIM semantics).
-    this.bidi = new BidiLinks(settings.bidi !== false, { logger, events, policy, traffic, router }, (local, remote, stanza) => this.#sendOnSession(local, remote, stanza));
+    this.bidi = new BidiLinks(
+      settings.bidi !== false,
+      { logger, events, policy, traffic, router },
+      (local, remote, stanza) => this.#sendOnSession(local, remote, stanza),
+      (local, remote) => {
+        const session = this.#sessions.get(`${local} ${remote}`);
+        if (session?.state === "established") this.#closeIfCarriedByBidi(session);
+      },
+    );
     this.#base = { logger, events, clock, traffic, parserFactory, tls, policy, resolver: withAddressOverride(config.s2s, resolver), connector, router, settings, maxStanzaSize: config.s2s.outgoing.maxStanzaSize, bidi: this.bidi };
     this.#router = router;
     this.#retry = new RetryScheduler(this.#base, (session) => this.#retryNow(session));
@@ -217,9 +225,9 @@ export class OutboundSessionManager implements OutboundSessions {
 
   /**
    * XEP-0288 with dialback: the receiving server verifies over a connection of its own (XEP-0288
-   * §2.2), and that is the pair's session. Once it is up, if the peer's bidi stream already carries
-   * the pair and this session has carried nothing, it is closed, as XEP-0220 §2.1.2 advises for a
-   * connection opened only to verify: one connection is left for both directions.
+   * §2.2), and that is the pair's session. When it is up and the peer's bidi stream carries the
+   * pair (whichever came first) and this session has carried nothing, it is closed, as XEP-0220
+   * §2.1.2 advises for a connection opened only to verify: one connection is left for both directions.
    */
   #closeIfCarriedByBidi(session: OutboundSession): void {
     if (session.stanzasOut !== 0 || session.queued !== 0 || !this.bidi.has(session.localDomain, session.remoteDomain)) return;
