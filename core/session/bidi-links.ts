@@ -5,6 +5,7 @@ import type { PolicyChain } from "../policy/chain.js";
 import type { Router } from "../router/router.js";
 import type { SecureChannel } from "../tls/tls.js";
 import { el, type XmlElement } from "../xml/element.js";
+import type { Subscription } from "rxjs";
 import { BidiReverse, type BidiReverseStream } from "./bidi-reverse.js";
 
 /** XEP-0288 §2.2: what the initiating server sends to ask for a bidirectional stream. */
@@ -55,6 +56,9 @@ export class BidiLinks {
   /** `${local} ${remote}` -> the inbound stream our stanzas for the pair ride on. */
   readonly #links = new Map<string, BidiLink>();
   readonly #byCarrier = new Map<BidiCarrier, Set<BidiLink>>();
+  /** Our outbound streams on which the peer's stanzas are accepted (judged again on reload). */
+  readonly #reverses = new Set<BidiReverse>();
+  readonly #reloads?: Subscription;
 
   constructor(
     readonly enabled: boolean,
@@ -62,7 +66,15 @@ export class BidiLinks {
     private readonly fallback: BidiFallback,
     /** A link started writing for (local -> remote). */
     private readonly onUp: (local: string, remote: string) => void = () => {},
-  ) {}
+  ) {
+    // A reload swaps the policies in place (core/server/reload.ts) and then says so: the inbound
+    // direction we accepted on our outbound streams is judged again, like inbound streams are.
+    if (enabled) {
+      this.#reloads = needs.events.events$.subscribe((e) => {
+        if (e.type === "config_reloaded") void this.#judgeReverses();
+      });
+    }
+  }
 
   /** Links in use now (tests, admin). */
   get size(): number {
@@ -117,15 +129,9 @@ export class BidiLinks {
   }
 
   async #judge(link: BidiLink): Promise<void> {
-    const { policy, logger, events } = this.needs;
+    const { logger, events } = this.needs;
     const { local, remote, carrier } = link;
-    let verdict: string;
-    try {
-      verdict = await policy.decide({ localDomain: local, remoteDomain: remote, direction: "outbound", via: "bidi" });
-    } catch (err) {
-      logger.error({ what: "policy_failed", local, remote, reason: (err as Error).message }, "policy chain threw: no bidi link");
-      verdict = "deny";
-    }
+    const verdict = await this.#decide(local, remote, "outbound", "bidi");
     if (link.detached) return;
     if (verdict !== "allow") {
       logger.info({ what: "bidi_refused", local, remote, streamId: carrier.id, reason: "denied by policy" });
@@ -171,6 +177,28 @@ export class BidiLinks {
     return link ? link.send(stanza) : this.fallback(local, remote, stanza);
   }
 
+  async #judgeReverses(): Promise<void> {
+    for (const reverse of [...this.#reverses]) {
+      const { localDomain: local, remoteDomain: remote } = reverse.stream;
+      if ((await this.#decide(local, remote, "inbound", "reload")) !== "allow") reverse.stream.fail("policy-violation", `'${remote}' is no longer allowed to send to '${local}'`);
+    }
+  }
+
+  /** The policy chain's verdict; one that throws denies (fail closed). */
+  async #decide(local: string, remote: string, direction: "inbound" | "outbound", via: string): Promise<string> {
+    try {
+      return await this.needs.policy.decide({ localDomain: local, remoteDomain: remote, direction, via });
+    } catch (err) {
+      this.needs.logger.error({ what: "policy_failed", local, remote, reason: (err as Error).message }, "policy chain threw: no bidi");
+      return "deny";
+    }
+  }
+
+  /** Shutdown: no more reload judgements. */
+  stop(): void {
+    this.#reloads?.unsubscribe();
+  }
+
   /** Drop the links the predicate rejects (policy reload, admin close, shutdown): their stanzas take the normal path. */
   async dropWhere(predicate: (local: string, remote: string) => Promise<boolean> | boolean): Promise<void> {
     for (const link of [...this.#links.values()]) if (await predicate(link.local, link.remote)) this.#remove(link);
@@ -185,18 +213,12 @@ export class BidiLinks {
    */
   async request(stream: BidiReverseStream, features: XmlElement): Promise<BidiReverse | undefined> {
     if (!this.enabled || !features.getChild("bidi", BIDI_FEATURE_NS)) return undefined;
-    const { localDomain: local, remoteDomain: remote } = stream;
-    let verdict: string;
-    try {
-      // What the peer will send us is inbound traffic from `remote`: judged as such before we ask for it.
-      verdict = await this.needs.policy.decide({ localDomain: local, remoteDomain: remote, direction: "inbound", via: "bidi" });
-    } catch (err) {
-      this.needs.logger.error({ what: "policy_failed", local, remote, reason: (err as Error).message }, "policy chain threw: no bidi");
-      verdict = "deny";
-    }
-    if (verdict !== "allow") return undefined;
+    // What the peer will send us is inbound traffic from `remote`: judged as such before we ask for it.
+    if ((await this.#decide(stream.localDomain, stream.remoteDomain, "inbound", "bidi")) !== "allow") return undefined;
     stream.send(el("bidi", {}, BIDI_NS));
-    return new BidiReverse(stream, this.needs);
+    const reverse = new BidiReverse(stream, this.needs, () => this.#reverses.delete(reverse));
+    this.#reverses.add(reverse);
+    return reverse;
   }
 }
 

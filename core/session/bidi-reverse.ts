@@ -35,8 +35,9 @@ export class BidiReverse {
   #accepted = 0;
 
   constructor(
-    private readonly stream: BidiReverseStream,
+    readonly stream: BidiReverseStream,
     private readonly needs: Pick<BidiNeeds, "router" | "traffic" | "logger" | "events">,
+    private readonly onClosed: () => void = () => {},
   ) {}
 
   /** Stanzas accepted from the peer (tests). */
@@ -98,6 +99,7 @@ export class BidiReverse {
     const wasOpen = this.#state === "open";
     this.#state = "closed";
     this.#early = [];
+    this.onClosed();
     if (!wasOpen) return;
     const { localDomain: local, remoteDomain: remote, id } = this.stream;
     this.needs.events.emit({ type: "bidi_down", local, remote, over: "outbound", streamId: id });

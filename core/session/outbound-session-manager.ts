@@ -169,6 +169,7 @@ export class OutboundSessionManager implements OutboundSessions {
     this.#retry.stop();
     // What bidi links have not written yet is bounced like the queues below ("server is shutting down").
     await this.bidi.dropWhere(() => true);
+    this.bidi.stop();
     for (const session of this.#sessions.values()) session.close(condition, "server is shutting down");
     this.#sessions.clear();
     this.#last = undefined;

@@ -6,7 +6,7 @@
 import "reflect-metadata";
 import { describe, it } from "node:test";
 import assert from "node:assert/strict";
-import { BidiLinks, BIDI_NS, type BidiCarrier } from "../../core/session/bidi-links.js";
+import { BidiLinks, BIDI_FEATURE_NS, BIDI_NS, type BidiCarrier } from "../../core/session/bidi-links.js";
 import { EventBus } from "../../core/events/events.js";
 import { createLogger } from "../../core/logging/logger.js";
 import { TrafficCounters } from "../../core/metrics/traffic.js";
@@ -105,5 +105,29 @@ describe("BidiLinks", () => {
     const off = new BidiLinks(false, {} as never, () => undefined);
     assert.equal(off.feature(), undefined);
     assert.equal(off.handleInbound(carrier, el("bidi", {}, BIDI_NS)), false);
+  });
+
+  it("the peer's direction on our outbound stream is judged again on reload: denied now, the stream ends", async () => {
+    let verdict: "allow" | "deny" = "allow";
+    const events = new EventBus();
+    const bidi = new BidiLinks(true, { logger: createLogger("silent"), events, policy: { decide: async () => verdict } as never, traffic: new TrafficCounters(), router: {} as never }, () => undefined);
+    const sent: string[] = [];
+    const failed: string[] = [];
+    const stream = { id: "o1", localDomain: "a.example", remoteDomain: "b.example", send: (e: XmlElement) => void sent.push(e.name), fail: (c: string) => void failed.push(c), pauseReadingUntil: () => {} };
+    const features = el("features", {}, NS.STREAM, el("bidi", {}, BIDI_FEATURE_NS));
+    const reverse = await bidi.request(stream, features);
+    assert.ok(reverse);
+    assert.deepEqual(sent, ["bidi"]);
+    events.emit({ type: "config_reloaded" });
+    await new Promise((r) => setTimeout(r, 0));
+    assert.deepEqual(failed, [], "still allowed");
+    verdict = "deny";
+    events.emit({ type: "config_reloaded" });
+    await eventually(() => failed.length === 1);
+    assert.deepEqual(failed, ["policy-violation"]);
+    // Denied before asking: we do not ask at all.
+    assert.equal(await bidi.request(stream, features), undefined);
+    assert.deepEqual(sent, ["bidi"]);
+    bidi.stop();
   });
 });
