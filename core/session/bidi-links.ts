@@ -118,13 +118,14 @@ export class BidiLinks {
     const key = `${local} ${remote}`;
     const current = this.#links.get(key);
     if (current?.carrier === carrier) return;
-    // A second bidi stream from the same peer: the newer one wins (the older may be on its way out).
-    if (current) this.#remove(current);
     const link = new BidiLink(local, remote, carrier, this.needs.traffic, this.fallback);
     this.#links.set(key, link);
     let links = this.#byCarrier.get(carrier);
     if (!links) this.#byCarrier.set(carrier, (links = new Set()));
     links.add(link);
+    // A second bidi stream from the same peer: the newer one wins (the older may be on its way
+    // out), and takes what the older had not written yet, in order.
+    if (current) this.#remove(current, current.allowed, link);
     void this.#judge(link);
   }
 
@@ -151,7 +152,7 @@ export class BidiLinks {
     for (const link of [...links]) this.#remove(link);
   }
 
-  #remove(link: BidiLink, wasUp = link.allowed): void {
+  #remove(link: BidiLink, wasUp = link.allowed, successor?: BidiLink): void {
     const key = `${link.local} ${link.remote}`;
     if (this.#links.get(key) === link) this.#links.delete(key);
     const links = this.#byCarrier.get(link.carrier);
@@ -161,7 +162,7 @@ export class BidiLinks {
       this.needs.logger.info({ what: "bidi_down", local: link.local, remote: link.remote, over: "inbound", streamId: link.carrier.id });
       this.needs.events.emit({ type: "bidi_down", local: link.local, remote: link.remote, over: "inbound", streamId: link.carrier.id });
     }
-    link.detach();
+    link.detach(successor);
   }
 
   // --- Routing (OutboundSessionManager.send) ---------------------------------------------------
@@ -265,11 +266,11 @@ class BidiLink {
     for (const stanza of batch) void this.fallback(this.local, this.remote, stanza);
   };
 
-  /** The link is gone: what was not written yet goes back to the normal path, in order. */
-  detach(): void {
+  /** The link is gone: what was not written yet goes to its successor, or back to the normal path, in order. */
+  detach(successor?: BidiLink): void {
     this.detached = true;
     const batch = this.#outbox;
     this.#outbox = [];
-    for (const stanza of batch) void this.fallback(this.local, this.remote, stanza);
+    for (const stanza of batch) void (successor ? successor.send(stanza) : this.fallback(this.local, this.remote, stanza));
   }
 }

@@ -130,4 +130,23 @@ describe("BidiLinks", () => {
     assert.deepEqual(sent, ["bidi"]);
     bidi.stop();
   });
+
+  it("a second bidi stream for the same pair takes over, with what the first had not written yet", async () => {
+    const { bidi, fellBack } = links(async () => "allow");
+    const first = new Carrier();
+    const second = new Carrier();
+    bidi.handleInbound(first, el("bidi", {}, BIDI_NS));
+    bidi.inboundAuthenticated(first, "a.example", "b.example");
+    bidi.send("b.example", "a.example", stanza("1"));
+    bidi.handleInbound(second, el("bidi", {}, BIDI_NS));
+    bidi.inboundAuthenticated(second, "a.example", "b.example");
+    bidi.send("b.example", "a.example", stanza("2"));
+    await eventually(() => second.written.length === 2);
+    assert.deepEqual(second.written, ["1", "2"]);
+    assert.deepEqual(first.written, []);
+    assert.deepEqual(fellBack, []);
+    bidi.inboundClosed(first);
+    assert.equal(bidi.has("b.example", "a.example"), true, "closing the first leaves the second's link");
+  });
 });
+
