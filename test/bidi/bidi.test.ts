@@ -13,6 +13,7 @@ import { makeCa, makeCertDir, makeLeaf, removeCertDir, type CertAuthority } from
 import { eventually, waitFor } from "../helpers/wait.js";
 import { RawPeer, streamHeader } from "../helpers/raw-peer.js";
 import { FakeReceivingServer } from "./fake-receiving-server.js";
+import { MAX_EARLY_STANZAS } from "../../core/session/bidi-reverse.js";
 
 let dir: string;
 let ca: CertAuthority;
@@ -189,6 +190,18 @@ describe("XEP-0288: nothing from a domain that is not authenticated", () => {
     // The bounce of "first" comes back to its sender (the failure went all the way); "early" never does.
     await eventually(() => got.includes("first"), 20_000, "the bounce of 'first'");
     assert.equal(got.includes("early"), false, JSON.stringify(got));
+  });
+
+  it("a peer that floods stanzas before our authentication is known to have succeeded: the stream ends, nothing delivered", async () => {
+    const { fake, got } = await towardsFake("<bidi xmlns='urn:xmpp:features:bidi'/><dialback xmlns='urn:xmpp:features:dialback'><errors/></dialback>");
+    await fake.waitFor(/<db:result [^>]*>[^<]+<\/db:result>/);
+    let flood = "";
+    for (let i = 0; i <= MAX_EARLY_STANZAS; i++) flood += `<message from='x@b.example' to='u@a.example' id='flood-${i}'/>`;
+    fake.write(flood);
+    await fake.waitFor(/<stream:error><policy-violation /);
+    await fake.waitClosed();
+    await eventually(() => got.includes("first"), 20_000, "the bounce of 'first'");
+    assert.equal(got.some((id) => id.startsWith("flood-")), false);
   });
 
   it("without the feature we do not ask, and a stanza on our outbound stream is refused", async () => {
