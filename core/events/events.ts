@@ -32,6 +32,9 @@ export type S2sEvent =
   | { type: "auth_failed"; local: string; remote: string; direction: "inbound" | "outbound"; method: string; reason: string; denied?: true }
   /** `method`: the authenticator that made the stream usable (`sasl_external`, `dialback`), as in the log line. */
   | { type: "established"; local: string; remote: string; method: string }
+  /** XEP-0288: (local -> remote) rides an inbound stream, or (remote -> local) is accepted on our outbound one. */
+  | { type: "bidi_up"; local: string; remote: string; over: "inbound" | "outbound"; streamId: string }
+  | { type: "bidi_down"; local: string; remote: string; over: "inbound" | "outbound"; streamId: string }
   | { type: "failed"; local: string; remote: string; condition: string; reason: string }
   | { type: "closed"; local: string; remote: string; reason: string }
   | { type: "retry_scheduled"; local: string; remote: string; delayMs: number; attempt: number }

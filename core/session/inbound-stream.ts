@@ -118,6 +118,11 @@ export class InboundS2sStream implements InboundStreamApi {
     this.#xml.send(element);
   }
 
+  /** XEP-0288: our stanzas ride on this stream (core/session/bidi-links.ts). */
+  get writable(): boolean { return this.#xml.writable; }
+  sendMany(elements: readonly XmlElement[]): void { this.#xml.sendMany(elements); }
+  backpressure(): Promise<void> | undefined { return this.#xml.congested ? this.#xml.drained() : undefined; }
+
   fail(condition: string, text?: string): void {
     this.#streamError(condition, text);
   }
@@ -197,7 +202,7 @@ export class InboundS2sStream implements InboundStreamApi {
     this.#negotiationTimer.cancel();
     this.deps.logger.info({ what: "authenticated", direction: "inbound", local: localDomain, remote: remoteDomain, method, streamId: this.#id });
     this.deps.events.emit({ type: "authenticated", direction: "inbound", local: localDomain, remote: remoteDomain, method, streamId: this.#id });
-    this.deps.sessions.inboundAuthenticated(localDomain, remoteDomain);
+    this.deps.sessions.inboundAuthenticated(localDomain, remoteDomain, this);
   }
 
   expectRestart(): void {
@@ -247,6 +252,8 @@ export class InboundS2sStream implements InboundStreamApi {
     if (!this.#tls && this.#tlsRequired()) return features;
     for (const a of this.deps.authenticators) features.append(...a.inboundFeatures(this));
     if (this.deps.sm) features.append(this.deps.sm.feature());
+    const bidi = this.deps.sessions.bidi?.feature();
+    if (bidi) features.append(bidi);
     return features;
   }
 
@@ -279,9 +286,14 @@ export class InboundS2sStream implements InboundStreamApi {
       return;
     }
     if (element.ns === SM_NS && this.deps.sm) {
+      // XEP-0198 acknowledges only what the initiator sends on this stream: once it enables or
+      // resumes stream management here, our own stanzas stop riding on it (XEP-0288) and take the
+      // pair's own outbound session, where stream management covers them (docs/architecture.md).
+      if (element.name === "enable" || element.name === "resume") this.deps.sessions.bidi?.withdraw(this);
       (this.#sm ??= this.deps.sm.forStream(this)).handle(element);
       return;
     }
+    if (this.deps.sessions.bidi?.handleInbound(this, element)) return;
     for (const a of this.deps.authenticators) if (a.handleInbound(this, element)) return;
     // RFC 6120 §4.9.3.24: a first-level element we do not understand.
     this.#streamError("unsupported-stanza-type", `unexpected <${element.name} xmlns='${element.ns ?? ""}'>`);
@@ -382,6 +394,7 @@ export class InboundS2sStream implements InboundStreamApi {
     this.#phase = "closed";
     this.deps.logger.debug({ what: "inbound_closed", streamId: this.#id, reason });
     this.deps.events.emit({ type: "inbound_closed", streamId: this.#id });
+    this.deps.sessions.bidi?.inboundClosed(this);
     this.onGone(this);
   }
 }

@@ -4,6 +4,7 @@ import type { OutboundStreamApi } from "../stream/streams.js";
 import type { XmlElement } from "../xml/element.js";
 import { OutboundSession, type OutboundSessionNeeds } from "./outbound-session.js";
 import { RetryScheduler } from "./retry-scheduler.js";
+import { BidiLinks, type BidiCarrier } from "./bidi-links.js";
 import { ERROR_CODES, S2sError } from "../errors.js";
 import { BurstLog } from "../limits/burst-log.js";
 import { CONNECTOR, type Connector } from "../connector/connector.js";
@@ -30,6 +31,8 @@ export class OutboundSessionManager implements OutboundSessions {
   readonly #retry: RetryScheduler;
   #stopped = false;
   readonly #refusals: BurstLog;
+  /** XEP-0288: pairs whose stanzas ride on an inbound stream (core/session/bidi-links.ts). */
+  readonly bidi: BidiLinks;
 
   /** What every session of this server uses; the authenticators join in authenticateWith(). */
   readonly #base: Omit<OutboundSessionNeeds, "authenticators">;
@@ -53,7 +56,16 @@ export class OutboundSessionManager implements OutboundSessions {
     @injectAll(STREAM_MANAGEMENT, { isOptional: true }) sm: StreamManagementSettings[],
   ) {
     // s2s.address first, once, whatever the Resolver plugin (MongooseIM semantics).
-    this.#base = { logger, events, clock, traffic, parserFactory, tls, policy, resolver: withAddressOverride(config.s2s, resolver), connector, router, settings, maxStanzaSize: config.s2s.outgoing.maxStanzaSize, ...(sm[0] ? { sm: sm[0] } : {}) };
+    this.bidi = new BidiLinks(
+      settings.bidi !== false,
+      { logger, events, policy, traffic, router, streamManagement: sm[0] !== undefined },
+      (local, remote, stanza) => this.#sendOnSession(local, remote, stanza),
+      (local, remote) => {
+        const session = this.#sessions.get(`${local} ${remote}`);
+        if (session?.state === "established") this.#closeIfCarriedByBidi(session);
+      },
+    );
+    this.#base = { logger, events, clock, traffic, parserFactory, tls, policy, resolver: withAddressOverride(config.s2s, resolver), connector, router, settings, maxStanzaSize: config.s2s.outgoing.maxStanzaSize, bidi: this.bidi, ...(sm[0] ? { sm: sm[0] } : {}) };
     this.#router = router;
     this.#retry = new RetryScheduler(this.#base, (session) => this.#retryNow(session));
     this.#refusals = new BurstLog(logger, "outbound_session_limit");
@@ -78,6 +90,12 @@ export class OutboundSessionManager implements OutboundSessions {
   }
 
   send(localDomain: string, remoteDomain: string, stanza: XmlElement): Promise<void> | undefined {
+    // XEP-0288: an inbound bidi stream carries the pair unless its own outbound stream is up (no switching mid-flow).
+    if (this.bidi.has(localDomain, remoteDomain) && this.#sessions.get(`${localDomain} ${remoteDomain}`)?.state !== "established") return this.bidi.send(localDomain, remoteDomain, stanza);
+    return this.#sendOnSession(localDomain, remoteDomain, stanza);
+  }
+
+  #sendOnSession(localDomain: string, remoteDomain: string, stanza: XmlElement): Promise<void> | undefined {
     if (this.#stopped) {
       this.#router.bounce(stanza, "remote-server-not-found", "cancel", "server is shutting down");
       return undefined;
@@ -99,7 +117,8 @@ export class OutboundSessionManager implements OutboundSessions {
     return session.openStream();
   }
 
-  inboundAuthenticated(localDomain: string, remoteDomain: string): void {
+  inboundAuthenticated(localDomain: string, remoteDomain: string, stream?: BidiCarrier): void {
+    if (stream) this.bidi.inboundAuthenticated(stream, remoteDomain, localDomain);
     // The remote just reached us, so it is up: every pair waiting to retry it (ours and our
     // components') stops waiting and delivers now (nobody else would, so they would wait forever).
     for (const session of this.#sessions.values()) if (session.remoteDomain === remoteDomain) this.#retry.cancelWait(session);
@@ -107,6 +126,7 @@ export class OutboundSessionManager implements OutboundSessions {
   }
 
   async closeWhere(predicate: (local: string, remote: string) => Promise<boolean> | boolean, condition: string, text = "no longer allowed by policy"): Promise<void> {
+    await this.bidi.dropWhere(predicate);
     for (const session of [...this.#sessions.values()]) {
       if (await predicate(session.localDomain, session.remoteDomain)) {
         this.#retry.forget(session);
@@ -150,6 +170,9 @@ export class OutboundSessionManager implements OutboundSessions {
   async stop(condition: string): Promise<void> {
     this.#stopped = true;
     this.#retry.stop();
+    // What bidi links have not written yet is bounced like the queues below ("server is shutting down").
+    await this.bidi.dropWhere(() => true);
+    this.bidi.stop();
     for (const session of this.#sessions.values()) session.close(condition, "server is shutting down");
     this.#sessions.clear();
     this.#last = undefined;
@@ -183,7 +206,10 @@ export class OutboundSessionManager implements OutboundSessions {
       session = new OutboundSession(localDomain, remoteDomain, this.#needs, {
         // After stop(): bounce what is left, never schedule a retry (its timer would outlive the server).
         onAttemptFailed: (s, err) => (this.#stopped ? s.bounceQueuedFor(err) : this.#retry.failed(s, err)),
-        onEstablished: (s) => this.#retry.succeeded(s),
+        onEstablished: (s) => {
+          this.#retry.succeeded(s);
+          this.#closeIfCarriedByBidi(s);
+        },
         onIdle: (s) => {
           if (this.#stopped) return;
           if (s.queued > 0 || s.awaitingResumption) {
@@ -199,6 +225,19 @@ export class OutboundSessionManager implements OutboundSessions {
     }
     this.#last = session;
     return session;
+  }
+
+  /**
+   * XEP-0288 with dialback: the receiving server verifies over a connection of its own (XEP-0288
+   * §2.2), and that is the pair's session. When it is up and the peer's bidi stream carries the
+   * pair (whichever came first) and this session has carried nothing, it is closed, as XEP-0220
+   * §2.1.2 advises for a connection opened only to verify: one connection is left for both directions.
+   */
+  #closeIfCarriedByBidi(session: OutboundSession): void {
+    if (session.stanzasOut !== 0 || session.queued !== 0 || !this.bidi.has(session.localDomain, session.remoteDomain)) return;
+    this.#base.logger.info({ what: "outbound_superseded", local: session.localDomain, remote: session.remoteDomain, reason: "the peer's bidi stream carries this pair" });
+    session.close("closed", "the peer's bidi stream carries this pair");
+    this.#forget(session);
   }
 
   #evictIdle(): boolean {

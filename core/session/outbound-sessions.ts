@@ -2,6 +2,7 @@ import type { InjectionToken } from "tsyringe";
 import type { XmlElement } from "../xml/element.js";
 import type { OutboundStreamApi } from "../stream/streams.js";
 import type { SecureChannel } from "../tls/tls.js";
+import type { BidiCarrier, BidiLinks } from "./bidi-links.js";
 
 /** A read-only view of one outbound pair, for the admin API and metrics (docs/operations.md). */
 export interface OutboundPairView {
@@ -30,8 +31,13 @@ export interface OutboundSessions {
    * verification (XEP-0220 §2.3) rides on it. Reuses the pair's stream when there is one.
    */
   openStream(localDomain: string, remoteDomain: string): Promise<OutboundStreamApi>;
-  /** An inbound stream just authenticated `remoteDomain` for `localDomain`: stop waiting to retry. */
-  inboundAuthenticated(localDomain: string, remoteDomain: string): void;
+  /**
+   * An inbound stream just authenticated `remoteDomain` for `localDomain`: stop waiting to retry.
+   * `stream` is that inbound stream: with XEP-0288, our stanzas for the pair may ride on it.
+   */
+  inboundAuthenticated(localDomain: string, remoteDomain: string, stream?: BidiCarrier): void;
+  /** XEP-0288 bidirectional streams (core/session/bidi-links.ts); absent in stand-ins without it. */
+  readonly bidi?: Pick<BidiLinks, "feature" | "handleInbound" | "inboundClosed" | "withdraw">;
   /** Close every session whose remote the predicate rejects (policy reload, admin `close`). */
   closeWhere(predicate: (localDomain: string, remoteDomain: string) => Promise<boolean> | boolean, condition: string, text?: string): Promise<void>;
   /** Every pair, as a snapshot (admin `sessions`, metrics gauges). */

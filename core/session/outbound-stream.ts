@@ -14,6 +14,9 @@ import type { StreamParserFactory } from "../stream/parser.js";
 import type { TlsProvider } from "../tls/tls.js";
 import { peerSummary } from "../tls/peer-summary.js";
 import type { Clock, Timer } from "../clock/clock.js";
+import type { BidiLinks } from "./bidi-links.js";
+import type { BidiReverse } from "./bidi-reverse.js";
+import { STANZA_NAMES } from "../router/stanza.js";
 
 interface Waiter {
   match: (e: XmlElement) => boolean;
@@ -34,6 +37,8 @@ export interface OutboundStreamNeeds {
   /** `s2s.outgoing.max_stanza_size`. */
   readonly maxStanzaSize: number;
   readonly settings: Pick<SessionSettings, "negotiationTimeoutMs">;
+  /** XEP-0288 (core/session/bidi-links.ts); absent: never asked for. */
+  readonly bidi?: Pick<BidiLinks, "request">;
 }
 
 /**
@@ -54,6 +59,8 @@ export class OutboundS2sStream implements OutboundStreamApi {
   /** True when the stream got past TLS negotiation; false when it failed before. */
   readonly tlsSettled: Promise<boolean> = new Promise((r) => (this.#tlsSettled = r));
   readonly #xml: XmlStream;
+  /** XEP-0288: the peer's stanzas on this stream, once we asked for bidi. */
+  #reverse?: BidiReverse;
 
   constructor(
     connection: Connection,
@@ -101,6 +108,11 @@ export class OutboundS2sStream implements OutboundStreamApi {
     return this.#xml.congested ? this.#xml.drained() : undefined;
   }
 
+  /** Flow control on what the peer sends us (XEP-0288 stanzas): stop reading until `until` settles. */
+  pauseReadingUntil(until: Promise<void>): void {
+    this.#xml.pauseReadingUntil(until);
+  }
+
   fail(condition: string, text?: string): void {
     this.deps.logger.info({ what: "outbound_stream_error", local: this.localDomain, remote: this.remoteDomain, condition, text, sent: true });
     this.#xml.fail(condition, text, { from: this.localDomain, to: this.remoteDomain });
@@ -146,7 +158,11 @@ export class OutboundS2sStream implements OutboundStreamApi {
       let features = await this.#openStream(timeoutMs);
       if (!this.#tls) features = await this.#negotiateTls(features, timeoutMs);
       this.#tlsSettled(true);
-      return await this.#authenticate(features);
+      // XEP-0288 §2.1-§2.2: after TLS, before authenticating.
+      this.#reverse = await this.deps.bidi?.request(this, features);
+      const method = await this.#authenticate(features);
+      this.#reverse?.open();
+      return method;
     } catch (err) {
       this.#tlsSettled(false);
       throw err;
@@ -272,6 +288,10 @@ export class OutboundS2sStream implements OutboundStreamApi {
       this.#xml.close(`stream error from peer: ${condition}`);
       return;
     }
+    if (this.#reverse && element.ns === NS.SERVER && STANZA_NAMES.has(element.name)) {
+      this.#reverse.receive(element);
+      return;
+    }
     const index = this.#waiters.findIndex((w) => w.match(element));
     if (index !== -1) {
       const [waiter] = this.#waiters.splice(index, 1);
@@ -293,6 +313,7 @@ export class OutboundS2sStream implements OutboundStreamApi {
     }
     this.#waiters = [];
     this.#tlsSettled(false);
+    this.#reverse?.close();
     this.#markClosed();
     this.onClosed(this, reason);
   }

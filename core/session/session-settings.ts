@@ -22,6 +22,8 @@ export interface SessionSettings {
   readonly holdWindowMs: number;
   /** Outbound (local, remote) sessions kept at once; idle ones are evicted first (least recently used). */
   readonly maxSessions: number;
+  /** XEP-0288 bidirectional streams, offered inbound and asked for outbound (core/session/bidi-links.ts). Absent: on. */
+  readonly bidi?: boolean;
 }
 
 /** Outbound sessions kept at once by default (`[plugins.tcp] max_sessions`). */
@@ -35,6 +37,7 @@ export const DEFAULT_SESSION_SETTINGS: Omit<SessionSettings, "maxRetryDelayMs"> 
   initialRetryDelayMs: 1_000,
   holdWindowMs: 10_000,
   maxSessions: DEFAULT_MAX_SESSIONS,
+  bidi: true,
 };
 
 /** What the core uses when no plugin provides SESSION_SETTINGS. */

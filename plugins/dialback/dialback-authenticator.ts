@@ -205,6 +205,15 @@ export class DialbackAuthenticator implements Authenticator {
       return true;
     }
     if (element.name === "result") {
+      const from = domainOf(element.attr("from"));
+      const to = domainOf(element.attr("to"));
+      if (element.attr("type") === undefined && from && to) {
+        // A request on our outbound stream: a XEP-0288 peer multiplexing another of its domains (§2.2).
+        // We do not verify on this stream; a dialback error (§2.4) tells it so, the stream stays up.
+        this.logger.info({ what: "dialback_request_refused", remote: stream.remoteDomain, from, to, reason: "no dialback verification on our outbound streams" });
+        stream.send(dialbackError("result", { from: to, to: from }, "not-acceptable"));
+        return true;
+      }
       this.logger.info({ what: "dialback_unsolicited", remote: stream.remoteDomain, from: element.attr("from"), to: element.attr("to") });
       return true;
     }

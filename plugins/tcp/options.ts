@@ -18,6 +18,8 @@ export interface TcpConnectorOptions {
   readonly initialRetryDelayMs: number;
   readonly holdWindowMs: number;
   readonly maxSessions: number;
+  /** XEP-0288 bidirectional streams (`bidi`, docs/configuration.md). */
+  readonly bidi?: boolean;
 }
 
 /**
@@ -44,6 +46,9 @@ export function parseTcpOptions(raw: Readonly<Record<string, unknown>>): Options
     if (key === "queue_limit" || key === "max_sessions") {
       if (typeof value === "number" && Number.isInteger(value) && value > 0) out[key === "queue_limit" ? "queueLimit" : "maxSessions"] = value;
       else problems.push(`${key}: expected a positive integer (got ${formatValue(value)}, expected e.g. 10000)`);
+    } else if (key === "bidi") {
+      if (typeof value === "boolean") out.bidi = value;
+      else problems.push(`bidi: expected true or false (got ${formatValue(value)}, expected e.g. false)`);
     } else if (key in SECONDS_KEYS) {
       const field = SECONDS_KEYS[key as keyof typeof SECONDS_KEYS];
       const allowInfinity = key === "idle_timeout";
@@ -51,7 +56,7 @@ export function parseTcpOptions(raw: Readonly<Record<string, unknown>>): Options
       else if (typeof value === "number" && Number.isFinite(value) && (key === "hold_window" ? value >= 0 : value > 0)) out[field] = Math.round(value * 1000);
       else problems.push(`${key}: expected ${key === "hold_window" ? "a non-negative" : "a positive"} number of seconds${allowInfinity ? ' or "infinity"' : ""} (got ${formatValue(value)}, expected e.g. 30)`);
     } else {
-      problems.push(`${key}: unknown option (got ${formatValue(value)}, expected one of queue_limit, max_sessions, ${Object.keys(SECONDS_KEYS).join(", ")})`);
+      problems.push(`${key}: unknown option (got ${formatValue(value)}, expected one of queue_limit, max_sessions, bidi, ${Object.keys(SECONDS_KEYS).join(", ")})`);
     }
   }
   return problems.length ? { problems } : { options: out };

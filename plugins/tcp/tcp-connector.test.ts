@@ -34,7 +34,8 @@ it("rejects bad options", () => {
     [{ hold_window: -0.5 }, /^hold_window: expected a non-negative number of seconds/],
     [{ hold_window: "10" }, /^hold_window: expected a non-negative number of seconds/],
     [{ max_sessions: 0 }, /^max_sessions: expected a positive integer \(got 0/],
-    [{ retry_delay: 1 }, /^retry_delay: unknown option .*expected one of queue_limit, max_sessions, idle_timeout, negotiation_timeout, initial_retry_delay, hold_window/],
+    [{ bidi: "yes" }, /^bidi: expected true or false \(got "yes"/],
+    [{ retry_delay: 1 }, /^retry_delay: unknown option .*expected one of queue_limit, max_sessions, bidi, idle_timeout, negotiation_timeout, initial_retry_delay, hold_window/],
   ];
   for (const [raw, expected] of bad) {
     const result = parseTcpOptions(raw);
@@ -43,13 +44,14 @@ it("rejects bad options", () => {
     assert.match(result.problems[0]!, expected);
   }
   assert.deepEqual(parseTcpOptions({}).options, tcpDefaults());
-  assert.deepEqual(parseTcpOptions({ queue_limit: 5, max_sessions: 7, idle_timeout: "infinity", negotiation_timeout: 2.5, initial_retry_delay: 0.25, hold_window: 0 }).options, {
+  assert.deepEqual(parseTcpOptions({ queue_limit: 5, max_sessions: 7, idle_timeout: "infinity", negotiation_timeout: 2.5, initial_retry_delay: 0.25, hold_window: 0, bidi: false }).options, {
     queueLimit: 5,
     maxSessions: 7,
     idleTimeoutMs: Infinity,
     negotiationTimeoutMs: 2500,
     initialRetryDelayMs: 250,
     holdWindowMs: 0,
+    bidi: false,
   });
 });
 

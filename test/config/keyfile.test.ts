@@ -81,13 +81,15 @@ describe("s2s.keyfile", () => {
     const a = splitLeaf("a.example");
     const bLeaf = makeLeaf(ca, { domains: ["b.example"] });
     const pa = await reservePorts("127.0.0.61");
+    // Without XEP-0288, so that b connects to a too and a's split key serves TLS as a server as well as a client.
+    const twoStreams = { tcp: { bidi: false } };
     const b = await startNode({
-      hosts: ["b.example"], ip: "127.0.0.62",
+      hosts: ["b.example"], ip: "127.0.0.62", plugins: twoStreams,
       s2s: { use_starttls: "required_trusted", certfile: bLeaf.certfile, cacertfile: ca.cafile, address: [addressOf(pa, "a.example"), addressOf(pa, "bot.a.example")] },
     });
     stops.push(() => b.stop());
     const nodeA = await startNode({
-      hosts: ["a.example"], ip: "127.0.0.61", componentPassword: "pw",
+      hosts: ["a.example"], ip: "127.0.0.61", componentPassword: "pw", plugins: twoStreams,
       s2s: { use_starttls: "required_trusted", certfile: a.fullchain, keyfile: a.privkey, cacertfile: ca.cafile, address: [addressOf(b, "b.example")] },
     }, pa);
     stops.push(() => nodeA.stop());

@@ -25,7 +25,8 @@ import { planWorld, writeWorldFiles, WORLD_ENV, type World } from "./world.js";
 
 const HERE = dirname(fileURLToPath(import.meta.url));
 const ROOT = join(HERE, "..", "..");
-const PACKAGES = ["prosody", "lua-unbound", "lua-sec", "lua-event", "dnsmasq-base", "iproute2", "openssl"];
+// prosody-modules: the XEP-0288 cell loads mod_s2s_bidi (in Prosody 0.12 it ships with prosody itself; both are installed).
+const PACKAGES = ["prosody", "prosody-modules", "lua-unbound", "lua-sec", "lua-event", "dnsmasq-base", "iproute2", "openssl"];
 const COMMANDS = ["prosody", "prosodyctl", "dnsmasq", "ip", "openssl"];
 /** The test run's own bound; with set-up and teardown the suite stays under 3 minutes. */
 const TEST_RUN_DEADLINE_MS = 150_000;

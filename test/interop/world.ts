@@ -34,7 +34,7 @@ export const WORLD_ENV = "XMPP_S2S_INTEROP_WORLD";
 export const NETNS_DNS = "127.0.0.53";
 
 /** Our servers, one per `use_starttls` mode under test (cells of the matrix in docs/interop.md). */
-export type OurKey = "opt" | "req" | "trust" | "trustneg" | "false";
+export type OurKey = "opt" | "req" | "trust" | "trustneg" | "false" | "bidip" | "bidio" | "bidbp" | "bidbo";
 
 export interface ProsodyInstance extends Pick<ProsodyConfigInput, "role" | "domain" | "ip" | "s2sPort" | "c2sPort" | "dir" | "pidFile" | "logFile"> {
   readonly configFile: string;
@@ -78,6 +78,8 @@ const PROSODY_PLAN: ReadonlyArray<{ role: ProsodyRole; domain: string; ip: strin
   { role: "db", domain: "pdb.test", ip: "127.0.1.1", users: ["alice", "bob", "carol"] },
   { role: "cert", domain: "pcert.test", ip: "127.0.1.2", users: ["alice"] },
   { role: "other", domain: "pother.test", ip: "127.0.1.3", users: ["alice"] },
+  { role: "bidi", domain: "pbidi.test", ip: "127.0.1.4", users: ["alice", "bob"] },
+  { role: "bididb", domain: "pbididb.test", ip: "127.0.1.5", users: ["alice", "bob"] },
 ];
 
 const OURS_PLAN: ReadonlyArray<{ key: OurKey; useStarttls: OurInstance["useStarttls"]; peer: ProsodyRole; user: string; trustsCa: boolean }> = [
@@ -86,6 +88,11 @@ const OURS_PLAN: ReadonlyArray<{ key: OurKey; useStarttls: OurInstance["useStart
   { key: "trust", useStarttls: "required_trusted", peer: "cert", user: "alice", trustsCa: true },
   { key: "trustneg", useStarttls: "required_trusted", peer: "other", user: "alice", trustsCa: true },
   { key: "false", useStarttls: "false", peer: "db", user: "carol", trustsCa: false },
+  // XEP-0288 cells (bidi-mode.test.ts): Prosody opens the one connection to the first, we open it to the second.
+  { key: "bidip", useStarttls: "required_trusted", peer: "bidi", user: "alice", trustsCa: true },
+  { key: "bidio", useStarttls: "required_trusted", peer: "bidi", user: "bob", trustsCa: true },
+  { key: "bidbp", useStarttls: "required", peer: "bididb", user: "alice", trustsCa: false },
+  { key: "bidbo", useStarttls: "required", peer: "bididb", user: "bob", trustsCa: false },
 ];
 
 /** Domains, addresses and ports of everyone; file paths under `dir`. */
@@ -206,7 +213,7 @@ export function writeWorldFiles(world: World): string {
         logFile: p.logFile,
         pluginDir,
         ...files,
-        cafile: p.role === "cert" ? world.testCa : undefined,
+        cafile: p.role === "cert" || p.role === "bidi" ? world.testCa : undefined,
       }),
     );
   }
@@ -575,14 +582,14 @@ function nextId(prefix: string): string {
   return `${prefix}-${process.pid}-${++ids}`;
 }
 
-interface CellState {
+export interface CellState {
   ours: OurServer;
   bot: TestComponent;
   user: TestUser;
   observed: Observed;
 }
 
-function cellHooks(world: World | undefined, key: OurKey, title: string): () => CellState {
+export function cellHooks(world: World | undefined, key: OurKey, title: string): () => CellState {
   let state: CellState | undefined;
   let ours: OurServer | undefined;
   let bot: TestComponent | undefined;

@@ -51,7 +51,8 @@ describe("admin API and CLI verbs", () => {
     const rb = await reserve("127.0.0.132");
     deadPort = await freePort("127.0.0.133");
     const tls = (domain: string) => [`use_starttls = "optional"`, `certfile = "${makeLeaf(ca, { domains: [domain] }).certfile}"`, `cacertfile = "${ca.cafile}"`];
-    b = await startOpsNode({ host: "b.example", ip: rb.ip, admin: true, s2s: [...tls("b.example"), `address = [${addressLine("a.example", ra)}]`] }, rb);
+    // Without XEP-0288: these tests read one row per direction, each on its own stream.
+    b = await startOpsNode({ host: "b.example", ip: rb.ip, admin: true, s2s: [...tls("b.example"), `address = [${addressLine("a.example", ra)}]`], extra: `[plugins.tcp]\nbidi = false\n` }, rb);
     a = await startOpsNode(
       {
         host: "a.example",
@@ -60,7 +61,7 @@ describe("admin API and CLI verbs", () => {
         // c.example: an address where nothing listens, for the backoff.
         s2s: [...tls("a.example"), `address = [${addressLine("b.example", rb)}, ${addressLine("c.example", { ip: "127.0.0.133", s2sPort: deadPort })}]`],
         // A first retry far away, so the backoff is still there when the CLI looks.
-        extra: `[plugins.tcp]\ninitial_retry_delay = 600\n`,
+        extra: `[plugins.tcp]\ninitial_retry_delay = 600\nbidi = false\n`,
       },
       ra,
     );

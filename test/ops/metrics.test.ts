@@ -22,8 +22,10 @@ describe("Prometheus metrics of two federating servers", () => {
     const ra = await reserve("127.0.0.121");
     const rb = await reserve("127.0.0.122");
     const policy = `host_policy = [{ host = "denied.example", policy = "deny" }]`;
-    b = await startOpsNode({ host: "b.example", ip: rb.ip, metrics: true, s2s: [`use_starttls = "false"`, `address = [${addressLine("a.example", ra)}]`] }, rb);
-    a = await startOpsNode({ host: "a.example", ip: ra.ip, metrics: true, s2s: [`use_starttls = "false"`, policy, `address = [${addressLine("b.example", rb)}]`] }, ra);
+    // Without XEP-0288: the connection gauges below count one stream per direction.
+    const twoStreams = `[plugins.tcp]\nbidi = false\n`;
+    b = await startOpsNode({ host: "b.example", ip: rb.ip, metrics: true, s2s: [`use_starttls = "false"`, `address = [${addressLine("a.example", ra)}]`], extra: twoStreams }, rb);
+    a = await startOpsNode({ host: "a.example", ip: ra.ip, metrics: true, s2s: [`use_starttls = "false"`, policy, `address = [${addressLine("b.example", rb)}]`], extra: twoStreams }, ra);
     // A's local users are this test: it owns a.example's addresses.
     a.server.stanzas$.subscribe((s) => received.push(s));
   });

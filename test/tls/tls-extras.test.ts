@@ -79,7 +79,8 @@ describe("direct TLS, policy on SASL EXTERNAL, certificate reload", () => {
     const echo = await bot.next((s) => s.attrs.id === "co1");
     assert.equal(echo.getChildText("body"), "certs only");
     const methods = events.filter((e): e is Extract<S2sEvent, { type: "authenticated" }> => e.type === "authenticated").map((e) => e.method);
-    assert.ok(methods.length >= 4, `both pairs, both directions: ${methods.join(", ")}`);
+    // bot.a.example -> b.example, outbound on a and inbound on b; b's echo rides the same stream back (XEP-0288).
+    assert.ok(methods.length >= 2, `both ends of the stream: ${methods.join(", ")}`);
     assert.deepEqual([...new Set(methods)], ["sasl_external"]);
   });
 

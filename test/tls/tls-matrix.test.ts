@@ -21,7 +21,10 @@ let otherCa: CertAuthority;
 let ipCounter = 70;
 
 
-/** A (component bot.a.example) and B, each with its own mode and certificate. */
+/**
+ * A (component bot.a.example) and B, each with its own mode and certificate. Without XEP-0288
+ * (`bidi = false`): each direction negotiates its own stream, which is what these tests look at.
+ */
 async function world(modeA: Mode, modeB: Mode, certB?: string) {
   const ipA = `127.0.0.${ipCounter++}`;
   const ipB = `127.0.0.${ipCounter++}`;
@@ -30,8 +33,9 @@ async function world(modeA: Mode, modeB: Mode, certB?: string) {
   const certA = makeLeaf(ca, { domains: ["a.example"] }).certfile;
   const bCert = certB ?? makeLeaf(ca, { domains: ["b.example"] }).certfile;
   const tlsKeys = (mode: Mode, certfile: string) => (mode === "false" ? {} : { certfile, cacertfile: ca.cafile });
-  const b = await startNode({ hosts: ["b.example"], ip: ipB, s2s: { use_starttls: modeB, ...tlsKeys(modeB, bCert), address: [addressOf(toA, "a.example"), addressOf(toA, "bot.a.example")] } });
-  const a = await startNode({ hosts: ["a.example"], ip: ipA, componentPassword: "pw", s2s: { use_starttls: modeA, ...tlsKeys(modeA, certA), address: [addressOf(b, "b.example")] } }, pa);
+  const twoStreams = { tcp: { bidi: false } };
+  const b = await startNode({ hosts: ["b.example"], ip: ipB, plugins: twoStreams, s2s: { use_starttls: modeB, ...tlsKeys(modeB, bCert), address: [addressOf(toA, "a.example"), addressOf(toA, "bot.a.example")] } });
+  const a = await startNode({ hosts: ["a.example"], ip: ipA, componentPassword: "pw", plugins: twoStreams, s2s: { use_starttls: modeA, ...tlsKeys(modeA, certA), address: [addressOf(b, "b.example")] } }, pa);
   const bot = await connectComponent(a.ip, a.servicePort!, "bot.a.example", "pw");
   const events: S2sEvent[] = [];
   a.server.events$.subscribe((e) => events.push(e));
