@@ -167,6 +167,16 @@ export class FastPath {
         continue;
       }
       if (depth === 0) return null;
+      if (c < 0x80 && TEXT_PLAIN[c] === 1) {
+        // A run of characters that need no check but this one (most of any text): one look-up each.
+        i++;
+        while (i < length) {
+          c = s.charCodeAt(i);
+          if (c >= 0x80 || TEXT_PLAIN[c] !== 1) break;
+          i++;
+        }
+        continue;
+      }
       if (c === AMP) {
         const decoded = entityAt(s, i + 1);
         if (decoded === undefined) return null;
@@ -263,7 +273,14 @@ export class FastPath {
       const keep = attrs !== undefined || isXmlns;
       let value = "";
       let run = ++i;
+      const length = s.length;
       for (;;) {
+        // Characters that need no check (most of any value): one look-up each.
+        while (i < length) {
+          c = s.charCodeAt(i);
+          if (c >= 0x80 || ATTR_PLAIN[c] !== 1) break;
+          i++;
+        }
         c = codeAt(s, i);
         if (c === quote) break;
         if (c === AMP) {
@@ -367,6 +384,17 @@ function isNameStart(c: number): boolean {
 
 function isNameChar(c: number): boolean {
   return (c >= 0x61 && c <= 0x7a) || (c >= 0x41 && c <= 0x5a) || (c >= 0x30 && c <= 0x39) || c === 0x5f || c === 0x2d || c === 0x2e;
+}
+
+/** ASCII characters that character data may hold with no further check: TAB, LF, and 0x20-0x7F but `&`, `<`, `>` (`]]>`). */
+const TEXT_PLAIN = asciiTable((c) => c === TAB || c === NL || (c >= 0x20 && c !== AMP && c !== LT && c !== GT));
+/** ASCII characters that an attribute value may hold with no further check: 0x20-0x7F but `&`, `<` and both quotes. */
+const ATTR_PLAIN = asciiTable((c) => c >= 0x20 && c !== AMP && c !== LT && c !== APOS && c !== QUOT);
+
+function asciiTable(plain: (c: number) => boolean): Uint8Array {
+  const table = new Uint8Array(0x80);
+  for (let c = 0; c < 0x80; c++) table[c] = plain(c) ? 1 : 0;
+  return table;
 }
 
 /** Length of each entity reference, `&` and `;` included, by its replacement text. */
