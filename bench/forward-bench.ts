@@ -36,7 +36,7 @@ function forward(chunks: readonly Buffer[], read: boolean): [number, number] {
       onStreamStart: () => {},
       onElement: (element: XmlElement) => {
         stanzas++;
-        if (read) for (const child of element.nodes()) if (typeof child !== "string") child.attr("id");
+        if (read) for (const child of element.getChildren()) child.attr("id");
         // As XmlStream#serialize: a stanza of any content namespace is written in the stream's default one.
         const inherited = element.ns !== undefined && CONTENT.has(element.ns) ? element.ns : NS.COMPONENT;
         pending += serialize(element, inherited, PREFIXES);
