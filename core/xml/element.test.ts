@@ -272,6 +272,8 @@ describe("received text: written again while unchanged, never once changed", () 
     assert.equal(element.name, "message");
     assert.equal(element.ns, NS.SERVER);
     assert.match(element.toString(), /^<message xmlns='jabber:server'/);
+    const json = JSON.parse(JSON.stringify(element)) as { name: string; attrs: Record<string, string>; children: { name: string }[] };
+    assert.deepEqual([json.name, json.attrs.id, json.children.map((c) => c.name)], ["message", "m&1", ["body", "x"]]);
     assert.equal(serialize(element, NS.SERVER, PREFIXES), RECEIVED);
   });
 

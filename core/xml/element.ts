@@ -175,6 +175,11 @@ export class XmlElement {
     return serialize(this);
   }
 
+  /** What `JSON.stringify` shows (the state is in private fields, which it would not see). */
+  toJSON(): { name: string; ns: string | undefined; attrs: Record<string, string>; children: readonly XmlNode[] } {
+    return { name: this.#name, ns: this.#ns, attrs: { ...this.#attrs }, children: this.#nodes() };
+  }
+
   #nodes(): XmlNode[] {
     let children = this.#children;
     if (children === undefined) {
