@@ -20,14 +20,32 @@ export function comparableDomain(domain: string): string {
 /** The domain part of a JID (RFC 7622 §3.2), normalised; undefined when the JID is malformed. */
 export function domainOf(jid: string | undefined): string | undefined {
   if (!jid) return undefined;
-  // Hot path: called several times per stanza with the same few addresses.
+  // Hot path: called several times per stanza (its `from` and `to`, by the stream that read it,
+  // the router and the delivery), and a flow of stanzas repeats the same two addresses. The last
+  // two answers are checked first: each stanza's addresses are new string objects, so the map
+  // would hash them again, where comparing with the previous stanza's costs less.
+  if (jid === recentJid) return recentDomain;
+  if (jid === olderJid) return olderDomain;
+  let domain: string | undefined;
   const cached = DOMAIN_CACHE.get(jid);
-  if (cached !== undefined) return cached || undefined;
-  const domain = parseDomain(jid);
-  if (DOMAIN_CACHE.size >= DOMAIN_CACHE_MAX) DOMAIN_CACHE.clear();
-  DOMAIN_CACHE.set(jid, domain ?? "");
+  if (cached !== undefined) {
+    domain = cached || undefined;
+  } else {
+    domain = parseDomain(jid);
+    if (DOMAIN_CACHE.size >= DOMAIN_CACHE_MAX) DOMAIN_CACHE.clear();
+    DOMAIN_CACHE.set(jid, domain ?? "");
+  }
+  olderJid = recentJid;
+  olderDomain = recentDomain;
+  recentJid = jid;
+  recentDomain = domain;
   return domain;
 }
+
+let recentJid = "";
+let recentDomain: string | undefined;
+let olderJid = "";
+let olderDomain: string | undefined;
 
 const DOMAIN_CACHE = new Map<string, string>();
 /** Bounded: a flood of distinct addresses costs at most this many entries. */

@@ -32,10 +32,12 @@ export const CLOSE_GRACE_MS = 2000;
 
 const CONTENT_NAMESPACES: ReadonlySet<string> = new Set([NS.SERVER, NS.CLIENT, NS.COMPONENT]);
 
+/** The prefixes our header declares (`sendHeader`): `db` only on S2S streams (XEP-0220 §2.1). */
 const STREAM_PREFIXES: ReadonlyMap<string, string> = new Map([
   [NS.STREAM, "stream"],
   [NS.DIALBACK, "db"],
 ]);
+const STREAM_ONLY_PREFIX: ReadonlyMap<string, string> = new Map([[NS.STREAM, "stream"]]);
 
 /**
  * One XML stream over a socket: header, framed elements in and out, stream errors, closing,
@@ -163,7 +165,7 @@ export class XmlStream {
    */
   #serialize(element: XmlElement): string {
     const inherited = element.ns !== undefined && CONTENT_NAMESPACES.has(element.ns) ? element.ns : this.options.contentNs;
-    return serialize(element, inherited, STREAM_PREFIXES);
+    return serialize(element, inherited, this.options.contentNs === NS.SERVER ? STREAM_PREFIXES : STREAM_ONLY_PREFIX);
   }
 
   /** Several elements in one write: one TLS record and one syscall instead of many. */

@@ -1,6 +1,6 @@
 import { describe, it } from "node:test";
 import assert from "node:assert/strict";
-import { el, escapeAttr, escapeText, NS, serialize, XmlElement } from "./element.js";
+import { definedCondition, el, escapeAttr, escapeText, NS, serialize, XmlElement } from "./element.js";
 import { SaxesStreamParserFactory } from "../../plugins/saxes/saxes-stream-parser.js";
 import { DEFAULT_MAX_DEPTH } from "../stream/parser.js";
 
@@ -23,11 +23,17 @@ function parseStanzas(xml: string): XmlElement[] {
     },
     { maxStanzaSize: Infinity, maxDepth: DEFAULT_MAX_DEPTH },
   );
-  parser.write(
-    `<stream:stream xmlns='${NS.SERVER}' xmlns:stream='${NS.STREAM}' xmlns:db='${NS.DIALBACK}'>${xml}</stream:stream>`,
-  );
+  // Header, content and end in separate writes, as they arrive: the content then takes the fast path.
+  parser.write(`<stream:stream xmlns='${NS.SERVER}' xmlns:stream='${NS.STREAM}' xmlns:db='${NS.DIALBACK}'>`);
+  parser.write(xml);
+  parser.write("</stream:stream>");
   assert.deepEqual(errors, [], `parsing ${xml}`);
   return out;
+}
+
+/** Name, namespace, attributes in order and children: what deepEqual can compare. */
+function tree(element: XmlElement): unknown {
+  return [element.name, element.ns, Object.entries(element.attrs), element.nodes().map((c) => (typeof c === "string" ? c : tree(c)))];
 }
 
 function roundTrip(element: XmlElement): XmlElement {
@@ -196,7 +202,8 @@ describe("round trip: parse(serialize(x)) equals x", () => {
 
   for (const [label, stanza] of stanzas) {
     it(label, () => {
-      assert.deepEqual(roundTrip(stanza), withResolvedNs(stanza, NS.SERVER));
+      // Compared as plain trees: an XmlElement keeps its state in private fields, which deepEqual ignores.
+      assert.deepEqual(tree(roundTrip(stanza)), tree(withResolvedNs(stanza, NS.SERVER)));
     });
   }
 
@@ -205,5 +212,89 @@ describe("round trip: parse(serialize(x)) equals x", () => {
       const once = roundTrip(stanza);
       assert.equal(serialize(roundTrip(once), NS.SERVER, PREFIXES), serialize(once, NS.SERVER, PREFIXES));
     }
+  });
+});
+
+describe("received text: written again while unchanged, never once changed", () => {
+  // What the stream parser's fast path delivers (XmlElement.received), as the stream engine writes it.
+  const RECEIVED = `<message from='juliet@b.example/balcony' to="romeo@a.example" type='chat'  id='m&amp;1'><body xml:lang='en'>a &lt; b > c &apos;q&apos;</body><x xmlns='urn:x'><y a='1'/></x></message>`;
+
+  function received(): XmlElement {
+    const [element] = parseStanzas(RECEIVED);
+    assert.equal(serialize(element!, NS.SERVER, PREFIXES), RECEIVED, "an unchanged element is written as received");
+    return element!;
+  }
+
+  /** Written as the serialiser would write the same tree built from scratch (a clone never has received text). */
+  function assertSerialised(element: XmlElement, label: string): string {
+    const written = serialize(element, NS.SERVER, PREFIXES);
+    assert.notEqual(written, RECEIVED, label);
+    assert.equal(written, serialize(element.clone(), NS.SERVER, PREFIXES), label);
+    return written;
+  }
+
+  const mutators: [string, (e: XmlElement) => void, (written: string) => void][] = [
+    ["setting name", (e) => (e.name = "presence"), (w) => assert.match(w, /^<presence /)],
+    ["setting ns", (e) => (e.ns = NS.CLIENT), (w) => assert.match(w, /^<message xmlns='jabber:client'/)],
+    ["changing an attribute through attrs", (e) => (e.attrs.type = "normal"), (w) => assert.match(w, /type='normal'/)],
+    ["deleting an attribute", (e) => delete e.attrs.id, (w) => assert.doesNotMatch(w, / id=/)],
+    ["only taking attrs (the holder may change it later)", (e) => void e.attrs, () => {}],
+    ["append", (e) => e.append(el("active", {}, "http://jabber.org/protocol/chatstates")), (w) => assert.match(w, /<active xmlns/)],
+    ["pushing to children", (e) => e.children.push("tail"), (w) => assert.match(w, /tail<\/message>$/)],
+    ["removing a child", (e) => e.children.splice(0, 1), (w) => assert.doesNotMatch(w, /<body/)],
+    ["only taking children", (e) => void e.children, () => {}],
+    ["a child's attribute", (e) => (e.getChild("body")!.attrs["xml:lang"] = "fr"), (w) => assert.match(w, /xml:lang='fr'/)],
+    ["a child's text", (e) => e.getChild("body")!.append(" more"), (w) => assert.match(w, / more<\/body>/)],
+    ["a child's name", (e) => (e.getChild("body")!.name = "subject"), (w) => assert.match(w, /<subject/)],
+    ["a child's ns", (e) => (e.getChild("body")!.ns = "urn:other"), (w) => assert.match(w, /<body xmlns='urn:other'/)],
+    ["a grandchild's attribute", (e) => (e.getChild("x", "urn:x")!.getChild("y")!.attrs.a = "2"), (w) => assert.match(w, /<y a='2'/)],
+    ["a grandchild's children", (e) => void e.getChild("x", "urn:x")!.getChild("y")!.children.push("t"), (w) => assert.match(w, /<y a='1'>t<\/y>/)],
+  ];
+  for (const [label, mutate, check] of mutators) {
+    it(`drops it on ${label}`, () => {
+      const element = received();
+      mutate(element);
+      check(assertSerialised(element, label));
+    });
+  }
+
+  it("keeps it through every reader", () => {
+    const element = received();
+    assert.equal(element.attr("to"), "romeo@a.example");
+    assert.equal(element.attr("id"), "m&1");
+    assert.deepEqual(element.attrNames(), ["from", "to", "type", "id"]);
+    assert.equal(element.getChildText("body"), "a < b > c 'q'");
+    assert.equal(element.getChild("body")!.attr("xml:lang"), "en");
+    assert.equal(element.getChildren("x", "urn:x")[0]!.getChild("y")!.attr("a"), "1");
+    assert.equal(element.nodes().length, 2);
+    assert.equal(element.text(), "");
+    assert.equal(definedCondition(element, NS.STANZA_ERRORS), "undefined-condition");
+    assert.equal(element.name, "message");
+    assert.equal(element.ns, NS.SERVER);
+    assert.match(element.toString(), /^<message xmlns='jabber:server'/);
+    const json = JSON.parse(JSON.stringify(element)) as { name: string; attrs: Record<string, string>; children: { name: string }[] };
+    assert.deepEqual([json.name, json.attrs.id, json.children.map((c) => c.name)], ["message", "m&1", ["body", "x"]]);
+    assert.equal(serialize(element, NS.SERVER, PREFIXES), RECEIVED);
+  });
+
+  it("a clone is a new element: changing it leaves the original's text in use", () => {
+    const element = received();
+    const copy = element.clone();
+    copy.attrs.type = "error";
+    copy.getChild("body")!.append("!");
+    assert.equal(serialize(element, NS.SERVER, PREFIXES), RECEIVED);
+    assert.match(serialize(copy, NS.SERVER, PREFIXES), /type='error'.*c 'q'!<\/body>/);
+  });
+
+  it("is used only where the element's namespace is the default one (else the tree is serialised)", () => {
+    const element = received();
+    assert.match(serialize(element, NS.CLIENT, PREFIXES), /^<message xmlns='jabber:server' from='juliet@b.example\/balcony' to='romeo@a.example'/);
+    assert.equal(serialize(element, NS.SERVER, PREFIXES), RECEIVED);
+  });
+
+  it("is used for a received element nested in a new one", () => {
+    const element = received();
+    const wrapper = el("forwarded", {}, "urn:xmpp:forward:0", el("wrapped", {}, NS.SERVER, element));
+    assert.equal(serialize(wrapper, NS.SERVER), `<forwarded xmlns='urn:xmpp:forward:0'><wrapped xmlns='jabber:server'>${RECEIVED}</wrapped></forwarded>`);
   });
 });

@@ -1,4 +1,4 @@
-import { XmlElement } from "../../core/index.js";
+import { XmlElement, type XmlNode } from "../../core/index.js";
 
 /**
  * The fast path of the stream parser: one complete top-level element in the common, simple form,
@@ -42,73 +42,145 @@ export class FastPath {
   sawPair = false;
   /** After `#openTag`: whether the tag ended with `/>`. */
   #selfClosing = false;
+  /** After `#openTag`: the element's name, namespace, attributes (when asked for) and whether it declared `xmlns`. */
+  #tagName = "";
+  #tagNs = "";
+  #tagAttrs: Record<string, string> | undefined = undefined;
+  #tagDeclared = false;
+  /** During `#scan`: whether an element below the top re-declared the top's namespace. */
+  #redeclared = false;
 
   constructor(private readonly maxDepth: number) {}
 
   /**
    * The element starting with `<` at `start`, in default namespace `ns` (the stream header's), or
    * `null` (not complete in `s`, or outside the accepted subset).
+   *
+   * The element comes back as received text (`XmlElement.received`): only its own name and
+   * attributes are built now; its children are built from the text by `buildChildren` when
+   * someone asks for them, and a stanza that is only forwarded is written as that text again.
+   * Not when the text would not mean the same in another stream's default namespace (a namespace
+   * declaration on the element itself, or one below it re-declaring its namespace, RFC 6120
+   * §4.8.3): that element is built whole, as before.
    */
   scan(s: string, start: number, ns: string): XmlElement | null {
+    let element: XmlElement | null = null;
+    if (this.#scan(s, start, ns, null) !== null) {
+      element = this.#topDeclared || this.#redeclared
+        ? this.#scan(s, start, ns, [])
+        : XmlElement.received(this.#topName, this.#topNs, this.#topAttrs!, s.slice(start, this.end), buildChildren);
+    }
+    // Names and values are slices of `s`: kept here, they would keep the whole read alive.
+    this.#topName = this.#tagName = this.#topNs = this.#tagNs = "";
+    this.#topAttrs = this.#tagAttrs = undefined;
+    return element;
+  }
+
+  /** The whole tree of the element that is all of `text` (in default namespace `ns`), built; throws if there is none. */
+  buildWhole(text: string, ns: string): XmlElement {
+    const element = this.#scan(text, 0, ns, []);
+    if (element === null || this.end !== text.length) throw new Error("fast path: received text no longer parses (a bug)");
+    return element;
+  }
+
+  /** After `#scan`: the top element's name, namespace, attributes and whether it declared `xmlns`. */
+  #topName = "";
+  #topNs = "";
+  #topAttrs: Record<string, string> | undefined = undefined;
+  #topDeclared = false;
+
+  /**
+   * One pass over the element at `start`. With `kids` (an empty array: the top's children go
+   * there), the whole tree is built and returned; with null, the same check without building
+   * anything below the top (whose name, namespace and attributes go to the `#top*` fields), and the
+   * return value is only null or not.
+   */
+  #scan(s: string, start: number, ns: string, kids: XmlNode[] | null): XmlElement | null {
     const length = s.length;
-    const stack: XmlElement[] = [];
+    const build = kids !== null;
+    // With `build`: the children arrays of the open elements, innermost last.
+    const open: XmlNode[][] = [];
+    const names = NAMES;
+    const nss = NSS;
+    let depth = 0;
+    let topElement: XmlElement | null = null;
     let extra = 0;
     let pair = false;
     let i = start;
     let text = "";
     let run = i;
+    this.#redeclared = false;
     while (i < length) {
       let c = codeAt(s, i);
       if (c === LT) {
-        if (i > run) text += s.slice(run, i);
-        if (text !== "") {
-          if (stack.length === 0) return null;
-          stack[stack.length - 1]!.children.push(text);
-          text = "";
+        if (build) {
+          if (i > run) text += s.slice(run, i);
+          if (text !== "") {
+            open[open.length - 1]!.push(text);
+            text = "";
+          }
         }
         c = codeAt(s, i + 1);
         if (c === SLASH) {
           // End tag: `</name S?>`, the name of the innermost open element.
-          const element = stack.pop();
-          if (element === undefined) return null;
-          const name = element.name;
+          if (depth === 0) return null;
+          const name = names[--depth]!;
+          if (build) open.pop();
           if (!s.startsWith(name, i + 2)) return null;
           i += 2 + name.length;
           while (isSpace(codeAt(s, i))) i++;
           if (codeAt(s, i) !== GT) return null;
           i++;
-          if (stack.length === 0) {
-            this.end = i;
-            this.extraBytes = extra;
-            this.sawPair = pair;
-            return element;
-          }
+          if (depth === 0) return this.#done(i, extra, pair, topElement);
           run = i;
           continue;
         }
-        const element = this.#openTag(s, i + 1, stack.length === 0 ? ns : stack[stack.length - 1]!.ns!, stack.length + 1);
-        if (element === null) return null;
+        if (!this.#openTag(s, i + 1, depth === 0 ? ns : nss[depth - 1]!, depth + 1, build || depth === 0)) return null;
         i = this.end;
         extra += this.extraBytes;
         if (this.sawPair) pair = true;
-        if (stack.length > 0) stack[stack.length - 1]!.children.push(element);
+        const tagNs = this.#tagNs;
+        if (depth === 0) {
+          this.#topName = this.#tagName;
+          this.#topNs = tagNs;
+          this.#topAttrs = this.#tagAttrs;
+          this.#topDeclared = this.#tagDeclared;
+        } else if (this.#tagDeclared && tagNs === this.#topNs) {
+          this.#redeclared = true;
+        }
+        if (build) {
+          const children: XmlNode[] = depth === 0 ? kids : [];
+          const element = new XmlElement(this.#tagName, this.#tagAttrs, tagNs, children);
+          if (depth === 0) topElement = element;
+          else open[open.length - 1]!.push(element);
+          open.push(children);
+        }
         if (this.#selfClosing) {
-          if (stack.length === 0) {
-            this.extraBytes = extra;
-            this.sawPair = pair;
-            return element;
-          }
+          if (build) open.pop();
+          if (depth === 0) return this.#done(i, extra, pair, topElement);
         } else {
-          stack.push(element);
+          names[depth] = this.#tagName;
+          nss[depth] = tagNs;
+          depth++;
         }
         run = i;
         continue;
       }
-      if (stack.length === 0) return null;
+      if (depth === 0) return null;
+      if (c < 0x80 && TEXT_PLAIN[c] === 1) {
+        // A run of characters that need no check but this one (most of any text): one look-up each.
+        i++;
+        while (i < length) {
+          c = s.charCodeAt(i);
+          if (c >= 0x80 || TEXT_PLAIN[c] !== 1) break;
+          i++;
+        }
+        continue;
+      }
       if (c === AMP) {
         const decoded = entityAt(s, i + 1);
         if (decoded === undefined) return null;
-        text += s.slice(run, i) + decoded;
+        if (build) text += s.slice(run, i) + decoded;
         i += ENTITY_LENGTH[decoded]!;
         run = i;
         continue;
@@ -133,21 +205,32 @@ export class FastPath {
     return null;
   }
 
+  /** The top element has ended just before `end`. Without building there is no element: `NOT_BUILT` stands for it. */
+  #done(end: number, extra: number, pair: boolean, top: XmlElement | null): XmlElement {
+    this.end = end;
+    this.extraBytes = extra;
+    this.sawPair = pair;
+    return top ?? NOT_BUILT;
+  }
+
   /**
-   * The start tag whose name begins at `i` (just after `<`); sets `end` past its `>` and
-   * `extraBytes`/`sawPair` for its attribute values. Self-closing when `s[end - 2]` is `/`.
+   * The start tag whose name begins at `i` (just after `<`); sets `end` past its `>`,
+   * `extraBytes`/`sawPair` for its attribute values, and the `#tag*` fields (its attributes only
+   * `withAttrs`; otherwise only checked). False when it is outside the subset.
    */
-  #openTag(s: string, i: number, parentNs: string, depth: number): XmlElement | null {
-    if (depth > this.maxDepth) return null;
+  #openTag(s: string, i: number, parentNs: string, depth: number, withAttrs: boolean): boolean {
+    if (depth > this.maxDepth) return false;
     const nameStart = i;
-    if (!isNameStart(codeAt(s, i))) return null;
+    if (!isNameStart(codeAt(s, i))) return false;
     i++;
     while (isNameChar(codeAt(s, i))) i++;
     const name = s.slice(nameStart, i);
     // A stream header inside the stream (RFC 6120 §4.3.3) is refused on saxes' path.
-    if (depth === 1 && name === "stream") return null;
-    const element = new XmlElement(name, NO_ATTRS, parentNs);
-    const attrs = element.attrs;
+    if (depth === 1 && name === "stream") return false;
+    const attrs: Record<string, string> | undefined = withAttrs ? {} : undefined;
+    const seen = SEEN;
+    seen.length = 0;
+    let ns = parentNs;
     let sawXmlns = false;
     let extra = 0;
     let pair = false;
@@ -161,49 +244,59 @@ export class FastPath {
         break;
       }
       if (c === SLASH) {
-        if (codeAt(s, i + 1) !== GT) return null;
+        if (codeAt(s, i + 1) !== GT) return false;
         i += 2;
         selfClosing = true;
         break;
       }
       // XML 1.0 §3.1: attributes are separated by whitespace.
-      if (!spaced || !isNameStart(c)) return null;
+      if (!spaced || !isNameStart(c)) return false;
       const attrStart = i;
       i++;
       while (isNameChar(codeAt(s, i))) i++;
       if (codeAt(s, i) === COLON) {
         // Only `xml:lang`: the xml prefix is bound without a declaration.
-        if (i - attrStart !== 3 || !s.startsWith("xml:lang", attrStart)) return null;
+        if (i - attrStart !== 3 || !s.startsWith("xml:lang", attrStart)) return false;
         i += 5;
-        if (isNameChar(codeAt(s, i)) || codeAt(s, i) === COLON) return null;
+        if (isNameChar(codeAt(s, i)) || codeAt(s, i) === COLON) return false;
       }
       const attrName = s.slice(attrStart, i);
       c = codeAt(s, i);
       while (isSpace(c)) c = codeAt(s, ++i);
-      if (c !== EQ) return null;
+      if (c !== EQ) return false;
       c = codeAt(s, ++i);
       while (isSpace(c)) c = codeAt(s, ++i);
-      if (c !== APOS && c !== QUOT) return null;
+      if (c !== APOS && c !== QUOT) return false;
       const quote = c;
+      const isXmlns = attrName === "xmlns";
+      // The value is built only where it is kept: an attribute of a built element, or `xmlns`.
+      const keep = attrs !== undefined || isXmlns;
       let value = "";
       let run = ++i;
+      const length = s.length;
       for (;;) {
+        // Characters that need no check (most of any value): one look-up each.
+        while (i < length) {
+          c = s.charCodeAt(i);
+          if (c >= 0x80 || ATTR_PLAIN[c] !== 1) break;
+          i++;
+        }
         c = codeAt(s, i);
         if (c === quote) break;
         if (c === AMP) {
           const decoded = entityAt(s, i + 1);
-          if (decoded === undefined) return null;
-          value += s.slice(run, i) + decoded;
+          if (decoded === undefined) return false;
+          if (keep) value += s.slice(run, i) + decoded;
           i += ENTITY_LENGTH[decoded]!;
           run = i;
           continue;
         }
         // `<` is not allowed in values; TAB, LF, CR are normalised to spaces (XML 1.0 §3.3.3): saxes.
-        // NaN (the end of `s`) fails this test too.
-        if (c < 0x20 || c === LT) return null;
+        // -1 (the end of `s`) fails this test too.
+        if (c < 0x20 || c === LT) return false;
         if (c >= 0x80) {
           const more = extraUtf8(s, i, c);
-          if (more < 0) return null;
+          if (more < 0) return false;
           extra += more;
           if (c >= 0xd800 && c <= 0xdbff) {
             pair = true;
@@ -212,25 +305,55 @@ export class FastPath {
         }
         i++;
       }
-      value += s.slice(run, i);
+      if (keep) value += s.slice(run, i);
       i++;
-      if (attrName === "xmlns") {
-        if (sawXmlns || value === XML_NS || value === XMLNS_NS || value.trim() !== value) return null;
+      if (isXmlns) {
+        if (sawXmlns || value === XML_NS || value === XMLNS_NS || value.trim() !== value) return false;
         sawXmlns = true;
-        element.ns = value;
-      } else {
+        ns = value;
+      } else if (attrs !== undefined) {
         // Duplicates are an error (saxes reports it); `__proto__` would not survive a plain object.
-        if (attrs[attrName] !== undefined || attrName === "__proto__") return null;
+        if (attrs[attrName] !== undefined || attrName === "__proto__") return false;
         attrs[attrName] = value;
+      } else {
+        if (seen.includes(attrName) || attrName === "__proto__") return false;
+        seen.push(attrName);
       }
     }
     this.end = i;
     this.extraBytes = extra;
     this.sawPair = pair;
     this.#selfClosing = selfClosing;
-    return element;
+    this.#tagName = name;
+    this.#tagNs = ns;
+    this.#tagAttrs = attrs;
+    this.#tagDeclared = sawXmlns;
+    return true;
   }
 }
+
+/**
+ * Scratch space of `#scan`, shared by every instance (a scan runs to its end without calling out,
+ * so two never overlap): names and namespaces of the open elements by depth, and the attribute
+ * names of a tag read without building. Shared, at most one read's text stays referenced by it.
+ */
+const NAMES: string[] = [];
+const NSS: string[] = [];
+const SEEN: string[] = [];
+
+/** The builder of one thread (children are built synchronously, never while a scan runs). */
+const BUILDER = new FastPath(Number.MAX_SAFE_INTEGER);
+
+/**
+ * `ChildrenBuilder` for the elements `scan` returns: the same pass again over their text, this time
+ * building the tree. The text passed the same check when it was received, so this cannot fail.
+ */
+function buildChildren(text: string, ns: string | undefined): XmlNode[] {
+  return BUILDER.buildWhole(text, ns ?? "").nodes() as XmlNode[];
+}
+
+/** What `#scan` returns for success when it builds nothing (never handed out). */
+const NOT_BUILT = new XmlElement("not-built");
 
 const TAB = 0x09;
 const NL = 0x0a;
@@ -247,8 +370,6 @@ const RBRACKET = 0x5d;
 const XML_NS = "http://www.w3.org/XML/1998/namespace";
 const XMLNS_NS = "http://www.w3.org/2000/xmlns/";
 
-const NO_ATTRS: Readonly<Record<string, string>> = Object.freeze({});
-
 function codeAt(s: string, i: number): number {
   return i < s.length ? s.charCodeAt(i) : -1;
 }
@@ -263,6 +384,17 @@ function isNameStart(c: number): boolean {
 
 function isNameChar(c: number): boolean {
   return (c >= 0x61 && c <= 0x7a) || (c >= 0x41 && c <= 0x5a) || (c >= 0x30 && c <= 0x39) || c === 0x5f || c === 0x2d || c === 0x2e;
+}
+
+/** ASCII characters that character data may hold with no further check: TAB, LF, and 0x20-0x7F but `&`, `<`, `>` (`]]>`). */
+const TEXT_PLAIN = asciiTable((c) => c === TAB || c === NL || (c >= 0x20 && c !== AMP && c !== LT && c !== GT));
+/** ASCII characters that an attribute value may hold with no further check: 0x20-0x7F but `&`, `<` and both quotes. */
+const ATTR_PLAIN = asciiTable((c) => c >= 0x20 && c !== AMP && c !== LT && c !== APOS && c !== QUOT);
+
+function asciiTable(plain: (c: number) => boolean): Uint8Array {
+  const table = new Uint8Array(0x80);
+  for (let c = 0; c < 0x80; c++) table[c] = plain(c) ? 1 : 0;
+  return table;
 }
 
 /** Length of each entity reference, `&` and `;` included, by its replacement text. */
