@@ -691,17 +691,26 @@ export class RedisCluster implements Cluster, LocalDelivery {
     const now = Date.now();
     for (const [node, link] of this.#links) {
       if (!link.window.stuck(now, this.#retryMs)) continue;
+      // Its node lease expired: it is dead even if Redis still counts its subscriber (a lost host).
+      if (!this.#nodes.has(node)) {
+        this.#freeWindow(node, link);
+        continue;
+      }
       this.#deadline.within(cmd.publish(K.inbox(node), `q ${this.node} ${link.window.last}`)).then(
         (receivers) => {
-          if (receivers > 0) return;
-          const freed = link.window.releaseAll(Date.now());
-          if (freed === 0) return;
-          this.#settled(freed);
-          this.#flush(node, link);
+          if (receivers === 0) this.#freeWindow(node, link);
         },
         (err: Error) => this.#redisDown(err),
       );
     }
+  }
+
+  /** Nothing will be acknowledged by `node`: what was on its way is counted lost (forwarded - received), what waits leaves. */
+  #freeWindow(node: string, link: Link): void {
+    const freed = link.window.releaseAll(Date.now());
+    if (freed === 0) return;
+    this.#settled(freed);
+    this.#flush(node, link);
   }
 
   /** The forwards queued for `node` and not published: failed like the batch before them. */
