@@ -5,7 +5,7 @@
  */
 import { describe, it } from "node:test";
 import assert from "node:assert/strict";
-import { AckTracker, parseControl, SendWindow, WINDOW } from "./flow.js";
+import { ACK_EVERY, AckTracker, parseControl, SendWindow, WINDOW } from "./flow.js";
 import { commandTimeoutMs, RedisDeadline, RedisTimeoutError } from "./redis-deadline.js";
 
 const turn = () => new Promise((r) => setImmediate(r));
@@ -46,14 +46,19 @@ describe("cluster flow control: the sender's window", () => {
 });
 
 describe("cluster flow control: the receiver's acknowledgements", () => {
-  it("acknowledges at once (one message per turn) when no sink asks to pause", async () => {
+  it("acknowledges every ACK_EVERY batches (one message per turn) when no sink asks to pause", async () => {
     const sent: Array<[string, string]> = [];
     const acks = new AckTracker("n2", (node, text) => sent.push([node, text]));
-    acks.received("n1", 1, []);
-    acks.received("n1", 2, []);
+    for (let seq = 1; seq < ACK_EVERY; seq++) acks.received("n1", seq, []);
+    await turn();
+    assert.deepEqual(sent, [], "fewer than ACK_EVERY: the sender asks if it needs to");
+    acks.received("n1", ACK_EVERY, []);
+    acks.received("n1", ACK_EVERY + 1, []);
     assert.deepEqual(sent, [], "not before the end of the turn");
     await turn();
-    assert.deepEqual(sent, [["n1", "a n2 2 2"]]);
+    assert.deepEqual(sent, [["n1", `a n2 ${ACK_EVERY + 1} ${ACK_EVERY + 1}`]]);
+    acks.ask("n1", ACK_EVERY + 1);
+    assert.equal(sent.length, 2, "an ask is always answered");
   });
 
   it("withholds the acknowledgement until the sinks' promises settle, in order", async () => {
@@ -76,9 +81,9 @@ describe("cluster flow control: the receiver's acknowledgements", () => {
     const sent: string[] = [];
     const acks = new AckTracker("n2", (_node, text) => sent.push(text));
     acks.received("n1", 7, [new Promise<void>(() => {})]); // never settles: the old instance
-    acks.received("n1", 1, []);
+    for (let seq = 1; seq <= ACK_EVERY; seq++) acks.received("n1", seq, []);
     await turn();
-    assert.deepEqual(sent, ["a n2 1 1"]);
+    assert.deepEqual(sent, [`a n2 ${ACK_EVERY} ${ACK_EVERY}`]);
   });
 
   it("parses its control messages and nothing else", () => {

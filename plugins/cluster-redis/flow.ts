@@ -7,13 +7,16 @@
  * - each batch carries a sequence number (wire.ts); the receiver acknowledges a batch once every
  *   stanza in it was handed to a local sink that took it without asking to pause (the sink's
  *   flow-control promise, LocalDelivery.backpressure / OutboundSessions.send, has settled), in
- *   order and cumulatively (`a <receiver> <handled> <received>`, one message per turn of the event
- *   loop however many batches it covers);
+ *   order and cumulatively (`a <receiver> <handled> <received>`): every ACK_EVERY batches it
+ *   handled at once, or as soon as a batch that had to wait is handled, at most one message per
+ *   sender per turn of the event loop (an acknowledgement per stanza at light traffic cost a tenth
+ *   of a millisecond per hop in `npm run bench -- --cluster`);
  * - the sender keeps at most WINDOW batches unacknowledged per receiving node; what is routed
  *   meanwhile waits in that node's queue, counted with the rest of the forwards in flight (past
  *   1,000 the producers pause, past 20,000 stanzas bounce resource-constraint, redis-cluster.ts);
- * - acknowledgements travel over pub/sub too and may be lost (a subscriber reconnecting): a sender
- *   whose window has not moved for a retry tick asks (`q <sender> <last seq published>`); the
+ * - acknowledgements travel over pub/sub too and may be lost (a subscriber reconnecting), and the
+ *   last few batches of a burst are not acknowledged unasked: a sender whose window has not moved
+ *   for a retry tick asks (`q <sender> <last seq published>`); the
  *   answer's `received` tells which of its batches never arrived (lost with a Redis restart and
  *   counted by the nodes' forwarded/received counters), and an ask that finds no receiver frees
  *   the whole window (the node is gone or reconnecting: what follows is held as before).
@@ -21,11 +24,13 @@
  */
 
 /** Batches on their way to one node, published and not acknowledged: beyond, the queue waits. */
-export const WINDOW = 4;
+export const WINDOW = 8;
+/** A receiver that is keeping up acknowledges every this many batches (half the window: the sender never waits for it). */
+export const ACK_EVERY = WINDOW / 2;
 
 interface Unacked {
   readonly seq: number;
-  /** Stanzas in the batch (forwards in flight until acknowledged). */
+  /** Stanzas in the batch. */
   readonly count: number;
 }
 
@@ -99,6 +104,8 @@ interface Peer {
   received: number;
   /** The last batch whose stanzas all went to sinks that did not ask to pause. */
   handled: number;
+  /** The last `handled` acknowledged. */
+  acked: number;
   /** Settles when the batches received so far are handled (in order); undefined when they are. */
   chain?: Promise<void>;
 }
@@ -119,11 +126,11 @@ export class AckTracker {
   received(from: string, seq: number, pressures: readonly Promise<void>[]): void {
     let peer = this.#peers.get(from);
     // A lower number: the sender restarted (numbers start again); what waited for the old one is moot.
-    if (!peer || seq <= peer.received) this.#peers.set(from, (peer = { received: 0, handled: 0 }));
+    if (!peer || seq <= peer.received) this.#peers.set(from, (peer = { received: 0, handled: 0, acked: 0 }));
     peer.received = seq;
     if (pressures.length === 0 && !peer.chain) {
       peer.handled = seq;
-      this.#schedule(from);
+      if (peer.handled - peer.acked >= ACK_EVERY) this.#schedule(from);
       return;
     }
     const p = peer;
@@ -138,6 +145,7 @@ export class AckTracker {
   /** `q <from> <upto>`: answered now, with `upto` echoed so that the sender knows what the answer covers. */
   ask(from: string, upto: number): void {
     const peer = this.#peers.get(from);
+    if (peer) peer.acked = peer.handled;
     this.send(from, `a ${this.me} ${peer?.handled ?? 0} ${peer?.received ?? 0} ${upto}`);
   }
 
@@ -150,7 +158,9 @@ export class AckTracker {
       this.#scheduled = false;
       for (const node of this.#due) {
         const peer = this.#peers.get(node);
-        if (peer) this.send(node, `a ${this.me} ${peer.handled} ${peer.received}`);
+        if (!peer || peer.acked === peer.handled) continue;
+        peer.acked = peer.handled;
+        this.send(node, `a ${this.me} ${peer.handled} ${peer.received}`);
       }
       this.#due.clear();
     });

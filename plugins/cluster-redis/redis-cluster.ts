@@ -51,7 +51,10 @@ export interface RedisClusterDeps {
 
 /** Stanzas held per pair (while its owner is found or taken over) or per node (while its inbox does not answer); then: resource-constraint. */
 const MAX_HELD = 1000;
-/** Forwards queued or published and not yet acknowledged by their receiver (flow.ts): above, producers pause; far above, bounce. */
+/**
+ * Forwards queued (also behind a full window, flow.ts) or published and not yet answered by Redis:
+ * above, producers pause; far above, bounce.
+ */
 const HIGH_WATER = 1000;
 const MAX_IN_FLIGHT = 20_000;
 /** How long past lease_seconds a held stanza waits for a takeover before it bounces. */
@@ -313,7 +316,7 @@ export class RedisCluster implements Cluster, LocalDelivery {
     this.#deadline.noteTime(time.map(String), sentAt, Date.now());
   }
 
-  /** Forwards queued, on their way or not yet acknowledged by their receiving node (flow control, flow.ts). */
+  /** Forwards queued (also behind a node's full window) or awaiting Redis's answer: what this node holds for other nodes. */
   get inFlight(): number {
     return this.#inFlight;
   }
@@ -640,14 +643,14 @@ export class RedisCluster implements Cluster, LocalDelivery {
     this.#deadline.within(cmd.publishBy(K.inbox(node), this.#deadline.publishDeadline(), text)).then(
       (receivers) => {
         link.busy = false;
+        this.#settled(count);
         if (receivers > 0) {
-          // In flight until the receiver acknowledges it (#onControl).
+          // In the window until the receiver acknowledges it (#onAck): what follows waits in the queue.
           this.#forwarded += count;
           link.window.sent(seq, count, Date.now());
           this.#flush(node, link);
           return;
         }
-        this.#settled(count);
         if (receivers < 0) {
           // Redis ran it after its deadline (it had stalled): not delivered; an outage for these.
           this.#failBatch(node, text, deadlines, "redis unavailable");
@@ -675,10 +678,7 @@ export class RedisCluster implements Cluster, LocalDelivery {
   #onAck(c: Extract<Control, { kind: "ack" }>): void {
     const link = this.#links.get(c.node);
     if (!link) return;
-    const freed = link.window.ack(c.handled, c.received, c.upto, Date.now());
-    if (freed === 0) return;
-    this.#settled(freed);
-    this.#flush(c.node, link);
+    if (link.window.ack(c.handled, c.received, c.upto, Date.now()) > 0) this.#flush(c.node, link);
   }
 
   /**
@@ -707,10 +707,7 @@ export class RedisCluster implements Cluster, LocalDelivery {
 
   /** Nothing will be acknowledged by `node`: what was on its way is counted lost (forwarded - received), what waits leaves. */
   #freeWindow(node: string, link: Link): void {
-    const freed = link.window.releaseAll(Date.now());
-    if (freed === 0) return;
-    this.#settled(freed);
-    this.#flush(node, link);
+    if (link.window.releaseAll(Date.now()) > 0) this.#flush(node, link);
   }
 
   /** The forwards queued for `node` and not published: failed like the batch before them. */
