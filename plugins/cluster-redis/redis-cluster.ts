@@ -31,10 +31,11 @@ import {
   type OutboundSessions,
   type Router,
   S2sError,
+  withTimeout,
   type XmlElement,
 } from "../../core/index.js";
 import { AckTracker, parseControl, SendWindow, type Control } from "./flow.js";
-import { commandTimeoutMs, RedisDeadline } from "./redis-deadline.js";
+import { commandTimeoutMs, RedisDeadline, RedisTimeoutError } from "./redis-deadline.js";
 import { ACQUIRE, PUBLISH_BY, RELEASE } from "./scripts.js";
 import { addItem, decodeBatch, encodeBatch, newBatch, setSeq, WIRE_VERSION, type Envelope } from "./wire.js";
 
@@ -230,23 +231,34 @@ export class RedisCluster implements Cluster, LocalDelivery {
     let firstError: Error | undefined;
     const noteError = (err: Error) => (firstError ??= err);
     cmd.on("error", noteError);
-    try {
-      await cmd.connect();
-    } catch (err) {
+    // A Redis that accepts the connection and never answers fails the start too (ioredis's
+    // connectTimeout ends at the TCP connection, not at the answers).
+    const ms = this.#deadline.timeoutMs;
+    const answer = <T>(work: Promise<T>) => withTimeout(work, ms, () => new RedisTimeoutError(ms));
+    const cannotReach = (err: unknown) => {
       cmd.disconnect();
       const reason = firstError && firstError.message !== (err as Error).message ? `${firstError.message}; ${(err as Error).message}` : (err as Error).message;
-      throw new S2sError(
+      return new S2sError(
         ERROR_CODES.CLUSTER_UNAVAILABLE,
         `cluster.redis_url: cannot reach Redis at ${redactedUrl(url)} (${reason}); every cluster node needs it to start`,
         undefined,
         { cause: firstError ?? err },
       );
+    };
+    let holder: string;
+    try {
+      await answer(cmd.connect());
+      // Redis's clock against ours, for the publish deadlines (redis-deadline.ts).
+      const sentAt = Date.now();
+      const time = await answer(cmd.time());
+      this.#deadline.noteTime(time.map(String), sentAt, Date.now());
+      holder = await answer(cmd.acquire(K.node(this.node), this.#instance, this.#leaseMs));
+    } catch (err) {
+      throw cannotReach(err);
     } finally {
       cmd.off("error", noteError);
     }
     this.#cmd = cmd;
-    await this.#sampleTime(cmd);
-    const holder = await cmd.acquire(K.node(this.node), this.#instance, this.#leaseMs);
     if (holder !== this.#instance) {
       cmd.disconnect();
       throw new S2sError(ERROR_CODES.CLUSTER_UNAVAILABLE, `cluster.node: "${this.node}" is already the name of a running node (names must be unique; a stopped node's name frees within lease_seconds)`);
@@ -256,7 +268,12 @@ export class RedisCluster implements Cluster, LocalDelivery {
     sub.on("error", () => {}); // reported once by the command connection
     sub.on("messageBuffer", (channel: Buffer, message: Buffer) => this.#onMessage(channel.toString(), message.toString()));
     sub.on("ready", () => void this.#resubscribed());
-    await sub.subscribe(K.inbox(this.node), K.routes);
+    try {
+      await answer(sub.subscribe(K.inbox(this.node), K.routes));
+    } catch (err) {
+      sub.disconnect();
+      throw cannotReach(err);
+    }
     this.#sub = sub;
     void cmd.publish(K.routes, UP + this.node).catch(() => undefined); // a restarted node: others stop holding for it
     await this.#renew(true);
@@ -292,7 +309,9 @@ export class RedisCluster implements Cluster, LocalDelivery {
       batch.del(K.node(this.node));
       await this.#deadline.within(batch.exec()).catch(() => undefined);
     }
-    await Promise.all([this.#sub?.quit().catch(() => undefined), cmd?.quit().catch(() => undefined)]);
+    // QUIT waits for Redis's answer: a stalled Redis gets the timeout, then the socket is closed.
+    const quit = (c: Redis | undefined) => c && withTimeout(c.quit(), this.#deadline.timeoutMs, () => new RedisTimeoutError(this.#deadline.timeoutMs)).catch(() => c.disconnect());
+    await Promise.all([quit(this.#sub), quit(cmd)]);
   }
 
   /** Resolved once (per-stanza container lookups were a visible share of a hop's cost). */
@@ -307,13 +326,6 @@ export class RedisCluster implements Cluster, LocalDelivery {
   /** Connected and answering (a stalled Redis is an outage too, see redis-deadline.ts). */
   #ready(): boolean {
     return this.#cmd?.status === "ready" && !this.#deadline.stalled;
-  }
-
-  /** Redis's clock against ours, for the publish deadlines (redis-deadline.ts). */
-  async #sampleTime(cmd: Redis): Promise<void> {
-    const sentAt = Date.now();
-    const time = await this.#deadline.within(cmd.time());
-    this.#deadline.noteTime(time.map(String), sentAt, Date.now());
   }
 
   /** Forwards queued (also behind a node's full window) or awaiting Redis's answer: what this node holds for other nodes. */

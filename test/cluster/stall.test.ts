@@ -13,6 +13,10 @@
 import "reflect-metadata";
 import { after, before, describe, it } from "node:test";
 import assert from "node:assert/strict";
+import { configFromObject } from "../../core/config/load.js";
+import { ERROR_CODES, isS2sError } from "../../core/errors.js";
+import { createLogger } from "../../core/logging/logger.js";
+import { createServer } from "../../core/server/server.js";
 import { el } from "../../core/xml/element.js";
 import type { XmlElement } from "../../core/xml/element.js";
 import { connectComponent, type TestComponent } from "../helpers/component.js";
@@ -20,7 +24,7 @@ import { freePort } from "../helpers/ports.js";
 import { skipWithoutRedis, startRedis, type TestRedis } from "../helpers/redis-server.js";
 import { startNode, type TestNode } from "../helpers/servers.js";
 import { eventually, waitFor } from "../helpers/wait.js";
-import { PASSWORD, startClusterNode, type ClusterNode } from "./cluster-nodes.js";
+import { clusterSection, PASSWORD, SHARED, startClusterNode, type ClusterNode } from "./cluster-nodes.js";
 
 const skip = skipWithoutRedis();
 const LEASE_SECONDS = 4;
@@ -156,6 +160,31 @@ describe("cluster with a Redis that stops answering", { skip }, () => {
     } finally {
       bot.events.off("stanza", onStanza);
       for (const s of subs) s.unsubscribe();
+    }
+  });
+
+  it("stops a node, and refuses to start one (exit 1's message), while Redis is frozen, without hanging", async () => {
+    const node3 = await startClusterNode({ name: "node3", ip: "127.0.0.235", redisUrl: redis.url, leaseSeconds: LEASE_SECONDS });
+    const config = configFromObject({ general: { hosts: ["a.example"] }, s2s: { shared: SHARED, use_starttls: "false" }, listen: { s2s: [] }, cluster: clusterSection(redis.url, "node4", LEASE_SECONDS) }, { baseDir: process.cwd() });
+    const node4 = createServer(config, { logger: createLogger("silent") });
+    try {
+      process.kill(redis.pid!, "SIGSTOP");
+      frozen = true;
+      let stopped = false;
+      await Promise.race([
+        node3.server.stop().then(() => (stopped = true)),
+        eventually(() => stopped, FREEZE_DEADLINE_MS, "node 3 stopped while Redis is frozen"),
+      ]);
+      await assert.rejects(node4.start(), (err: unknown) => {
+        assert.ok(isS2sError(err));
+        assert.equal(err.code, ERROR_CODES.CLUSTER_UNAVAILABLE);
+        assert.match(err.message, /^cluster\.redis_url: cannot reach Redis at redis:\/\/127\.0\.0\.230:\d+\/? \(Redis did not answer within \d+ ms\)/);
+        return true;
+      });
+    } finally {
+      if (frozen) process.kill(redis.pid!, "SIGCONT");
+      frozen = false;
+      await node4.stop().catch(() => undefined);
     }
   });
 });
