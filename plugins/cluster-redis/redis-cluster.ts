@@ -838,7 +838,8 @@ export class RedisCluster implements Cluster, LocalDelivery {
     const pressures: Promise<void>[] = [];
     for (const env of batch.envelopes) {
       const pressure = this.#receive(env);
-      if (pressure) pressures.push(pressure);
+      // A congested sink returns the same promise for every stanza it takes: kept once.
+      if (pressure && pressure !== pressures.at(-1)) pressures.push(pressure);
     }
     this.#acks.received(batch.from, batch.seq, pressures);
   }
