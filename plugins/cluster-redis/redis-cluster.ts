@@ -15,7 +15,7 @@
  * after it can overtake it: what was queued behind it is held behind it (see #flush).
  */
 import { randomUUID } from "node:crypto";
-import { Redis, type RedisOptions } from "ioredis";
+import type { Redis } from "ioredis";
 import type { Subscription } from "rxjs";
 import {
   type Cluster,
@@ -35,8 +35,8 @@ import {
   type XmlElement,
 } from "../../core/index.js";
 import { AckTracker, parseControl, SendWindow, type Control } from "./flow.js";
+import { createRedis, RedisStart, scanAll, type ScriptedRedis } from "./redis-connection.js";
 import { commandTimeoutMs, RedisDeadline, RedisTimeoutError } from "./redis-deadline.js";
-import { ACQUIRE, PUBLISH_BY, RELEASE } from "./scripts.js";
 import { addItem, decodeBatch, encodeBatch, newBatch, setSeq, WIRE_VERSION, type Envelope } from "./wire.js";
 
 export interface RedisClusterDeps {
@@ -122,12 +122,6 @@ interface Link {
   readonly window: SendWindow;
 }
 
-type ScriptedRedis = Redis & {
-  acquire(key: string, holder: string, ms: number): Promise<string>;
-  release(key: string, holder: string): Promise<number>;
-  publishBy(channel: string, deadline: number, message: string): Promise<number>;
-};
-
 export class RedisCluster implements Cluster, LocalDelivery {
   readonly name = "cluster";
   readonly node: string;
@@ -205,21 +199,7 @@ export class RedisCluster implements Cluster, LocalDelivery {
 
   async start(): Promise<void> {
     const url = this.deps.config.redisUrl;
-    const options: RedisOptions = {
-      lazyConnect: true,
-      // Fail fast while Redis is away (cross-node stanzas bounce remote-server-timeout) instead of
-      // queueing without bound in the client; ioredis reconnects by itself with this backoff.
-      enableOfflineQueue: false,
-      maxRetriesPerRequest: 1,
-      connectTimeout: 5000,
-      retryStrategy: (attempt) => Math.min(attempt * 200, 2000),
-      // CLIENT LIST shows which node each connection belongs to.
-      connectionName: `xs2s:${this.node}`,
-    };
-    const cmd = new Redis(url, options) as ScriptedRedis;
-    cmd.defineCommand("acquire", { numberOfKeys: 1, lua: ACQUIRE });
-    cmd.defineCommand("release", { numberOfKeys: 1, lua: RELEASE });
-    cmd.defineCommand("publishBy", { numberOfKeys: 0, lua: PUBLISH_BY });
+    const cmd = createRedis(url, this.node);
     cmd.on("error", (err: Error) => this.#redisDown(err));
     // A restart that is over before the first reconnection attempt raises no error, only a close.
     cmd.on("close", () => this.#redisDown(new Error("connection closed")));
@@ -227,37 +207,15 @@ export class RedisCluster implements Cluster, LocalDelivery {
       this.#deadline.reset(); // a new connection: nothing is stalled on it
       this.#redisBack();
     });
-    // The connection's first error says why (WRONGPASS, ECONNREFUSED); connect() only says it closed.
-    let firstError: Error | undefined;
-    const noteError = (err: Error) => (firstError ??= err);
-    cmd.on("error", noteError);
-    // A Redis that accepts the connection and never answers fails the start too (ioredis's
-    // connectTimeout ends at the TCP connection, not at the answers).
-    const ms = this.#deadline.timeoutMs;
-    const answer = <T>(work: Promise<T>) => withTimeout(work, ms, () => new RedisTimeoutError(ms));
-    const cannotReach = (err: unknown) => {
-      cmd.disconnect();
-      const reason = firstError && firstError.message !== (err as Error).message ? `${firstError.message}; ${(err as Error).message}` : (err as Error).message;
-      return new S2sError(
-        ERROR_CODES.CLUSTER_UNAVAILABLE,
-        `cluster.redis_url: cannot reach Redis at ${redactedUrl(url)} (${reason}); every cluster node needs it to start`,
-        undefined,
-        { cause: firstError ?? err },
-      );
-    };
-    let holder: string;
-    try {
-      await answer(cmd.connect());
+    const start = new RedisStart(cmd, url, this.#deadline.timeoutMs);
+    const holder = await start.step(async () => {
+      await start.answer(cmd.connect());
       // Redis's clock against ours, for the publish deadlines (redis-deadline.ts).
       const sentAt = Date.now();
-      const time = await answer(cmd.time());
+      const time = await start.answer(cmd.time());
       this.#deadline.noteTime(time.map(String), sentAt, Date.now());
-      holder = await answer(cmd.acquire(K.node(this.node), this.#instance, this.#leaseMs));
-    } catch (err) {
-      throw cannotReach(err);
-    } finally {
-      cmd.off("error", noteError);
-    }
+      return start.answer(cmd.acquire(K.node(this.node), this.#instance, this.#leaseMs));
+    });
     this.#cmd = cmd;
     if (holder !== this.#instance) {
       cmd.disconnect();
@@ -268,12 +226,8 @@ export class RedisCluster implements Cluster, LocalDelivery {
     sub.on("error", () => {}); // reported once by the command connection
     sub.on("messageBuffer", (channel: Buffer, message: Buffer) => this.#onMessage(channel.toString(), message.toString()));
     sub.on("ready", () => void this.#resubscribed());
-    try {
-      await answer(sub.subscribe(K.inbox(this.node), K.routes));
-    } catch (err) {
-      sub.disconnect();
-      throw cannotReach(err);
-    }
+    await start.step(() => start.answer(sub.subscribe(K.inbox(this.node), K.routes)), sub);
+    start.done();
     this.#sub = sub;
     void cmd.publish(K.routes, UP + this.node).catch(() => undefined); // a restarted node: others stop holding for it
     await this.#renew(true);
@@ -977,13 +931,3 @@ function splitLast(text: string, sep: string): [string, string] {
   return [text.slice(0, i), text.slice(i + 1)];
 }
 
-async function scanAll(cmd: Redis, pattern: string, within: <T>(work: Promise<T>) => Promise<T>): Promise<string[]> {
-  const out: string[] = [];
-  let cursor = "0";
-  do {
-    const [next, keys] = await within(cmd.scan(cursor, "MATCH", pattern, "COUNT", 1000));
-    out.push(...keys);
-    cursor = next;
-  } while (cursor !== "0");
-  return out;
-}
