@@ -3,14 +3,17 @@
  * sockets and a real redis-server: a component on node 2 stops reading its socket while a
  * component on node 1 writes thousands of 2 KB messages to it. Node 2 withholds its
  * acknowledgements while the component's socket is congested, node 1 keeps at most a window of
- * batches on their way and pauses its producer, so neither node takes in the whole burst; once the
- * component reads again, every message arrives (none bounced, none lost).
+ * batches on their way and pauses its producer, so neither node takes in the whole burst. A
+ * producer that ignores the pause (the embedding API's send) is held up to the bound, then bounced
+ * resource-constraint. Once the component reads again, every message arrives or was bounced,
+ * none lost.
  */
 import "reflect-metadata";
 import { after, before, describe, it } from "node:test";
 import assert from "node:assert/strict";
 import { Redis } from "ioredis";
 import { RawComponent } from "../../bench/lib/raw-component.js";
+import { el } from "../../core/xml/element.js";
 import type { RedisCluster } from "../../plugins/cluster-redis/redis-cluster.js";
 import { WIRE_VERSION } from "../../plugins/cluster-redis/wire.js";
 import { skipWithoutRedis, startRedis, type TestRedis } from "../helpers/redis-server.js";
@@ -19,6 +22,8 @@ import { PASSWORD, startClusterNode, type ClusterNode } from "./cluster-nodes.js
 
 const skip = skipWithoutRedis();
 const MESSAGES = 20_000;
+/** Sent by the embedding API on top, while node 2 is congested: more than node 1 holds (20,000 in flight). */
+const EXTRA = 21_000;
 const DEADLINE_MS = 120_000;
 const BODY = "x".repeat(2000);
 
@@ -83,10 +88,26 @@ describe("cluster backpressure from a slow receiver", { skip }, () => {
       assert.ok(load.socket.writableLength > 0, "the producing component was paused (its writes wait in its own socket)");
       assert.equal(slow.received, 0, "the paused component read nothing");
 
-      slow.socket.resume();
-      await slow.waitFor(MESSAGES, DEADLINE_MS);
-      assert.equal(slow.received, MESSAGES, "every message delivered");
-      assert.equal(load.received, 0, "none bounced");
+      // The embedding API does not pause: node 1 holds what it can, then bounces, never drops.
+      const bounced: string[] = [];
+      const sub = node1.server.stanzas$.subscribe((s) => {
+        if (s.attr("type") === "error") bounced.push(s.getChild("error")?.children.find((c) => typeof c !== "string")?.name ?? "?");
+      });
+      try {
+        for (let i = 0; i < EXTRA; i++) node1.server.send(el("message", { from: "svc@a.example", to: "sink@slow.a.example", id: `ex${i}` }, undefined, el("body", {}, undefined, `extra ${i}`)));
+        maxInFlight = Math.max(maxInFlight, sender.inFlight);
+        assert.ok(bounced.length > 0, "past the bound: bounced");
+        assert.deepEqual([...new Set(bounced)], ["resource-constraint"]);
+        assert.ok(maxInFlight <= 20_000, `node 1 held at most ${maxInFlight}`);
+        t.diagnostic(`embedding API: ${EXTRA} sent, ${bounced.length} bounced resource-constraint at once`);
+
+        slow.socket.resume();
+        await slow.waitFor(MESSAGES + EXTRA - bounced.length, DEADLINE_MS);
+        assert.equal(slow.received, MESSAGES + EXTRA - bounced.length, "every message not bounced delivered");
+        assert.equal(load.received, 0, "none of the component's bounced");
+      } finally {
+        sub.unsubscribe();
+      }
       await eventually(() => sender.inFlight === 0, DEADLINE_MS, "node 1's window empty again");
     } finally {
       clearInterval(poll);
