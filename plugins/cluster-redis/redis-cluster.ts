@@ -907,7 +907,7 @@ export class RedisCluster implements Cluster, LocalDelivery {
   }
 
   #redisBack(): void {
-    if (this.#redisUp) return;
+    if (this.#redisUp || this.#stopped) return;
     this.#redisUp = true;
     this.#stickyUntil = Date.now() + this.#leaseMs;
     this.deps.events.emit({ type: "cluster_redis_reconnected", node: this.node });
@@ -930,4 +930,3 @@ function splitLast(text: string, sep: string): [string, string] {
   const i = text.lastIndexOf(sep);
   return [text.slice(0, i), text.slice(i + 1)];
 }
-
