@@ -98,6 +98,7 @@ describe("cluster with a Redis that stops answering", { skip }, () => {
     try {
       process.kill(redis.pid!, "SIGSTOP");
       frozen = true;
+      const frozenAt = Date.now();
       // Half leave before the nodes notice the freeze (a batch in flight, then queued behind it), half after.
       const noticed = waitFor(node1.server.events$, (e) => e.type === "cluster_redis_unavailable", FREEZE_DEADLINE_MS, "node 1 to notice the freeze");
       const send = (from: number, to: number) => {
@@ -124,6 +125,9 @@ describe("cluster with a Redis that stops answering", { skip }, () => {
         await eventually(() => whats(logs, mark, "cluster_redis_unavailable") === 1, FREEZE_DEADLINE_MS, `${node} logs the outage`);
       }
       assert.equal(node1.cluster().snapshot().connected, false, "node 1 reports Redis unavailable");
+      // Frozen past the lease: every lease, route and node key has expired on Redis's clock when it
+      // resumes, so what follows also shows that renewal brings ownership back (not dropped for good).
+      await eventually(() => Date.now() - frozenAt > LEASE_SECONDS * 1000 + 1000, FREEZE_DEADLINE_MS, "the leases to run out");
 
       process.kill(redis.pid!, "SIGCONT");
       frozen = false;
@@ -142,6 +146,7 @@ describe("cluster with a Redis that stops answering", { skip }, () => {
         FREEZE_DEADLINE_MS,
         "a route forward crosses nodes after SIGCONT",
       );
+      assert.equal(node2.cluster().snapshot().routes["bot.a.example"], "node1", "node 2 still routes the component to node 1");
       // Published on the same connection after the frozen ones: had Redis run them late, they
       // would have reached the component before this one (pub/sub keeps its order).
       const late = routeIds.filter((id) => bounced.has(id) && atBot.has(id));
