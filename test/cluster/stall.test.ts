@@ -95,6 +95,7 @@ describe("cluster with a Redis that stops answering", { skip }, () => {
     const routeIds = Array.from({ length: 40 }, (_, i) => `fr-${i}`);
     const pairIds = Array.from({ length: 40 }, (_, i) => `fp-${i}`);
     const localIds = Array.from({ length: 10 }, (_, i) => `fl-${i}`);
+    const ownedIds = Array.from({ length: 10 }, (_, i) => `fo-${i}`);
     try {
       process.kill(redis.pid!, "SIGSTOP");
       frozen = true;
@@ -111,8 +112,9 @@ describe("cluster with a Redis that stops answering", { skip }, () => {
       await noticed;
       send(20, 40);
       for (const id of localIds) node1.server.send(message("svc@a.example", "x@bot.a.example", id)); // same node: no Redis
+      for (const id of ownedIds) node2.server.send(message("svc@a.example", "u@b.example", id)); // the pair node 2 owns
       await eventually(
-        () => routeIds.every((id) => atBot.has(id) || bounced.has(id)) && pairIds.every((id) => atRemote.has(id) || bounced.has(id)) && localIds.every((id) => atBot.has(id)),
+        () => routeIds.every((id) => atBot.has(id) || bounced.has(id)) && pairIds.every((id) => atRemote.has(id) || bounced.has(id)) && localIds.every((id) => atBot.has(id)) && ownedIds.every((id) => atRemote.has(id)),
         FREEZE_DEADLINE_MS,
         "every stanza of the freeze delivered or bounced while Redis is still frozen",
       );
