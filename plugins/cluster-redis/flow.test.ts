@@ -117,6 +117,23 @@ describe("cluster command deadline", () => {
     assert.equal(await d.within(Promise.resolve(7)), 7);
   });
 
+  it("asks once per stall, after the given time, for the connection to be replaced; then only a new connection ends the stall", async () => {
+    const seen: string[] = [];
+    const d = new RedisDeadline(20, { timedOut: () => seen.push("timed out"), answered: () => seen.push("answered") });
+    assert.equal(d.replaceAfter(0, Date.now()), false, "not stalled");
+    let answer!: (v: string) => void;
+    await assert.rejects(d.within(new Promise<string>((r) => (answer = r))), RedisTimeoutError);
+    assert.equal(d.replaceAfter(60_000, Date.now()), false, "not for long enough");
+    assert.equal(d.replaceAfter(60_000, Date.now() + 60_000), true);
+    assert.equal(d.replaceAfter(60_000, Date.now() + 120_000), false, "once per stall");
+    answer("late, on the connection being closed");
+    await turn();
+    assert.deepEqual(seen, ["timed out"]);
+    assert.equal(d.stalled, true);
+    d.reset(); // the new connection is ready
+    assert.equal(d.stalled, false);
+  });
+
   it("sets publish deadlines on Redis's clock, from a TIME answer with a short round trip only", () => {
     const d = new RedisDeadline(2000, { timedOut: () => {}, answered: () => {} });
     const now = Date.now();

@@ -238,6 +238,7 @@ export class RedisCluster implements Cluster, LocalDelivery {
       void this.#probe();
       this.#retryHeld();
       this.#askStuck();
+      this.#replaceIfStalled();
     }, this.#retryMs);
     this.deps.logger.info({ what: "cluster_started", node: this.node, redis: redactedUrl(url), leaseMs: this.#leaseMs });
   }
@@ -896,6 +897,18 @@ export class RedisCluster implements Cluster, LocalDelivery {
   #nodeEvent(type: "cluster_node_joined" | "cluster_node_left", node: string): void {
     this.deps.events.emit({ type, node });
     this.deps.logger.info({ what: type, node });
+  }
+
+  /**
+   * Redis has answered nothing for a lease (frozen, or the path died without a reset: TCP would
+   * retransmit for many minutes): both connections are closed and opened again by ioredis, once
+   * per stall. Still stalled or not, "ready" on the new connection ends the outage.
+   */
+  #replaceIfStalled(): void {
+    if (this.#stopped || !this.#deadline.replaceAfter(this.#leaseMs, Date.now())) return;
+    this.deps.logger.warn({ what: "cluster_redis_reconnecting", node: this.node, reason: `no answer for ${this.#leaseMs} ms` });
+    this.#cmd?.disconnect(true);
+    this.#sub?.disconnect(true);
   }
 
   /** Logged once per outage, not once per failed command. */

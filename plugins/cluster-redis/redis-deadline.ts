@@ -43,6 +43,10 @@ export interface RedisDeadlineHooks {
 export class RedisDeadline {
   /** Redis answered nothing within the timeout since the last answer. */
   #stalled = false;
+  /** When the stall was noticed (Date.now()). */
+  #stalledSince = 0;
+  /** The connection was closed to open a new one during this stall (once per stall). */
+  #replaced = false;
   /** Redis's clock minus ours (ms), from TIME with a short round trip (see noteTime). */
   #offsetMs = 0;
 
@@ -58,6 +62,18 @@ export class RedisDeadline {
   /** The connection was closed and opened again: whatever was stalled on it is gone. */
   reset(): void {
     this.#stalled = false;
+    this.#replaced = false;
+  }
+
+  /**
+   * True once per stall, when it has lasted `ms`: time to close the connection and open a new one
+   * (a path that died without a reset answers nothing ever; a new connection either answers or
+   * fails to connect, and what the old one carried is dropped by Redis's own deadline check).
+   */
+  replaceAfter(ms: number, now: number): boolean {
+    if (!this.#stalled || this.#replaced || now - this.#stalledSince < ms) return false;
+    this.#replaced = true;
+    return true;
   }
 
   /**
@@ -75,6 +91,7 @@ export class RedisDeadline {
           const err = new RedisTimeoutError(this.timeoutMs);
           const first = !this.#stalled;
           this.#stalled = true;
+          if (first) this.#stalledSince = Date.now();
           // The answer may still come (Redis resumed): that ends the stall.
           work.then(
             () => this.#lateAnswer(),
@@ -104,7 +121,8 @@ export class RedisDeadline {
   }
 
   #lateAnswer(): void {
-    if (!this.#stalled) return;
+    // A connection being replaced may still answer while it closes: only the new one's "ready" counts.
+    if (!this.#stalled || this.#replaced) return;
     this.#stalled = false;
     this.hooks.answered();
   }

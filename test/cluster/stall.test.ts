@@ -127,15 +127,21 @@ describe("cluster with a Redis that stops answering", { skip }, () => {
         await eventually(() => whats(logs, mark, "cluster_redis_unavailable") === 1, FREEZE_DEADLINE_MS, `${node} logs the outage`);
       }
       assert.equal(node1.cluster().snapshot().connected, false, "node 1 reports Redis unavailable");
-      // Frozen past the lease: every lease, route and node key has expired on Redis's clock when it
-      // resumes, so what follows also shows that renewal brings ownership back (not dropped for good).
-      await eventually(() => Date.now() - frozenAt > LEASE_SECONDS * 1000 + 1000, FREEZE_DEADLINE_MS, "the leases to run out");
+      // Frozen past the lease: each node gives up on its connections and opens new ones (which
+      // connect, Redis's kernel accepts, and get no answer either). Every lease, route and node key
+      // has then expired on Redis's clock when it resumes, so what follows also shows that renewal
+      // brings ownership back (not dropped for good).
+      for (const [logs, mark, node] of [[logs1, marks.logs1, "node1"], [logs2, marks.logs2, "node2"]] as const) {
+        await eventually(() => whats(logs, mark, "cluster_redis_reconnecting") === 1, FREEZE_DEADLINE_MS, `${node} replaces its connections`);
+      }
+      assert.ok(Date.now() - frozenAt > LEASE_SECONDS * 1000, "frozen for longer than the lease");
 
       process.kill(redis.pid!, "SIGCONT");
       frozen = false;
       await eventually(() => node1.cluster().snapshot().connected && node2.cluster().snapshot().connected, FREEZE_DEADLINE_MS, "both nodes see Redis again");
       for (const [logs, mark, node] of [[logs1, marks.logs1, "node1"], [logs2, marks.logs2, "node2"]] as const) {
         assert.equal(whats(logs, mark, "cluster_redis_unavailable"), 1, `${node} logged the outage once`);
+        assert.equal(whats(logs, mark, "cluster_redis_reconnecting"), 1, `${node} replaced its connections once`);
         await eventually(() => whats(logs, mark, "cluster_redis_reconnected") === 1, FREEZE_DEADLINE_MS, `${node} logs the recovery`);
       }
       // Cross-node traffic again: a route forward from node 2 reaches the component on node 1.
