@@ -805,11 +805,16 @@ export class RedisCluster implements Cluster, LocalDelivery {
     return this.#deliverHere(env.stanza);
   }
 
-  /** To the local delivery chain, never forwarded again (no loops between nodes); its flow-control promise. */
+  /**
+   * To the local delivery chain, never forwarded again (no loops between nodes); the promise of a
+   * delivery that is congested (LocalDelivery.backpressure) or of a sink that is (a component that
+   * does not read: Router.congestion).
+   */
   #deliverHere(stanza: XmlElement): Promise<void> | undefined {
     this.#receiving = stanza;
     try {
-      return this.#routerNow().deliverLocal(stanza);
+      const router = this.#routerNow();
+      return router.deliverLocal(stanza) ?? router.congestion?.(stanza);
     } finally {
       this.#receiving = undefined;
     }

@@ -43,23 +43,18 @@ export class ComponentsService implements Service, LocalDelivery, ComponentRegis
     const component = domain === undefined ? undefined : this.#connected.get(domain);
     if (!component) return false;
     component.send(stanza);
-    this.#last = component;
     return true;
   }
 
   /**
-   * Flow control (LocalDelivery.backpressure), asked right after deliver(): the component that
-   * took the stanza does not read fast enough, so whoever fed it (an inbound S2S stream, another
-   * node of a cluster) waits for its socket to drain instead of filling this process's memory.
+   * LocalDelivery.congestion: the component serving `stanza`'s address does not read fast
+   * enough. Another node of a cluster then withholds its acknowledgement until the component's
+   * socket drains (docs/cluster.md, backpressure); inbound S2S streams do not ask (see there).
    */
-  backpressure(): Promise<void> | undefined {
-    const last = this.#last;
-    this.#last = undefined;
-    return last?.backpressure();
+  congestion(stanza: XmlElement): Promise<void> | undefined {
+    const domain = domainOf(stanza.attr("to"));
+    return domain === undefined ? undefined : this.#connected.get(domain)?.backpressure();
   }
-
-  /** The component deliver() handed the last stanza to, for backpressure(). */
-  #last?: ComponentStream;
 
   claim(domain: string, stream: ComponentStream): boolean {
     if (this.#hosts.has(domain)) return false;

@@ -394,7 +394,7 @@ describe("components: flow control", () => {
     assert.equal(socket.isPaused(), false);
   });
 
-  it("reports a component that does not read as congested to whoever delivers to it, until its socket drains", async () => {
+  it("reports a component that does not read as congested (Router.congestion, for the cluster's receiver), until its socket drains", async () => {
     const node = await startNode({ hosts: ["c.example"], ip: "127.0.0.125", componentPassword: "pw" });
     try {
       const slow = await rawComponent(node.ip, node.servicePort!, "slow.c.example");
@@ -406,7 +406,9 @@ describe("components: flow control", () => {
       let pressure: Promise<void> | undefined;
       let sent = 0;
       while (!pressure && sent < 10_000) {
-        pressure = router.deliverLocal(el("message", { from: "u@remote.example", to: "x@slow.c.example", id: `s${sent++}` }, NS.SERVER, el("body", {}, NS.SERVER, body)));
+        const stanza = el("message", { from: "u@remote.example", to: "x@slow.c.example", id: `s${sent++}` }, NS.SERVER, el("body", {}, NS.SERVER, body));
+        assert.equal(router.deliverLocal(stanza), undefined, "an inbound stream is not paused by a slow component");
+        pressure = router.congestion?.(stanza);
         if (sent % 50 === 0) await new Promise((r) => setImmediate(r)); // the stream writes once per tick
       }
       assert.ok(pressure, `no flow-control promise after ${sent} stanzas of 4 KB to a component that reads nothing`);
