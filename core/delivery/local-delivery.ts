@@ -18,6 +18,15 @@ export interface LocalDelivery {
    * settles, instead of the delivery's answers overflowing an outbound queue.
    */
   backpressure?(): Promise<void> | undefined;
+  /**
+   * The congestion of what serves `stanza`'s address (a component that reads slower than it is
+   * written to): a promise that settles when it drains. Asked only through Router.congestion, by
+   * a deliverer that can hold back upstream without pausing a socket (the cluster's receiver
+   * withholds its acknowledgement). An inbound S2S stream does not ask: paused, it would leave
+   * what the peer already sent in kernel buffers, lost if the peer then dies
+   * (test/faults/peer-killed.test.ts).
+   */
+  congestion?(stanza: XmlElement): Promise<void> | undefined;
 }
 
 export const LOCAL_DELIVERY: InjectionToken<LocalDelivery> = Symbol.for("xmpp-s2s.LocalDelivery");

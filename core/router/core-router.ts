@@ -102,6 +102,14 @@ export class CoreRouter implements Router {
     return undefined;
   }
 
+  congestion(stanza: XmlElement): Promise<void> | undefined {
+    for (const delivery of this.#wired.deliveries) {
+      const congested = delivery.congestion?.(stanza);
+      if (congested) return congested;
+    }
+    return undefined;
+  }
+
   bounce(stanza: XmlElement, condition: string, type: StanzaErrorType, text?: string): void {
     if (!isBounceable(stanza)) {
       this.logger.debug({ what: "bounce_suppressed", name: stanza.name, condition, to: stanza.attr("to") }, "errors and IQ results are not bounced");

@@ -17,6 +17,12 @@ export interface Router {
    * Returns a promise when the delivery that took it is congested (LocalDelivery.backpressure).
    */
   deliverLocal(stanza: XmlElement): Promise<void> | undefined;
+  /**
+   * Right after deliverLocal: whether what serves `stanza`'s address here is congested
+   * (LocalDelivery.congestion), for a deliverer that can hold back without stalling a peer's
+   * stream (the cluster's receiver withholds its acknowledgement, docs/cluster.md).
+   */
+  congestion?(stanza: XmlElement): Promise<void> | undefined;
   /** Answer `stanza` to its sender with a stanza error (never for errors and IQ results, RFC 6120 §10.4.3). */
   bounce(stanza: XmlElement, condition: string, type: StanzaErrorType, text?: string): void;
   /** A host in `general.hosts` or a domain a local delivery serves (a connected component). */

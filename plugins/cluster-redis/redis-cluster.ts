@@ -15,7 +15,7 @@
  * after it can overtake it: what was queued behind it is held behind it (see #flush).
  */
 import { randomUUID } from "node:crypto";
-import { Redis, type RedisOptions } from "ioredis";
+import type { Redis } from "ioredis";
 import type { Subscription } from "rxjs";
 import {
   type Cluster,
@@ -34,8 +34,10 @@ import {
   withTimeout,
   type XmlElement,
 } from "../../core/index.js";
-import { ACQUIRE, RELEASE } from "./scripts.js";
-import { addItem, decodeBatch, encodeBatch, newBatch, WIRE_VERSION, type Envelope } from "./wire.js";
+import { AckTracker, parseControl, SendWindow, type Control } from "./flow.js";
+import { createRedis, RedisStart, scanAll, type ScriptedRedis } from "./redis-connection.js";
+import { commandTimeoutMs, RedisDeadline, RedisTimeoutError } from "./redis-deadline.js";
+import { addItem, decodeBatch, encodeBatch, newBatch, setSeq, WIRE_VERSION, type Envelope } from "./wire.js";
 
 export interface RedisClusterDeps {
   readonly config: ClusterConfig;
@@ -50,12 +52,14 @@ export interface RedisClusterDeps {
 
 /** Stanzas held per pair (while its owner is found or taken over) or per node (while its inbox does not answer); then: resource-constraint. */
 const MAX_HELD = 1000;
-/** Forwards published and not yet acknowledged by Redis: above, producers pause; far above, bounce. */
+/**
+ * Forwards queued (also behind a full window, flow.ts) or published and not yet answered by Redis:
+ * above, producers pause; far above, bounce.
+ */
 const HIGH_WATER = 1000;
 const MAX_IN_FLIGHT = 20_000;
 /** How long past lease_seconds a held stanza waits for a takeover before it bounces. */
 const TAKEOVER_GRACE_MS = 5000;
-const ACQUIRE_TIMEOUT_MS = 2000;
 
 const EMBEDDER_PREFIX = "xs2s:embedder:";
 const K = {
@@ -108,25 +112,23 @@ interface PairForward {
 
 type Forward = RouteForward | PairForward;
 
-/** The forwards on their way to one node: queued (as a wire batch), and whether a batch awaits Redis's answer. */
+/** The forwards on their way to one node: queued (as a wire batch), whether a batch awaits Redis's answer, and the batches the node has not acknowledged. */
 interface Link {
   batch: unknown[];
   count: number;
   /** Deadlines of the queued forwards that were held before, by their rank in the batch. */
   deadlines?: Map<number, number>;
   busy: boolean;
+  readonly window: SendWindow;
 }
-
-type ScriptedRedis = Redis & {
-  acquire(key: string, holder: string, ms: number): Promise<string>;
-  release(key: string, holder: string): Promise<number>;
-};
 
 export class RedisCluster implements Cluster, LocalDelivery {
   readonly name = "cluster";
   readonly node: string;
   readonly #instance = randomUUID();
   readonly #leaseMs: number;
+  /** The retry tick: held forwards are retried, unreachable inboxes probed, stuck windows asked. */
+  readonly #retryMs: number;
   #cmd?: ScriptedRedis;
   #sub?: Redis;
   /** Domains served by other nodes -> node (cache). */
@@ -164,6 +166,10 @@ export class RedisCluster implements Cluster, LocalDelivery {
   #received = 0;
   #drained?: { promise: Promise<void>; resolve: () => void };
   #redisUp = true;
+  /** Every awaited command's deadline: a Redis that stops answering is an outage (redis-deadline.ts). */
+  readonly #deadline: RedisDeadline;
+  /** What this node acknowledges to the nodes forwarding to it (flow.ts). */
+  readonly #acks: AckTracker;
   #timer?: NodeJS.Timeout;
   #retryTimer?: NodeJS.Timeout;
   #stopped = false;
@@ -173,6 +179,12 @@ export class RedisCluster implements Cluster, LocalDelivery {
   constructor(private readonly deps: RedisClusterDeps) {
     this.node = deps.config.node;
     this.#leaseMs = deps.config.leaseMs;
+    this.#retryMs = Math.max(100, Math.floor(this.#leaseMs / 10));
+    this.#deadline = new RedisDeadline(commandTimeoutMs(this.#leaseMs), {
+      timedOut: (err) => this.#redisDown(err),
+      answered: () => this.#redisBack(),
+    });
+    this.#acks = new AckTracker(this.node, (node, text) => void this.#cmd?.publish(K.inbox(node), text).catch(() => undefined));
     // Subscribed at registration, before any listener opens, so no component is missed.
     this.#subscription = deps.events.events$.subscribe((e) => {
       if (e.type === "component_connected") this.#publishRoute(e.domain, true);
@@ -187,44 +199,24 @@ export class RedisCluster implements Cluster, LocalDelivery {
 
   async start(): Promise<void> {
     const url = this.deps.config.redisUrl;
-    const options: RedisOptions = {
-      lazyConnect: true,
-      // Fail fast while Redis is away (cross-node stanzas bounce remote-server-timeout) instead of
-      // queueing without bound in the client; ioredis reconnects by itself with this backoff.
-      enableOfflineQueue: false,
-      maxRetriesPerRequest: 1,
-      connectTimeout: 5000,
-      retryStrategy: (attempt) => Math.min(attempt * 200, 2000),
-      // CLIENT LIST shows which node each connection belongs to.
-      connectionName: `xs2s:${this.node}`,
-    };
-    const cmd = new Redis(url, options) as ScriptedRedis;
-    cmd.defineCommand("acquire", { numberOfKeys: 1, lua: ACQUIRE });
-    cmd.defineCommand("release", { numberOfKeys: 1, lua: RELEASE });
+    const cmd = createRedis(url, this.node);
     cmd.on("error", (err: Error) => this.#redisDown(err));
     // A restart that is over before the first reconnection attempt raises no error, only a close.
     cmd.on("close", () => this.#redisDown(new Error("connection closed")));
-    cmd.on("ready", () => this.#redisBack());
-    // The connection's first error says why (WRONGPASS, ECONNREFUSED); connect() only says it closed.
-    let firstError: Error | undefined;
-    const noteError = (err: Error) => (firstError ??= err);
-    cmd.on("error", noteError);
-    try {
-      await cmd.connect();
-    } catch (err) {
-      cmd.disconnect();
-      const reason = firstError && firstError.message !== (err as Error).message ? `${firstError.message}; ${(err as Error).message}` : (err as Error).message;
-      throw new S2sError(
-        ERROR_CODES.CLUSTER_UNAVAILABLE,
-        `cluster.redis_url: cannot reach Redis at ${redactedUrl(url)} (${reason}); every cluster node needs it to start`,
-        undefined,
-        { cause: firstError ?? err },
-      );
-    } finally {
-      cmd.off("error", noteError);
-    }
+    cmd.on("ready", () => {
+      this.#deadline.reset(); // a new connection: nothing is stalled on it
+      this.#redisBack();
+    });
+    const start = new RedisStart(cmd, url, this.#deadline.timeoutMs);
+    const holder = await start.step(async () => {
+      await start.answer(cmd.connect());
+      // Redis's clock against ours, for the publish deadlines (redis-deadline.ts).
+      const sentAt = Date.now();
+      const time = await start.answer(cmd.time());
+      this.#deadline.noteTime(time.map(String), sentAt, Date.now());
+      return start.answer(cmd.acquire(K.node(this.node), this.#instance, this.#leaseMs));
+    });
     this.#cmd = cmd;
-    const holder = await cmd.acquire(K.node(this.node), this.#instance, this.#leaseMs);
     if (holder !== this.#instance) {
       cmd.disconnect();
       throw new S2sError(ERROR_CODES.CLUSTER_UNAVAILABLE, `cluster.node: "${this.node}" is already the name of a running node (names must be unique; a stopped node's name frees within lease_seconds)`);
@@ -234,7 +226,8 @@ export class RedisCluster implements Cluster, LocalDelivery {
     sub.on("error", () => {}); // reported once by the command connection
     sub.on("messageBuffer", (channel: Buffer, message: Buffer) => this.#onMessage(channel.toString(), message.toString()));
     sub.on("ready", () => void this.#resubscribed());
-    await sub.subscribe(K.inbox(this.node), K.routes);
+    await start.step(() => start.answer(sub.subscribe(K.inbox(this.node), K.routes)), sub);
+    start.done();
     this.#sub = sub;
     void cmd.publish(K.routes, UP + this.node).catch(() => undefined); // a restarted node: others stop holding for it
     await this.#renew(true);
@@ -244,7 +237,9 @@ export class RedisCluster implements Cluster, LocalDelivery {
     this.#retryTimer = setInterval(() => {
       void this.#probe();
       this.#retryHeld();
-    }, Math.max(100, Math.floor(this.#leaseMs / 10)));
+      this.#askStuck();
+      this.#replaceIfStalled();
+    }, this.#retryMs);
     this.deps.logger.info({ what: "cluster_started", node: this.node, redis: redactedUrl(url), leaseMs: this.#leaseMs });
   }
 
@@ -260,16 +255,18 @@ export class RedisCluster implements Cluster, LocalDelivery {
     for (const [node, held] of this.#routeHeld) for (const h of held) this.#bounceRoute(node, h, "shutdown");
     this.#routeHeld.clear();
     const cmd = this.#cmd;
-    if (cmd && cmd.status === "ready") {
+    if (cmd && this.#ready()) {
       // Hand everything back at once so other nodes take over without waiting for the leases.
       const batch = cmd.pipeline();
       for (const d of this.#mine) batch.del(K.route(d)).publish(K.routes, `-${this.node} ${d}`);
       if (this.#embedding) for (const d of this.deps.hosts) batch.del(K.embedder(d, this.node)).publish(K.routes, `-${this.node} ${d} embedder`);
       for (const [key, st] of this.#pairs) if (st.owner === this.node) batch.del(K.pair(key));
       batch.del(K.node(this.node));
-      await batch.exec().catch(() => undefined);
+      await this.#deadline.within(batch.exec()).catch(() => undefined);
     }
-    await Promise.all([this.#sub?.quit().catch(() => undefined), cmd?.quit().catch(() => undefined)]);
+    // QUIT waits for Redis's answer: a stalled Redis gets the timeout, then the socket is closed.
+    const quit = (c: Redis | undefined) => c && withTimeout(c.quit(), this.#deadline.timeoutMs, () => new RedisTimeoutError(this.#deadline.timeoutMs)).catch(() => c.disconnect());
+    await Promise.all([quit(this.#sub), quit(cmd)]);
   }
 
   /** Resolved once (per-stanza container lookups were a visible share of a hop's cost). */
@@ -281,6 +278,16 @@ export class RedisCluster implements Cluster, LocalDelivery {
     return (this.#outboundSessions ??= this.deps.outbound());
   }
 
+  /** Connected and answering (a stalled Redis is an outage too, see redis-deadline.ts). */
+  #ready(): boolean {
+    return this.#cmd?.status === "ready" && !this.#deadline.stalled;
+  }
+
+  /** Forwards queued (also behind a node's full window) or awaiting Redis's answer: what this node holds for other nodes. */
+  get inFlight(): number {
+    return this.#inFlight;
+  }
+
   snapshot(): ClusterSnapshot {
     return {
       node: this.node,
@@ -290,7 +297,7 @@ export class RedisCluster implements Cluster, LocalDelivery {
       served: Object.fromEntries([...[...this.#mine].map((d) => [d, "component"]), ...(this.#embedding ? this.deps.hosts.map((d) => [d, "embedder"]) : [])]),
       ownedPairs: [...this.#pairs].filter(([, st]) => st.owner === this.node).map(([key]) => key),
       pairs: Object.fromEntries([...this.#pairs].map(([key, st]) => [key, { owner: st.owner ?? null, held: st.held?.length ?? 0 }])),
-      connected: this.#cmd?.status === "ready",
+      connected: this.#ready(),
       forwarded: this.#forwarded,
       received: this.#received,
     };
@@ -371,7 +378,7 @@ export class RedisCluster implements Cluster, LocalDelivery {
         const target = this.#routeTo(h.domain);
         if (now >= h.deadline!) this.#bounceRoute(node, h, "no receiver in time");
         else if (target) void this.#forwardRoute(target, h);
-        else if (this.#routerNow().isLocalDomain(h.domain)) this.#deliverHere(h.stanza); // its component reconnected here
+        else if (this.#routerNow().isLocalDomain(h.domain)) void this.#deliverHere(h.stanza); // its component reconnected here
         else this.#holdRoute(node, h, false); // route gone (its node died): a reconnecting component may publish it again
       }
     }
@@ -394,9 +401,9 @@ export class RedisCluster implements Cluster, LocalDelivery {
     else this.#mine.delete(domain);
     this.#routes.delete(domain);
     const cmd = this.#cmd;
-    if (!cmd || cmd.status !== "ready") return; // published by the next renewal once Redis is back
+    if (!cmd || !this.#ready()) return; // published by the next renewal once Redis is back
     const write = served ? cmd.set(K.route(domain), this.node, "PX", this.#leaseMs) : cmd.release(K.route(domain), this.node);
-    void write.then(() => cmd.publish(K.routes, `${served ? "+" : "-"}${this.node} ${domain}`)).catch((err: Error) => this.#redisDown(err));
+    void this.#deadline.within(write.then(() => cmd.publish(K.routes, `${served ? "+" : "-"}${this.node} ${domain}`))).catch((err: Error) => this.#redisDown(err));
   }
 
   /** The embedding API's `stanzas$` got its first subscriber (`on`) or lost its last. */
@@ -404,14 +411,14 @@ export class RedisCluster implements Cluster, LocalDelivery {
     if (on === this.#embedding) return;
     this.#embedding = on;
     const cmd = this.#cmd;
-    if (!cmd || cmd.status !== "ready") return; // written by the next renewal (or start)
+    if (!cmd || !this.#ready()) return; // written by the next renewal (or start)
     const batch = cmd.pipeline();
     for (const d of this.deps.hosts) {
       if (on) batch.set(K.embedder(d, this.node), this.node, "PX", this.#leaseMs);
       else batch.del(K.embedder(d, this.node));
       batch.publish(K.routes, `${on ? "+" : "-"}${this.node} ${d} embedder`);
     }
-    void batch.exec().catch((err: Error) => this.#redisDown(err));
+    void this.#deadline.within(batch.exec()).catch((err: Error) => this.#redisDown(err));
   }
 
   // -------------------------------------------------------------------------------------------
@@ -483,9 +490,10 @@ export class RedisCluster implements Cluster, LocalDelivery {
     if (st.resolving || this.#stopped) return;
     st.resolving = true;
     try {
-      // A Redis that accepts the connection but does not answer must not hold the pair forever.
-      const acquire = this.#cmd!.acquire(K.pair(`${st.local}|${st.remote}`), this.node, this.#leaseMs);
-      const owner = await withTimeout(acquire, ACQUIRE_TIMEOUT_MS, () => new Error(`Redis did not answer within ${ACQUIRE_TIMEOUT_MS} ms`));
+      // A Redis that accepts the connection but does not answer must not hold the pair forever:
+      // stalled already, it is not asked (the catch below sends from here at once).
+      if (!this.#ready()) throw new Error("Redis unavailable");
+      const owner = await this.#deadline.within(this.#cmd!.acquire(K.pair(`${st.local}|${st.remote}`), this.node, this.#leaseMs));
       if (owner === this.node && st.owner !== this.node) {
         this.deps.events.emit({ type: "cluster_lease_taken", local: st.local, remote: st.remote, node: this.node });
         this.deps.logger.info({ what: "cluster_lease_taken", local: st.local, remote: st.remote, node: this.node });
@@ -556,14 +564,13 @@ export class RedisCluster implements Cluster, LocalDelivery {
    * #failed runs once per forward when Redis is unreachable or nobody listens on that inbox.
    */
   #forward(node: string, f: Forward): Promise<void> | undefined {
-    const cmd = this.#cmd;
-    if (!cmd || cmd.status !== "ready" || this.#inFlight >= MAX_IN_FLIGHT) {
-      this.#failed(node, f, !cmd || cmd.status !== "ready" ? "redis unavailable" : "forward buffer full");
+    if (!this.#ready() || this.#inFlight >= MAX_IN_FLIGHT) {
+      this.#failed(node, f, !this.#ready() ? "redis unavailable" : "forward buffer full");
       return undefined;
     }
     this.#inFlight++;
     let link = this.#links.get(node);
-    if (!link) this.#links.set(node, (link = { batch: newBatch(this.node), count: 0, busy: false }));
+    if (!link) this.#links.set(node, (link = { batch: newBatch(this.node), count: 0, busy: false, window: new SendWindow() }));
     if (f.deadline !== undefined) (link.deadlines ??= new Map()).set(link.count, f.deadline);
     addItem(link.batch, f);
     link.count++;
@@ -587,22 +594,34 @@ export class RedisCluster implements Cluster, LocalDelivery {
   }
 
   /**
-   * Publish what is queued for `node` unless a batch to it awaits Redis's answer. One batch at a
-   * time per node: were a second published before the first's answer, it could reach a receiver
-   * that came back in between while the first, answered "no receiver", is held: an overtaking.
+   * Publish what is queued for `node` unless a batch to it awaits Redis's answer or `node` has
+   * WINDOW batches unacknowledged (flow.ts). One batch at a time per node: were a second published
+   * before the first's answer, it could reach a receiver that came back in between while the
+   * first, answered "no receiver", is held: an overtaking. The publish carries a deadline on
+   * Redis's clock, so one that Redis runs after we gave up on it is dropped, not delivered twice.
    */
   #flush(node: string, link: Link): void {
     const cmd = this.#cmd;
-    if (link.busy || link.count === 0 || !cmd) return;
+    if (link.busy || link.count === 0 || !cmd || link.window.full) return;
+    const seq = link.window.next();
+    setSeq(link.batch, seq);
     const { text, count, deadlines } = this.#take(link);
     link.busy = true;
-    cmd.publish(K.inbox(node), text).then(
+    this.#deadline.within(cmd.publishBy(K.inbox(node), this.#deadline.publishDeadline(), text)).then(
       (receivers) => {
         link.busy = false;
         this.#settled(count);
         if (receivers > 0) {
+          // In the window until the receiver acknowledges it (#onAck): what follows waits in the queue.
           this.#forwarded += count;
+          link.window.sent(seq, count, Date.now());
           this.#flush(node, link);
+          return;
+        }
+        if (receivers < 0) {
+          // Redis ran it after its deadline (it had stalled): not delivered; an outage for these.
+          this.#failBatch(node, text, deadlines, "redis unavailable");
+          this.#failQueued(node, link, "redis unavailable");
           return;
         }
         // Nobody listens: hold these, and what was queued behind them, in order. Its "up" may
@@ -620,6 +639,42 @@ export class RedisCluster implements Cluster, LocalDelivery {
         this.#failQueued(node, link, "redis unavailable");
       },
     );
+  }
+
+  /** An acknowledgement from `c.node` (flow.ts): its window moves and what waits behind it leaves. */
+  #onAck(c: Extract<Control, { kind: "ack" }>): void {
+    const link = this.#links.get(c.node);
+    if (!link) return;
+    if (link.window.ack(c.handled, c.received, c.upto, Date.now()) > 0) this.#flush(c.node, link);
+  }
+
+  /**
+   * Every retry tick: a node whose window has not moved for a tick is asked where it is (its
+   * acknowledgement may have been lost). No receiver: it is gone or reconnecting, the window is freed.
+   */
+  #askStuck(): void {
+    const cmd = this.#cmd;
+    if (!cmd || !this.#ready()) return;
+    const now = Date.now();
+    for (const [node, link] of this.#links) {
+      if (!link.window.stuck(now, this.#retryMs)) continue;
+      // Its node lease expired: it is dead even if Redis still counts its subscriber (a lost host).
+      if (!this.#nodes.has(node)) {
+        this.#freeWindow(node, link);
+        continue;
+      }
+      this.#deadline.within(cmd.publish(K.inbox(node), `q ${this.node} ${link.window.last}`)).then(
+        (receivers) => {
+          if (receivers === 0) this.#freeWindow(node, link);
+        },
+        (err: Error) => this.#redisDown(err),
+      );
+    }
+  }
+
+  /** Nothing will be acknowledged by `node`: what was on its way is counted lost (forwarded - received), what waits leaves. */
+  #freeWindow(node: string, link: Link): void {
+    if (link.window.releaseAll(Date.now()) > 0) this.#flush(node, link);
   }
 
   /** The forwards queued for `node` and not published: failed like the batch before them. */
@@ -683,12 +738,12 @@ export class RedisCluster implements Cluster, LocalDelivery {
    */
   async #probe(): Promise<void> {
     const cmd = this.#cmd;
-    if (this.#unreachable.size === 0 || !cmd || cmd.status !== "ready") return;
+    if (this.#unreachable.size === 0 || !cmd || !this.#ready()) return;
     for (const node of this.#unreachable) if (!this.#nodes.has(node) && !this.#routeHeld.has(node)) this.#unreachable.delete(node);
     const nodes = [...this.#unreachable];
     if (nodes.length === 0) return;
     try {
-      const counts = (await cmd.pubsub("NUMSUB", ...nodes.map(K.inbox))) as Array<string | number>;
+      const counts = (await this.#deadline.within(cmd.pubsub("NUMSUB", ...nodes.map(K.inbox)))) as Array<string | number>;
       nodes.forEach((node, i) => {
         if (Number(counts[2 * i + 1]) > 0) this.#reachable(node);
       });
@@ -725,29 +780,41 @@ export class RedisCluster implements Cluster, LocalDelivery {
 
   #onMessage(channel: string, text: string): void {
     if (channel === K.routes) return this.#onRouteChange(text);
-    const batch = decodeBatch(text);
+    const batch = text.startsWith("[") ? decodeBatch(text) : undefined;
     if (!batch) {
-      this.deps.logger.warn({ what: "cluster_message_invalid", channel }, "a message this node does not understand (mixed versions?)");
+      const control = parseControl(text);
+      if (control?.kind === "ack") this.#onAck(control);
+      else if (control?.kind === "ask") this.#acks.ask(control.node, control.upto);
+      else this.deps.logger.warn({ what: "cluster_message_invalid", channel }, "a message this node does not understand (mixed versions?)");
       return;
     }
     this.#received += batch.envelopes.length;
-    for (const env of batch.envelopes) this.#receive(env);
-  }
-
-  #receive(env: Envelope): void {
-    if (env.kind === "pair") {
-      // Sent to us as the owner: send here even if the lease moved meanwhile (no ping-pong).
-      void this.#outbound().send(env.local, env.remote, env.stanza);
-      return;
+    // Acknowledged once every sink took its stanzas without asking to pause (flow.ts).
+    const pressures: Promise<void>[] = [];
+    for (const env of batch.envelopes) {
+      const pressure = this.#receive(env);
+      // A congested sink returns the same promise for every stanza it takes: kept once.
+      if (pressure && pressure !== pressures.at(-1)) pressures.push(pressure);
     }
-    this.#deliverHere(env.stanza);
+    this.#acks.received(batch.from, batch.seq, pressures);
   }
 
-  /** To the local delivery chain, never forwarded again (no loops between nodes). */
-  #deliverHere(stanza: XmlElement): void {
+  #receive(env: Envelope): Promise<void> | undefined {
+    // Sent to us as the owner: send here even if the lease moved meanwhile (no ping-pong).
+    if (env.kind === "pair") return this.#outbound().send(env.local, env.remote, env.stanza);
+    return this.#deliverHere(env.stanza);
+  }
+
+  /**
+   * To the local delivery chain, never forwarded again (no loops between nodes); the promise of a
+   * delivery that is congested (LocalDelivery.backpressure) or of a sink that is (a component that
+   * does not read: Router.congestion).
+   */
+  #deliverHere(stanza: XmlElement): Promise<void> | undefined {
     this.#receiving = stanza;
     try {
-      void this.#routerNow().deliverLocal(stanza);
+      const router = this.#routerNow();
+      return router.deliverLocal(stanza) ?? router.congestion?.(stanza);
     } finally {
       this.#receiving = undefined;
     }
@@ -770,7 +837,7 @@ export class RedisCluster implements Cluster, LocalDelivery {
   /** `announce`: also tell the other nodes about our routes now (after a reconnection), not at their next refresh. */
   async #renew(announce = false): Promise<void> {
     const cmd = this.#cmd;
-    if (!cmd || cmd.status !== "ready" || this.#stopped) return;
+    if (!cmd || !this.#ready() || this.#stopped) return;
     try {
       const owned = [...this.#pairs].filter(([, st]) => st.owner === this.node);
       // Counted now: a component may connect or leave while exec() is awaited.
@@ -783,7 +850,11 @@ export class RedisCluster implements Cluster, LocalDelivery {
       if (this.#embedding) for (const d of this.deps.hosts) batch.set(K.embedder(d, this.node), this.node, "PX", this.#leaseMs);
       if (announce) for (const d of this.#mine) batch.publish(K.routes, `+${this.node} ${d}`);
       if (announce && this.#embedding) for (const d of this.deps.hosts) batch.publish(K.routes, `+${this.node} ${d} embedder`);
-      const results = (await batch.exec()) ?? [];
+      batch.time(); // last: the indexes above stay as they are
+      const sentAt = Date.now();
+      const results = (await this.#deadline.within(batch.exec())) ?? [];
+      const time = results.at(-1)?.[1];
+      if (Array.isArray(time)) this.#deadline.noteTime(time.map(String), sentAt, Date.now());
       owned.forEach(([key, st], i) => {
         const [err, holder] = results[1 + routeCount + i] ?? [];
         if (err || holder === this.node) return;
@@ -798,7 +869,8 @@ export class RedisCluster implements Cluster, LocalDelivery {
   }
 
   async #refreshTables(cmd: Redis): Promise<void> {
-    const nodeKeys = await scanAll(cmd, K.node("*"));
+    const within = <T>(work: Promise<T>) => this.#deadline.within(work);
+    const nodeKeys = await scanAll(cmd, K.node("*"), within);
     const nodes = new Set(nodeKeys.map((k) => k.slice(K.node("").length)).filter((n) => n !== this.node));
     // Right after a reconnection Redis may have restarted empty while the other nodes have not
     // written their keys again yet: for one lease, learn but forget nothing (a route dropped here
@@ -808,8 +880,8 @@ export class RedisCluster implements Cluster, LocalDelivery {
     for (const n of nodes) if (!this.#nodes.has(n)) this.#nodeEvent("cluster_node_joined", n);
     for (const n of this.#nodes) if (!nodes.has(n)) this.#nodeEvent("cluster_node_left", n);
     this.#nodes = nodes;
-    const routeKeys = await scanAll(cmd, K.route("*"));
-    const owners = routeKeys.length ? await cmd.mget(routeKeys) : [];
+    const routeKeys = await scanAll(cmd, K.route("*"), within);
+    const owners = routeKeys.length ? await within(cmd.mget(routeKeys)) : [];
     const routes = sticky ? new Map([...this.#routes].filter(([d]) => !this.#mine.has(d))) : new Map<string, string>();
     routeKeys.forEach((k, i) => {
       const node = owners[i];
@@ -817,7 +889,7 @@ export class RedisCluster implements Cluster, LocalDelivery {
       if (node && node !== this.node && nodes.has(node) && !this.#mine.has(domain)) routes.set(domain, node);
     });
     this.#routes = routes;
-    const embedderKeys = await scanAll(cmd, `${EMBEDDER_PREFIX}*`);
+    const embedderKeys = await scanAll(cmd, `${EMBEDDER_PREFIX}*`, within);
     const embedders = new Map<string, string[]>();
     if (sticky) for (const [d, ns] of this.#embedders) embedders.set(d, [...ns]);
     for (const k of embedderKeys) {
@@ -832,6 +904,18 @@ export class RedisCluster implements Cluster, LocalDelivery {
     this.deps.logger.info({ what: type, node });
   }
 
+  /**
+   * Redis has answered nothing for a lease (frozen, or the path died without a reset: TCP would
+   * retransmit for many minutes): both connections are closed and opened again by ioredis, once
+   * per stall. Still stalled or not, "ready" on the new connection ends the outage.
+   */
+  #replaceIfStalled(): void {
+    if (this.#stopped || !this.#deadline.replaceAfter(this.#leaseMs, Date.now())) return;
+    this.deps.logger.warn({ what: "cluster_redis_reconnecting", node: this.node, reason: `no answer for ${this.#leaseMs} ms` });
+    this.#cmd?.disconnect(true);
+    this.#sub?.disconnect(true);
+  }
+
   /** Logged once per outage, not once per failed command. */
   #redisDown(err: Error): void {
     if (!this.#redisUp || this.#stopped) return;
@@ -841,7 +925,7 @@ export class RedisCluster implements Cluster, LocalDelivery {
   }
 
   #redisBack(): void {
-    if (this.#redisUp) return;
+    if (this.#redisUp || this.#stopped) return;
     this.#redisUp = true;
     this.#stickyUntil = Date.now() + this.#leaseMs;
     this.deps.events.emit({ type: "cluster_redis_reconnected", node: this.node });
@@ -863,15 +947,4 @@ function setEmbedder(table: Map<string, string[]>, domain: string, node: string,
 function splitLast(text: string, sep: string): [string, string] {
   const i = text.lastIndexOf(sep);
   return [text.slice(0, i), text.slice(i + 1)];
-}
-
-async function scanAll(cmd: Redis, pattern: string): Promise<string[]> {
-  const out: string[] = [];
-  let cursor = "0";
-  do {
-    const [next, keys] = await cmd.scan(cursor, "MATCH", pattern, "COUNT", 1000);
-    out.push(...keys);
-    cursor = next;
-  } while (cursor !== "0");
-  return out;
 }

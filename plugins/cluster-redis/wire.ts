@@ -4,7 +4,8 @@
  * several times faster than parsing XML again), and nothing is re-validated because every node of
  * a cluster is trusted alike (the operator's Redis is the trust boundary, docs/cluster.md).
  *
- * One message is one batch: `[VERSION, fromNode, ...items]`, an item being `0, tree` (route) or
+ * One message is one batch: `[VERSION, fromNode, seq, ...items]` (`seq`: the sender's number for
+ * the batch, acknowledged by the receiver, flow.ts), an item being `0, tree` (route) or
  * `1, local, remote, tree` (pair). A stanza becomes a tree when it is queued (addItem) and the
  * batch text when it leaves (one JSON.stringify per batch: per stanza, the call itself cost as
  * much as the work); the sender then keeps only that text until Redis answers, so the elements
@@ -21,7 +22,7 @@ import { XmlElement, type XmlNode } from "../../core/index.js";
  * (redis-cluster.ts), so a node of another version is no receiver: what is forwarded to it is held
  * and then bounced, never published to a node that could not read it.
  */
-export const WIRE_VERSION = 3;
+export const WIRE_VERSION = 4;
 const VERSION = WIRE_VERSION;
 const ROUTE = 0;
 const PAIR = 1;
@@ -34,6 +35,8 @@ export type Envelope =
 export interface Batch {
   /** The sending node. */
   readonly from: string;
+  /** The sender's number for this batch (flow.ts). */
+  readonly seq: number;
   readonly envelopes: Envelope[];
 }
 
@@ -58,9 +61,13 @@ function fromTree(t: Tree, parentNs: string | undefined): XmlElement {
   return new XmlElement(name, attrs as Record<string, string>, ns, children);
 }
 
-/** An empty batch from node `from`, to be filled by addItem and sent as encodeBatch's text. */
+/** An empty batch from node `from`, to be filled by addItem, numbered by setSeq and sent as encodeBatch's text. */
 export function newBatch(from: string): unknown[] {
-  return [VERSION, from];
+  return [VERSION, from, 0];
+}
+
+export function setSeq(batch: unknown[], seq: number): void {
+  batch[2] = seq;
 }
 
 /** Appends `env` to `batch` (in order). */
@@ -77,9 +84,9 @@ export function encodeBatch(batch: readonly unknown[]): string {
 export function decodeBatch(text: string): Batch | undefined {
   try {
     const m = JSON.parse(text) as unknown[];
-    if (!Array.isArray(m) || m[0] !== VERSION || typeof m[1] !== "string") return undefined;
+    if (!Array.isArray(m) || m[0] !== VERSION || typeof m[1] !== "string" || !Number.isInteger(m[2])) return undefined;
     const envelopes: Envelope[] = [];
-    for (let i = 2; i < m.length; ) {
+    for (let i = 3; i < m.length; ) {
       if (m[i] === ROUTE) {
         envelopes.push({ kind: "route", stanza: fromTree(m[i + 1] as Tree, undefined) });
         i += 2;
@@ -88,7 +95,7 @@ export function decodeBatch(text: string): Batch | undefined {
         i += 4;
       } else return undefined;
     }
-    return { from: m[1], envelopes };
+    return { from: m[1], seq: m[2] as number, envelopes };
   } catch {
     return undefined;
   }

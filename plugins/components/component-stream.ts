@@ -67,6 +67,11 @@ export class ComponentStream {
     this.#xml.send(stanza);
   }
 
+  /** The component does not read as fast as we write: a promise that settles when its socket drains. */
+  backpressure(): Promise<void> | undefined {
+    return this.#xml.congested ? this.#xml.drained() : undefined;
+  }
+
   fail(condition: string, text?: string): void {
     this.logger.info({ what: "component_stream_error", domain: this.#domain, condition, text });
     this.#xml.fail(condition, text, { from: this.#domain || undefined, id: this.id });

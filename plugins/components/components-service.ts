@@ -46,6 +46,16 @@ export class ComponentsService implements Service, LocalDelivery, ComponentRegis
     return true;
   }
 
+  /**
+   * LocalDelivery.congestion: the component serving `stanza`'s address does not read fast
+   * enough. Another node of a cluster then withholds its acknowledgement until the component's
+   * socket drains (docs/cluster.md, backpressure); inbound S2S streams do not ask (see there).
+   */
+  congestion(stanza: XmlElement): Promise<void> | undefined {
+    const domain = domainOf(stanza.attr("to"));
+    return domain === undefined ? undefined : this.#connected.get(domain)?.backpressure();
+  }
+
   claim(domain: string, stream: ComponentStream): boolean {
     if (this.#hosts.has(domain)) return false;
     const existing = this.#connected.get(domain);

@@ -13,11 +13,13 @@ import {
   systemClock,
   configFromObject,
   createLogger,
+  el,
   EventBus,
   isConfigError,
   LOCAL_DELIVERY,
   NS,
   type Router,
+  ROUTER,
   SERVICE,
   type ServiceListenerConfig,
   STREAM_PARSER_FACTORY,
@@ -390,5 +392,35 @@ describe("components: flow control", () => {
     await eventually(() => routed.length === 2, DEADLINE_MS, "the second stanza after the drain");
     assert.equal(routed[1]!.attr("id"), "f2");
     assert.equal(socket.isPaused(), false);
+  });
+
+  it("reports a component that does not read as congested (Router.congestion, for the cluster's receiver), until its socket drains", async () => {
+    const node = await startNode({ hosts: ["c.example"], ip: "127.0.0.125", componentPassword: "pw" });
+    try {
+      const slow = await rawComponent(node.ip, node.servicePort!, "slow.c.example");
+      slow.socket.pause();
+      const router = node.server.container.resolve(ROUTER);
+      const body = "x".repeat(4000);
+      // Bounded: the kernel's buffers of a paused loopback socket hold a few MB; past them (and
+      // 256 KB in the server), the delivery answers with a flow-control promise.
+      let pressure: Promise<void> | undefined;
+      let sent = 0;
+      while (!pressure && sent < 10_000) {
+        const stanza = el("message", { from: "u@remote.example", to: "x@slow.c.example", id: `s${sent++}` }, NS.SERVER, el("body", {}, NS.SERVER, body));
+        assert.equal(router.deliverLocal(stanza), undefined, "an inbound stream is not paused by a slow component");
+        pressure = router.congestion?.(stanza);
+        if (sent % 50 === 0) await new Promise((r) => setImmediate(r)); // the stream writes once per tick
+      }
+      assert.ok(pressure, `no flow-control promise after ${sent} stanzas of 4 KB to a component that reads nothing`);
+      let drained = false;
+      void pressure.then(() => (drained = true));
+      await new Promise((r) => setImmediate(r));
+      assert.equal(drained, false, "pending while the component reads nothing");
+      slow.socket.resume();
+      await eventually(() => drained, DEADLINE_MS, "the promise to settle once the component reads");
+      await slow.waitFor(new RegExp(`id='s${sent - 1}'`));
+    } finally {
+      await node.stop();
+    }
   });
 });
