@@ -8,7 +8,7 @@
 "use strict";
 const { appendFileSync } = require("node:fs");
 const { join } = require("node:path");
-const { writeHeapSnapshot } = require("node:v8");
+const { getHeapSpaceStatistics, writeHeapSnapshot } = require("node:v8");
 
 const file = process.env.XMPP_S2S_BENCH_GC_FILE;
 if (file && typeof globalThis.gc === "function") {
@@ -19,6 +19,6 @@ if (file && typeof globalThis.gc === "function") {
     const m = process.memoryUsage();
     const heapDir = process.env.XMPP_S2S_BENCH_HEAP_DIR;
     if (heapDir) writeHeapSnapshot(join(heapDir, `${n + 1}.heapsnapshot`));
-    appendFileSync(file, `${JSON.stringify({ n: ++n, rss: m.rss, heapUsed: m.heapUsed, external: m.external })}\n`);
+    appendFileSync(file, `${JSON.stringify({ n: ++n, rss: m.rss, heapUsed: m.heapUsed, heapTotal: m.heapTotal, external: m.external, arrayBuffers: m.arrayBuffers, spaces: Object.fromEntries(getHeapSpaceStatistics().map((s) => [s.space_name, [s.space_size, s.space_used_size, s.physical_space_size]])) })}\n`);
   });
 }

@@ -1,9 +1,9 @@
 import { randomBytes } from "node:crypto";
 import type { Socket } from "node:net";
 import type { S2sListenerConfig } from "../config/types.js";
-import type { StreamHeader } from "../stream/parser.js";
+import type { ParserErrorCondition, StreamHeader } from "../stream/parser.js";
 import type { AuthClaim, InboundAuthOutcome, InboundStreamApi } from "../stream/streams.js";
-import { XmlStream } from "../stream/xml-stream.js";
+import { XmlStream, type XmlStreamHandlers, type XmlStreamOptions } from "../stream/xml-stream.js";
 import type { SecureChannel } from "../tls/tls.js";
 import { definedCondition, el, NS, type XmlElement } from "../xml/element.js";
 import { DEFAULT_MAX_DEPTH } from "../stream/parser.js";
@@ -80,22 +80,43 @@ export class InboundS2sStream implements InboundStreamApi {
     tls?: SecureChannel,
   ) {
     this.#tls = tls;
-    this.#xml = new XmlStream(socket, deps.parserFactory, {
-      onHeader: (h) => this.#onHeader(h),
-      onElement: (e) => this.#onElement(e),
-      onStreamEnd: () => {
-        this.#sm?.streamEnded();
-        this.#xml.close("peer closed the stream");
-      },
-      onParseError: (condition, text) => this.#streamError(condition, text),
-      onClosed: (reason) => this.#onClosed(reason),
-    }, { contentNs: NS.SERVER, limits: { maxStanzaSize: listener.maxStanzaSize, maxDepth: DEFAULT_MAX_DEPTH }, idleTimeoutMs: listener.idleTimeoutMs, shaper: shaperFor(listener.shaper), clock: deps.clock });
+    this.#xml = new XmlStream(socket, deps.parserFactory, new InboundS2sStream.#XmlEvents(this), xmlOptions(listener, deps.clock));
     this.openedAt = deps.clock.now();
     // A stream that does not authenticate anything in time is dropped (resource exhaustion guard).
     this.#negotiationTimer = deps.clock.timer(listener.negotiationTimeoutMs, () => {
       if (this.#authenticated.size === 0) this.#streamError("connection-timeout", "stream negotiation took too long");
     }, { unref: true });
   }
+
+  /**
+   * The XML stream's events, handed to this stream's private methods: one small object per
+   * stream, where five closures and the object holding them cost ~0.3 KiB for the life of every
+   * link (docs/performance.md, "Memory"). Declared inside the class to reach its private members.
+   */
+  static readonly #XmlEvents = class implements XmlStreamHandlers {
+    constructor(private readonly stream: InboundS2sStream) {}
+
+    onHeader(header: StreamHeader): void {
+      this.stream.#onHeader(header);
+    }
+
+    onElement(element: XmlElement): void {
+      this.stream.#onElement(element);
+    }
+
+    onStreamEnd(): void {
+      this.stream.#sm?.streamEnded();
+      this.stream.#xml.close("peer closed the stream");
+    }
+
+    onParseError(condition: ParserErrorCondition, text: string): void {
+      this.stream.#streamError(condition, text);
+    }
+
+    onClosed(reason: string): void {
+      this.stream.#onClosed(reason);
+    }
+  };
 
   get id(): string { return this.#id; }
   get localDomain(): string { return this.#localDomain; }
@@ -398,6 +419,20 @@ export class InboundS2sStream implements InboundStreamApi {
     this.onGone(this);
   }
 }
+
+/**
+ * The XML stream options of a listener's streams. Without a shaper (whose token bucket is per
+ * stream) every stream of the listener shares one object (~0.15 KiB less per link).
+ */
+function xmlOptions(listener: S2sListenerConfig, clock: Clock): XmlStreamOptions {
+  const build = (): XmlStreamOptions => ({ contentNs: NS.SERVER, limits: { maxStanzaSize: listener.maxStanzaSize, maxDepth: DEFAULT_MAX_DEPTH }, idleTimeoutMs: listener.idleTimeoutMs, shaper: shaperFor(listener.shaper), clock });
+  if (listener.shaper) return build();
+  let options = sharedXmlOptions.get(listener);
+  if (options?.clock !== clock) sharedXmlOptions.set(listener, (options = build()));
+  return options;
+}
+
+const sharedXmlOptions = new WeakMap<S2sListenerConfig, XmlStreamOptions>();
 
 /** Remote domains one inbound stream may authenticate (XEP-0220 §2.1.3 lets a stream carry several). */
 export const MAX_REMOTE_DOMAINS_PER_STREAM = 1000;
