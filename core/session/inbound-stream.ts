@@ -421,8 +421,10 @@ export class InboundS2sStream implements InboundStreamApi {
 function xmlOptions(listener: S2sListenerConfig, clock: Clock): XmlStreamOptions {
   const build = (): XmlStreamOptions => ({ contentNs: NS.SERVER, limits: { maxStanzaSize: listener.maxStanzaSize, maxDepth: DEFAULT_MAX_DEPTH }, idleTimeoutMs: listener.idleTimeoutMs, shaper: shaperFor(listener.shaper), clock });
   if (listener.shaper) return build();
-  let options = sharedXmlOptions.get(listener);
-  if (options?.clock !== clock) sharedXmlOptions.set(listener, (options = build()));
+  const cached = sharedXmlOptions.get(listener);
+  if (cached?.clock === clock && cached.idleTimeoutMs === listener.idleTimeoutMs && cached.limits.maxStanzaSize === listener.maxStanzaSize) return cached;
+  const options = build();
+  sharedXmlOptions.set(listener, options);
   return options;
 }
 

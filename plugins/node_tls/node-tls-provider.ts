@@ -315,7 +315,7 @@ export class NodeTlsProvider implements TlsProvider {
     return { trusted: true };
   }
 
-  /** Builds the channel, reading the peer's certificates exactly once. */
+  /** Builds the channel: the peer's chain read once (when it is needed), before the leaf. */
   #channel(socket: tls.TLSSocket, material: Material, direction: "inbound" | "outbound", local?: string, remote?: string): SecureChannel {
     // Node 20's getPeerX509Certificate() takes certificates out of the chain OpenSSL holds (the
     // leaf on a client socket, the rest on a server socket): every read of the chain comes first.
