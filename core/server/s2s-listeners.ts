@@ -96,7 +96,9 @@ export class S2sListeners {
     const ip = socket.remoteAddress ?? "unknown";
     const verdict = admission.admit(ip);
     if (verdict.admitted) {
-      socket.once("close", verdict.release);
+      // `on`, not `once`: close comes once, and `release` is idempotent; once's wrapper would be
+      // kept for the life of the link (~0.1 KiB, docs/performance.md "Memory").
+      socket.on("close", verdict.release);
       void this.#accept(socket, listener);
       return;
     }
@@ -117,7 +119,7 @@ export class S2sListeners {
   }
 
   async #accept(socket: Socket, listener: S2sListenerConfig): Promise<void> {
-    socket.on("error", () => {}); // reported through the stream once it exists; never crash on ECONNRESET
+    socket.on("error", ignoreError); // reported through the stream once it exists; never crash on ECONNRESET
     const address = `${socket.remoteAddress}:${socket.remotePort}`;
     let tls;
     if (listener.directTls) {
@@ -138,3 +140,6 @@ export class S2sListeners {
     this.events.emit({ type: "inbound_accepted", streamId: stream.id, address });
   }
 }
+
+/** One function for every socket's "never crash" error listener, not a closure per link. */
+function ignoreError(): void {}

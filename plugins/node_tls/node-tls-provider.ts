@@ -20,7 +20,7 @@ import {
 import { chainFromDetailed, TrustStore, verifyChain } from "./chain.js";
 import { ContextTrust, serverContext } from "./context-trust.js";
 import { describeIdentities, matchIdentity } from "./identity.js";
-import { NodeSecureChannel } from "./secure-channel.js";
+import { NodeSecureChannel, type PeerCertificateSource } from "./secure-channel.js";
 
 /** What the provider needs from the configuration (the `[s2s]` TLS keys), plus knobs for tests. */
 export interface NodeTlsSettings {
@@ -315,39 +315,44 @@ export class NodeTlsProvider implements TlsProvider {
     return { trusted: true };
   }
 
-  /** Builds the channel, reading the peer's certificates exactly once. */
+  /** Builds the channel: the peer's chain read once (when it is needed), before the leaf. */
   #channel(socket: tls.TLSSocket, material: Material, direction: "inbound" | "outbound", local?: string, remote?: string): SecureChannel {
-    // One call, the detailed form, before anything else: on Node 20 a getPeerX509Certificate()
-    // call empties every later answer, including the chain we need for our own verification
-    // (seen on client sockets with node 20). Only the leaf's DER is kept (secure-channel.ts);
-    // certificates are parsed only where they are read.
-    const detail = socket.getPeerCertificate(true) as tls.DetailedPeerCertificate | undefined;
-    const leafDer = detail?.raw;
-    let leaf: X509Certificate | undefined;
+    // Node 20's getPeerX509Certificate() takes certificates out of the chain OpenSSL holds (the
+    // leaf on a client socket, the rest on a server socket): every read of the chain comes first.
+    let chain: X509Certificate[] | undefined;
+    let der: Buffer | undefined;
+    const purposeOnly = direction === "inbound" && !socket.authorized && PURPOSE_ERRORS.has(String(socket.authorizationError));
+    if (direction === "outbound" || purposeOnly) {
+      const detail = socket.getPeerCertificate(true) as tls.DetailedPeerCertificate | undefined;
+      der = detail?.raw;
+      if (purposeOnly) chain = chainFromDetailed(detail);
+    }
+    // Server side: the leaf stays where OpenSSL keeps it anyway and is read from there through a
+    // wrapper of OpenSSL's own parsed copy (secure-channel.ts). Client side: only its DER is kept.
+    const leaf = direction === "inbound" ? socket.getPeerX509Certificate() : undefined;
+    const source: PeerCertificateSource = direction === "inbound" ? (leaf ? "connection" : undefined) : der;
     let chainTrusted: boolean;
     let chainError: string | undefined;
-    if (!leafDer) {
+    if (!source) {
       chainTrusted = false;
       chainError = "no certificate";
     } else if (socket.authorized) {
       chainTrusted = true;
-    } else if (direction === "inbound" && PURPOSE_ERRORS.has(String(socket.authorizationError))) {
+    } else if (chain) {
       // A server certificate without clientAuth, presented as a client certificate: accepted when
       // otherwise valid, as Prosody 13 and ejabberd do. OpenSSL reports only its last
       // error, so its verdict cannot be trusted here: verify the chain ourselves (chain.ts).
-      const certs = chainFromDetailed(detail);
-      leaf = certs[0];
-      const verdict = leaf ? verifyChain(leaf, certs.slice(1), material.trust, this.#now()) : { trusted: false, error: "no certificate" };
+      const verdict = chain[0] ? verifyChain(chain[0], chain.slice(1), material.trust, this.#now()) : { trusted: false, error: "no certificate" };
       chainTrusted = verdict.trusted;
       chainError = verdict.error;
-      this.logger?.debug({ what: "tls_peer_without_client_auth", subject: leaf?.subject, chainTrusted, chainError });
+      this.logger?.debug({ what: "tls_peer_without_client_auth", subject: chain[0]?.subject, chainTrusted, chainError });
     } else {
       chainTrusted = false;
       chainError = String(socket.authorizationError ?? "unknown error");
     }
     const servername = direction === "inbound" && typeof socket.servername === "string" ? socket.servername : undefined;
     this.logger?.debug({ what: "tls_handshake_done", direction, local, remote, servername, protocol: socket.getProtocol(), cipher: socket.getCipher()?.name, chainTrusted, chainError });
-    return new NodeSecureChannel(socket, leafDer, leaf, chainTrusted, chainError, servername);
+    return new NodeSecureChannel(socket, source, leaf, chainTrusted, chainError, servername);
   }
 
   /** A shared server (Material.serverFor) hands each finished handshake back to its acceptInbound call. */

@@ -4,7 +4,8 @@
  */
 import { after, afterEach, before, describe, it } from "node:test";
 import assert from "node:assert/strict";
-import { copyFileSync, writeFileSync } from "node:fs";
+import { X509Certificate } from "node:crypto";
+import { copyFileSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import * as net from "node:net";
 import * as tls from "node:tls";
@@ -13,6 +14,7 @@ import { isConfigError, type PluginContext, type S2sConfig, type SecureChannel, 
 import { makeCa, makeCertDir, makeLeaf, removeCertDir, type CertAuthority, type Leaf } from "../../test/helpers/certs.js";
 import plugin from "./index.js";
 import { NodeTlsProvider, type NodeTlsSettings } from "./node-tls-provider.js";
+import { NodeSecureChannel } from "./secure-channel.js";
 
 describe("node_tls plugin", () => {
   it("rejects bad options: it has none (no parseOptions), and provides the TLS slot from [s2s]", () => {
@@ -194,6 +196,23 @@ describe("NodeTlsProvider over real sockets", () => {
     const { inb } = await handshake(A, B, "a.example", "b.example");
     assert.equal(inb.chainTrusted, true, inb.chainError);
     assert.deepEqual(B.checkPeer(inb, "a.example"), { trusted: true });
+  });
+
+  it("an inbound channel keeps no copy of the peer's certificate: every later read gets the same leaf from the connection", async () => {
+    // The intermediate matters: Node 20 takes certificates out of the chain OpenSSL holds when it
+    // wraps one, so a read that returned the intermediate, or nothing, would show here.
+    const leafFile = makeLeaf(inter, { domains: ["a.example"], ekus: ["serverAuth"] }).certfile;
+    const A = provider({ certfile: leafFile });
+    const B = provider({ certfile: b.certfile });
+    const { inb } = await handshake(A, B, "a.example", "b.example");
+    const expected = new X509Certificate(readFileSync(leafFile)).fingerprint256;
+    for (let read = 0; read < 3; read++) {
+      // A fresh channel over the same connection: what an idle link does once its WeakRef is cleared.
+      const again = new NodeSecureChannel(inb.socket, "connection", undefined, inb.chainTrusted, inb.chainError, inb.servername);
+      assert.equal(again.peerCertificate?.fingerprint256, expected, `read ${read}`);
+      assert.deepEqual(B.checkPeer(again, "a.example"), { trusted: true });
+    }
+    assert.equal(inb.peerCertificate?.fingerprint256, expected);
   });
 
   it("but not from an untrusted CA, nor expired, nor self-signed (OpenSSL's INVALID_PURPOSE hides those)", async () => {

@@ -1,5 +1,10 @@
 import { SaxesParser } from "../../core/cjs/saxes.js";
 
+/** saxes' state table, shared by every FastSaxesParser (see its constructor). */
+let sharedStateTable: readonly unknown[] | undefined;
+/** saxes' predeclared namespace bindings, shared the same way. */
+let sharedRootBindings: Readonly<Record<string, string>> | undefined;
+
 /** The saxes options this plugin uses (positions stay on: they go into the error text). */
 export type NsOptions = { readonly xmlns: true; readonly defaultXMLVersion: "1.0"; readonly forceXMLVersion: true };
 
@@ -71,6 +76,25 @@ export class FastSaxesParser extends SaxesParser<NsOptions> {
     slots.errorHandler = undefined;
     slots.endHandler = undefined;
     slots.readyHandler = undefined;
+    // saxes builds the same table of its own prototype methods for every parser (~0.4 KiB per
+    // stream, kept for the stream's life): every parser of this class can share one.
+    // The same goes for the bindings of `xml` and `xmlns`, which saxes only reads after this.
+    const self = this as unknown as { stateTable: readonly unknown[]; ns: Readonly<Record<string, string>> };
+    self.stateTable = sharedStateTable ??= self.stateTable;
+    self.ns = sharedRootBindings ??= self.ns;
+  }
+
+  /**
+   * Between two reads, drop what saxes still references from the last one: the chunk it parsed (up
+   * to a 64 Ki-character piece after a burst) and, in character data, the last element it closed
+   * (saxes itself moves `tag` back to the open parent after a self-closing element). An idle
+   * stream then holds neither. saxes reads `chunk` only inside `write`, and in character data
+   * makes a new `tag` at the next `<` before reading it.
+   */
+  releaseLastRead(): void {
+    const self = this as unknown as ReadState;
+    self.chunk = "";
+    if (self.stateTable[self.state] === self.sText) self.tag = self.tags[self.tags.length - 1] ?? null;
   }
 
   /**
@@ -193,6 +217,16 @@ interface TextState {
   chunkPosition: number;
   carriedFromPrevious: string | undefined;
   readonly i: number;
+  readonly state: number;
+  readonly stateTable: readonly unknown[];
+  readonly sText: unknown;
+}
+
+/** saxes internals behind `releaseLastRead` (private in its typings, stable in saxes 6). */
+interface ReadState {
+  chunk: string;
+  tag: unknown;
+  readonly tags: readonly unknown[];
   readonly state: number;
   readonly stateTable: readonly unknown[];
   readonly sText: unknown;

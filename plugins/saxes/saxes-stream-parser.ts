@@ -179,6 +179,9 @@ export class SaxesStreamParser implements StreamParser {
       }
     } finally {
       this.writing = false;
+      // An idle stream keeps nothing of its last read (fast-saxes.ts, releaseLastRead).
+      this.chunk = "";
+      this.sax.releaseLastRead();
     }
   }
 
@@ -390,9 +393,10 @@ export class SaxesStreamParser implements StreamParser {
       else prefixes[prefix] = tag.ns[prefix]!;
     }
     // What a top-level element without its own declaration resolves to (saxes: "" when undeclared).
-    this.rootNs = defaultNs ?? "";
+    this.rootNs = sharedHeaderString(defaultNs ?? "");
     // The namespace is reported as found: the stream engine decides what is acceptable (RFC 6120 §4.8).
     const header: StreamHeader = { name: tag.local, ns: tag.uri, attrs, defaultNs, prefixes };
+    slimRootTag(tag);
     this.handlers.onStreamStart(header);
     if (this.closed) throw STOP;
   }
@@ -485,6 +489,34 @@ export class SaxesStreamParser implements StreamParser {
     // Drops saxes' own buffers (pending text, open tags, chunk). Safe mid-write: we unwind with STOP.
     this.sax._init();
   }
+}
+
+/** Names and namespaces every stream header carries, kept once for all streams (`slimRootTag`). */
+const HEADER_STRINGS: ReadonlyMap<string, string> = new Map(
+  ["stream:stream", "stream", STREAMS_NS, "jabber:server", "jabber:client", "jabber:component:accept", "jabber:server:dialback", "http://www.w3.org/XML/1998/namespace", "http://www.w3.org/2000/xmlns/"].map((s) => [s, s]),
+);
+
+/** The shared copy of a string every header repeats, else the string itself. */
+function sharedHeaderString(s: string): string {
+  return HEADER_STRINGS.get(s) ?? s;
+}
+
+/**
+ * saxes keeps the root's tag for the life of the stream (to match `</stream:stream>`, and its
+ * namespace declarations for every element below), ~1.5 KiB as parsed: an object per attribute,
+ * and names that are slices of the chunk the header arrived in, which they keep alive. Once the
+ * header is read, only the name and the declarations matter: drop the attributes (saxes reads them
+ * only while it opens a tag) and swap the slices for shared copies.
+ */
+function slimRootTag(tag: SaxesTagNS): void {
+  const root = tag as { name: string; prefix: string; local: string; uri: string; attributes: unknown; ns: Record<string, string> };
+  const shared = sharedHeaderString;
+  root.attributes = NO_ATTRS;
+  root.name = shared(root.name);
+  root.prefix = shared(root.prefix);
+  root.local = shared(root.local);
+  root.uri = shared(root.uri);
+  for (const prefix of Object.keys(root.ns)) root.ns[prefix] = shared(root.ns[prefix]!);
 }
 
 export class SaxesStreamParserFactory implements StreamParserFactory {
