@@ -29,7 +29,8 @@
  * Up, per count: open the links (server CPU per added link), RSS before and after (forced GCs,
  * until it holds still: memory per added link, and per link), 3 s idle (server CPU per second with
  * every link open). Then down, per count from the top: close the newest links down to the count,
- * and send `--stanzas` messages to `echo@` at `--rate` in two ways, alternating in four rounds:
+ * wait until the server is quiet again (its side of the closing: stream ends, close grace, GC), and
+ * send `--stanzas` messages to `echo@` at `--rate` in two ways, alternating in four rounds (ABBA):
  * round robin over the same `--active` links at every count (what a stanza costs with that many
  * links open), and round robin over every open link (each stanza then lands on a link idle for
  * longer, whose state is colder in the CPU's caches): server CPU per stanza, the inbound message
@@ -265,6 +266,9 @@ export async function runScaleBench(argv: readonly string[]): Promise<number> {
       if (Date.now() - started > RUN_DEADLINE_MS) throw new Error(`time bound (${RUN_DEADLINE_MS / 60_000} min) reached before the stanzas at ${step.links} links`);
       const closedOk = await closeDownTo(gen, step.links + 1);
       if (!closedOk) throw new Error(`could not close links down to ${step.links + 1} within 60 s (${gen.links.size} open)`);
+      // The server's side of the closed links (stream close, close grace, GC) must not count
+      // against the stanzas measured next (it did: the first phase after closing 9,000 links).
+      await quiet(target.pid);
       const all = [...gen.links];
       // The two ways alternate in rounds, so a change of load on the machine hits both alike.
       const [same, stanzas] = await alternate(gen, o, `${step.links}`, target.pid, [all.slice(0, o.active), all]);
@@ -337,6 +341,17 @@ async function openStep(gen: S2sLoadGen, target: LinkTarget & { pid: number; gcF
   };
 }
 
+/** Waits (at most 30 s) until the server has used under 2 % of a core over two 250 ms windows in a row. */
+async function quiet(pid: number): Promise<void> {
+  const deadline = Date.now() + 30_000;
+  let calm = 0;
+  while (calm < 2 && Date.now() < deadline) {
+    const c0 = cpuMicros(pid);
+    await sleep(250);
+    calm = cpuMicros(pid) - c0 < 5_000 ? calm + 1 : 0;
+  }
+}
+
 /** Closes the newest links (our side ends the stream) until `keep` remain; false when they did not close within 60 s. */
 async function closeDownTo(gen: S2sLoadGen, keep: number): Promise<boolean> {
   const extra = [...gen.links].slice(keep);
@@ -360,7 +375,8 @@ async function alternate(gen: S2sLoadGen, o: ScaleOptions, tag: string, pid: num
   const each = { ...o, stanzas: Math.max(1, Math.round(o.stanzas / rounds)) };
   const runs: [PhaseFigures[], PhaseFigures[]] = [[], []];
   for (let r = 0; r < rounds; r++) {
-    for (const k of [0, 1] as const) runs[k].push(await sendStanzas(gen, each, `${tag}-${k ? "all" : "same"}-${r}`, pid, sets[k]));
+    // ABBA: each way goes first in half of the rounds.
+    for (const k of r % 2 === 0 ? ([0, 1] as const) : ([1, 0] as const)) runs[k].push(await sendStanzas(gen, each, `${tag}-${k ? "all" : "same"}-${r}`, pid, sets[k]));
   }
   const sum = (list: PhaseFigures[]): PhaseFigures => {
     const sent = list.reduce((n, p) => n + p.stanzasSent, 0);
