@@ -289,7 +289,9 @@ export class BenchWorld {
   /**
    * A fresh server process; resolves once its S2S and component ports accept connections.
    * `purpose` names its CPU profile (`ours-link-a-001.cpuprofile`) under --cpu-prof; `metrics`
-   * (ours only) picks the configuration with `[instrumentation.prometheus]` and `/metrics`.
+   * (ours only) picks the configuration with `[instrumentation.prometheus]` and `/metrics`. Ours
+   * also takes XMPP_S2S_BENCH_LOG_LEVEL (default warn) and XMPP_S2S_BENCH_NODE_FLAGS (extra Node
+   * flags, space-separated) from the environment, for investigations (docs/performance.md).
    */
   async startServer(system: System, role: Role, purpose: "link" | "memory", metrics = this.options.metrics ?? false): Promise<RunningServer> {
     const spec = this.servers[system][role];
