@@ -6,6 +6,7 @@
  *   node --import tsx bench/run.ts --quick    # 1 trial, 5,000 messages, 200 links, smaller parser corpus
  *   node --import tsx bench/run.ts --smoke    # ours -> ours only, plain loopback, no root/netns/Prosody/ejabberd (npm test)
  *   node --import tsx bench/run.ts --scale    # only the 10,000-link ladder (bench/scale.ts), ours, plain loopback
+ *   node --import tsx bench/run.ts --first-message --no-ejabberd   # only the first message on a fresh link (10 trials), ours and Prosody
  *
  * Options: --trials N, --messages N, --links N, --batch N (messages per client write, default 1),
  * --warmup N (untimed messages over the link before the timed run, default 0: steady state), --cpu-prof (our servers run with `node --cpu-prof`;
@@ -57,7 +58,7 @@ import { dirname, join, relative, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { ensureBuilt } from "../test/helpers/build.js";
 import { formatProfile, summarizeProfile } from "./lib/cpu-profile.js";
-import { loadNumbers, machine, median } from "./lib/proc.js";
+import { cpuMicros, loadNumbers, machine, median } from "./lib/proc.js";
 import { RawComponent } from "./lib/raw-component.js";
 import { S2sLoadGen } from "./lib/s2s-loadgen.js";
 import { stopAll, within } from "./lib/spawn.js";
@@ -115,6 +116,8 @@ interface Options {
   readonly metrics: boolean;
   /** Only the metrics cost section (on plain loopback, ours only). */
   readonly metricsCostOnly: boolean;
+  /** Only the first message on a fresh link (no throughput run, memory, parser or metrics cost). */
+  readonly firstMessageOnly: boolean;
   /** The metrics cost section: pairs (0 = not run), workload and scrape interval. */
   readonly cost: { readonly pairs: number; readonly messages: number; readonly warmup: number; readonly batch: number; readonly scrapeMs: number; readonly idleSeconds: number; readonly mode: CostMode; readonly control: boolean };
   readonly trials: number;
@@ -145,7 +148,7 @@ function parseOptions(argv: readonly string[]): Options {
     return n;
   };
   const withValue = ["--trials", "--messages", "--links", "--batch", "--warmup", "--out", "--pairs", "--scrape-ms", "--cost-mode"];
-  const known = new Set(["--smoke", "--quick", "--inside", "--keep", "--cpu-prof", "--metrics", "--metrics-cost", "--cost-control", "--no-ejabberd", "--no-metrics-cost", ...withValue]);
+  const known = new Set(["--smoke", "--quick", "--first-message", "--inside", "--keep", "--cpu-prof", "--metrics", "--metrics-cost", "--cost-control", "--no-ejabberd", "--no-metrics-cost", ...withValue]);
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i]!;
     if (!known.has(a)) throw new Error(`unknown option ${a} (expected ${[...known].filter((k) => k !== "--inside").join(", ")})`);
@@ -153,9 +156,13 @@ function parseOptions(argv: readonly string[]): Options {
   }
   const smoke = has("--smoke");
   const quick = has("--quick");
+  const firstMessageOnly = has("--first-message");
+  if (firstMessageOnly && (has("--metrics-cost") || smoke)) throw new Error("--first-message is a run of its own (not with --metrics-cost or --smoke)");
   const preset = smoke
     ? { trials: 1, messages: 300, links: 100, parserBytes: 200_000, parserRuns: 1 }
-    : quick
+    : firstMessageOnly
+      ? { trials: 10, messages: 0, links: 0, parserBytes: 0, parserRuns: 0 }
+      : quick
       ? { trials: 1, messages: 5_000, links: 200, parserBytes: 2_000_000, parserRuns: 3 }
       : { trials: 3, messages: 20_000, links: 1_000, parserBytes: 8_000_000, parserRuns: 5 };
   const metricsCostOnly = has("--metrics-cost");
@@ -168,8 +175,9 @@ function parseOptions(argv: readonly string[]): Options {
     smoke,
     quick,
     metricsCostOnly,
+    firstMessageOnly,
     cost: {
-      pairs: (smoke || has("--no-metrics-cost")) && !metricsCostOnly ? 0 : int("--pairs", costPreset.pairs),
+      pairs: (smoke || firstMessageOnly || has("--no-metrics-cost")) && !metricsCostOnly ? 0 : int("--pairs", costPreset.pairs),
       messages: costInt("--messages", costPreset.messages),
       warmup: metricsCostOnly && value("--warmup") === "0" ? 0 : costInt("--warmup", costPreset.warmup),
       batch: costInt("--batch", DEFAULT_BATCH),
@@ -304,7 +312,10 @@ type MemoryTrial = MemoryResult & { readonly idleRss: number };
 interface LinkTrial {
   readonly trial: number;
   readonly latencyMs: number;
-  readonly throughput: ThroughputResult;
+  /** CPU time of A and B together (every thread) while the first message crossed the fresh link, ms: less sensitive to the machine's load than the latency. */
+  readonly firstMessageCpuMs: number;
+  /** Absent with --first-message (no throughput run on the link). */
+  readonly throughput?: ThroughputResult;
 }
 
 interface Collected {
@@ -336,9 +347,12 @@ async function linkTrial(world: BenchWorld, system: System, trial: number, optio
     const { a, b } = pair;
     y = await RawComponent.connect(b.spec.ip, b.spec.servicePort, b.spec.componentDomain, b.spec.componentSecret);
     x = await RawComponent.connect(a.spec.ip, a.spec.servicePort, a.spec.componentDomain, a.spec.componentSecret);
+    const cpu0 = cpuMicros(a.pid) + cpuMicros(b.pid);
     const latencyMs = await firstMessageLatency(x, y, 30_000).catch((err: Error) => {
       throw new Error(`${err.message}\n--- ${a.spec.name} log:\n${a.tail()}\n--- ${b.spec.name} log:\n${b.tail()}`);
     });
+    const firstMessageCpuMs = (cpuMicros(a.pid) + cpuMicros(b.pid) - cpu0) / 1000;
+    if (options.firstMessageOnly) return { trial, latencyMs, firstMessageCpuMs };
     if (options.warmup > 0) {
       // Untimed: lets V8 optimise the hot path first (steady state); the issue's figure is without it.
       await throughput(x, y, { a: a.pid, b: b.pid }, options.warmup, 120_000, options.batch);
@@ -346,7 +360,7 @@ async function linkTrial(world: BenchWorld, system: System, trial: number, optio
     const tp = await throughput(x, y, { a: a.pid, b: b.pid }, options.messages, 120_000, options.batch).catch((err: Error) => {
       throw new Error(`${err.message}\n--- ${a.spec.name} log:\n${a.tail()}\n--- ${b.spec.name} log:\n${b.tail()}`);
     });
-    return { trial, latencyMs, throughput: tp };
+    return { trial, latencyMs, firstMessageCpuMs, throughput: tp };
   } finally {
     x?.close();
     y?.close();
@@ -423,18 +437,20 @@ function rotation(systems: readonly System[], t: number): System[] {
 function figureRows(collected: Collected, systems: readonly System[]): FigureRow[] {
   const per = (f: (system: System) => number | undefined): Partial<Record<System, number>> => Object.fromEntries(systems.map((s) => [s, f(s)]));
   const link = (f: (r: LinkTrial) => number) => per((s) => med(collected.link[s].map(f)));
+  const run = (f: (r: ThroughputResult) => number) => per((s) => med(collected.link[s].flatMap((r) => (r.throughput ? [f(r.throughput)] : []))));
   const mib = 2 ** 20;
   const parser = collected.parser;
   return [
-    { figure: "messages/s over one link", values: link((r) => r.throughput.msgsPerSec), digits: 0, better: "higher" },
-    { figure: "CPU µs per message, server A", values: link((r) => r.throughput.cpuUsPerMsgA), digits: 1, better: "lower" },
-    { figure: "CPU µs per message, server B", values: link((r) => r.throughput.cpuUsPerMsgB), digits: 1, better: "lower" },
-    { figure: "CPU µs per message, bench client (info)", values: link((r) => r.throughput.cpuUsPerMsgClient), digits: 1, better: "lower" },
+    { figure: "messages/s over one link", values: run((t) => t.msgsPerSec), digits: 0, better: "higher" },
+    { figure: "CPU µs per message, server A", values: run((t) => t.cpuUsPerMsgA), digits: 1, better: "lower" },
+    { figure: "CPU µs per message, server B", values: run((t) => t.cpuUsPerMsgB), digits: 1, better: "lower" },
+    { figure: "CPU µs per message, bench client (info)", values: run((t) => t.cpuUsPerMsgClient), digits: 1, better: "lower" },
     { figure: "first message on a fresh link, ms", values: link((r) => r.latencyMs), digits: 1, better: "lower" },
+    { figure: "CPU of A + B during that first message, ms", values: link((r) => r.firstMessageCpuMs), digits: 1, better: "lower" },
     { figure: "memory per idle TLS link, KiB", values: per((s) => memoryFigure(collected.memory[s]).value), notes: Object.fromEntries(systems.map((s) => [s, memoryFigure(collected.memory[s]).note])), digits: 1, better: "lower" },
     { figure: "RSS of an idle server, MiB", values: per((s) => med(collected.memory[s].map((m) => m.idleRss / mib))), digits: 1, better: "lower" },
-    { figure: "peak RSS after the run, MiB, server A", values: link((r) => r.throughput.peakRssA / mib), digits: 1, better: "lower" },
-    { figure: "peak RSS after the run, MiB, server B", values: link((r) => r.throughput.peakRssB / mib), digits: 1, better: "lower" },
+    { figure: "peak RSS after the run, MiB, server A", values: run((t) => t.peakRssA / mib), digits: 1, better: "lower" },
+    { figure: "peak RSS after the run, MiB, server B", values: run((t) => t.peakRssB / mib), digits: 1, better: "lower" },
     { figure: "parser MB/s", values: { ours: parser?.ours.mbPerSec, prosody: parser?.prosody?.mbPerSec }, digits: 1, better: "higher" },
     { figure: "parser stanzas/s", values: { ours: parser?.ours.stanzasPerSec, prosody: parser?.prosody?.stanzasPerSec }, digits: 0, better: "higher" },
   ];
@@ -462,6 +478,7 @@ async function measure(options: Options, mode: Mode): Promise<number> {
     if (options.systems.includes("prosody")) prosody = prosodyVersion(world);
     say(`${ours} vs ${prosody || "(Prosody not measured)"} vs ${ejabberd || "(ejabberd not measured)"}; node ${process.version}; ${cpuModel}, nproc ${nproc}; load ${loadBefore.map((l) => l.toFixed(2)).join(" ")}`);
     if (options.metricsCostOnly) say(`metrics cost only: ${options.cost.pairs} pairs of trials (off/on); temp folder ${dir}`);
+    else if (options.firstMessageOnly) say(`first message only: ${options.trials} trial(s), fresh processes each; temp folder ${dir}`);
     else say(`${options.trials} trial(s); ${options.messages} messages per link run; ${options.links} links for memory; parser corpus ${(options.parserBytes / 1e6).toFixed(1)} MB x ${options.parserRuns} runs; temp folder ${dir}`);
     const trials = options.metricsCostOnly ? 0 : options.trials;
     // On a machine so loaded that the trials would run past the whole run's bound (and lose every
@@ -483,6 +500,10 @@ async function measure(options: Options, mode: Mode): Promise<number> {
           const r = await linkTrial(world, system, t, options);
           collected.link[system].push(r);
           const tp = r.throughput;
+          if (!tp) {
+            say(`link trial ${t} ${system}: first message ${r.latencyMs.toFixed(1)} ms (CPU of A + B ${r.firstMessageCpuMs.toFixed(1)} ms)`);
+            continue;
+          }
           say(`link trial ${t} ${system}: first message ${r.latencyMs.toFixed(1)} ms; ${fmt.int(tp.msgsPerSec)} msgs/s (${tp.messages} in ${tp.seconds.toFixed(2)} s); CPU/msg A ${tp.cpuUsPerMsgA.toFixed(1)} µs, B ${tp.cpuUsPerMsgB.toFixed(1)} µs, client ${tp.cpuUsPerMsgClient.toFixed(1)} µs; peak RSS A ${(tp.peakRssA / 2 ** 20).toFixed(1)} MiB, B ${(tp.peakRssB / 2 ** 20).toFixed(1)} MiB`);
         } catch (err) {
           const text = `link trial ${t} ${system} failed: ${(err as Error).message}`;
@@ -493,7 +514,7 @@ async function measure(options: Options, mode: Mode): Promise<number> {
     }
 
     // 4: memory per idle authenticated TLS link, fresh target per trial.
-    for (let t = 1; t <= trials; t++) {
+    for (let t = 1; t <= (options.firstMessageOnly ? 0 : trials); t++) {
       if (outOfTime("memory", t, 0.8)) break;
       const order = rotation(options.systems, t);
       for (const system of order) {
@@ -512,7 +533,7 @@ async function measure(options: Options, mode: Mode): Promise<number> {
 
     // 5: parsers on one corpus.
     try {
-      if (!options.metricsCostOnly) collected.parser = parserScenario({ dir, bytes: options.parserBytes, runs: options.parserRuns, prosody: options.systems.includes("prosody"), timeoutMs: 120_000 });
+      if (!options.metricsCostOnly && !options.firstMessageOnly) collected.parser = parserScenario({ dir, bytes: options.parserBytes, runs: options.parserRuns, prosody: options.systems.includes("prosody"), timeoutMs: 120_000 });
       const p = collected.parser;
       if (p) say(`parser: ${(p.bytes / 1e6).toFixed(2)} MB, ${p.stanzas} stanzas: ours ${p.ours.mbPerSec.toFixed(1)} MB/s${p.prosody ? `, Prosody ${p.prosody.mbPerSec.toFixed(1)} MB/s` : ""}`);
     } catch (err) {
@@ -550,12 +571,12 @@ async function measure(options: Options, mode: Mode): Promise<number> {
   ];
   if (!options.metricsCostOnly) {
     lines.push(
-      `link: ${options.messages} messages of ~200 B${options.batch > 1 ? ` (${options.batch} per write)` : ", one write each"}${options.warmup > 0 ? ` after ${options.warmup} untimed warm-up messages` : ""}, component -> A -> S2S (STARTTLS + dialback) -> B -> component; memory: ${options.links} inbound links to B (ours with SASL EXTERNAL enabled, the default: client certificates requested); parser: ${collected.parser ? `${(collected.parser.bytes / 1e6).toFixed(1)} MB, ${collected.parser.stanzas} stanzas, ${collected.parser.chunk / 1024} KiB chunks` : "-"}`,
+      options.firstMessageOnly ? "first message on a fresh link only (component -> A -> S2S (SRV, STARTTLS + dialback) -> B -> component), fresh processes per trial" : `link: ${options.messages} messages of ~200 B${options.batch > 1 ? ` (${options.batch} per write)` : ", one write each"}${options.warmup > 0 ? ` after ${options.warmup} untimed warm-up messages` : ""}, component -> A -> S2S (STARTTLS + dialback) -> B -> component; memory: ${options.links} inbound links to B (ours with SASL EXTERNAL enabled, the default: client certificates requested); parser: ${collected.parser ? `${(collected.parser.bytes / 1e6).toFixed(1)} MB, ${collected.parser.stanzas} stanzas, ${collected.parser.chunk / 1024} KiB chunks` : "-"}`,
       "",
-      figuresTable(rows, options.systems),
+      figuresTable(options.firstMessageOnly ? rows.filter((r) => Object.values(r.values).some((v) => v !== undefined)) : rows, options.systems),
       "",
       "targets (issue 15; ratios ours/reference from this run; 10,000 links: `npm run bench -- --scale`):",
-      targetsTable(targets, rows),
+      targetsTable(options.firstMessageOnly ? targets.filter((t) => t.ours !== undefined) : targets, rows),
     );
   }
   if (collected.metricsCost) {
@@ -573,7 +594,7 @@ async function measure(options: Options, mode: Mode): Promise<number> {
     const files = readdirSync(cpuProfDir).filter((f) => f.endsWith(".cpuprofile")).sort();
     const lastA = files.filter((f) => f.startsWith("ours-link-a-")).pop();
     const lastB = files.filter((f) => f.startsWith("ours-link-b-")).pop();
-    const window = collected.link.ours[collected.link.ours.length - 1]?.throughput.windowUs;
+    const window = collected.link.ours[collected.link.ours.length - 1]?.throughput?.windowUs;
     for (const [title, f] of [["ours A (sender side), throughput run only", lastA], ["ours B (receiver side), throughput run only", lastB]] as const) {
       if (!f) continue;
       try {
@@ -588,7 +609,7 @@ async function measure(options: Options, mode: Mode): Promise<number> {
 
   const stamp = new Date().toISOString().replace(/[-:]/g, "").replace(/\.\d+Z$/, "Z");
   mkdirSync(options.outDir, { recursive: true });
-  const outFile = join(options.outDir, `bench-${options.metricsCostOnly ? "metrics-cost-" : ""}${options.smoke ? "smoke-" : options.quick ? "quick-" : ""}${stamp}.json`);
+  const outFile = join(options.outDir, `bench-${options.metricsCostOnly ? "metrics-cost-" : options.firstMessageOnly ? "first-message-" : ""}${options.smoke ? "smoke-" : options.quick ? "quick-" : ""}${stamp}.json`);
   if (cpuProfDir) {
     const kept = join(options.outDir, `profiles-${stamp}`);
     cpSync(cpuProfDir, kept, { recursive: true });

@@ -289,7 +289,9 @@ export class BenchWorld {
   /**
    * A fresh server process; resolves once its S2S and component ports accept connections.
    * `purpose` names its CPU profile (`ours-link-a-001.cpuprofile`) under --cpu-prof; `metrics`
-   * (ours only) picks the configuration with `[instrumentation.prometheus]` and `/metrics`.
+   * (ours only) picks the configuration with `[instrumentation.prometheus]` and `/metrics`. Ours
+   * also takes XMPP_S2S_BENCH_LOG_LEVEL (default warn) and XMPP_S2S_BENCH_NODE_FLAGS (extra Node
+   * flags, space-separated) from the environment, for investigations (docs/performance.md).
    */
   async startServer(system: System, role: Role, purpose: "link" | "memory", metrics = this.options.metrics ?? false): Promise<RunningServer> {
     const spec = this.servers[system][role];
@@ -297,14 +299,15 @@ export class BenchWorld {
     let proc: Started;
     let gcFile: string | undefined;
     if (system === "ours") {
-      const flags = this.options.cpuProfDir ? ["--cpu-prof", "--cpu-prof-interval=100", `--cpu-prof-dir=${this.options.cpuProfDir}`, `--cpu-prof-name=ours-${purpose}-${role}-${String(n).padStart(3, "0")}.cpuprofile`] : [];
+      const extra = process.env.XMPP_S2S_BENCH_NODE_FLAGS?.split(" ").filter(Boolean) ?? [];
+      const flags = extra.concat(this.options.cpuProfDir ? ["--cpu-prof", "--cpu-prof-interval=100", `--cpu-prof-dir=${this.options.cpuProfDir}`, `--cpu-prof-name=ours-${purpose}-${role}-${String(n).padStart(3, "0")}.cpuprofile`] : []);
       // Memory trials sample after a forced GC (a figure from pending garbage can even go negative).
       if (purpose === "memory") {
         gcFile = join(spec.dir, `gc-${String(n).padStart(3, "0")}.jsonl`);
         flags.push("--expose-gc", "--require", join(this.options.root, "bench", "lib", "gc-on-signal.cjs"));
       }
       const env = gcFile ? { ...process.env, XMPP_S2S_BENCH_GC_FILE: gcFile } : process.env;
-      proc = startProcess(spec.name, process.execPath, [...flags, join(this.options.root, "dist", "bin", "xmpp-s2s.js"), "start", "--config", metrics ? spec.metricsConfigFile : spec.configFile, "--log-level", "warn"], spec.logFile, { cwd: this.options.root, env });
+      proc = startProcess(spec.name, process.execPath, [...flags, join(this.options.root, "dist", "bin", "xmpp-s2s.js"), "start", "--config", metrics ? spec.metricsConfigFile : spec.configFile, "--log-level", process.env.XMPP_S2S_BENCH_LOG_LEVEL ?? "warn"], spec.logFile, { cwd: this.options.root, env });
     } else if (system === "prosody") {
       proc = startProcess(spec.name, "prosody", ["--config", spec.configFile, "-F"], join(spec.dir, "console.log"));
     } else {

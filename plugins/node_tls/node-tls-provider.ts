@@ -152,6 +152,7 @@ class Material {
    * would otherwise wait for.
    */
   warm(handshakeTimeoutMs: number): void {
+    warmIpRegExps();
     this.contextFor(this.defaultCert);
     for (const identity of new Set([this.defaultCert, ...this.domainCerts.values()])) {
       if (!identity) continue;
@@ -163,6 +164,17 @@ class Material {
   #baseOptions(): tls.SecureContextOptions {
     return this.contextTrust.options(this.ciphers);
   }
+}
+
+/**
+ * node:net's `isIP` tests a domain name against a large IPv6 regular expression, which V8 compiles
+ * on the first call (~6 ms here) and again to machine code on the second (~2 ms). The first link
+ * of a process makes both calls on its critical path, on each side: the DNS plugin checks its SRV
+ * targets, `tls.connect` and our SNI choice check the peer's domain. Two calls at start-up pay
+ * that once, off the path of the first message (docs/performance.md, "First message").
+ */
+function warmIpRegExps(): void {
+  for (let i = 0; i < 2; i++) isIP("warm-up.invalid");
 }
 
 interface PendingHandshake {

@@ -24,7 +24,7 @@ describe("bench smoke run (bench/run.ts --smoke)", () => {
     try {
       const { code, output } = await runBench(["--smoke", "--out", out]);
       assert.equal(code, 0, `bench --smoke exited with ${code}:\n${output}`);
-      for (const figure of ["messages/s over one link", "CPU µs per message, server A", "first message on a fresh link, ms", "parser MB/s"]) {
+      for (const figure of ["messages/s over one link", "CPU µs per message, server A", "first message on a fresh link, ms", "CPU of A + B during that first message, ms", "parser MB/s"]) {
         const row = output.split("\n").find((line) => line.startsWith(figure));
         assert.ok(row, `no "${figure}" row in:\n${output}`);
         assert.match(row.slice(figure.length), /^\s+[\d,]+(\.\d+)?\s/, `"${figure}" has no number for ours: ${row}`);
