@@ -182,6 +182,7 @@ export class XmlStream {
    * each kept stanza costs one small object instead of a concatenation tree.
    */
   sendManyKept(elements: readonly XmlElement[]): string[] {
+    if (elements.length === 0) return [];
     const texts = elements.map((e) => this.#serialize(e));
     const whole = texts.join("");
     this.#write(whole);
