@@ -2,7 +2,7 @@
  * `npm run bench -- --sm` (docs/performance.md, "Stream management"): what XEP-0198 acks cost on
  * one S2S link, ours -> ours on plain loopback (no root, no namespace, no Prosody).
  *
- *   npm run bench -- --sm [--trials N] [--messages N] [--warmup N] [--batch N] [--tls] [--cpu-prof]
+ *   npm run bench -- --sm [--trials N] [--messages N] [--warmup N] [--batch N] [--tls] [--cpu-prof] [--trace-gc]
  *
  * Each trial is a pair of runs, one with stream management on both servers and one with it off
  * (`[plugins.stream_management] enabled = false`), the order alternating between trials so a load
@@ -14,7 +14,10 @@
  * on/off (median, range, 95 % interval when there are enough trials: bench/lib/paired.ts). A run
  * with SM on checks that both servers logged `sm_enabled`, and one with SM off that neither did.
  * `--cpu-prof`: the servers run with `node --cpu-prof`; the hot spots of A and B over each timed run
- * are printed and the profiles kept (their folder is printed).
+ * are printed and the profiles kept (their folder is printed). `--trace-gc`: the servers run with
+ * `node --trace-gc`; each run prints, per server, its collections over its whole life (start-up,
+ * warm-up and timed burst): count and main-thread pause of scavenges and mark-compacts, and the
+ * largest heap left after one (bench/lib/trace-gc.ts). The CPU figures then include the tracing.
  */
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -22,6 +25,7 @@ import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { ensureBuilt } from "../test/helpers/build.js";
 import { formatProfile, summarizeProfile } from "./lib/cpu-profile.js";
+import { formatGc, summarizeTraceGc } from "./lib/trace-gc.js";
 import { makeCa, makeLeaf } from "../test/helpers/certs.js";
 import { freePort } from "../test/helpers/ports.js";
 import { pairedRatio, type PairedRatio } from "./lib/paired.js";
@@ -43,6 +47,8 @@ interface Options {
   readonly tls: boolean;
   /** Where the servers' CPU profiles go (`--cpu-prof`). */
   readonly profDir?: string;
+  /** Servers run with `--trace-gc`, summarised per run. */
+  readonly traceGc: boolean;
 }
 
 interface Run {
@@ -104,7 +110,7 @@ async function oneRun(dir: string, nodes: readonly [Node, Node], sm: boolean, o:
       writeFileSync(file, config(self, peer, sm, tls && { certfile: self.name === "a" ? tls.a : tls.b, cafile: tls.ca }));
       const log = join(dir, `${self.name}-${n}.log`);
       const prof = o.profDir ? ["--cpu-prof", "--cpu-prof-interval=100", `--cpu-prof-dir=${o.profDir}`, `--cpu-prof-name=${sm ? "on" : "off"}-${n}-${self.name}.cpuprofile`] : [];
-      const proc = startProcess(`${self.name}-${n}`, process.execPath, [...prof, join(ROOT, "dist", "bin", "xmpp-s2s.js"), "start", "--config", file, "--log-level", "info"], log, { cwd: ROOT });
+      const proc = startProcess(`${self.name}-${n}`, process.execPath, [...prof, ...(o.traceGc ? ["--trace-gc"] : []), join(ROOT, "dist", "bin", "xmpp-s2s.js"), "start", "--config", file, "--log-level", "info"], log, { cwd: ROOT });
       started.push(proc);
       await waitListening(proc, [[self.ip, self.s2sPort], [self.ip, self.servicePort]], 20_000, () => readFileSync(log, "utf8").slice(-2000));
     }
@@ -123,7 +129,9 @@ async function oneRun(dir: string, nodes: readonly [Node, Node], sm: boolean, o:
     }
     const run = { sm, msgsPerSec: tp.msgsPerSec, cpuUsPerMsgAB: tp.cpuUsPerMsgA + tp.cpuUsPerMsgB };
     for (const c of components.splice(0)) c.close();
+    const logs = started.map((p) => p.logFile);
     for (const p of started.splice(0).reverse()) await stopProcess(p);
+    if (o.traceGc) for (const [i, file] of logs.entries()) console.log(`SM ${sm ? "on " : "off"}, run ${n}, server ${i === 0 ? "A" : "B"} GC: ${formatGc(summarizeTraceGc(readFileSync(file, "utf8")))}`);
     if (o.profDir) {
       // A profile is written when its process exits: now.
       for (const name of ["a", "b"]) console.log(formatProfile(summarizeProfile(join(o.profDir, `${sm ? "on" : "off"}-${n}-${name}.cpuprofile`), ROOT, 12, tp.windowUs), `SM ${sm ? "on" : "off"}, run ${n}, server ${name.toUpperCase()}`));
@@ -141,7 +149,7 @@ function ratioLine(name: string, r: PairedRatio, unit: string): string {
 }
 
 export async function runSmCostBench(): Promise<void> {
-  const o: Options = { trials: option("trials", 5), messages: option("messages", 20_000), warmup: option("warmup", 2_000), batch: option("batch", 1), tls: process.argv.includes("--tls"), profDir: process.argv.includes("--cpu-prof") ? join(ROOT, "bench", "results", `sm-cpu-prof-${Date.now()}`) : undefined };
+  const o: Options = { trials: option("trials", 5), messages: option("messages", 20_000), warmup: option("warmup", 2_000), batch: option("batch", 1), tls: process.argv.includes("--tls"), profDir: process.argv.includes("--cpu-prof") ? join(ROOT, "bench", "results", `sm-cpu-prof-${Date.now()}`) : undefined, traceGc: process.argv.includes("--trace-gc") };
   if (o.profDir) mkdirSync(o.profDir, { recursive: true });
   const deadline = Date.now() + RUN_DEADLINE_MS;
   ensureBuilt();

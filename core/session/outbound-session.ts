@@ -73,8 +73,8 @@ export class OutboundSession {
       onIdle(session: OutboundSession): void;
     },
   ) {
-    const { sm, clock, logger, events, router, settings } = deps;
-    if (sm) this.#sm = new OutboundSmLink(localDomain, remoteDomain, { settings: sm, clock, logger, events, router, answerTimeoutMs: settings.negotiationTimeoutMs });
+    const { sm, clock, logger, events, router, settings, parserFactory } = deps;
+    if (sm) this.#sm = new OutboundSmLink(localDomain, remoteDomain, { settings: sm, clock, logger, events, router, parserFactory, answerTimeoutMs: settings.negotiationTimeoutMs });
   }
 
   get state(): State { return this.#state; }
@@ -97,8 +97,7 @@ export class OutboundSession {
     this.#outbox = [];
     if (batch.length === 0) return;
     if (this.#stream?.writable) {
-      this.#stream.sendMany(batch);
-      this.#sm?.written(this.#stream, batch);
+      this.#write(this.#stream, batch);
       this.#countOut(batch.length);
       return;
     }
@@ -260,7 +259,7 @@ export class OutboundSession {
       }, deps.clock);
       if (stream.closed) throw new S2sError(ERROR_CODES.CONNECT_FAILED, `stream to ${remote} closed during negotiation`, "remote-server-not-found");
       deps.events.emit({ type: "authenticated", direction: "outbound", local, remote, method });
-      const resend = this.#sm ? await this.#sm.start(stream) : [];
+      const resend = this.#sm ? await this.#sm.start(stream) : "";
       if (stream.closed) throw new S2sError(ERROR_CODES.CONNECT_FAILED, `stream to ${remote} closed while enabling stream management`, "remote-server-not-found");
       deps.logger.info({ what: "established", local, remote, method, target, tls: Boolean(stream.tls) });
       this.#state = "established";
@@ -268,7 +267,7 @@ export class OutboundSession {
       this.#establishedAt = deps.clock.now();
       deps.events.emit({ type: "established", local, remote, method });
       // XEP-0198 §5: what the peer's h left unhandled goes first, then what queued meanwhile.
-      if (resend.length > 0) stream.sendMany(resend);
+      stream.sendSerialized(resend);
       this.#flush();
       this.#armIdle();
       this.hooks.onEstablished(this);
@@ -297,11 +296,15 @@ export class OutboundSession {
     const queued = this.#queue;
     this.#queue = [];
     if (this.#stream) {
-      this.#stream.sendMany(queued);
-      this.#sm?.written(this.#stream, queued);
+      this.#write(this.#stream, queued);
       this.#countOut(queued.length);
     }
     this.#releaseRoom();
+  }
+
+  /** XEP-0198 keeps what it writes until acknowledged (sm-outbound-link.ts); without it, a plain write. */
+  #write(stream: OutboundS2sStream, batch: readonly XmlElement[]): void {
+    if (!this.#sm?.write(stream, batch)) stream.sendMany(batch);
   }
 
   /** Stanzas written to the stream (admin `sessions`, `xmpp_s2s_stanzas_total`). */

@@ -103,6 +103,16 @@ export class OutboundS2sStream implements OutboundStreamApi {
     this.#xml.sendMany(elements);
   }
 
+  /** XEP-0198: write and return each stanza's text (XmlStream.sendManyKept). */
+  sendManyKept(elements: readonly XmlElement[]): string[] {
+    return this.#xml.sendManyKept(elements);
+  }
+
+  /** XEP-0198 resend: text from `sendManyKept`, written as is. */
+  sendSerialized(text: string): void {
+    this.#xml.sendSerialized(text);
+  }
+
   /** Backpressure for whoever feeds this stream: undefined, or a promise that settles when it drained. */
   backpressure(): Promise<void> | undefined {
     return this.#xml.congested ? this.#xml.drained() : undefined;

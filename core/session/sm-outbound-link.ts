@@ -4,8 +4,10 @@ import type { Logger } from "../logging/logger.js";
 import type { Router } from "../router/router.js";
 import { ACK_DELAY_MS, SM_NS, type StreamManagementSettings } from "../sm/stream-management.js";
 import { el, type XmlElement } from "../xml/element.js";
+import type { StreamParserFactory } from "../stream/parser.js";
 import type { OutboundS2sStream } from "./outbound-stream.js";
 import { OutboundSm } from "./sm-outbound.js";
+import { rebuildStanzas } from "./sm-rebuild.js";
 
 export interface OutboundSmNeeds {
   readonly settings: StreamManagementSettings;
@@ -14,6 +16,8 @@ export interface OutboundSmNeeds {
   readonly events: EventBus;
   /** Unacknowledged stanzas that cannot be resumed are bounced through it. */
   readonly router: Router;
+  /** Rebuilds the kept texts of stanzas to bounce (sm-rebuild.ts). */
+  readonly parserFactory: StreamParserFactory;
   /** How long `<enable/>`/`<resume/>` may wait for their answer (the session's negotiation deadline). */
   readonly answerTimeoutMs: number;
 }
@@ -34,7 +38,7 @@ export class OutboundSmLink {
   readonly #requestLater = () => {
     this.#requestTimer = undefined;
     const request = this.#stream?.writable ? this.#sm?.pendingRequest() : undefined;
-    if (request) this.#stream!.send(request);
+    if (request) this.#stream!.sendSerialized(request);
   };
 
   constructor(
@@ -50,9 +54,9 @@ export class OutboundSmLink {
 
   /**
    * After authentication (XEP-0198 §3, §5): resume the previous SM session when one waits and the
-   * peer offers SM, else enable it with resumption. Returns the stanzas to write again first.
+   * peer offers SM, else enable it with resumption. Returns the text to write again first ("" for none).
    */
-  async start(stream: OutboundS2sStream): Promise<XmlElement[]> {
+  async start(stream: OutboundS2sStream): Promise<string> {
     const offered = stream.features?.getChild("sm", SM_NS) !== undefined;
     const previous = this.#sm;
     this.#sm = undefined;
@@ -75,25 +79,25 @@ export class OutboundSmLink {
     } else if (previous) {
       this.#bounce(previous.takeAll(), `${this.remote} no longer offers stream management`);
     }
-    if (!offered) return [];
+    if (!offered) return "";
     stream.send(el("enable", { resume: "true" }, SM_NS));
     const reply = await answer(["enabled", "failed"]);
-    if (reply.name !== "enabled") return [];
+    if (reply.name !== "enabled") return "";
     const sm = (this.#sm = OutboundSm.fromEnabled(this.needs.settings, this.needs.clock, reply));
     this.#stream = stream;
     const { local, remote } = this;
     this.needs.logger.info({ what: "sm_enabled", direction: "outbound", local, remote, resume: sm.resumable });
     this.needs.events.emit({ type: "sm_enabled", direction: "outbound", local, remote, resume: sm.resumable });
-    return [];
+    return "";
   }
 
-  #resumed(stream: OutboundS2sStream, previous: OutboundSm, reply: XmlElement): XmlElement[] {
+  #resumed(stream: OutboundS2sStream, previous: OutboundSm, reply: XmlElement): string {
     const { local, remote } = this;
     const ack = previous.acknowledged(reply.attr("h"));
     if (ack.error) {
       stream.fail("undefined-condition", `handled-count-too-high: ${ack.error}`);
       this.#bounce(previous.takeAll(), `${remote} resumed with an impossible h`);
-      return [];
+      return "";
     }
     this.#sm = previous;
     this.#stream = stream;
@@ -104,12 +108,18 @@ export class OutboundSmLink {
     return resend;
   }
 
-  /** `batch` was just written to `stream`: remember it, and ask for an ack when it is time. */
-  written(stream: OutboundS2sStream, batch: readonly XmlElement[]): void {
-    if (!this.#sm || stream !== this.#stream || batch.length === 0) return;
-    const request = this.#sm.written(batch);
-    if (request) stream.send(request);
+  /**
+   * Writes `batch` to `stream` when SM is on there, keeping each stanza's text until it is
+   * acknowledged, and asks for an ack when it is time. False (nothing written) when SM is not on
+   * that stream: the caller writes the batch itself.
+   */
+  write(stream: OutboundS2sStream, batch: readonly XmlElement[]): boolean {
+    if (!this.#sm || stream !== this.#stream) return false;
+    if (batch.length === 0) return true;
+    const request = this.#sm.written(stream.sendManyKept(batch));
+    if (request) stream.sendSerialized(request);
     else this.#requestTimer ??= this.needs.clock.timer(ACK_DELAY_MS, this.#requestLater, { unref: true });
+    return true;
   }
 
   /** An SM element on an outbound stream (`<a/>`, `<r/>`); false for anything else. */
@@ -159,11 +169,15 @@ export class OutboundSmLink {
   }
 
   /** Unacknowledged stanzas that cannot be resumed: each bounced once, remote-server-timeout (wait). */
-  #bounce(stanzas: readonly XmlElement[], reason: string): void {
-    if (stanzas.length === 0) return;
+  #bounce(texts: readonly string[], reason: string): void {
+    if (texts.length === 0) return;
     const { local, remote } = this;
-    this.needs.logger.info({ what: "sm_resume_failed", local, remote, bounced: stanzas.length, reason });
-    this.needs.events.emit({ type: "sm_resume_failed", local, remote, bounced: stanzas.length, reason });
+    const { stanzas, failed } = rebuildStanzas(texts, this.needs.parserFactory);
+    this.needs.logger.info({ what: "sm_resume_failed", local, remote, bounced: texts.length, reason });
+    this.needs.events.emit({ type: "sm_resume_failed", local, remote, bounced: texts.length, reason });
+    // We wrote these texts ourselves, so they parse; one that does not is our bug, and it is
+    // logged with its text rather than dropped without a trace.
+    for (const f of failed) this.needs.logger.error({ what: "sm_bounce_unparsable", local, remote, reason: f.reason, text: f.text.slice(0, 512) });
     for (const stanza of stanzas) this.needs.router.bounce(stanza, "remote-server-timeout", "wait", reason);
   }
 }

@@ -1,20 +1,30 @@
 import type { Clock, Timer } from "../clock/clock.js";
 import { SM_NS, type StreamManagementSettings } from "../sm/stream-management.js";
-import { el, type XmlElement } from "../xml/element.js";
+import type { XmlElement } from "../xml/element.js";
 import { isTrue } from "./sm-inbound.js";
 
 /** XEP-0198 §5: counters are unsigned 32-bit and wrap. */
 const MOD = 2 ** 32;
+
+/** XEP-0198 §4 `<r/>`, as written on an S2S stream (its default namespace is jabber:server). */
+const REQUEST = `<r xmlns='${SM_NS}'/>`;
 
 /**
  * Our side of XEP-0198 on one outbound session, as the sender of stanzas: what was written and not
  * yet acknowledged, in order, and whether the peer lets us resume. It outlives a stream: when the
  * link breaks, the unacknowledged stanzas stay here for the resume window, so the next stream can
  * resend exactly what the peer's `h` says it did not handle (no loss, no duplicate).
+ *
+ * It keeps each stanza as the text that was written (sm-outbound-link.ts), not as its element:
+ * under load thousands of stanzas wait for an ack, and element trees (a dozen objects each) that
+ * live that long survive young-generation collections and are copied to the old generation, which
+ * doubled the CPU per stanza (docs/performance.md, "Stream management"). A text is one small
+ * object (a slice of its write's string). Elements are rebuilt only to bounce (sm-rebuild.ts);
+ * a resend writes the text as it is.
  */
 export class OutboundSm {
   /** Written, not acknowledged: `#unacked[#head..]` (a head index, so an ack costs no copy). */
-  #unacked: XmlElement[] = [];
+  #unacked: string[] = [];
   #head = 0;
   /** The peer's last `h`, mod 2^32. */
   #acked = 0;
@@ -46,24 +56,24 @@ export class OutboundSm {
   get waiting(): boolean { return this.#window !== undefined; }
 
   /**
-   * `batch` was written: it joins the unacknowledged list. Returns an `<r/>` to write after it once
+   * `batch` (each stanza's text as written) was written: it joins the unacknowledged list. Returns an `<r/>` to write after it once
    * `ackEvery` stanzas went out since the last request (at most one per write): a burst costs one
    * request per `ackEvery` stanzas. The rest waits for `pendingRequest` (OutboundSmLink's timer).
    */
-  written(batch: readonly XmlElement[]): XmlElement | undefined {
+  written(batch: readonly string[]): string | undefined {
     for (const s of batch) this.#unacked.push(s);
     this.#sinceRequest += batch.length;
     return this.#sinceRequest >= this.settings.ackEvery ? this.#request() : undefined;
   }
 
   /** An `<r/>` for stanzas written since the last request, if any (a quiet link's tail). */
-  pendingRequest(): XmlElement | undefined {
+  pendingRequest(): string | undefined {
     return this.#sinceRequest > 0 && this.unacked > 0 ? this.#request() : undefined;
   }
 
-  #request(): XmlElement {
+  #request(): string {
     this.#sinceRequest = 0;
-    return el("r", {}, SM_NS);
+    return REQUEST;
   }
 
   /**
@@ -89,14 +99,14 @@ export class OutboundSm {
   }
 
   /** The link broke: keep the stanzas for the resume window, then hand them to `expired`. */
-  detach(expired: (stanzas: XmlElement[]) => void): void {
+  detach(expired: (stanzas: string[]) => void): void {
     // The window runs from the first break: failed reconnection attempts do not extend it.
     if (this.#window) return;
     this.#window = this.clock.timer(this.resumeWindowMs, () => expired(this.takeAll()), { unref: true });
   }
 
-  /** Resumed on a new stream: what to write again, in order, with a request after it. */
-  resumed(): XmlElement[] {
+  /** Resumed on a new stream: the text to write again (the unacknowledged stanzas in order, then a request), or "". */
+  resumed(): string {
     this.#window?.cancel();
     this.#window = undefined;
     // Spent while the resumption was under way: the peer's `h` has resynced the count, nothing to resend.
@@ -104,11 +114,11 @@ export class OutboundSm {
     const resend = this.#unacked.slice(this.#head);
     this.#sinceRequest = resend.length;
     if (resend.length > 0) resend.push(this.#request());
-    return resend;
+    return resend.join("");
   }
 
   /** Give up: every unacknowledged stanza, to be bounced once; the state is spent. */
-  takeAll(): XmlElement[] {
+  takeAll(): string[] {
     this.#window?.cancel();
     this.#window = undefined;
     this.#spent = true;

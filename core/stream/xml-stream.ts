@@ -201,6 +201,30 @@ export class XmlStream {
   }
 
   /**
+   * `sendMany` that also returns each element's text as written, for XEP-0198 to keep until the
+   * peer acknowledges it (sm-outbound.ts). The texts are slices of the one flat string written, so
+   * each kept stanza costs one small object instead of a concatenation tree.
+   */
+  sendManyKept(elements: readonly XmlElement[]): string[] {
+    if (elements.length === 0) return [];
+    const texts = elements.map((e) => this.#serialize(e));
+    const whole = texts.join("");
+    this.#write(whole);
+    let at = 0;
+    for (let i = 0; i < texts.length; i++) {
+      const end = at + texts[i]!.length;
+      texts[i] = whole.slice(at, end);
+      at = end;
+    }
+    return texts;
+  }
+
+  /** Text made by `sendManyKept` on a stream of the same content namespace (an XEP-0198 resend), written as is. */
+  sendSerialized(text: string): void {
+    if (text !== "") this.#write(text);
+  }
+
+  /**
    * RFC 6120 §4.9.1: a stream error is unrecoverable: send it, close the stream, close the socket.
    * §4.9.1.2: if we have not sent our header yet, send one first so the peer can parse the error.
    */
