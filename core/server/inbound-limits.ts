@@ -8,7 +8,7 @@ import { field, integer, orInfinity, type CheckContext, type Table } from "../co
 export const INBOUND_LIMIT_KEYS = ["max_connections", "max_connections_per_ip"] as const;
 
 export const INBOUND_LIMIT_DEFAULTS = Object.freeze({
-  /** ~80 KiB per idle TLS link (docs/performance.md): 10,000 links stay under 1 GiB. */
+  /** ~55 KiB per idle TLS link (docs/performance.md, "Memory"): 10,000 links stay well under 1 GiB. */
   maxConnections: 10_000,
   /**
    * A peer opens one stream per (its domain, our domain) pair it sends from: 100 covers a hosting
