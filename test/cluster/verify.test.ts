@@ -41,7 +41,7 @@ describe("cluster: db:verify goes through the pair's owner", { skip }, () => {
       const node = await startClusterNode({ name: `node${i + 1}`, ip, redisUrl: redis.url, address: toRemote, leaseSeconds: 10 });
       nodes.push(node);
       subscriptions.push(node.server.events$.subscribe((e) => {
-        if (e.type === "connecting" && e.remote === "b.example") connecting.push(`${node.name} ${e.local}`);
+        if (e.type === "connecting") connecting.push(`${node.name} ${e.local} ${e.remote}`);
       }));
     }
     remote = await startNode({ hosts: ["b.example"], ip: REMOTE_IP, s2s: { address: [addressOf(nodes[1]!, "a.example")] } }, { s2sPort: remotePort, servicePort: await freePort(REMOTE_IP) });
@@ -56,6 +56,16 @@ describe("cluster: db:verify goes through the pair's owner", { skip }, () => {
     for (const n of nodes) await n.server.stop();
     await redis?.stop();
   });
+
+  /** Writes a pair lease into Redis as if `node` had taken it. */
+  async function setLease(pair: string, node: string): Promise<void> {
+    const client = new Redis(redis.url);
+    try {
+      await client.set(`xs2s:pair:${pair}`, node, "PX", 60_000);
+    } finally {
+      client.disconnect();
+    }
+  }
 
   /** A scripted originating server claiming `from` on node `i`: sends db:result with `key` (or a valid b.example key) and returns what came back. */
   async function dialback(i: number, from: string, key?: string): Promise<ScriptedPeer> {
@@ -79,7 +89,7 @@ describe("cluster: db:verify goes through the pair's owner", { skip }, () => {
     nodes[0]!.server.send(el("message", { from: "svc@a.example", to: "u@b.example", id: "from-1" }, undefined, el("body", {}, undefined, "1")));
     await got;
     assert.deepEqual(nodes[1]!.cluster().snapshot().ownedPairs, ["a.example|b.example"]);
-    assert.deepEqual(connecting, ["node2 a.example"]);
+    assert.deepEqual(connecting, ["node2 a.example b.example"]);
     assert.equal(acceptedAtRemote, 1);
   });
 
@@ -91,7 +101,7 @@ describe("cluster: db:verify goes through the pair's owner", { skip }, () => {
     } finally {
       peer.close();
     }
-    assert.deepEqual(connecting, ["node2 a.example"], "node 1 opened no stream of its own to b.example");
+    assert.deepEqual(connecting, ["node2 a.example b.example"], "node 1 opened no stream of its own to b.example");
     assert.equal(acceptedAtRemote, 1, "b.example saw one connection from the cluster");
   });
 
@@ -104,18 +114,13 @@ describe("cluster: db:verify goes through the pair's owner", { skip }, () => {
     } finally {
       peer.close();
     }
-    assert.deepEqual(connecting, ["node2 a.example"]);
+    assert.deepEqual(connecting, ["node2 a.example b.example"]);
     assert.equal(acceptedAtRemote, 1);
   });
 
   it("an owner that does not listen: remote-server-timeout at once, not a hang and not a stream of our own", async () => {
     // The lease of (a.example, c.invalid) is held by a node that is gone without releasing it.
-    const client = new Redis(redis.url);
-    try {
-      await client.set("xs2s:pair:a.example|c.invalid", "ghost", "PX", 60_000);
-    } finally {
-      client.disconnect();
-    }
+    await setLease("a.example|c.invalid", "ghost");
     const peer = await dialback(0, "c.invalid", "1".repeat(64));
     try {
       const answer = await peer.waitFor(/<db:result[^>]*type='error'[^>]*>[\s\S]*?<\/db:result>/);
@@ -125,5 +130,39 @@ describe("cluster: db:verify goes through the pair's owner", { skip }, () => {
       peer.close();
     }
     assert.ok(!connecting.some((c) => c.startsWith("node1")));
+  });
+
+  it("an owner that cannot reach the authoritative server: remote-server-not-found from the owner", async () => {
+    // Node 2 holds the lease of (a.example, x.invalid), a domain nobody can reach (no address, no DNS).
+    await setLease("a.example|x.invalid", "node2");
+    const peer = await dialback(0, "x.invalid", "2".repeat(64));
+    try {
+      const answer = await peer.waitFor(/<db:result[^>]*type='error'[^>]*>[\s\S]*?<\/db:result>/);
+      assert.match(answer[0], /<remote-server-not-found /);
+    } finally {
+      peer.close();
+    }
+    assert.ok(connecting.includes("node2 a.example x.invalid"), connecting.join(", "));
+    assert.ok(!connecting.some((c) => c.startsWith("node1")), connecting.join(", "));
+  });
+
+  it("Redis unreachable: the node verifies on its own stream (availability first)", async () => {
+    const down = waitFor(nodes[0]!.server.events$, (e) => e.type === "cluster_redis_unavailable");
+    await redis.kill();
+    await down;
+    const peer = await dialback(0, "b.example");
+    try {
+      await peer.waitFor(/<db:result[^>]*type='valid'/);
+    } finally {
+      peer.close();
+    }
+    // The one case where the cluster has a second stream for the pair (docs/cluster.md).
+    assert.deepEqual(connecting.filter((c) => c.endsWith("b.example")).sort(), ["node1 a.example b.example", "node2 a.example b.example"]);
+    assert.equal(acceptedAtRemote, 2);
+    // Back, so that the nodes stop cleanly (a node stopped while Redis is away waits for it: its
+    // subscriber connection queues QUIT until it reconnects).
+    const back = nodes.map((n) => waitFor(n.server.events$, (e) => e.type === "cluster_redis_reconnected"));
+    await redis.start();
+    await Promise.all(back);
   });
 });
