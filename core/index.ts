@@ -35,7 +35,7 @@ export { systemClock, type Clock, type Timer, type TimerOptions } from "./clock/
 export type { PolicyChain } from "./policy/chain.js";
 export type { OutboundSessions } from "./session/outbound-sessions.js";
 // Cluster backends (docs/cluster.md): the seam a backend implements and its `[cluster]` options.
-export type { Cluster, ClusterSnapshot, EmbedderSubscribers } from "./cluster/cluster.js";
+export type { Cluster, ClusterSnapshot, DialbackVerdict, DialbackVerifier, DialbackVerifyRequest, EmbedderSubscribers } from "./cluster/cluster.js";
 export { redactedUrl, type ClusterConfig } from "./cluster/options.js";
 export { createLogger, type Logger } from "./logging/logger.js";
 

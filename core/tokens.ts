@@ -16,13 +16,13 @@ import { EVENTS } from "./events/events.js";
 import { ROUTER } from "./router/router.js";
 import { POLICY_CHAIN } from "./policy/chain.js";
 import { OUTBOUND_SESSIONS } from "./session/outbound-sessions.js";
-import { CLUSTER } from "./cluster/cluster.js";
+import { CLUSTER, DIALBACK_VERIFIER } from "./cluster/cluster.js";
 import { SESSION_SETTINGS } from "./session/session-settings.js";
 import { STREAM_MANAGEMENT } from "./sm/stream-management.js";
 import type { S2sConfig } from "./config/types.js";
 import type { TrafficCounters } from "./metrics/traffic.js";
 
-export { CLUSTER, SESSION_SETTINGS, STREAM_MANAGEMENT, ROUTER, POLICY_CHAIN, OUTBOUND_SESSIONS, RESOLVER, CONNECTOR, TLS_PROVIDER, POLICY, STREAM_PARSER_FACTORY, AUTHENTICATOR, LOCAL_DELIVERY, SERVICE, LOGGER, CLOCK, EVENTS };
+export { CLUSTER, DIALBACK_VERIFIER, SESSION_SETTINGS, STREAM_MANAGEMENT, ROUTER, POLICY_CHAIN, OUTBOUND_SESSIONS, RESOLVER, CONNECTOR, TLS_PROVIDER, POLICY, STREAM_PARSER_FACTORY, AUTHENTICATOR, LOCAL_DELIVERY, SERVICE, LOGGER, CLOCK, EVENTS };
 
 /** The validated, frozen configuration of this server instance. */
 export const CONFIG: InjectionToken<S2sConfig> = Symbol.for("xmpp-s2s.Config");
@@ -55,6 +55,7 @@ export const TOKEN_CATALOG: readonly TokenInfo[] = [
   { token: LOCAL_DELIVERY, slot: "local_delivery", cardinality: "many", core: false, doc: "where stanzas for local domains go (echo, components, host services, API)" },
   { token: STREAM_MANAGEMENT, slot: "sm", cardinality: "many", core: false, doc: "XEP-0198 acks and resumption settings (at most one provider); none: SM neither offered nor enabled" },
   { token: SESSION_SETTINGS, cardinality: "one", core: false, defaulted: true, doc: "outbound session queue, idle, negotiation and retry settings: from the connector plugin's table, else the core's defaults" },
+  { token: DIALBACK_VERIFIER, cardinality: "one", core: false, doc: "sends one db:verify on this node's own outbound stream (dialback provides it): what a cluster node runs when another asks it as the pair's owner" },
   { token: SERVICE, cardinality: "many", core: false, doc: "things with a start/stop lifecycle (listeners of plugins, file watchers)" },
   { token: LOGGER, cardinality: "one", core: true, doc: "pino logger of this server instance" },
   { token: CLOCK, cardinality: "one", core: true, doc: "time source and RxJS scheduler (virtual in tests)" },

@@ -21,6 +21,35 @@ export interface Cluster {
   sendOutbound(local: string, remote: string, stanza: XmlElement): Promise<void> | undefined;
   /** Which node serves or owns what, for the admin view. */
   snapshot(): ClusterSnapshot;
+  /**
+   * Optional: XEP-0220 §2.1.2 / §2.3 verification under pair ownership (docs/cluster.md#dialback).
+   * A receiving node that does not own (request.local, request.remote) has the owner send the
+   * db:verify on the pair's one outbound stream and resolves with its verdict. Resolves undefined:
+   * verify here (this node owns the pair, has just taken its lease, or the backend is unreachable:
+   * availability first). `deadlineMs`: the dialback timeout, after which the answer is
+   * remote-server-timeout (§2.4). A backend without it: every node verifies for itself.
+   */
+  verifyDialback?(request: DialbackVerifyRequest, deadlineMs: number): Promise<DialbackVerdict | undefined>;
+}
+
+/** One db:verify (XEP-0220 §2.1.2): `local` asks the authoritative server `remote` about `key`, generated for stream `id`. */
+export interface DialbackVerifyRequest {
+  readonly local: string;
+  readonly remote: string;
+  readonly id: string;
+  readonly key: string;
+}
+
+/** The authoritative server's answer, or the dialback error (§2.4 condition) the receiving side reports. */
+export type DialbackVerdict = "valid" | "invalid" | { readonly error: string };
+
+/**
+ * The owner's side of Cluster.verifyDialback: send one db:verify on this node's own outbound
+ * stream for the pair (opening it if needed) and wait for the answer. Provided by the dialback
+ * plugin; the cluster backend runs it for the requests other nodes send to this one.
+ */
+export interface DialbackVerifier {
+  verifyHere(request: DialbackVerifyRequest): Promise<DialbackVerdict>;
 }
 
 export interface ClusterSnapshot {
@@ -58,3 +87,4 @@ export interface EmbedderSubscribers {
 }
 
 export const CLUSTER: InjectionToken<Cluster> = Symbol.for("xmpp-s2s.Cluster");
+export const DIALBACK_VERIFIER: InjectionToken<DialbackVerifier> = Symbol.for("xmpp-s2s.DialbackVerifier");

@@ -21,6 +21,9 @@ import {
   type Cluster,
   type ClusterConfig,
   type ClusterSnapshot,
+  type DialbackVerdict,
+  type DialbackVerifier,
+  type DialbackVerifyRequest,
   domainOf,
   type EmbedderSubscribers,
   ERROR_CODES,
@@ -38,6 +41,7 @@ import { AckTracker, parseControl, SendWindow, type Control } from "./flow.js";
 import { createRedis, RedisStart, scanAll, type ScriptedRedis } from "./redis-connection.js";
 import { commandTimeoutMs, RedisDeadline, RedisTimeoutError } from "./redis-deadline.js";
 import { addItem, decodeBatch, encodeBatch, newBatch, setSeq, WIRE_VERSION, type Envelope } from "./wire.js";
+import { VerifyRelay } from "./verify-relay.js";
 
 export interface RedisClusterDeps {
   readonly config: ClusterConfig;
@@ -48,6 +52,8 @@ export interface RedisClusterDeps {
   readonly events: EventBus;
   readonly router: () => Router;
   readonly outbound: () => OutboundSessions;
+  /** This node's dialback verifier, run for the db:verify requests of other nodes (verify-relay.ts). */
+  readonly verifier?: () => DialbackVerifier | undefined;
 }
 
 /** Stanzas held per pair (while its owner is found or taken over) or per node (while its inbox does not answer); then: resource-constraint. */
@@ -175,6 +181,8 @@ export class RedisCluster implements Cluster, LocalDelivery {
   #stopped = false;
   readonly #subscription: Subscription;
   readonly #embedderSubscription?: Subscription;
+  /** db:verify through the pair's owner (verify-relay.ts). */
+  readonly #verify: VerifyRelay;
 
   constructor(private readonly deps: RedisClusterDeps) {
     this.node = deps.config.node;
@@ -185,6 +193,14 @@ export class RedisCluster implements Cluster, LocalDelivery {
       answered: () => this.#redisBack(),
     });
     this.#acks = new AckTracker(this.node, (node, text) => void this.#cmd?.publish(K.inbox(node), text).catch(() => undefined));
+    this.#verify = new VerifyRelay({
+      node: this.node,
+      logger: deps.logger,
+      command: () => (this.#ready() ? this.#cmd : undefined),
+      owner: (local, remote) => this.#verifyOwner(local, remote),
+      verifier: () => deps.verifier?.(),
+      redisDown: (err) => this.#redisDown(err),
+    });
     // Subscribed at registration, before any listener opens, so no component is missed.
     this.#subscription = deps.events.events$.subscribe((e) => {
       if (e.type === "component_connected") this.#publishRoute(e.domain, true);
@@ -226,7 +242,7 @@ export class RedisCluster implements Cluster, LocalDelivery {
     sub.on("error", () => {}); // reported once by the command connection
     sub.on("messageBuffer", (channel: Buffer, message: Buffer) => this.#onMessage(channel.toString(), message.toString()));
     sub.on("ready", () => void this.#resubscribed());
-    await start.step(() => start.answer(sub.subscribe(K.inbox(this.node), K.routes)), sub);
+    await start.step(() => start.answer(sub.subscribe(K.inbox(this.node), K.routes, this.#verify.channel)), sub);
     start.done();
     this.#sub = sub;
     void cmd.publish(K.routes, UP + this.node).catch(() => undefined); // a restarted node: others stop holding for it
@@ -250,6 +266,7 @@ export class RedisCluster implements Cluster, LocalDelivery {
     this.#embedderSubscription?.unsubscribe();
     clearInterval(this.#timer);
     clearInterval(this.#retryTimer);
+    this.#verify.stop();
     for (const [node, link] of this.#links) this.#failQueued(node, link, "shutdown");
     for (const st of this.#pairs.values()) this.#bounceHeld(st, "shutdown");
     for (const [node, held] of this.#routeHeld) for (const h of held) this.#bounceRoute(node, h, "shutdown");
@@ -555,6 +572,28 @@ export class RedisCluster implements Cluster, LocalDelivery {
   }
 
   // -------------------------------------------------------------------------------------------
+  // Dialback verification under pair ownership: the hooks of verify-relay.ts
+
+  verifyDialback(request: DialbackVerifyRequest, deadlineMs: number): Promise<DialbackVerdict | undefined> {
+    return this.#verify.verify(request, deadlineMs);
+  }
+
+  /** Who sends db:verify for the pair: its known owner, else whoever holds the lease, taken now when free (as by a first stanza, #resolve). */
+  async #verifyOwner(local: string, remote: string): Promise<string> {
+    const st = this.#pairState(local, remote);
+    if (st.owner !== undefined && !st.held) return st.owner;
+    // A stalled Redis answers within its command deadline or is an outage (then: verify here).
+    const owner = await this.#deadline.within(this.#cmd!.acquire(K.pair(`${local}|${remote}`), this.node, this.#leaseMs));
+    if (st.held) return owner; // stanzas wait for the owner: #resolve records it and sends them
+    if (owner === this.node && st.owner !== this.node) {
+      this.deps.events.emit({ type: "cluster_lease_taken", local, remote, node: this.node });
+      this.deps.logger.info({ what: "cluster_lease_taken", local, remote, node: this.node });
+    }
+    st.owner = owner;
+    return owner;
+  }
+
+  // -------------------------------------------------------------------------------------------
   // Forwarding between nodes
 
   /**
@@ -757,7 +796,7 @@ export class RedisCluster implements Cluster, LocalDelivery {
     const sub = this.#sub;
     if (!sub || this.#stopped) return;
     try {
-      await sub.subscribe(K.inbox(this.node), K.routes);
+      await sub.subscribe(K.inbox(this.node), K.routes, this.#verify.channel);
       await this.#cmd?.publish(K.routes, UP + this.node);
       void this.#probe(); // an announcement of another node may have come while this one was away
     } catch {
@@ -780,6 +819,7 @@ export class RedisCluster implements Cluster, LocalDelivery {
 
   #onMessage(channel: string, text: string): void {
     if (channel === K.routes) return this.#onRouteChange(text);
+    if (channel === this.#verify.channel) return this.#verify.onMessage(text);
     const batch = text.startsWith("[") ? decodeBatch(text) : undefined;
     if (!batch) {
       const control = parseControl(text);

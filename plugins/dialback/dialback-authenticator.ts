@@ -2,6 +2,10 @@ import {
   type Authenticator,
   BurstLog,
   type Clock,
+  type Cluster,
+  type DialbackVerdict,
+  type DialbackVerifier,
+  type DialbackVerifyRequest,
   definedCondition,
   type DialbackKeys,
   domainOf,
@@ -21,7 +25,7 @@ import {
 } from "../../core/index.js";
 import { DIALBACK_DEFAULTS, type DialbackOptions } from "./options.js";
 
-type Verdict = "valid" | "invalid" | { error: string };
+type Verdict = DialbackVerdict;
 
 /**
  * XEP-0220 Server Dialback in all three roles:
@@ -29,8 +33,10 @@ type Verdict = "valid" | "invalid" | { error: string };
  * - receiving (inbound `db:result`): ask the authoritative server with `db:verify` over an outbound
  *   stream to it, reusing the pair's stream (§2.1.2, §2.3), then answer `db:result` (§2.2.1);
  * - authoritative (inbound `db:verify`): check the key and answer (§2.2.2).
+ * In cluster mode the receiving role's db:verify leaves through the pair's owner node (its
+ * DialbackVerifier side runs `verifyHere` for the others; docs/cluster.md#dialback).
  */
-export class DialbackAuthenticator implements Authenticator {
+export class DialbackAuthenticator implements Authenticator, DialbackVerifier {
   readonly name = "dialback";
   /** Verifications under way per inbound stream: each costs a DNS lookup and maybe a connection. */
   readonly #verifying = new WeakMap<InboundStreamApi, number>();
@@ -39,6 +45,8 @@ export class DialbackAuthenticator implements Authenticator {
   /** Verifications under way on all streams (each may be opening an outbound connection). */
   #verifyingTotal = 0;
   readonly #refusals: BurstLog;
+  /** The cluster seam once looked up (absent on a single node: then nothing else is paid). */
+  #cluster?: { readonly seam: Cluster | undefined };
 
   constructor(
     /** XEP-0185 keys from `s2s.shared` (read-only: tests check them). */
@@ -51,6 +59,8 @@ export class DialbackAuthenticator implements Authenticator {
     private readonly events?: EventBus,
     /** The verification deadline runs on it, so tests can move time (core/clock/virtual-clock.ts). */
     private readonly clock: Clock = systemClock,
+    /** Cluster mode: the CLUSTER seam, looked up at the first verification (registered after this is built). */
+    private readonly cluster: () => Cluster | undefined = () => undefined,
   ) {
     this.#refusals = new BurstLog(logger, "dialback_refused");
   }
@@ -161,6 +171,19 @@ export class DialbackAuthenticator implements Authenticator {
   }
 
   async #askAuthoritative(receiving: string, originating: string, streamId: string, key: string): Promise<Verdict> {
+    const request: DialbackVerifyRequest = { local: receiving, remote: originating, id: streamId, key };
+    // Cluster mode: at most one outbound stream per pair in the cluster, so the db:verify goes
+    // through the pair's owner (§2.3: verification reuses the pair's stream) unless this node is it.
+    const cluster = (this.#cluster ??= { seam: this.cluster() }).seam;
+    if (cluster?.verifyDialback) {
+      const relayed = await cluster.verifyDialback(request, this.timeoutMs);
+      if (relayed !== undefined) return relayed;
+    }
+    return this.verifyHere(request);
+  }
+
+  /** Receiving role, on this node's own outbound stream for the pair (§2.1.2, §2.3); also run for other cluster nodes as the pair's owner. */
+  async verifyHere({ local: receiving, remote: originating, id: streamId, key }: DialbackVerifyRequest): Promise<Verdict> {
     let outbound: OutboundStreamApi;
     try {
       outbound = await this.sessions.openStream(receiving, originating);

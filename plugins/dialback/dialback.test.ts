@@ -10,6 +10,10 @@ import type { DependencyContainer, InjectionToken } from "tsyringe";
 import {
   AUTHENTICATOR,
   CLOCK,
+  type Cluster,
+  type DialbackVerdict,
+  type DialbackVerifyRequest,
+  DIALBACK_VERIFIER,
   type AuthClaim,
   type Authenticator,
   configFromObject,
@@ -200,7 +204,7 @@ describe("dialback plugin", () => {
   });
 
   it("declares the Dialback slot and an authenticator, needs the connector, reads s2s.shared", () => {
-    assert.deepEqual(plugin.provides, [AUTHENTICATOR]);
+    assert.deepEqual(plugin.provides, [AUTHENTICATOR, DIALBACK_VERIFIER]);
     assert.deepEqual(plugin.requires, [SESSION_SETTINGS]);
     assert.deepEqual(plugin.s2sOptions, ["shared"]);
   });
@@ -287,6 +291,11 @@ describe("dialback plugin", () => {
     assert.ok(made instanceof DialbackAuthenticator);
     assert.equal(made.name, "dialback");
     assert.deepEqual(asked, [OUTBOUND_SESSIONS, SESSION_SETTINGS, EVENTS, CLOCK]);
+    // The cluster owner's verifier (DIALBACK_VERIFIER) is the same instance, built once.
+    const verifier = provided.get(DIALBACK_VERIFIER);
+    assert.ok(verifier && "useFactory" in verifier);
+    assert.equal(verifier.useFactory(fake), made);
+    assert.equal(asked.length, 4);
   });
 });
 
@@ -420,6 +429,35 @@ describe("DialbackAuthenticator inbound", () => {
     await tick();
     assert.equal(stream.sent.at(-1)!.attrs.type, "valid");
     assert.equal(sessions.requests.length, 1);
+  });
+
+  it("receiving role in a cluster: the pair's owner verifies (its verdict is the answer); undefined: verify here", async () => {
+    const asked: DialbackVerifyRequest[] = [];
+    let relayed: DialbackVerdict | undefined = "valid";
+    const cluster = { verifyDialback: async (request: DialbackVerifyRequest) => (asked.push(request), relayed) } as unknown as Cluster;
+    let lookups = 0;
+    const sessions = new FakeSessions();
+    const auth = new DialbackAuthenticator(keysB, sessions, silent, 20_000, DIALBACK_DEFAULTS, undefined, systemClock, () => (lookups++, cluster));
+    const owned = new FakeInbound("in-owned");
+    auth.handleInbound(owned, db("result", { from: "a.example", to: "b.example" }, "k1"));
+    await tick();
+    assert.deepEqual(asked, [{ local: "b.example", remote: "a.example", id: "in-owned", key: "k1" }]);
+    assert.deepEqual(owned.sent.map((e) => e.attrs.type), ["valid"]);
+    assert.equal(sessions.requests.length, 0, "no stream of its own to the authoritative server");
+    // Another node's error (§2.4) is this node's answer; the stream stays.
+    relayed = { error: "remote-server-timeout" };
+    const timedOut = new FakeInbound("in-timeout");
+    auth.handleInbound(timedOut, db("result", { from: "a.example", to: "b.example" }, "k2"));
+    await tick();
+    assert.deepEqual(dialbackError(timedOut.sent[0]!), { type: "cancel", condition: "remote-server-timeout" });
+    assert.deepEqual(timedOut.failures, []);
+    // This node is the owner (or Redis is away): it verifies over its own stream.
+    relayed = undefined;
+    const here = new FakeInbound("in-here");
+    auth.handleInbound(here, db("result", { from: "a.example", to: "b.example" }, "k3"));
+    await tick();
+    assert.deepEqual(sessions.requests.map((r) => [r.local, r.remote]), [["b.example", "a.example"]]);
+    assert.equal(lookups, 1, "the seam is looked up once");
   });
 
   it("receiving role: a verification connection that closes with the request pending fails it at once (§2.1.2)", async () => {

@@ -126,11 +126,11 @@ describe("cluster of three nodes", { skip }, () => {
 
   it("sends the component's replies out through the pair's owner node, not a second stream", async () => {
     const received = remote.server.stanzas$;
-    // Node 3 opens the pair (bot.a.example, b.example) first and so owns its lease.
-    const taken = waitFor(nodes[2]!.server.events$, (e) => e.type === "cluster_lease_taken" && e.local === "bot.a.example");
+    // Node 2 owns the pair (bot.a.example, b.example): it took the lease to verify b.example's
+    // dialback key in the previous test (docs/cluster.md#dialback). Node 3's stanzas go to it too.
+    assert.deepEqual(nodes[1]!.cluster().snapshot().ownedPairs, ["bot.a.example|b.example"]);
     const first = waitFor(received, (s) => s.attr("id") === "via-3");
     nodes[2]!.server.send(el("message", { from: "x@bot.a.example", to: "u@b.example", id: "via-3" }, undefined, el("body", {}, undefined, "from 3")));
-    await taken;
     await first;
     let node1Connected = false;
     const sub = nodes[0]!.server.events$.subscribe((e) => {
@@ -148,7 +148,7 @@ describe("cluster of three nodes", { skip }, () => {
       await all;
       assert.deepEqual(seen, ids, "per-pair order kept across the hop");
       assert.equal(node1Connected, false, "node 1 opened no stream of its own for the pair");
-      assert.deepEqual(nodes[2]!.cluster().snapshot().ownedPairs, ["bot.a.example|b.example"]);
+      assert.deepEqual(nodes[1]!.cluster().snapshot().ownedPairs, ["bot.a.example|b.example"]);
     } finally {
       sub.unsubscribe();
     }
@@ -161,10 +161,10 @@ describe("cluster of three nodes", { skip }, () => {
       return JSON.parse(r.stdout) as SessionRow[];
     };
     const pick = (rows: SessionRow[], direction: string, local: string, remote = "") => rows.filter((r) => r.direction === direction && r.local === local && r.remote === remote);
-    // After the previous test: node 3 owns (bot.a.example, b.example); node 1 forwards to it.
+    // After the previous test: node 2 owns (bot.a.example, b.example); node 1 forwards to it.
     const [on1, on2, on3] = [await sessions(0), await sessions(1), await sessions(2)];
-    assert.deepEqual(pick(on1, "outbound", "bot.a.example", "b.example").map((r) => [r.node, r.owner, r.state]), [["node1", "node3", "forwarded"]]);
-    assert.deepEqual(pick(on3, "outbound", "bot.a.example", "b.example").map((r) => [r.node, r.owner, r.state]), [["node3", "node3", "established"]]);
+    assert.deepEqual(pick(on1, "outbound", "bot.a.example", "b.example").map((r) => [r.node, r.owner, r.state]), [["node1", "node2", "forwarded"]]);
+    assert.deepEqual(pick(on2, "outbound", "bot.a.example", "b.example").map((r) => [r.node, r.owner, r.state]), [["node2", "node2", "established"]]);
     for (const [rows, node] of [[on1, "node1"], [on2, "node2"], [on3, "node3"]] as const) {
       assert.deepEqual(pick(rows, "route", "bot.a.example").map((r) => [r.node, r.owner, r.state]), [[node, "node1", "component"]], node);
       assert.ok(rows.every((r) => r.node === node), `every row of ${node} says so`);
@@ -172,7 +172,7 @@ describe("cluster of three nodes", { skip }, () => {
     // The table gains NODE and OWNER columns; status a cluster line.
     const table = await xmppS2s(["sessions", "--config", adminConfig(0)]);
     assert.match(table.stdout, /^DIR\s+LOCAL\s+REMOTE\s+NODE\s+OWNER\s+STATE/);
-    assert.match(table.stdout, /^out\s+bot\.a\.example\s+b\.example\s+node1\s+node3\s+forwarded/m);
+    assert.match(table.stdout, /^out\s+bot\.a\.example\s+b\.example\s+node1\s+node2\s+forwarded/m);
     assert.match(table.stdout, /^route\s+bot\.a\.example\s+-\s+node1\s+node1\s+component/m);
     const status = await xmppS2s(["status", "--config", adminConfig(1)]);
     assert.match(status.stdout, /^cluster\s+node node2 of node1, node2, node3; Redis connected; \d+ forwarded, \d+ received$/m);
