@@ -7,7 +7,7 @@ export { loadConfigFile, parseConfig, configFromObject } from "./config/load.js"
 export type * from "./config/types.js";
 export { definePlugin, type PluginDeclaration, type PluginContext, type Provider, type OptionsResult } from "./plugins/plugin.js";
 export * from "./tokens.js";
-export { XmlElement, el, NS, serialize, definedCondition, type XmlNode, type ChildrenBuilder } from "./xml/element.js";
+export { XmlElement, el, NS, serialize, definedCondition, receivedText, type XmlNode, type ChildrenBuilder } from "./xml/element.js";
 export { S2sError, ConfigError, ERROR_CODES, isS2sError, isConfigError } from "./errors.js";
 export { EventBus, type S2sEvent, type S2sEventType } from "./events/events.js";
 export type { Policy, PolicyRequest, PolicyVerdict } from "./policy/policy.js";

@@ -5,6 +5,7 @@ import { EVENTS } from "../events/events.js";
 import { LOGGER } from "../logging/logger.js";
 import { ROUTER } from "../router/router.js";
 import { OUTBOUND_SESSIONS } from "../session/outbound-sessions.js";
+import { STREAM_PARSER_FACTORY } from "../stream/parser.js";
 import { CLUSTER, DIALBACK_VERIFIER, type EmbedderSubscribers } from "./cluster.js";
 
 /** A started cluster backend, stopped last (after outbound sessions bounced their queues through it). */
@@ -30,6 +31,7 @@ export async function startCluster(container: DependencyContainer, config: S2sCo
     events: container.resolve(EVENTS),
     router: () => container.resolve(ROUTER),
     outbound: () => container.resolve(OUTBOUND_SESSIONS),
+    parsers: () => container.resolve(STREAM_PARSER_FACTORY),
     verifier: () => (container.isRegistered(DIALBACK_VERIFIER, true) ? container.resolve(DIALBACK_VERIFIER) : undefined),
   });
   await cluster.start();

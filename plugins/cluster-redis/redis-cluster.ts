@@ -33,6 +33,7 @@ import {
   redactedUrl,
   type OutboundSessions,
   type Router,
+  type StreamParserFactory,
   S2sError,
   withTimeout,
   type XmlElement,
@@ -54,6 +55,8 @@ export interface RedisClusterDeps {
   readonly outbound: () => OutboundSessions;
   /** This node's dialback verifier, run for the db:verify requests of other nodes (verify-relay.ts). */
   readonly verifier?: () => DialbackVerifier | undefined;
+  /** The stream parser: stanzas forwarded as their received text are parsed again on arrival (wire.ts). */
+  readonly parsers: () => StreamParserFactory;
 }
 
 /** Stanzas held per pair (while its owner is found or taken over) or per node (while its inbox does not answer); then: resource-constraint. */
@@ -735,7 +738,7 @@ export class RedisCluster implements Cluster, LocalDelivery {
 
   /** The rare path: the batch is decoded back into forwards, each failed in order. */
   #failBatch(node: string, text: string, deadlines: Map<number, number> | undefined, reason: string): void {
-    const batch = decodeBatch(text);
+    const batch = this.#decode(text);
     batch?.envelopes.forEach((env, i) => {
       const deadline = deadlines?.get(i);
       if (env.kind === "route") this.#failed(node, { kind: "route", stanza: env.stanza, domain: domainOf(env.stanza.attr("to")) ?? "", deadline }, reason);
@@ -817,10 +820,19 @@ export class RedisCluster implements Cluster, LocalDelivery {
     this.deps.logger.info({ what: "cluster_forward_failed", node, to, reason });
   }
 
+  #decode(text: string): ReturnType<typeof decodeBatch> {
+    const batch = decodeBatch(text, this.deps.parsers());
+    if (batch && batch.unparsable > 0) {
+      // Never expected (the sending node's strict parser read each text): counted and logged, not hidden.
+      this.deps.logger.error({ what: "cluster_stanza_unparsable", node: batch.from, count: batch.unparsable }, "forwarded stanzas that did not parse again were dropped");
+    }
+    return batch;
+  }
+
   #onMessage(channel: string, text: string): void {
     if (channel === K.routes) return this.#onRouteChange(text);
     if (channel === this.#verify.channel) return this.#verify.onMessage(text);
-    const batch = text.startsWith("[") ? decodeBatch(text) : undefined;
+    const batch = text.startsWith("[") ? this.#decode(text) : undefined;
     if (!batch) {
       const control = parseControl(text);
       if (control?.kind === "ack") this.#onAck(control);

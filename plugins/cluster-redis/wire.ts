@@ -14,18 +14,27 @@
  * it is the parent's (a stanza's children rarely change namespace: the payload stays small) and
  * a child is a string (text) or a tree. Built and read with plain loops (no closures per node):
  * this is the per-stanza cost of a cross-node hop (bench/cluster.ts).
+ *
+ * A stanza that nobody changed since the parser read it (`receivedText`, docs/performance.md
+ * "Forwarding the received text") goes as that text instead: `2, ns, text` (route) or
+ * `3, local, remote, ns, text` (pair). Making a tree of it would build the children the parser
+ * left unbuilt and the receiver would serialise them again; as text, the receiving node runs its
+ * strict parser once per batch (which builds only the top element) and writes the same text on.
  */
-import { XmlElement, type XmlNode } from "../../core/index.js";
+import { DEFAULT_MAX_DEPTH, NS, receivedText, XmlElement, type StreamParserFactory, type XmlNode } from "../../core/index.js";
+import { escapeAttr } from "../../core/xml/element.js";
 
 /**
  * Changed whenever the layout changes. It is also part of the inbox channel's name
  * (redis-cluster.ts), so a node of another version is no receiver: what is forwarded to it is held
  * and then bounced, never published to a node that could not read it.
  */
-export const WIRE_VERSION = 4;
+export const WIRE_VERSION = 5;
 const VERSION = WIRE_VERSION;
 const ROUTE = 0;
 const PAIR = 1;
+const ROUTE_TEXT = 2;
+const PAIR_TEXT = 3;
 
 /** A stanza for a local address served on the receiving node ("route"), or for a pair it owns ("pair"). */
 export type Envelope =
@@ -72,20 +81,70 @@ export function setSeq(batch: unknown[], seq: number): void {
 
 /** Appends `env` to `batch` (in order). */
 export function addItem(batch: unknown[], env: Envelope): void {
-  if (env.kind === "route") batch.push(ROUTE, toTree(env.stanza, undefined));
+  const text = env.stanza.ns === undefined ? undefined : receivedText(env.stanza);
+  if (text !== undefined) {
+    if (env.kind === "route") batch.push(ROUTE_TEXT, env.stanza.ns, text);
+    else batch.push(PAIR_TEXT, env.local, env.remote, env.stanza.ns, text);
+  } else if (env.kind === "route") batch.push(ROUTE, toTree(env.stanza, undefined));
   else batch.push(PAIR, env.local, env.remote, toTree(env.stanza, undefined));
+}
+
+/**
+ * The stanzas of `texts` (each one element's received text, checked by the sending node's parser)
+ * under a stream whose default namespace is `ns`: one parser for all of them. A text that does
+ * not parse (never expected) leaves undefined in its place, and the parser then starts afresh
+ * for the rest, so one cannot take the others down.
+ */
+export function parseTexts(parsers: StreamParserFactory, ns: string, texts: readonly string[]): (XmlElement | undefined)[] {
+  const header = `<stream:stream xmlns='${escapeAttr(ns)}' xmlns:stream='${NS.STREAM}' xmlns:db='${NS.DIALBACK}'>`;
+  const out: (XmlElement | undefined)[] = [];
+  let failed = false;
+  const open = () =>
+    parsers.create(
+      {
+        onStreamStart: () => {},
+        onElement: (e) => void out.push(e),
+        onStreamEnd: () => {},
+        onError: () => (failed = true),
+      },
+      { maxStanzaSize: Infinity, maxDepth: DEFAULT_MAX_DEPTH },
+    );
+  let parser = open();
+  parser.write(header);
+  for (const text of texts) {
+    const before = out.length;
+    try {
+      parser.write(text);
+    } catch {
+      failed = true;
+    }
+    if (!failed && out.length === before + 1) continue;
+    // Never expected: drop what this text produced, and go on with a fresh parser.
+    out.length = before;
+    out.push(undefined);
+    parser.close();
+    failed = false;
+    parser = open();
+    parser.write(header);
+  }
+  parser.close();
+  return out;
 }
 
 export function encodeBatch(batch: readonly unknown[]): string {
   return JSON.stringify(batch);
 }
 
-/** Undefined for a message this version does not understand (logged by the caller, never thrown). */
-export function decodeBatch(text: string): Batch | undefined {
+/**
+ * Undefined for a message this version does not understand (logged by the caller, never thrown).
+ * `unparsable` counts the texts that did not parse again (never expected: the sending node's
+ * strict parser read each of them); they are left out of `envelopes`.
+ */
+export function decodeBatch(text: string, parsers: StreamParserFactory): (Batch & { readonly unparsable: number }) | undefined {
   try {
     const m = JSON.parse(text) as unknown[];
     if (!Array.isArray(m) || m[0] !== VERSION || typeof m[1] !== "string" || !Number.isInteger(m[2])) return undefined;
-    const envelopes: Envelope[] = [];
+    const envelopes: (Envelope | { kind: "text"; ns: string; text: string; local?: string; remote?: string })[] = [];
     for (let i = 3; i < m.length; ) {
       if (m[i] === ROUTE) {
         envelopes.push({ kind: "route", stanza: fromTree(m[i + 1] as Tree, undefined) });
@@ -93,10 +152,44 @@ export function decodeBatch(text: string): Batch | undefined {
       } else if (m[i] === PAIR && typeof m[i + 1] === "string" && typeof m[i + 2] === "string") {
         envelopes.push({ kind: "pair", local: m[i + 1] as string, remote: m[i + 2] as string, stanza: fromTree(m[i + 3] as Tree, undefined) });
         i += 4;
+      } else if (m[i] === ROUTE_TEXT && typeof m[i + 1] === "string" && typeof m[i + 2] === "string") {
+        envelopes.push({ kind: "text", ns: m[i + 1] as string, text: m[i + 2] as string });
+        i += 3;
+      } else if (m[i] === PAIR_TEXT && typeof m[i + 1] === "string" && typeof m[i + 2] === "string" && typeof m[i + 3] === "string" && typeof m[i + 4] === "string") {
+        envelopes.push({ kind: "text", local: m[i + 1] as string, remote: m[i + 2] as string, ns: m[i + 3] as string, text: m[i + 4] as string });
+        i += 5;
       } else return undefined;
     }
-    return { from: m[1], seq: m[2] as number, envelopes };
+    return { from: m[1], seq: m[2] as number, ...withParsedTexts(envelopes, parsers) };
   } catch {
     return undefined;
   }
+}
+
+/** Replaces the text items by their elements, in order; one parser per namespace met in the batch. */
+function withParsedTexts(items: readonly (Envelope | { kind: "text"; ns: string; text: string; local?: string; remote?: string })[], parsers: StreamParserFactory): { envelopes: Envelope[]; unparsable: number } {
+  const byNs = new Map<string, string[]>();
+  for (const item of items) {
+    if (item.kind !== "text") continue;
+    let texts = byNs.get(item.ns);
+    if (!texts) byNs.set(item.ns, (texts = []));
+    texts.push(item.text);
+  }
+  if (byNs.size === 0) return { envelopes: items as Envelope[], unparsable: 0 };
+  const parsed = new Map<string, { elements: (XmlElement | undefined)[]; next: number }>();
+  for (const [ns, texts] of byNs) parsed.set(ns, { elements: parseTexts(parsers, ns, texts), next: 0 });
+  const envelopes: Envelope[] = [];
+  let unparsable = 0;
+  for (const item of items) {
+    if (item.kind !== "text") {
+      envelopes.push(item);
+      continue;
+    }
+    const p = parsed.get(item.ns)!;
+    const stanza = p.elements[p.next++];
+    if (!stanza) unparsable++;
+    else if (item.local !== undefined && item.remote !== undefined) envelopes.push({ kind: "pair", local: item.local, remote: item.remote, stanza });
+    else envelopes.push({ kind: "route", stanza });
+  }
+  return { envelopes, unparsable };
 }
