@@ -21,8 +21,8 @@
  * left unbuilt and the receiver would serialise them again; as text, the receiving node runs its
  * strict parser once per batch (which builds only the top element) and writes the same text on.
  */
-import { DEFAULT_MAX_DEPTH, NS, receivedText, XmlElement, type StreamParserFactory, type XmlNode } from "../../core/index.js";
-import { escapeAttr } from "../../core/xml/element.js";
+import { receivedText, XmlElement, type StreamParserFactory, type XmlNode } from "../../core/index.js";
+import { parseTexts } from "../../core/stream/parse-texts.js";
 
 /**
  * Changed whenever the layout changes. It is also part of the inbox channel's name
@@ -89,48 +89,6 @@ export function addItem(batch: unknown[], env: Envelope): void {
   else batch.push(PAIR, env.local, env.remote, toTree(env.stanza, undefined));
 }
 
-/**
- * The stanzas of `texts` (each one element's received text, checked by the sending node's parser)
- * under a stream whose default namespace is `ns`: one parser for all of them. A text that does
- * not parse (never expected) leaves undefined in its place, and the parser then starts afresh
- * for the rest, so one cannot take the others down.
- */
-export function parseTexts(parsers: StreamParserFactory, ns: string, texts: readonly string[]): (XmlElement | undefined)[] {
-  const header = `<stream:stream xmlns='${escapeAttr(ns)}' xmlns:stream='${NS.STREAM}' xmlns:db='${NS.DIALBACK}'>`;
-  const out: (XmlElement | undefined)[] = [];
-  let failed = false;
-  const open = () =>
-    parsers.create(
-      {
-        onStreamStart: () => {},
-        onElement: (e) => void out.push(e),
-        onStreamEnd: () => {},
-        onError: () => (failed = true),
-      },
-      { maxStanzaSize: Infinity, maxDepth: DEFAULT_MAX_DEPTH },
-    );
-  let parser = open();
-  parser.write(header);
-  for (const text of texts) {
-    const before = out.length;
-    try {
-      parser.write(text);
-    } catch {
-      failed = true;
-    }
-    if (!failed && out.length === before + 1) continue;
-    // Never expected: drop what this text produced, and go on with a fresh parser.
-    out.length = before;
-    out.push(undefined);
-    parser.close();
-    failed = false;
-    parser = open();
-    parser.write(header);
-  }
-  parser.close();
-  return out;
-}
-
 export function encodeBatch(batch: readonly unknown[]): string {
   return JSON.stringify(batch);
 }
@@ -177,7 +135,7 @@ function withParsedTexts(items: readonly (Envelope | { kind: "text"; ns: string;
   }
   if (byNs.size === 0) return { envelopes: items as Envelope[], unparsable: 0 };
   const parsed = new Map<string, { elements: (XmlElement | undefined)[]; next: number }>();
-  for (const [ns, texts] of byNs) parsed.set(ns, { elements: parseTexts(parsers, ns, texts), next: 0 });
+  for (const [ns, texts] of byNs) parsed.set(ns, { elements: parseTexts(parsers, ns, texts).map((r) => (typeof r === "string" ? undefined : r)), next: 0 });
   const envelopes: Envelope[] = [];
   let unparsable = 0;
   for (const item of items) {
