@@ -41,7 +41,7 @@ import {
 import { AckTracker, parseControl, SendWindow, type Control } from "./flow.js";
 import { createRedis, RedisStart, scanAll, type ScriptedRedis } from "./redis-connection.js";
 import { commandTimeoutMs, RedisDeadline, RedisTimeoutError } from "./redis-deadline.js";
-import { addItem, decodeBatch, encodeBatch, newBatch, setSeq, WIRE_VERSION, type Envelope } from "./wire.js";
+import { addItem, encodeBatch, newBatch, setSeq, WIRE_VERSION, WireReader, type Envelope, type OutBatch } from "./wire.js";
 import { VerifyRelay } from "./verify-relay.js";
 
 export interface RedisClusterDeps {
@@ -55,7 +55,7 @@ export interface RedisClusterDeps {
   readonly outbound: () => OutboundSessions;
   /** This node's dialback verifier, run for the db:verify requests of other nodes (verify-relay.ts). */
   readonly verifier?: () => DialbackVerifier | undefined;
-  /** The stream parser: stanzas forwarded as their received text are parsed again on arrival (wire.ts). */
+  /** The stream parser: builds the children of a stanza that crossed nodes as its text, when read (wire.ts). */
   readonly parsers: () => StreamParserFactory;
 }
 
@@ -123,7 +123,7 @@ type Forward = RouteForward | PairForward;
 
 /** The forwards on their way to one node: queued (as a wire batch), whether a batch awaits Redis's answer, and the batches the node has not acknowledged. */
 interface Link {
-  batch: unknown[];
+  batch: OutBatch;
   count: number;
   /** Deadlines of the queued forwards that were held before, by their rank in the batch. */
   deadlines?: Map<number, number>;
@@ -186,6 +186,8 @@ export class RedisCluster implements Cluster, LocalDelivery {
   readonly #embedderSubscription?: Subscription;
   /** db:verify through the pair's owner (verify-relay.ts). */
   readonly #verify: VerifyRelay;
+  /** Reads the batches other nodes forward (made at the first one: the parser is resolved late). */
+  #wire?: WireReader;
 
   constructor(private readonly deps: RedisClusterDeps) {
     this.node = deps.config.node;
@@ -820,11 +822,14 @@ export class RedisCluster implements Cluster, LocalDelivery {
     this.deps.logger.info({ what: "cluster_forward_failed", node, to, reason });
   }
 
-  #decode(text: string): ReturnType<typeof decodeBatch> {
-    const batch = decodeBatch(text, this.deps.parsers());
+  #decode(text: string): ReturnType<WireReader["decode"]> {
+    this.#wire ??= new WireReader(this.deps.parsers(), (reason) =>
+      this.deps.logger.error({ what: "cluster_stanza_unparsable", node: this.node, reason }, "the children of a forwarded stanza did not parse from its text: it goes on without them"),
+    );
+    const batch = this.#wire.decode(text);
     if (batch && batch.unparsable > 0) {
-      // Never expected (the sending node's strict parser read each text): counted and logged, not hidden.
-      this.deps.logger.error({ what: "cluster_stanza_unparsable", node: batch.from, count: batch.unparsable }, "forwarded stanzas that did not parse again were dropped");
+      // Never expected (the sending node framed each text it had read): counted and logged, not hidden.
+      this.deps.logger.error({ what: "cluster_stanza_unparsable", node: batch.from, count: batch.unparsable }, "forwarded stanzas whose frame did not add up were dropped");
     }
     return batch;
   }
