@@ -50,9 +50,10 @@ const PAIR_TEXT = 3;
 /** The field separator (not an XML character). */
 const US = "\u001f";
 /**
- * Common namespaces, element and attribute names, written as their index (`nsIndex`, `nameIndex`, `keyIndex`): fewer
- * bytes, and the receiver uses these constants instead of new strings (a property name that is a
- * new string costs a string-table look-up per attribute).
+ * Common namespaces, element and attribute names, written as their index (`nsIndex`, `nameIndex`,
+ * `keyIndex`, kept in step with these lists): fewer bytes, and the receiver uses these constants
+ * instead of new strings (a property name that is a new string costs a string-table look-up per
+ * attribute).
  */
 const NAMESPACES = ["jabber:server", "jabber:client", "jabber:component:accept"] as const;
 const NAMES = ["message", "presence", "iq"] as const;
