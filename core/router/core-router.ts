@@ -8,7 +8,7 @@ import type { OutboundSessions } from "../session/outbound-sessions.js";
 import { CONFIG } from "../tokens.js";
 import type { XmlElement } from "../xml/element.js";
 import type { Router, StanzaErrorType } from "./router.js";
-import { domainOf, isBounceable, makeErrorReply, STANZA_NAMES } from "./stanza.js";
+import { domainOf, fromDomainOf, isBounceable, makeErrorReply, STANZA_NAMES, toDomainOf } from "./stanza.js";
 
 /**
  * Local vs remote routing (README, docs/architecture.md): a `to` domain in `general.hosts` or served by a local
@@ -70,8 +70,8 @@ export class CoreRouter implements Router {
       this.logger.warn({ what: "route_rejected", name: stanza.name }, "not a stanza");
       return undefined;
     }
-    const toDomain = domainOf(stanza.attr("to"));
-    const fromDomain = domainOf(stanza.attr("from"));
+    const toDomain = toDomainOf(stanza);
+    const fromDomain = fromDomainOf(stanza);
     if (!fromDomain || !this.isLocalDomain(fromDomain)) {
       // Only local senders route through here; S2S input comes in via deliverLocal after checks.
       this.logger.warn({ what: "route_rejected", from: stanza.attr("from"), reason: "sender domain is not local" });

@@ -42,6 +42,45 @@ export function domainOf(jid: string | undefined): string | undefined {
   return domain;
 }
 
+/**
+ * The last `to` (or `from`) address seen and its domain. A stanza's addresses are read by the
+ * stream that received it, the router and the delivery, and a flow repeats the same two: one slot
+ * per role means each new stanza costs one comparison per address (its `to` is never compared with
+ * the previous `from`). On a match the slot takes the new string object, so the next reader of the
+ * same stanza compares by reference (equal objects): attribute values are slices of the read
+ * chunk, which V8 compares character by character in a runtime call.
+ */
+class AddressSlot {
+  #jid = "";
+  #domain: string | undefined;
+
+  domain(jid: string | undefined): string | undefined {
+    if (jid === this.#jid) {
+      this.#jid = jid;
+      return this.#domain;
+    }
+    const domain = domainOf(jid);
+    if (jid) {
+      this.#jid = jid;
+      this.#domain = domain;
+    }
+    return domain;
+  }
+}
+
+const TO_SLOT = new AddressSlot();
+const FROM_SLOT = new AddressSlot();
+
+/** `domainOf(stanza.attr("to"))`, for the per-stanza path (see AddressSlot). */
+export function toDomainOf(stanza: XmlElement): string | undefined {
+  return TO_SLOT.domain(stanza.attr("to"));
+}
+
+/** `domainOf(stanza.attr("from"))`, for the per-stanza path (see AddressSlot). */
+export function fromDomainOf(stanza: XmlElement): string | undefined {
+  return FROM_SLOT.domain(stanza.attr("from"));
+}
+
 let recentJid = "";
 let recentDomain: string | undefined;
 let olderJid = "";

@@ -5,8 +5,9 @@ export interface PairAuth {
 }
 
 interface FirstPair extends PairAuth {
-  readonly remote: string;
-  readonly local: string;
+  /** Not readonly: `get` adopts the caller's equal strings (see there). */
+  remote: string;
+  local: string;
 }
 
 /**
@@ -37,7 +38,14 @@ export class AuthenticatedPairs {
 
   get(remote: string, local: string): PairAuth | undefined {
     const first = this.#first;
-    if (first && first.remote === remote && first.local === local) return first;
+    if (first && first.remote === remote && first.local === local) {
+      // Checked before every stanza, with the domains the router's caches hand out (the same
+      // string objects each time): keeping those makes the next check a reference comparison
+      // instead of a character-by-character one.
+      first.remote = remote;
+      first.local = local;
+      return first;
+    }
     return this.#more?.get(remote)?.get(local);
   }
 

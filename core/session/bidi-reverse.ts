@@ -1,4 +1,4 @@
-import { domainOf } from "../router/stanza.js";
+import { fromDomainOf, toDomainOf } from "../router/stanza.js";
 import type { XmlElement } from "../xml/element.js";
 import type { BidiNeeds } from "./bidi-links.js";
 
@@ -61,8 +61,8 @@ export class BidiReverse {
 
   #accept(stanza: XmlElement): void {
     const { localDomain: local, remoteDomain: remote } = this.stream;
-    const from = domainOf(stanza.attr("from"));
-    const to = domainOf(stanza.attr("to"));
+    const from = fromDomainOf(stanza);
+    const to = toDomainOf(stanza);
     if (!from || !to) {
       // RFC 6120 §8.1.1.1 / §8.1.2.1: S2S stanzas carry both addresses.
       this.#state = "closed";

@@ -7,7 +7,7 @@ import { XmlStream, type XmlStreamHandlers, type XmlStreamOptions } from "../str
 import type { SecureChannel } from "../tls/tls.js";
 import { definedCondition, el, NS, type XmlElement } from "../xml/element.js";
 import { DEFAULT_MAX_DEPTH } from "../stream/parser.js";
-import { domainOf, STANZA_NAMES } from "../router/stanza.js";
+import { fromDomainOf, STANZA_NAMES, toDomainOf } from "../router/stanza.js";
 import type { Authenticator } from "../auth/authenticator.js";
 import type { EventBus } from "../events/events.js";
 import type { Logger } from "../logging/logger.js";
@@ -315,8 +315,8 @@ export class InboundS2sStream implements InboundStreamApi {
   }
 
   #onStanza(stanza: XmlElement): void {
-    const from = domainOf(stanza.attr("from"));
-    const to = domainOf(stanza.attr("to"));
+    const from = fromDomainOf(stanza);
+    const to = toDomainOf(stanza);
     if (this.#authenticated.empty) {
       // RFC 6120 §4.9.3.12: stanzas before authentication.
       this.#streamError("not-authorized", "stanza sent before the stream was authenticated");

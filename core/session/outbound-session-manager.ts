@@ -91,7 +91,10 @@ export class OutboundSessionManager implements OutboundSessions {
 
   send(localDomain: string, remoteDomain: string, stanza: XmlElement): Promise<void> | undefined {
     // XEP-0288: an inbound bidi stream carries the pair unless its own outbound stream is up (no switching mid-flow).
-    if (this.bidi.has(localDomain, remoteDomain) && this.#sessions.get(`${localDomain} ${remoteDomain}`)?.state !== "established") return this.bidi.send(localDomain, remoteDomain, stanza);
+    // Bulk traffic goes to the pair last used, whose stream is up: no key to build for the bidi check then.
+    const last = this.#last;
+    const up = last !== undefined && last.state === "established" && last.localDomain === localDomain && last.remoteDomain === remoteDomain;
+    if (!up && this.bidi.has(localDomain, remoteDomain) && this.#sessions.get(`${localDomain} ${remoteDomain}`)?.state !== "established") return this.bidi.send(localDomain, remoteDomain, stanza);
     return this.#sendOnSession(localDomain, remoteDomain, stanza);
   }
 
@@ -106,6 +109,8 @@ export class OutboundSessionManager implements OutboundSessions {
       return undefined;
     }
     const backpressure = session.send(stanza);
+    // Up: nothing to start and no retry waiting (a success ends the wait, retry-scheduler.ts).
+    if (session.state === "established") return backpressure;
     if (session.state === "idle" && !this.#retry.isWaiting(session)) void session.connect();
     else if (this.#retry.isWaiting(session)) this.#retry.hold(session);
     return backpressure;

@@ -92,6 +92,8 @@ export class OutboundSession {
    * then they go back to the queue in order instead of vanishing (a stanza is delivered or bounced, never silently lost).
    */
   #outbox: XmlElement[] = [];
+  /** The stream's backpressure when this tick's batch began (see send). */
+  #outboxBackpressure: Promise<void> | undefined;
   readonly #sendOutbox = () => {
     const batch = this.#outbox;
     this.#outbox = [];
@@ -115,14 +117,20 @@ export class OutboundSession {
    * honours it (a XEP-0114 component) is paused instead of being bounced `resource-constraint`.
    */
   send(stanza: XmlElement): Promise<void> | undefined {
-    if (this.#state === "established" && this.#stream?.writable) {
-      if (this.#outbox.length === 0) {
-        process.nextTick(this.#sendOutbox);
-        // Once per batch, not per stanza: restarting a timer reads the clock and moves it in Node's timer list.
-        this.#idleTimer?.restart();
-      }
+    if (this.#outbox.length !== 0 && this.#state === "established") {
+      // Not the batch's first stanza: the stream was writable for that one this same tick, and
+      // #sendOutbox checks again (a stream that died since puts the whole batch back in the
+      // queue, in order). Its congestion cannot have changed either: nothing of this tick's
+      // batch is written yet, and a 'drain' is an event of a later tick.
       this.#outbox.push(stanza);
-      return this.#stream.backpressure();
+      return this.#outboxBackpressure;
+    }
+    if (this.#state === "established" && this.#stream?.writable) {
+      process.nextTick(this.#sendOutbox);
+      // Once per batch, not per stanza: restarting a timer reads the clock and moves it in Node's timer list.
+      this.#idleTimer?.restart();
+      this.#outbox.push(stanza);
+      return (this.#outboxBackpressure = this.#stream.backpressure());
     }
     if (this.#queue.length >= this.deps.settings.queueLimit) {
       // Bounded queue: a dead peer must not eat our memory (RFC 6120 §8.3.3.18 resource-constraint).

@@ -300,12 +300,19 @@ export class XmlStream {
   }
 
   #write(data: string): void {
+    // Not the tick's first write: the checks below passed for it, and #flush checks the socket
+    // again before writing, so a stream that closed since still writes nothing.
+    if (this.#pending !== "") {
+      this.#pending += data;
+      return;
+    }
     const socket = this.#socket;
     if (this.#closing || this.#closed || socket.destroyed || !socket.writable) return;
     // Writes of one tick leave as one string: one syscall and one TLS record instead of one per
     // stanza (and no per-chunk writev bookkeeping in node:stream).
-    if (this.#pending === "") process.nextTick(this.#flush);
-    this.#pending += data;
+    if (data === "") return;
+    process.nextTick(this.#flush);
+    this.#pending = data;
   }
 
   #pending = "";

@@ -4,6 +4,7 @@ import {
   checkStreamHeader,
   DEFAULT_MAX_DEPTH,
   domainOf,
+  fromDomainOf,
   el,
   type EventBus,
   type Logger,
@@ -103,7 +104,7 @@ export class ComponentStream {
       this.fail("unsupported-stanza-type", `unexpected <${element.name}/>`);
       return;
     }
-    const from = domainOf(element.attr("from"));
+    const from = fromDomainOf(element);
     if (this.listener.checkFrom && from !== this.#domain) {
       // XEP-0114: a component speaks only for its own domain.
       this.fail("invalid-from", `'from' must be in ${this.#domain}`);

@@ -1,7 +1,7 @@
 import { createServer, type Server } from "node:net";
 import {
   type Clock,
-  domainOf,
+  toDomainOf,
   systemClock,
   type EventBus,
   type LocalDelivery,
@@ -39,7 +39,7 @@ export class ComponentsService implements Service, LocalDelivery, ComponentRegis
   }
 
   deliver(stanza: XmlElement): boolean {
-    const domain = domainOf(stanza.attr("to"));
+    const domain = toDomainOf(stanza);
     const component = domain === undefined ? undefined : this.#connected.get(domain);
     if (!component) return false;
     component.send(stanza);
@@ -52,7 +52,7 @@ export class ComponentsService implements Service, LocalDelivery, ComponentRegis
    * socket drains (docs/cluster.md, backpressure); inbound S2S streams do not ask (see there).
    */
   congestion(stanza: XmlElement): Promise<void> | undefined {
-    const domain = domainOf(stanza.attr("to"));
+    const domain = toDomainOf(stanza);
     return domain === undefined ? undefined : this.#connected.get(domain)?.backpressure();
   }
 
