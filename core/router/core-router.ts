@@ -8,7 +8,7 @@ import type { OutboundSessions } from "../session/outbound-sessions.js";
 import { CONFIG } from "../tokens.js";
 import type { XmlElement } from "../xml/element.js";
 import type { Router, StanzaErrorType } from "./router.js";
-import { domainOf, fromDomainOf, isBounceable, makeErrorReply, STANZA_NAMES, toDomainOf } from "./stanza.js";
+import { domainOf, fromDomainOf, internalized, isBounceable, makeErrorReply, STANZA_NAMES, toDomainOf } from "./stanza.js";
 
 /**
  * Local vs remote routing (README, docs/architecture.md): a `to` domain in `general.hosts` or served by a local
@@ -40,7 +40,7 @@ export class CoreRouter implements Router {
     @inject(LOGGER) private readonly logger: Logger,
     @inject(EVENTS) private readonly events: EventBus,
   ) {
-    this.#hosts = new Set(config.general.hosts);
+    this.#hosts = new Set(config.general.hosts.map(internalized));
   }
 
   /** Second phase of the composition (see RouterWiring); called again when a cluster joins. */

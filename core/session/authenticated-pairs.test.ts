@@ -23,6 +23,19 @@ describe("AuthenticatedPairs", () => {
     assert.deepEqual([...p.pairs()], [{ remote: "b.example", local: "a.example" }]);
   });
 
+  it("answers by content, not by which string object asks (get keeps the caller's equal strings)", () => {
+    const p = new AuthenticatedPairs();
+    const copy = (s: string) => [...s].join("");
+    p.set(copy("b.example"), copy("a.example"), { method: "dialback", at: 1 });
+    for (let i = 0; i < 3; i++) {
+      assert.equal(p.has(copy("b.example"), copy("a.example")), true);
+      assert.equal(p.has(copy("b.example"), copy("a2.example")), false);
+      assert.equal(p.has(copy("c.example"), copy("a.example")), false);
+    }
+    assert.deepEqual(p.get("b.example", "a.example"), { remote: "b.example", local: "a.example", method: "dialback", at: 1 });
+    assert.deepEqual([...p.pairs()], [{ remote: "b.example", local: "a.example" }]);
+  });
+
   it("multiplexes further pairs (XEP-0220 §2.1.3): counts distinct remotes, lists every pair once", () => {
     const p = new AuthenticatedPairs();
     p.set("b.example", "a.example", { method: "dialback", at: 1 });

@@ -1,0 +1,76 @@
+import "reflect-metadata";
+import { once } from "node:events";
+import { afterEach, describe, it } from "node:test";
+import assert from "node:assert/strict";
+import { VirtualClock } from "../../core/clock/virtual-clock.js";
+import { XmlStream } from "../../core/stream/xml-stream.js";
+import { el, NS, serialize } from "../../core/xml/element.js";
+import { SaxesStreamParserFactory } from "../../plugins/saxes/saxes-stream-parser.js";
+import { socketPair } from "../helpers/socket-pair.js";
+import { eventually } from "../helpers/wait.js";
+
+/**
+ * XmlStream gathers the writes of one tick into one socket write, and checks the socket only for
+ * the tick's first one (the flush checks it again): over a real loopback connection, what reaches
+ * the peer is every write in order, and nothing once the stream is closed or destroyed, even
+ * within the same tick.
+ */
+describe("XmlStream writes of one tick", () => {
+  const cleanups: Array<() => void> = [];
+  afterEach(() => {
+    for (const c of cleanups.splice(0)) c();
+  });
+
+  async function open() {
+    const sockets = await socketPair({ allowHalfOpen: true });
+    cleanups.push(sockets.close);
+    const xml = new XmlStream(sockets.server, new SaxesStreamParserFactory(), {
+      onHeader: () => {},
+      onElement: () => {},
+      onStreamEnd: () => {},
+      onParseError: () => {},
+      onClosed: () => {},
+    }, { contentNs: NS.SERVER, limits: { maxStanzaSize: 10_000, maxDepth: 32 }, idleTimeoutMs: Infinity, clock: new VirtualClock() });
+    return { xml, ...sockets };
+  }
+
+  const stanza = (id: string) => el("message", { from: "a.example", to: "b.example", id }, NS.SERVER, el("body", {}, undefined, `m${id}`));
+  const text = (id: string) => serialize(stanza(id), NS.SERVER);
+
+  it("sends everything written in one tick, in order", async () => {
+    const { xml, text: received } = await open();
+    xml.send(stanza("1"));
+    xml.sendMany([stanza("2"), stanza("3")]);
+    xml.sendSerialized(text("4"));
+    xml.sendSerialized("");
+    xml.sendManyKept([stanza("5")]);
+    const expected = ["1", "2", "3", "4", "5"].map(text).join("");
+    await eventually(() => received() === expected, undefined, `the peer reads ${expected}`);
+    // A later tick starts a new write.
+    xml.send(stanza("6"));
+    await eventually(() => received() === expected + text("6"), undefined, "the next tick's stanza follows");
+  });
+
+  it("writes nothing after close() in the same tick, and the closing tag after what came before", async () => {
+    const { xml, peer, text: received } = await open();
+    xml.sendHeader({ version: "1.0" });
+    await eventually(() => received().endsWith("'1.0'>"), undefined, "the header is read");
+    const header = received();
+    xml.send(stanza("1"));
+    xml.close();
+    xml.send(stanza("2"));
+    xml.sendSerialized(text("3"));
+    await once(peer, "end");
+    assert.equal(received(), header + text("1") + "</stream:stream>");
+  });
+
+  it("writes nothing once destroyed in the same tick, not even what was written before", async () => {
+    const { xml, server, peer, text: received } = await open();
+    xml.send(stanza("1"));
+    xml.destroy("test");
+    xml.send(stanza("2"));
+    assert.equal(server.destroyed, true);
+    await once(peer, "end");
+    assert.equal(received(), "");
+  });
+});
