@@ -4,6 +4,7 @@ import assert from "node:assert/strict";
 import type { Authenticator, OutboundAuthResult } from "../../core/auth/authenticator.js";
 import { VirtualClock } from "../../core/clock/virtual-clock.js";
 import type { Connection } from "../../core/connector/connector.js";
+import type { Router } from "../../core/router/router.js";
 import { OutboundSession } from "../../core/session/outbound-session.js";
 import { el, NS, type XmlElement } from "../../core/xml/element.js";
 import { socketPair } from "../helpers/socket-pair.js";
@@ -41,7 +42,7 @@ describe("OutboundSession: the stanzas of one tick", () => {
     const bounced: string[] = [];
     const deps = {
       ...streamDeps(clock, { authenticators: [authenticated], resolver: { resolve: async () => [connection.target] }, connector: { connect: async () => connection } }),
-      router: { isLocalDomain: (d: string) => d === "a.example", deliverLocal: () => undefined, bounce: (s: XmlElement, condition: string) => bounced.push(`${s.attr("id")} ${condition}`) },
+      router: { isLocalDomain: (d: string) => d === "a.example", deliverLocal: () => undefined, route: () => undefined, bounce: (s: XmlElement, condition: string) => void bounced.push(`${s.attr("id")} ${condition}`) } satisfies Router,
     };
     let markEstablished!: () => void;
     const up = new Promise<void>((r) => (markEstablished = r));
