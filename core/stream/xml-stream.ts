@@ -24,6 +24,12 @@ export interface XmlStreamOptions {
   readonly clock: Clock;
 }
 
+/**
+ * Characters gathered for one socket write at most (see #write): four full TLS records, and what
+ * one read of a socket brings (64 KiB); well under WRITE_HIGH_WATER.
+ */
+const WRITE_BATCH_CHARS = 64 * 1024;
+
 /** Bytes queued in a socket beyond which senders feeding it are paused (flow control). */
 const WRITE_HIGH_WATER = 256 * 1024;
 
@@ -300,19 +306,21 @@ export class XmlStream {
   }
 
   #write(data: string): void {
-    // Not the tick's first write: the checks below passed for it, and #flush checks the socket
-    // again before writing, so a stream that closed since still writes nothing.
-    if (this.#pending !== "") {
-      this.#pending += data;
-      return;
+    // Not the turn's first write: the checks below passed for that one, and #flush checks the
+    // socket again before writing, so a stream that closed since still writes nothing.
+    if (this.#pending === "") {
+      const socket = this.#socket;
+      if (this.#closing || this.#closed || socket.destroyed || !socket.writable || data === "") return;
+      // The writes of one turn of the event loop leave together once its I/O callbacks have run
+      // (setImmediate): one socket write for many stanzas. Not at the end of the tick (nextTick):
+      // a TLS socket hands over each 16 KiB record in a callback of its own, after which the
+      // nextTick queue runs, so that cost one write per record (~80 stanzas of the benchmark)
+      // where one read brings several (docs/performance.md, "The per-stanza path").
+      setImmediate(this.#flush);
     }
-    const socket = this.#socket;
-    if (this.#closing || this.#closed || socket.destroyed || !socket.writable) return;
-    // Writes of one tick leave as one string: one syscall and one TLS record instead of one per
-    // stanza (and no per-chunk writev bookkeeping in node:stream).
-    if (data === "") return;
-    process.nextTick(this.#flush);
-    this.#pending = data;
+    this.#pending += data;
+    // Bounded: a turn that reads a lot writes it in pieces of about this size.
+    if (this.#pending.length >= WRITE_BATCH_CHARS) this.#flush();
   }
 
   #pending = "";
