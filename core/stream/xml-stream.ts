@@ -25,10 +25,11 @@ export interface XmlStreamOptions {
 }
 
 /**
- * Characters gathered for one socket write at most (see #write): four full TLS records, and what
- * one read of a socket brings (64 KiB); well under WRITE_HIGH_WATER.
+ * Characters gathered for one socket write at most (see #write): two reads' worth of a socket
+ * (Node reads 64 KiB at a time), so that the stanzas of one read are rarely split across two
+ * writes; half of WRITE_HIGH_WATER, so that one write alone does not pause the senders.
  */
-const WRITE_BATCH_CHARS = 64 * 1024;
+const WRITE_BATCH_CHARS = 128 * 1024;
 
 /** Bytes queued in a socket beyond which senders feeding it are paused (flow control). */
 const WRITE_HIGH_WATER = 256 * 1024;
