@@ -25,11 +25,11 @@ export interface XmlStreamOptions {
 }
 
 /**
- * Characters gathered for one socket write at most (see #write): two reads' worth of a socket
- * (Node reads 64 KiB at a time), so that the stanzas of one read are rarely split across two
- * writes; half of WRITE_HIGH_WATER, so that one write alone does not pause the senders.
+ * Characters gathered for one socket write (see #write): about what one read of a socket brings
+ * (Node reads 64 KiB at a time). Larger writes cost more per byte here, not less: the string is
+ * flattened, measured and converted in one piece, and the kernel takes it in parts.
  */
-const WRITE_BATCH_CHARS = 128 * 1024;
+const WRITE_BATCH_CHARS = 64 * 1024;
 
 /** Bytes queued in a socket beyond which senders feeding it are paused (flow control). */
 const WRITE_HIGH_WATER = 256 * 1024;
@@ -318,10 +318,14 @@ export class XmlStream {
       // nextTick queue runs, so that cost one write per record (~80 stanzas of the benchmark)
       // where one read brings several (docs/performance.md, "The per-stanza path").
       setImmediate(this.#flush);
+      this.#pending = data;
+      return;
     }
+    // Bounded: a turn that produces a lot writes it in pieces of about one read's worth. What is
+    // gathered leaves first, so one write call's text (a whole batch) is never split; the flush
+    // already scheduled takes what follows.
+    if (this.#pending.length + data.length > WRITE_BATCH_CHARS) this.#flush();
     this.#pending += data;
-    // Bounded: a turn that reads a lot writes it in pieces of about this size.
-    if (this.#pending.length >= WRITE_BATCH_CHARS) this.#flush();
   }
 
   #pending = "";

@@ -11,7 +11,7 @@ import { eventually } from "../helpers/wait.js";
 
 /**
  * XmlStream gathers the writes of one turn of the event loop into one socket write (in pieces of
- * at most 128 Ki characters), and checks the socket only for the first one (the flush checks it
+ * about 64 Ki characters), and checks the socket only for the first one (the flush checks it
  * again): over a real loopback connection, what reaches the peer is every write in order, and
  * nothing once the stream is closed or destroyed, even within the same turn.
  */
@@ -62,7 +62,7 @@ describe("XmlStream writes of one turn", () => {
     await eventually(() => received().length >= expected.length, undefined, `the peer reads ${expected.length} characters`);
     assert.equal(received(), expected);
     assert.ok(writes.length >= 3 && writes.length < 100, `${writes.length} socket writes for ${expected.length} characters`);
-    assert.ok(Math.max(...writes) < 2 * 128 * 1024, `no write much above 128 Ki characters (largest ${Math.max(...writes)})`);
+    assert.ok(Math.max(...writes) <= 64 * 1024, `no write above 64 Ki characters (largest ${Math.max(...writes)})`);
   });
 
   it("writes nothing after close() in the same turn, and the closing tag after what came before", async () => {
