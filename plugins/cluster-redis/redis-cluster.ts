@@ -64,10 +64,14 @@ export interface RedisClusterDeps {
 const MAX_HELD = 1000;
 /**
  * Forwards queued (also behind a full window, flow.ts) or published and not yet answered by Redis:
- * above, producers pause; far above, bounce.
+ * above, producers pause; far above, bounce. Counted in stanzas and in characters of their XML
+ * (send-queue.ts), so that big stanzas (the embedding API's `send` has no size limit and does
+ * not pause) cannot fill memory before the count is reached.
  */
 const HIGH_WATER = 1000;
 const MAX_IN_FLIGHT = 20_000;
+const HIGH_WATER_CHARS = 16 * 1024 * 1024;
+const MAX_IN_FLIGHT_CHARS = 64 * 1024 * 1024;
 /**
  * How long past lease_seconds a forward waits for the node it is meant for to take it (a takeover
  * of a dead node's pairs, a subscriber reconnecting, a receiver that is congested) before it bounces.
@@ -169,6 +173,8 @@ export class RedisCluster implements Cluster, LocalDelivery {
   #bouncingFrom?: string;
   /** Forwards queued or published and not yet answered by Redis (flow control). */
   #inFlight = 0;
+  /** Their size, in characters of XML. */
+  #inFlightChars = 0;
   /** Per destination node (see #forward). */
   readonly #links = new Map<string, Link>();
   #flushQueued = false;
@@ -623,19 +629,21 @@ export class RedisCluster implements Cluster, LocalDelivery {
    * #failed runs once per forward when Redis is unreachable or nobody listens on that inbox.
    */
   #forward(node: string, f: Forward): Promise<void> | undefined {
-    if (!this.#ready() || this.#inFlight >= MAX_IN_FLIGHT) {
+    if (!this.#ready() || this.#inFlight >= MAX_IN_FLIGHT || this.#inFlightChars >= MAX_IN_FLIGHT_CHARS) {
       this.#failed(node, f, !this.#ready() ? "redis unavailable" : "forward buffer full");
       return undefined;
     }
+    const chars = stanzaChars(f.stanza);
     this.#inFlight++;
+    this.#inFlightChars += chars;
     let link = this.#links.get(node);
     if (!link) this.#links.set(node, (link = { queue: new SendQueue(this.node), busy: false, window: new SendWindow() }));
-    link.queue.add(f, stanzaChars(f.stanza), f.deadline, Date.now);
+    link.queue.add(f, chars, f.deadline, Date.now);
     if (!link.busy && !this.#flushQueued) {
       this.#flushQueued = true;
       queueMicrotask(() => this.#flushAll());
     }
-    if (this.#inFlight < HIGH_WATER) return undefined;
+    if (this.#inFlight < HIGH_WATER && this.#inFlightChars < HIGH_WATER_CHARS) return undefined;
     // Flow control: the producer (a component socket) pauses until Redis has caught up.
     if (!this.#drained) {
       let resolve!: () => void;
@@ -665,12 +673,12 @@ export class RedisCluster implements Cluster, LocalDelivery {
     const seq = link.window.next();
     setSeq(queued.batch, seq);
     const text = encodeBatch(queued.batch);
-    const { count, deadlines } = queued;
+    const { count, chars, deadlines } = queued;
     link.busy = true;
     this.#deadline.within(cmd.publishBy(K.inbox(node), this.#deadline.publishDeadline(), text)).then(
       (receivers) => {
         link.busy = false;
-        this.#settled(count);
+        this.#settled(count, chars);
         if (receivers > 0) {
           // In the window until the receiver acknowledges it (#onAck): what follows waits in the queue.
           this.#forwarded += count;
@@ -693,7 +701,7 @@ export class RedisCluster implements Cluster, LocalDelivery {
       },
       (err: Error) => {
         link.busy = false;
-        this.#settled(count);
+        this.#settled(count, chars);
         this.#redisDown(err);
         this.#failBatch(node, text, deadlines, "redis unavailable");
         this.#failQueued(node, link, "redis unavailable");
@@ -740,7 +748,7 @@ export class RedisCluster implements Cluster, LocalDelivery {
   /** The forwards queued for `node` and not published: failed like the batch before them. */
   #failQueued(node: string, link: Link, reason: string): void {
     for (const queued of link.queue.takeAll()) {
-      this.#settled(queued.count);
+      this.#settled(queued.count, queued.chars);
       this.#failBatch(node, encodeBatch(queued.batch), queued.deadlines, reason);
     }
   }
@@ -766,7 +774,7 @@ export class RedisCluster implements Cluster, LocalDelivery {
       this.#expired += count;
       this.deps.logger.warn({ what: "cluster_forward_expired", node, count, waitedMs: now - expired[0]!.sealedAt!, unacknowledged: link.window.pending }, "a node took nothing in time: its queued forwards bounce");
       for (const queued of expired) {
-        this.#settled(queued.count);
+        this.#settled(queued.count, queued.chars);
         this.#failBatch(node, encodeBatch(queued.batch), queued.deadlines, EXPIRED);
       }
     }
@@ -843,9 +851,10 @@ export class RedisCluster implements Cluster, LocalDelivery {
     }
   }
 
-  #settled(count: number): void {
+  #settled(count: number, chars: number): void {
     this.#inFlight -= count;
-    if (this.#drained && this.#inFlight < HIGH_WATER / 2) {
+    this.#inFlightChars -= chars;
+    if (this.#drained && this.#inFlight < HIGH_WATER / 2 && this.#inFlightChars < HIGH_WATER_CHARS / 2) {
       this.#drained.resolve();
       this.#drained = undefined;
     }

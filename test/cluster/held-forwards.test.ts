@@ -7,7 +7,8 @@
  *   reads again; every stanza is delivered or bounced, once;
  * - huge stanzas: a batch is bounded in size (send-queue.ts), so a queue of 40 MB crosses as many
  *   small messages instead of one that exceeds Redis's output buffer limit for a subscriber (which
- *   then drops the receiving node's connection and the stanzas with it).
+ *   then drops the receiving node's connection and the stanzas with it); and the sender holds at
+ *   most 64 MB of forwards, then refuses resource-constraint.
  */
 import "reflect-metadata";
 import { after, before, describe, it } from "node:test";
@@ -171,5 +172,25 @@ describe("cluster: huge stanzas between nodes", { skip }, () => {
     assert.equal(watcherClosed, false, "Redis kept the watching subscriber (no message past its output buffer limit)");
     assert.ok(largest <= MAX_BATCH_CHARS + 16 * 1024, `a batch of ${largest} characters`);
     assert.ok(messages >= (MESSAGES * BODY.length) / (MAX_BATCH_CHARS + 16 * 1024), `${messages} batches`);
+  });
+
+  it("holds at most 64 MB of forwards on the sender: past it, resource-constraint at once; the rest arrives", async () => {
+    const delivered = collectIds(slow);
+    const { bounced, stop } = collectBounces(node1);
+    const COUNT = 100;
+    const HUGE = "z".repeat(1_000_000); // one string shared by every stanza: the test holds 1 MB, node 1 100 MB of forwards
+    try {
+      // In one turn: all of them are queued or refused before the first batch leaves.
+      for (let i = 0; i < COUNT; i++) node1.server.send(message(`big-${i}`, HUGE));
+      assert.ok(bounced.size > 0 && bounced.size < COUNT, `${bounced.size} of ${COUNT} bounced at once`);
+      assert.deepEqual([...new Set([...bounced.values()].map(([condition]) => condition))], ["resource-constraint"]);
+      const numbers = [...bounced.keys()].map((id) => Number(id.slice(4)));
+      assert.ok(Math.min(...numbers) >= 60, `the first ones were queued, not bounced (first bounced: ${Math.min(...numbers)})`);
+      await eventually(() => delivered.length + bounced.size >= COUNT, DEADLINE_MS, "every stanza delivered or bounced");
+      assert.deepEqual(delivered.filter((id) => bounced.has(id)), [], "none bounced and delivered");
+      assert.equal(delivered.length + bounced.size, COUNT);
+    } finally {
+      stop();
+    }
   });
 });
