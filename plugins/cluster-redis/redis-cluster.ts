@@ -629,14 +629,18 @@ export class RedisCluster implements Cluster, LocalDelivery {
    * #failed runs once per forward when Redis is unreachable or nobody listens on that inbox.
    */
   #forward(node: string, f: Forward): Promise<void> | undefined {
-    if (!this.#ready() || this.#inFlight >= MAX_IN_FLIGHT || this.#inFlightChars >= MAX_IN_FLIGHT_CHARS) {
-      this.#failed(node, f, !this.#ready() ? "redis unavailable" : "forward buffer full");
+    let link = this.#links.get(node);
+    // Redis unavailable: fail at once (bounce, or send a pair's stanza from here), unless a batch
+    // to that node still awaits Redis's answer: then it queues behind that batch and fails with
+    // it, in order (sent from here now, it would leave before the older stanzas of its pair).
+    const down = !this.#ready() && !link?.busy;
+    if (down || this.#inFlight >= MAX_IN_FLIGHT || this.#inFlightChars >= MAX_IN_FLIGHT_CHARS) {
+      this.#failed(node, f, down ? "redis unavailable" : "forward buffer full");
       return undefined;
     }
     const chars = stanzaChars(f.stanza);
     this.#inFlight++;
     this.#inFlightChars += chars;
-    let link = this.#links.get(node);
     if (!link) this.#links.set(node, (link = { queue: new SendQueue(this.node), busy: false, window: new SendWindow() }));
     link.queue.add(f, chars, f.deadline, Date.now);
     if (!link.busy && !this.#flushQueued) {
@@ -667,7 +671,10 @@ export class RedisCluster implements Cluster, LocalDelivery {
    */
   #flush(node: string, link: Link): void {
     const cmd = this.#cmd;
-    if (link.busy || !cmd || link.window.full) return;
+    if (link.busy || !cmd) return;
+    // Queued behind a batch that Redis answered after the outage began (#forward): no publish now.
+    if (!this.#ready()) return this.#failQueued(node, link, "redis unavailable");
+    if (link.window.full) return;
     const queued = link.queue.take();
     if (!queued) return;
     const seq = link.window.next();
@@ -702,9 +709,10 @@ export class RedisCluster implements Cluster, LocalDelivery {
       (err: Error) => {
         link.busy = false;
         this.#settled(count, chars);
-        this.#redisDown(err);
+        // The batch first, then what was queued behind it, then the outage (which fails other links' queues).
         this.#failBatch(node, text, deadlines, "redis unavailable");
         this.#failQueued(node, link, "redis unavailable");
+        this.#redisDown(err);
       },
     );
   }
@@ -1023,6 +1031,10 @@ export class RedisCluster implements Cluster, LocalDelivery {
     this.#redisUp = false;
     this.deps.events.emit({ type: "cluster_redis_unavailable", node: this.node, reason: err.message });
     this.deps.logger.warn({ what: "cluster_redis_unavailable", node: this.node, reason: err.message }, "Redis unreachable: serving what this node owns, cross-node stanzas bounce until it is back");
+    // What waits behind a full window waits for acknowledgements, which travel through Redis: it
+    // fails now, in order, before anything routed from now on (which fails at once, #forward). A
+    // batch awaiting Redis's answer fails at its deadline together with what is queued behind it.
+    for (const [node, link] of this.#links) if (!link.busy) this.#failQueued(node, link, "redis unavailable");
   }
 
   #redisBack(): void {
