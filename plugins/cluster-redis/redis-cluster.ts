@@ -624,8 +624,9 @@ export class RedisCluster implements Cluster, LocalDelivery {
 
   /**
    * Queue for `node`'s inbox, as a wire tree (the element dies young, see wire.ts); what is
-   * queued for a node leaves as one PUBLISH, at the end of this turn of the event loop or, while a
-   * batch to that node awaits Redis's answer, once it has come (per-node order, see #flush).
+   * queued for a node leaves as batches of at most MAX_BATCH_CHARS (send-queue.ts), one PUBLISH
+   * each, at the end of this turn of the event loop or, while a batch to that node awaits Redis's
+   * answer, once it has come (per-node order, see #flush).
    * #failed runs once per forward when Redis is unreachable or nobody listens on that inbox.
    */
   #forward(node: string, f: Forward): Promise<void> | undefined {
