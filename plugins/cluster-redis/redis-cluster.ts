@@ -41,7 +41,8 @@ import {
 import { AckTracker, parseControl, SendWindow, type Control } from "./flow.js";
 import { createRedis, RedisStart, scanAll, type ScriptedRedis } from "./redis-connection.js";
 import { commandTimeoutMs, RedisDeadline, RedisTimeoutError } from "./redis-deadline.js";
-import { addItem, encodeBatch, newBatch, setSeq, WIRE_VERSION, WireReader, type Envelope, type OutBatch } from "./wire.js";
+import { SendQueue, stanzaChars } from "./send-queue.js";
+import { encodeBatch, setSeq, WIRE_VERSION, WireReader, type Envelope } from "./wire.js";
 import { VerifyRelay } from "./verify-relay.js";
 
 export interface RedisClusterDeps {
@@ -63,12 +64,22 @@ export interface RedisClusterDeps {
 const MAX_HELD = 1000;
 /**
  * Forwards queued (also behind a full window, flow.ts) or published and not yet answered by Redis:
- * above, producers pause; far above, bounce.
+ * above, producers pause; far above, bounce. Counted in stanzas and in characters of their XML
+ * (send-queue.ts), so that big stanzas (the embedding API's `send` has no size limit and does
+ * not pause) cannot fill memory before the count is reached.
  */
 const HIGH_WATER = 1000;
 const MAX_IN_FLIGHT = 20_000;
-/** How long past lease_seconds a held stanza waits for a takeover before it bounces. */
+const HIGH_WATER_CHARS = 16 * 1024 * 1024;
+const MAX_IN_FLIGHT_CHARS = 64 * 1024 * 1024;
+/**
+ * How long past lease_seconds a forward waits for the node it is meant for to take it (a takeover
+ * of a dead node's pairs, a subscriber reconnecting, a receiver that is congested) before it bounces.
+ */
 const TAKEOVER_GRACE_MS = 5000;
+
+/** The reason of a forward that waited too long for a node that takes nothing (#expireQueued). */
+const EXPIRED = "not taken in time";
 
 const EMBEDDER_PREFIX = "xs2s:embedder:";
 const K = {
@@ -121,12 +132,9 @@ interface PairForward {
 
 type Forward = RouteForward | PairForward;
 
-/** The forwards on their way to one node: queued (as a wire batch), whether a batch awaits Redis's answer, and the batches the node has not acknowledged. */
+/** The forwards on their way to one node: queued (as wire batches), whether a batch awaits Redis's answer, and the batches the node has not acknowledged. */
 interface Link {
-  batch: OutBatch;
-  count: number;
-  /** Deadlines of the queued forwards that were held before, by their rank in the batch. */
-  deadlines?: Map<number, number>;
+  readonly queue: SendQueue;
   busy: boolean;
   readonly window: SendWindow;
 }
@@ -138,6 +146,8 @@ export class RedisCluster implements Cluster, LocalDelivery {
   readonly #leaseMs: number;
   /** The retry tick: held forwards are retried, unreachable inboxes probed, stuck windows asked. */
   readonly #retryMs: number;
+  /** How long a forward waits for its node to take it, held or queued, before it bounces remote-server-timeout. */
+  readonly #takeWithinMs: number;
   #cmd?: ScriptedRedis;
   #sub?: Redis;
   /** Domains served by other nodes -> node (cache). */
@@ -163,6 +173,8 @@ export class RedisCluster implements Cluster, LocalDelivery {
   #bouncingFrom?: string;
   /** Forwards queued or published and not yet answered by Redis (flow control). */
   #inFlight = 0;
+  /** Their size, in characters of XML. */
+  #inFlightChars = 0;
   /** Per destination node (see #forward). */
   readonly #links = new Map<string, Link>();
   #flushQueued = false;
@@ -173,6 +185,8 @@ export class RedisCluster implements Cluster, LocalDelivery {
   /** Forwards Redis accepted for a listening node, and forwards this node received (see snapshot). */
   #forwarded = 0;
   #received = 0;
+  /** Forwards bounced because their node took nothing in time (#expireQueued). */
+  #expired = 0;
   #drained?: { promise: Promise<void>; resolve: () => void };
   #redisUp = true;
   /** Every awaited command's deadline: a Redis that stops answering is an outage (redis-deadline.ts). */
@@ -193,6 +207,7 @@ export class RedisCluster implements Cluster, LocalDelivery {
     this.node = deps.config.node;
     this.#leaseMs = deps.config.leaseMs;
     this.#retryMs = Math.max(100, Math.floor(this.#leaseMs / 10));
+    this.#takeWithinMs = this.#leaseMs + TAKEOVER_GRACE_MS;
     this.#deadline = new RedisDeadline(commandTimeoutMs(this.#leaseMs), {
       timedOut: (err) => this.#redisDown(err),
       answered: () => this.#redisBack(),
@@ -259,6 +274,7 @@ export class RedisCluster implements Cluster, LocalDelivery {
       void this.#probe();
       this.#retryHeld();
       this.#askStuck();
+      this.#expireQueued();
       this.#replaceIfStalled();
     }, this.#retryMs);
     this.deps.logger.info({ what: "cluster_started", node: this.node, redis: redactedUrl(url), leaseMs: this.#leaseMs });
@@ -308,6 +324,11 @@ export class RedisCluster implements Cluster, LocalDelivery {
   /** Forwards queued (also behind a node's full window) or awaiting Redis's answer: what this node holds for other nodes. */
   get inFlight(): number {
     return this.#inFlight;
+  }
+
+  /** Forwards bounced remote-server-timeout because their node took nothing for lease_seconds + 5 s (a congested receiver). */
+  get expired(): number {
+    return this.#expired;
   }
 
   snapshot(): ClusterSnapshot {
@@ -382,7 +403,7 @@ export class RedisCluster implements Cluster, LocalDelivery {
       if (report) this.#forwardFailed(node, h.domain, "no receiver (holding)");
     }
     if (held.length >= MAX_HELD) return this.#bounceRoute(node, h, "too many stanzas waiting for the node", "resource-constraint");
-    h.deadline ??= Date.now() + this.#leaseMs + TAKEOVER_GRACE_MS;
+    h.deadline ??= Date.now() + this.#takeWithinMs;
     held.push(h);
   }
 
@@ -489,8 +510,8 @@ export class RedisCluster implements Cluster, LocalDelivery {
       void this.#outbound().send(st.local, st.remote, stanza);
     } else {
       this.#forwardFailed(owner, `${st.local}|${st.remote}`, reason);
-      if (reason === "shutdown") this.#routerNow().bounce(stanza, "remote-server-timeout", "wait");
-      else this.#routerNow().bounce(stanza, "resource-constraint", "wait", "too many stanzas waiting for the cluster");
+      if (reason === "forward buffer full") this.#routerNow().bounce(stanza, "resource-constraint", "wait", "too many stanzas waiting for the cluster");
+      else this.#routerNow().bounce(stanza, "remote-server-timeout", "wait"); // shutdown, or its owner took nothing in time
     }
   }
 
@@ -502,7 +523,7 @@ export class RedisCluster implements Cluster, LocalDelivery {
       return false;
     }
     st.held.push(stanza);
-    const own = deadline ?? Date.now() + this.#leaseMs + TAKEOVER_GRACE_MS;
+    const own = deadline ?? Date.now() + this.#takeWithinMs;
     st.deadline = st.deadline === undefined ? own : Math.min(st.deadline, own);
     return true;
   }
@@ -603,26 +624,31 @@ export class RedisCluster implements Cluster, LocalDelivery {
 
   /**
    * Queue for `node`'s inbox, as a wire tree (the element dies young, see wire.ts); what is
-   * queued for a node leaves as one PUBLISH, at the end of this turn of the event loop or, while a
-   * batch to that node awaits Redis's answer, once it has come (per-node order, see #flush).
+   * queued for a node leaves as batches of at most MAX_BATCH_CHARS (send-queue.ts), one PUBLISH
+   * each, at the end of this turn of the event loop or, while a batch to that node awaits Redis's
+   * answer, once it has come (per-node order, see #flush).
    * #failed runs once per forward when Redis is unreachable or nobody listens on that inbox.
    */
   #forward(node: string, f: Forward): Promise<void> | undefined {
-    if (!this.#ready() || this.#inFlight >= MAX_IN_FLIGHT) {
-      this.#failed(node, f, !this.#ready() ? "redis unavailable" : "forward buffer full");
+    let link = this.#links.get(node);
+    // Redis unavailable: fail at once (bounce, or send a pair's stanza from here), unless a batch
+    // to that node still awaits Redis's answer: then it queues behind that batch and fails with
+    // it, in order (sent from here now, it would leave before the older stanzas of its pair).
+    const down = !this.#ready() && !link?.busy;
+    if (down || this.#inFlight >= MAX_IN_FLIGHT || this.#inFlightChars >= MAX_IN_FLIGHT_CHARS) {
+      this.#failed(node, f, down ? "redis unavailable" : "forward buffer full");
       return undefined;
     }
+    const chars = stanzaChars(f.stanza);
     this.#inFlight++;
-    let link = this.#links.get(node);
-    if (!link) this.#links.set(node, (link = { batch: newBatch(this.node), count: 0, busy: false, window: new SendWindow() }));
-    if (f.deadline !== undefined) (link.deadlines ??= new Map()).set(link.count, f.deadline);
-    addItem(link.batch, f);
-    link.count++;
+    this.#inFlightChars += chars;
+    if (!link) this.#links.set(node, (link = { queue: new SendQueue(this.node), busy: false, window: new SendWindow() }));
+    link.queue.add(f, chars, f.deadline, Date.now);
     if (!link.busy && !this.#flushQueued) {
       this.#flushQueued = true;
       queueMicrotask(() => this.#flushAll());
     }
-    if (this.#inFlight < HIGH_WATER) return undefined;
+    if (this.#inFlight < HIGH_WATER && this.#inFlightChars < HIGH_WATER_CHARS) return undefined;
     // Flow control: the producer (a component socket) pauses until Redis has caught up.
     if (!this.#drained) {
       let resolve!: () => void;
@@ -646,15 +672,21 @@ export class RedisCluster implements Cluster, LocalDelivery {
    */
   #flush(node: string, link: Link): void {
     const cmd = this.#cmd;
-    if (link.busy || link.count === 0 || !cmd || link.window.full) return;
+    if (link.busy || !cmd) return;
+    // Queued behind a batch that Redis answered after the outage began (#forward): no publish now.
+    if (!this.#ready()) return this.#failQueued(node, link, "redis unavailable");
+    if (link.window.full) return;
+    const queued = link.queue.take();
+    if (!queued) return;
     const seq = link.window.next();
-    setSeq(link.batch, seq);
-    const { text, count, deadlines } = this.#take(link);
+    setSeq(queued.batch, seq);
+    const text = encodeBatch(queued.batch);
+    const { count, chars, deadlines } = queued;
     link.busy = true;
     this.#deadline.within(cmd.publishBy(K.inbox(node), this.#deadline.publishDeadline(), text)).then(
       (receivers) => {
         link.busy = false;
-        this.#settled(count);
+        this.#settled(count, chars);
         if (receivers > 0) {
           // In the window until the receiver acknowledges it (#onAck): what follows waits in the queue.
           this.#forwarded += count;
@@ -677,10 +709,11 @@ export class RedisCluster implements Cluster, LocalDelivery {
       },
       (err: Error) => {
         link.busy = false;
-        this.#settled(count);
-        this.#redisDown(err);
+        this.#settled(count, chars);
+        // The batch first, then what was queued behind it, then the outage (which fails other links' queues).
         this.#failBatch(node, text, deadlines, "redis unavailable");
         this.#failQueued(node, link, "redis unavailable");
+        this.#redisDown(err);
       },
     );
   }
@@ -723,19 +756,37 @@ export class RedisCluster implements Cluster, LocalDelivery {
 
   /** The forwards queued for `node` and not published: failed like the batch before them. */
   #failQueued(node: string, link: Link, reason: string): void {
-    if (link.count === 0) return;
-    const { text, count, deadlines } = this.#take(link);
-    this.#settled(count);
-    this.#failBatch(node, text, deadlines, reason);
+    for (const queued of link.queue.takeAll()) {
+      this.#settled(queued.count, queued.chars);
+      this.#failBatch(node, encodeBatch(queued.batch), queued.deadlines, reason);
+    }
   }
 
-  /** What is queued on `link`, as the text of one message; the link is empty after. */
-  #take(link: Link): { text: string; count: number; deadlines?: Map<number, number> } {
-    const taken = { text: encodeBatch(link.batch), count: link.count, deadlines: link.deadlines };
-    link.batch = newBatch(this.node);
-    link.count = 0;
-    link.deadlines = undefined;
-    return taken;
+  /**
+   * Every retry tick: what waits for a node that takes nothing (its window full: a sink that stays
+   * congested, such as a component that never reads again yet keeps its connection) bounces
+   * remote-server-timeout once it has waited as long as a stanza held for a dead node may
+   * (lease_seconds + 5 s). Only batches never published are given up on (send-queue.ts): what the
+   * node was handed is its own to deliver, so a stanza is never bounced here and delivered there.
+   * The condition, RFC 6120 §8.3.3.16 remote-server-timeout (type wait): the server that must
+   * deliver was reached but took no delivery within a reasonable time, as for a node that died;
+   * resource-constraint (§8.3.3.18) stays the immediate answer of a full buffer.
+   */
+  #expireQueued(): void {
+    const now = Date.now();
+    for (const [node, link] of this.#links) {
+      if (link.queue.count === 0) continue;
+      if (link.busy || link.window.full) link.queue.seal(now);
+      const expired = link.queue.expired(now, this.#takeWithinMs);
+      if (expired.length === 0) continue;
+      const count = expired.reduce((n, q) => n + q.count, 0);
+      this.#expired += count;
+      this.deps.logger.warn({ what: "cluster_forward_expired", node, count, waitedMs: now - expired[0]!.sealedAt!, unacknowledged: link.window.pending }, "a node took nothing in time: its queued forwards bounce");
+      for (const queued of expired) {
+        this.#settled(queued.count, queued.chars);
+        this.#failBatch(node, encodeBatch(queued.batch), queued.deadlines, EXPIRED);
+      }
+    }
   }
 
   /** The rare path: the batch is decoded back into forwards, each failed in order. */
@@ -809,9 +860,10 @@ export class RedisCluster implements Cluster, LocalDelivery {
     }
   }
 
-  #settled(count: number): void {
+  #settled(count: number, chars: number): void {
     this.#inFlight -= count;
-    if (this.#drained && this.#inFlight < HIGH_WATER / 2) {
+    this.#inFlightChars -= chars;
+    if (this.#drained && this.#inFlight < HIGH_WATER / 2 && this.#inFlightChars < HIGH_WATER_CHARS / 2) {
       this.#drained.resolve();
       this.#drained = undefined;
     }
@@ -819,7 +871,8 @@ export class RedisCluster implements Cluster, LocalDelivery {
 
   #forwardFailed(node: string, to: string, reason: string): void {
     this.deps.events.emit({ type: "cluster_forward_failed", node, to, reason });
-    this.deps.logger.info({ what: "cluster_forward_failed", node, to, reason });
+    // Expired forwards are logged once per batch (cluster_forward_expired), not once per stanza.
+    if (reason !== EXPIRED) this.deps.logger.info({ what: "cluster_forward_failed", node, to, reason });
   }
 
   #decode(text: string): ReturnType<WireReader["decode"]> {
@@ -979,6 +1032,10 @@ export class RedisCluster implements Cluster, LocalDelivery {
     this.#redisUp = false;
     this.deps.events.emit({ type: "cluster_redis_unavailable", node: this.node, reason: err.message });
     this.deps.logger.warn({ what: "cluster_redis_unavailable", node: this.node, reason: err.message }, "Redis unreachable: serving what this node owns, cross-node stanzas bounce until it is back");
+    // What waits behind a full window waits for acknowledgements, which travel through Redis: it
+    // fails now, in order, before anything routed from now on (which fails at once, #forward). A
+    // batch awaiting Redis's answer fails at its deadline together with what is queued behind it.
+    for (const [node, link] of this.#links) if (!link.busy) this.#failQueued(node, link, "redis unavailable");
   }
 
   #redisBack(): void {

@@ -26,6 +26,11 @@ const MESSAGES = 20_000;
 const EXTRA = 21_000;
 const DEADLINE_MS = 120_000;
 const BODY = "x".repeat(2000);
+/**
+ * Forwards queued for a node that takes nothing bounce after lease_seconds + 5 s (held-forwards.test.ts):
+ * 25 s here, far more than this test keeps node 2 congested (a few retry ticks of 2 s, then the extra burst).
+ */
+const LEASE_SECONDS = 20;
 
 const bigMessage = (i: number) => `<message from='load@load.a.example' to='sink@slow.a.example' type='chat' id='bp${i}'><body>${BODY}${i}</body></message>`;
 
@@ -39,8 +44,8 @@ describe("cluster backpressure from a slow receiver", { skip }, () => {
 
   before(async () => {
     redis = await startRedis();
-    node1 = await startClusterNode({ name: "node1", ip: "127.0.0.247", redisUrl: redis.url });
-    node2 = await startClusterNode({ name: "node2", ip: "127.0.0.248", redisUrl: redis.url });
+    node1 = await startClusterNode({ name: "node1", ip: "127.0.0.247", redisUrl: redis.url, leaseSeconds: LEASE_SECONDS });
+    node2 = await startClusterNode({ name: "node2", ip: "127.0.0.248", redisUrl: redis.url, leaseSeconds: LEASE_SECONDS });
     load = await RawComponent.connect(node1.ip, node1.servicePort, "load.a.example", PASSWORD);
     slow = await RawComponent.connect(node2.ip, node2.servicePort, "slow.a.example", PASSWORD);
     await eventually(() => node1.cluster().snapshot().routes["slow.a.example"] === "node2", undefined, "route to slow.a.example on node 1");
