@@ -111,6 +111,23 @@ export class OutboundSessionManager implements OutboundSessions {
     return backpressure;
   }
 
+  /** Remote domains being resolved ahead of a connection (prepare): one lookup each at a time. */
+  readonly #preparing = new Set<string>();
+
+  prepare(localDomain: string, remoteDomain: string): void {
+    if (this.#stopped || this.#preparing.has(remoteDomain) || this.#sessions.has(`${localDomain} ${remoteDomain}`)) return;
+    // Bounded like the sessions: a flood of streams claiming new domains cannot start more lookups
+    // at once than we would keep sessions.
+    if (this.#preparing.size >= this.#maxSessions) return;
+    this.#preparing.add(remoteDomain);
+    // The answers wait in the resolver's cache (the DNS plugin's TTLs) for the session that
+    // connects; a failure is left for that session to meet and report.
+    void this.#base.resolver.resolve(remoteDomain).then(
+      () => this.#preparing.delete(remoteDomain),
+      () => this.#preparing.delete(remoteDomain),
+    );
+  }
+
   async openStream(localDomain: string, remoteDomain: string): Promise<OutboundStreamApi> {
     const session = this.#session(localDomain, remoteDomain);
     if (!session) throw new S2sError(ERROR_CODES.LIMIT_REACHED, `more than ${this.#maxSessions} outbound sessions in use`, "resource-constraint");
