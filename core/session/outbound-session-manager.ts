@@ -69,6 +69,7 @@ export class OutboundSessionManager implements OutboundSessions {
     this.#router = router;
     this.#retry = new RetryScheduler(this.#base, (session) => this.#retryNow(session));
     this.#refusals = new BurstLog(logger, "outbound_session_limit");
+    warmAbortSignals();
   }
 
   /**
@@ -278,4 +279,19 @@ export class OutboundSessionManager implements OutboundSessions {
     if (this.#stopped) return;
     if (session.queued > 0 || session.awaitingResumption) void session.connect();
   }
+}
+
+/**
+ * Every connection attempt runs under an AbortController (outbound-session.ts) whose signal the
+ * resolver and the connector listen to. Node loads and compiles that machinery (its
+ * AbortController, AbortSignal and EventTarget code) on first use, ~1.2 ms here, which the first
+ * link of a process paid on its critical path, on each side (the initiating server's session and
+ * the receiving server's dialback verification). One use at start-up pays it once, off that path
+ * (docs/performance.md, "First message on a fresh link"); nothing is kept.
+ */
+function warmAbortSignals(): void {
+  const { signal } = new AbortController();
+  const listener = (): void => {};
+  signal.addEventListener("abort", listener, { once: true });
+  if (!signal.aborted) signal.removeEventListener("abort", listener);
 }
