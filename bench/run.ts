@@ -62,7 +62,7 @@ import { cpuMicros, loadNumbers, machine, median } from "./lib/proc.js";
 import { RawComponent } from "./lib/raw-component.js";
 import { S2sLoadGen } from "./lib/s2s-loadgen.js";
 import { stopAll, within } from "./lib/spawn.js";
-import { firstMessageLatency } from "./scenarios/latency.js";
+import { firstMessage } from "./scenarios/latency.js";
 import { formatMetricsCost, metricsCost, type CostMode, type MetricsCostResult } from "./scenarios/metrics-cost.js";
 import { memoryPerLink, settledRss, type MemoryResult } from "./scenarios/memory.js";
 import { parserScenario, type ParserScenarioResult } from "./scenarios/parser.js";
@@ -314,6 +314,8 @@ interface LinkTrial {
   readonly latencyMs: number;
   /** CPU time of A and B together (every thread) while the first message crossed the fresh link, ms: less sensitive to the machine's load than the latency. */
   readonly firstMessageCpuMs: number;
+  /** The first message's window on CLOCK_MONOTONIC, µs (the profiles' clock: --first-message --cpu-prof cuts them to it). */
+  readonly firstMessageWindowUs: { readonly start: number; readonly end: number };
   /** Absent with --first-message (no throughput run on the link). */
   readonly throughput?: ThroughputResult;
 }
@@ -348,11 +350,11 @@ async function linkTrial(world: BenchWorld, system: System, trial: number, optio
     y = await RawComponent.connect(b.spec.ip, b.spec.servicePort, b.spec.componentDomain, b.spec.componentSecret);
     x = await RawComponent.connect(a.spec.ip, a.spec.servicePort, a.spec.componentDomain, a.spec.componentSecret);
     const cpu0 = cpuMicros(a.pid) + cpuMicros(b.pid);
-    const latencyMs = await firstMessageLatency(x, y, 30_000).catch((err: Error) => {
+    const { latencyMs, windowUs: firstMessageWindowUs } = await firstMessage(x, y, 30_000).catch((err: Error) => {
       throw new Error(`${err.message}\n--- ${a.spec.name} log:\n${a.tail()}\n--- ${b.spec.name} log:\n${b.tail()}`);
     });
     const firstMessageCpuMs = (cpuMicros(a.pid) + cpuMicros(b.pid) - cpu0) / 1000;
-    if (options.firstMessageOnly) return { trial, latencyMs, firstMessageCpuMs };
+    if (options.firstMessageOnly) return { trial, latencyMs, firstMessageCpuMs, firstMessageWindowUs };
     if (options.warmup > 0) {
       // Untimed: lets V8 optimise the hot path first (steady state); the issue's figure is without it.
       await throughput(x, y, { a: a.pid, b: b.pid }, options.warmup, 120_000, options.batch);
@@ -360,7 +362,7 @@ async function linkTrial(world: BenchWorld, system: System, trial: number, optio
     const tp = await throughput(x, y, { a: a.pid, b: b.pid }, options.messages, 120_000, options.batch).catch((err: Error) => {
       throw new Error(`${err.message}\n--- ${a.spec.name} log:\n${a.tail()}\n--- ${b.spec.name} log:\n${b.tail()}`);
     });
-    return { trial, latencyMs, firstMessageCpuMs, throughput: tp };
+    return { trial, latencyMs, firstMessageCpuMs, firstMessageWindowUs, throughput: tp };
   } finally {
     x?.close();
     y?.close();
@@ -594,8 +596,11 @@ async function measure(options: Options, mode: Mode): Promise<number> {
     const files = readdirSync(cpuProfDir).filter((f) => f.endsWith(".cpuprofile")).sort();
     const lastA = files.filter((f) => f.startsWith("ours-link-a-")).pop();
     const lastB = files.filter((f) => f.startsWith("ours-link-b-")).pop();
-    const window = collected.link.ours[collected.link.ours.length - 1]?.throughput?.windowUs;
-    for (const [title, f] of [["ours A (sender side), throughput run only", lastA], ["ours B (receiver side), throughput run only", lastB]] as const) {
+    // With --first-message: the first message's window (no throughput run).
+    const last = collected.link.ours[collected.link.ours.length - 1];
+    const window = options.firstMessageOnly ? last?.firstMessageWindowUs : last?.throughput?.windowUs;
+    const what = options.firstMessageOnly ? "first message only" : "throughput run only";
+    for (const [title, f] of [[`ours A (sender side), ${what}`, lastA], [`ours B (receiver side), ${what}`, lastB]] as const) {
       if (!f) continue;
       try {
         const summary = summarizeProfile(join(cpuProfDir, f), ROOT, 20, window);

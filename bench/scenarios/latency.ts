@@ -7,13 +7,23 @@ import { benchMessage, type RawComponent } from "../lib/raw-component.js";
  * SRV lookup, TCP and STARTTLS) and the delivery itself.
  */
 export async function firstMessageLatency(x: RawComponent, y: RawComponent, timeoutMs: number): Promise<number> {
+  return (await firstMessage(x, y, timeoutMs)).latencyMs;
+}
+
+/**
+ * The same, with the window it took on CLOCK_MONOTONIC (µs, the clock of V8's CPU profiles), so
+ * that `--first-message --cpu-prof` can cut the servers' profiles to it.
+ */
+export async function firstMessage(x: RawComponent, y: RawComponent, timeoutMs: number): Promise<{ latencyMs: number; windowUs: { start: number; end: number } }> {
   const arrival = y.nextArrival(timeoutMs);
   const bounced = watchBounces(x, timeoutMs);
+  const mono0 = Number(process.hrtime.bigint() / 1000n);
   const t0 = performance.now();
   x.write(benchMessage(x.domain, y.domain, 0));
   try {
     const at = await Promise.race([arrival, bounced.promise]);
-    return at - t0;
+    const latencyMs = at - t0;
+    return { latencyMs, windowUs: { start: mono0, end: mono0 + Math.round(latencyMs * 1000) } };
   } finally {
     bounced.stop();
   }

@@ -26,6 +26,12 @@ export interface Authenticator {
   readonly usesPeerCertificate?: boolean;
   /** Stream features to advertise inbound (called after TLS negotiation state is known). */
   inboundFeatures(stream: InboundStreamApi): XmlElement[];
+  /**
+   * Optional: an inbound stream just answered a header with this authenticator's features (its
+   * `headerFrom` is the domain the peer claims, not yet authenticated). For preparation that
+   * contacts no one: dialback resolves that domain ahead of its `db:result`.
+   */
+  inboundStreamOpened?(stream: InboundStreamApi): void;
   /** Offer an inbound top-level element; return true when it was consumed. */
   handleInbound(stream: InboundStreamApi, element: XmlElement): boolean;
   /** Try to authenticate (local -> remote) on an outbound stream, given the peer's features. */

@@ -254,6 +254,9 @@ export class InboundS2sStream implements InboundStreamApi {
     this.#xml.sendHeader({ from: this.#localDomain, to: this.#headerFrom, id: this.#id, version: "1.0", "xml:lang": "en" });
     this.#phase = "open";
     this.#xml.send(this.#features());
+    // Under required TLS a plaintext stream offers STARTTLS alone: the authenticators hear of the
+    // stream once their features are on offer.
+    if (this.#tls || !this.#tlsRequired()) for (const a of this.deps.authenticators) a.inboundStreamOpened?.(this);
   }
 
   #features(): XmlElement {

@@ -69,6 +69,7 @@ export class OutboundSessionManager implements OutboundSessions {
     this.#router = router;
     this.#retry = new RetryScheduler(this.#base, (session) => this.#retryNow(session));
     this.#refusals = new BurstLog(logger, "outbound_session_limit");
+    warmAbortSignals();
   }
 
   /**
@@ -114,6 +115,23 @@ export class OutboundSessionManager implements OutboundSessions {
     if (session.state === "idle" && !this.#retry.isWaiting(session)) void session.connect();
     else if (this.#retry.isWaiting(session)) this.#retry.hold(session);
     return backpressure;
+  }
+
+  /** Remote domains being resolved ahead of a connection (prepare): one lookup each at a time. */
+  readonly #preparing = new Set<string>();
+
+  prepare(localDomain: string, remoteDomain: string): void {
+    if (this.#stopped || this.#preparing.has(remoteDomain) || this.#sessions.has(`${localDomain} ${remoteDomain}`)) return;
+    // Bounded like the sessions: a flood of streams claiming new domains cannot start more lookups
+    // at once than we would keep sessions.
+    if (this.#preparing.size >= this.#maxSessions) return;
+    this.#preparing.add(remoteDomain);
+    // The answers wait in the resolver's cache (the DNS plugin's TTLs) for the session that
+    // connects; a failure is left for that session to meet and report.
+    void this.#base.resolver.resolve(remoteDomain).then(
+      () => this.#preparing.delete(remoteDomain),
+      () => this.#preparing.delete(remoteDomain),
+    );
   }
 
   async openStream(localDomain: string, remoteDomain: string): Promise<OutboundStreamApi> {
@@ -266,4 +284,19 @@ export class OutboundSessionManager implements OutboundSessions {
     if (this.#stopped) return;
     if (session.queued > 0 || session.awaitingResumption) void session.connect();
   }
+}
+
+/**
+ * Every connection attempt runs under an AbortController (outbound-session.ts) whose signal the
+ * resolver and the connector listen to. Node loads and compiles that machinery (its
+ * AbortController, AbortSignal and EventTarget code) on first use, ~1.2 ms here, which the first
+ * link of a process paid on its critical path, on each side (the initiating server's session and
+ * the receiving server's dialback verification). One use at start-up pays it once, off that path
+ * (docs/performance.md, "First message on a fresh link"); nothing is kept.
+ */
+function warmAbortSignals(): void {
+  const { signal } = new AbortController();
+  const listener = (): void => {};
+  signal.addEventListener("abort", listener, { once: true });
+  if (!signal.aborted) signal.removeEventListener("abort", listener);
 }

@@ -32,6 +32,13 @@ export interface OutboundSessions {
    */
   openStream(localDomain: string, remoteDomain: string): Promise<OutboundStreamApi>;
   /**
+   * Resolve `remoteDomain`'s connect targets now, into the resolver's cache, when a connection to
+   * it is likely soon (dialback: a peer claiming that domain will ask us to verify it, and the
+   * verification connects back) and no session to it exists. Contacts no one (DNS only); the
+   * connection itself still waits for the policy. Optional: stand-ins may omit it.
+   */
+  prepare?(localDomain: string, remoteDomain: string): void;
+  /**
    * An inbound stream just authenticated `remoteDomain` for `localDomain`: stop waiting to retry.
    * `stream` is that inbound stream: with XEP-0288, our stanzas for the pair may ride on it.
    */

@@ -52,7 +52,7 @@ export class DialbackAuthenticator implements Authenticator, DialbackVerifier {
     /** XEP-0185 keys from `s2s.shared` (read-only: tests check them). */
     readonly keys: DialbackKeys,
     /** Verification rides on the pair's outbound stream (§2.3); these sessions authenticate with this class too (the cycle core/server/compose.ts closes). */
-    private readonly sessions: Pick<OutboundSessions, "openStream">,
+    private readonly sessions: Pick<OutboundSessions, "openStream" | "prepare">,
     private readonly logger: Logger,
     private readonly timeoutMs: number,
     private readonly limits: DialbackOptions = DIALBACK_DEFAULTS,
@@ -81,6 +81,20 @@ export class DialbackAuthenticator implements Authenticator, DialbackVerifier {
   inboundFeatures(): XmlElement[] {
     // XEP-0220 §2.4.1: advertise dialback with error support.
     return [el("dialback", {}, NS.DIALBACK_FEATURE, el("errors", {}, NS.DIALBACK_FEATURE))];
+  }
+
+  /**
+   * Receiving role, ahead of time: a peer that opens a stream claiming a domain (RFC 6120 §4.7.1
+   * 'from') and sees dialback on offer usually sends `db:result` next, and verifying it starts
+   * with resolving that domain (XEP-0220 §2.1.2, RFC 6120 §3.2). Resolving it now, while the peer
+   * still reads our features and computes its key, takes the DNS round trips off the
+   * verification's path. DNS only: nobody is contacted and nothing is authenticated before the
+   * `db:result` and the policy.
+   */
+  inboundStreamOpened(stream: InboundStreamApi): void {
+    const from = domainOf(stream.headerFrom);
+    if (!from || !stream.localDomain || stream.isLocalDomain(from) || stream.isAuthenticated(from, stream.localDomain)) return;
+    this.sessions.prepare?.(stream.localDomain, from);
   }
 
   handleInbound(stream: InboundStreamApi, element: XmlElement): boolean {

@@ -86,6 +86,8 @@ class FakeInbound implements InboundStreamApi {
   readonly direction = "inbound" as const;
   readonly id: string;
   readonly localDomain = "b.example";
+  /** The 'from' of the peer's stream header (unauthenticated). */
+  headerFrom?: string;
   readonly sent: XmlElement[] = [];
   readonly failures: string[] = [];
   readonly authenticated = new Set<string>();
@@ -160,9 +162,13 @@ class FakeOutbound implements OutboundStreamApi {
   }
 }
 
-/** OUTBOUND_SESSIONS whose `openStream` is answered by the test (`open` records each request). */
-class FakeSessions implements Pick<OutboundSessions, "openStream"> {
+/** OUTBOUND_SESSIONS whose `openStream` is answered by the test (`open` records each request; `prepared` each `prepare`). */
+class FakeSessions implements Pick<OutboundSessions, "openStream" | "prepare"> {
   readonly requests: Array<{ local: string; remote: string; settle: (s: OutboundStreamApi | Error) => void }> = [];
+  readonly prepared: string[] = [];
+  prepare(local: string, remote: string): void {
+    this.prepared.push(`${local} -> ${remote}`);
+  }
   openStream(local: string, remote: string): Promise<OutboundStreamApi> {
     return new Promise((resolve, reject) => {
       this.requests.push({ local, remote, settle: (s) => (s instanceof Error ? reject(s) : resolve(s)) });
@@ -331,6 +337,26 @@ describe("DialbackAuthenticator inbound", () => {
     assert.equal(dialback!.name, "dialback");
     assert.equal(dialback!.ns, NS.DIALBACK_FEATURE);
     assert.ok(dialback!.getChild("errors", NS.DIALBACK_FEATURE));
+  });
+
+  it("a stream that claims a remote domain gets that domain resolved ahead of its db:result; nothing else, nobody contacted", () => {
+    const { auth, sessions } = authenticator();
+    const claiming = new FakeInbound();
+    claiming.headerFrom = "A.example";
+    auth.inboundStreamOpened(claiming);
+    assert.deepEqual(sessions.prepared, ["b.example -> a.example"], "the claimed domain, lower-cased, for the stream's local domain");
+    // Not for a header without 'from', one claiming a domain served here, or an already authenticated pair.
+    auth.inboundStreamOpened(new FakeInbound());
+    const local = new FakeInbound();
+    local.headerFrom = "b.example";
+    auth.inboundStreamOpened(local);
+    const known = new FakeInbound();
+    known.headerFrom = "a.example";
+    known.authenticated.add("a.example b.example");
+    auth.inboundStreamOpened(known);
+    assert.deepEqual(sessions.prepared, ["b.example -> a.example"]);
+    assert.equal(sessions.requests.length, 0, "no connection is opened before a db:result");
+    assert.deepEqual(claiming.sent, [], "nothing is sent on the stream");
   });
 
   it("ignores elements outside the dialback namespace", () => {

@@ -1,6 +1,7 @@
-import { Resolver as NodeDnsResolver } from "node:dns/promises";
+import type { Resolver as NodeDnsResolver } from "node:dns/promises";
 import { type Clock, ERROR_CODES, S2sError, systemClock, type Timer } from "../../core/index.js";
 import type { TtlCache } from "./cache.js";
+import type { DnsChannels } from "./channels.js";
 
 /** One SRV record as node returns it (target "." comes back as name ""). */
 export interface SrvRecord {
@@ -54,8 +55,6 @@ export interface LookupOptions {
   readonly timeoutMs: number;
   /** Total tries per query (`s2s.dns.retries`). */
   readonly tries: number;
-  /** DNS servers ("ip", "ip:port", "[ipv6]:port"); undefined: the system's. */
-  readonly servers?: readonly string[];
   /** Whole-resolution bound; default 2 × timeout × tries + 1 s (see README "Time limits"). */
   readonly deadlineMs?: number;
   /** The deadline runs on it (core/clock/clock.ts). Default: the system clock. */
@@ -68,26 +67,29 @@ export function overallDeadlineMs(timeoutMs: number, tries: number): number {
 }
 
 /**
- * The DNS queries of one resolution. Each resolution gets its own node Resolver (one c-ares
- * channel) so that its overall deadline, enforced with `cancel()`, cancels its own queries and
- * never another domain's. Answers are shared through the cache.
+ * The DNS queries of one resolution. Each resolution has a node Resolver (one c-ares channel) to
+ * itself while it runs, so that its overall deadline, enforced with `cancel()`, cancels its own
+ * queries and never another domain's; the channel goes back to `channels` for the next
+ * resolution when this one ends with nothing in flight (channels.ts). Answers are shared through
+ * the cache.
  */
 export class DnsLookups {
   readonly #dns: NodeDnsResolver;
   readonly #timer: Timer;
   #why?: string;
   readonly #onAbort?: () => void;
+  /** Queries sent and not yet answered. */
+  #inFlight = 0;
 
   constructor(
     /** The domain being resolved (ASCII), for messages. */
     readonly domain: string,
     options: LookupOptions,
     private readonly cache: TtlCache<CachedAnswer>,
+    private readonly channels: DnsChannels,
     private readonly signal?: AbortSignal,
   ) {
-    // c-ares: `timeout` is the first try's wait (later tries back off), `tries` the total number of tries (node:dns Resolver options, c-ares semantics).
-    this.#dns = new NodeDnsResolver({ timeout: options.timeoutMs, tries: options.tries });
-    if (options.servers?.length) this.#dns.setServers([...options.servers]);
+    this.#dns = channels.take();
     const deadline = options.deadlineMs ?? overallDeadlineMs(options.timeoutMs, options.tries);
     this.#timer = (options.clock ?? systemClock).timer(deadline, () => {
       this.#deadlinePassed = true;
@@ -104,6 +106,10 @@ export class DnsLookups {
   close(): void {
     this.#timer.cancel();
     if (this.#onAbort) this.signal?.removeEventListener("abort", this.#onAbort);
+    // A cancelled channel, or one with a query still out (a resolution that ended on a bug), is
+    // not shared: its next user could receive or cancel what belongs to this one.
+    if (!this.#why && this.#inFlight === 0) this.channels.give(this.#dns);
+    this.#why ??= "resolution over";
   }
 
   /** SRV records of `name` in wire order; [] when there is no such name or record. */
@@ -131,6 +137,7 @@ export class DnsLookups {
 
   async #ask<T>(type: string, name: string, query: () => Promise<T[]>): Promise<T[]> {
     if (this.#why) throw this.#failure(type, name, "ECANCELLED");
+    this.#inFlight++;
     try {
       return await query();
     } catch (err) {
@@ -138,6 +145,8 @@ export class DnsLookups {
       if (NO_ANSWER.has(code)) return [];
       if (COULD_NOT_ASK.has(code)) throw this.#failure(type, name, code, err);
       throw err;
+    } finally {
+      this.#inFlight--;
     }
   }
 

@@ -398,6 +398,17 @@ describe("DnsSrvResolver against a DNS server on loopback", () => {
     await assert.rejects(resolver().resolve("alldown.example"), (err: unknown) => isS2sError(err) && err.code === ERROR_CODES.RESOLVE_FAILED);
   });
 
+  it("reuses its channel for resolutions one after the other; concurrent ones each get their own", async () => {
+    const r = resolver({}, { cacheSize: 0 });
+    assert.equal(r.idleChannels, 1, "one made at start-up");
+    const alone = await r.resolve("prio.example");
+    assert.equal(r.idleChannels, 1, "given back");
+    const [x, y] = await Promise.all([r.resolve("prio.example"), r.resolve("prio.example")]);
+    assert.deepEqual(x, alone);
+    assert.deepEqual(y, alone);
+    assert.equal(r.idleChannels, 2, "a second channel for the second resolution at once, both given back");
+  });
+
   it("caches answers within their TTL, negative answers briefly, and never failures", async () => {
     let now = 0;
     const r = resolver({}, { now: () => now });
@@ -477,6 +488,7 @@ describe("DnsSrvResolver time limits against a DNS server that never answers", (
       assert.match(err.message, /ECANCELLED: no DNS answer within the overall deadline of 1500 ms/);
       return true;
     });
+    assert.equal(r.idleChannels, 0, "a cancelled channel is not reused");
   });
 
   it("an abort signal cancels the resolution", async () => {
@@ -485,5 +497,6 @@ describe("DnsSrvResolver time limits against a DNS server that never answers", (
     const pending = r.resolve("aborted.example", controller.signal);
     controller.abort();
     await assert.rejects(pending, (err: unknown) => isS2sError(err) && err.code === ERROR_CODES.RESOLVE_FAILED && /resolution aborted/.test(err.message));
+    assert.equal(r.idleChannels, 0, "a cancelled channel is not reused");
   });
 });

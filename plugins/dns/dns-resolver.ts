@@ -10,6 +10,7 @@ import {
   type S2sSectionConfig,
 } from "../../core/index.js";
 import { TtlCache } from "./cache.js";
+import { DnsChannels } from "./channels.js";
 import { DnsLookups, type CachedAnswer, type LookupOptions, type SrvRecord } from "./dns-lookups.js";
 import { classifyDomain } from "./names.js";
 import { isNoService, orderSrv, type RandomSource, type SrvChoice } from "./srv-order.js";
@@ -53,14 +54,22 @@ export class DnsSrvResolver implements Resolver {
   readonly #cache: TtlCache<CachedAnswer>;
   readonly #lookupOptions: LookupOptions;
   readonly #random: RandomSource;
+  readonly #channels: DnsChannels;
 
   constructor(
     private readonly s2s: S2sSectionConfig,
     private readonly options: DnsSrvResolverOptions = {},
   ) {
     this.#cache = new TtlCache(options.cacheSize ?? DEFAULT_CACHE_SIZE, options.now);
-    this.#lookupOptions = { timeoutMs: s2s.dns.timeoutMs, tries: s2s.dns.retries, servers: options.servers, deadlineMs: options.deadlineMs, clock: options.clock };
+    this.#lookupOptions = { timeoutMs: s2s.dns.timeoutMs, tries: s2s.dns.retries, deadlineMs: options.deadlineMs, clock: options.clock };
     this.#random = options.random ?? Math.random;
+    this.#channels = new DnsChannels({ timeoutMs: s2s.dns.timeoutMs, tries: s2s.dns.retries, servers: options.servers, now: options.now });
+    this.#channels.prepare();
+  }
+
+  /** Channels waiting for the next resolution (tests). */
+  get idleChannels(): number {
+    return this.#channels.idle;
   }
 
   /** Forget every cached answer. */
@@ -78,7 +87,7 @@ export class DnsSrvResolver implements Resolver {
       return ipVersions.includes(kind.family) ? [{ host: kind.address, port, directTls: false, family: kind.family, via: domain }] : [];
     }
 
-    const lookups = new DnsLookups(name, this.#lookupOptions, this.#cache, signal);
+    const lookups = new DnsLookups(name, this.#lookupOptions, this.#cache, this.#channels, signal);
     // A lookup can take up to the overall deadline: say that it started and how it ended, so a slow one shows in the log.
     const log = this.options.logger;
     const started = Date.now();
