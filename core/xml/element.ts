@@ -212,10 +212,6 @@ export class XmlElement {
 }
 
 /**
- * The defined condition of an error element (RFC 6120 §4.9.3 stream errors, §8.3.3 stanza errors,
- * §6.5 SASL failures): its first child in `ns` other than `<text/>`; "undefined-condition" if none.
- */
-/**
  * The text `element` was received in, while nothing has changed it (XmlElement.received), else
  * undefined. It means the same tree under any stream whose default namespace is `element.ns`: a
  * cluster hop carries it instead of a tree (plugins/cluster-redis/wire.ts). Reading it changes nothing.
@@ -224,6 +220,10 @@ export function receivedText(element: XmlElement): string | undefined {
   return forwardableText(element);
 }
 
+/**
+ * The defined condition of an error element (RFC 6120 §4.9.3 stream errors, §8.3.3 stanza errors,
+ * §6.5 SASL failures): its first child in `ns` other than `<text/>`; "undefined-condition" if none.
+ */
 export function definedCondition(error: XmlElement | undefined, ns: string): string {
   for (const c of error?.nodes() ?? []) if (typeof c !== "string" && c.ns === ns && c.name !== "text") return c.name;
   return "undefined-condition";
