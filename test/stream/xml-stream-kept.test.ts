@@ -1,11 +1,8 @@
 import "reflect-metadata";
 import { afterEach, describe, it } from "node:test";
 import assert from "node:assert/strict";
-import { VirtualClock } from "../../core/clock/virtual-clock.js";
-import { XmlStream } from "../../core/stream/xml-stream.js";
 import { el, NS, serialize } from "../../core/xml/element.js";
-import { SaxesStreamParserFactory } from "../../plugins/saxes/saxes-stream-parser.js";
-import { socketPair } from "../helpers/socket-pair.js";
+import { writingXmlStream } from "../helpers/xml-stream.js";
 import { eventually } from "../helpers/wait.js";
 
 /** XmlStream.sendManyKept / sendSerialized (the texts XEP-0198 keeps until acked) over a real loopback connection. */
@@ -16,16 +13,9 @@ describe("XmlStream keeps what it wrote for XEP-0198", () => {
   });
 
   async function open() {
-    const sockets = await socketPair();
-    cleanups.push(sockets.close);
-    const xml = new XmlStream(sockets.server, new SaxesStreamParserFactory(), {
-      onHeader: () => {},
-      onElement: () => {},
-      onStreamEnd: () => {},
-      onParseError: () => {},
-      onClosed: () => {},
-    }, { contentNs: NS.SERVER, limits: { maxStanzaSize: 10_000, maxDepth: 32 }, idleTimeoutMs: Infinity, clock: new VirtualClock() });
-    return { xml, ...sockets };
+    const opened = await writingXmlStream();
+    cleanups.push(opened.close);
+    return opened;
   }
 
   it("returns each stanza's text exactly as written, and writes them in order", async () => {

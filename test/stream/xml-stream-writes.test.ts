@@ -2,11 +2,8 @@ import "reflect-metadata";
 import { once } from "node:events";
 import { afterEach, describe, it } from "node:test";
 import assert from "node:assert/strict";
-import { VirtualClock } from "../../core/clock/virtual-clock.js";
-import { XmlStream } from "../../core/stream/xml-stream.js";
 import { el, NS, serialize } from "../../core/xml/element.js";
-import { SaxesStreamParserFactory } from "../../plugins/saxes/saxes-stream-parser.js";
-import { socketPair } from "../helpers/socket-pair.js";
+import { writingXmlStream } from "../helpers/xml-stream.js";
 import { eventually } from "../helpers/wait.js";
 
 /**
@@ -22,16 +19,9 @@ describe("XmlStream writes of one turn", () => {
   });
 
   async function open() {
-    const sockets = await socketPair({ allowHalfOpen: true });
-    cleanups.push(sockets.close);
-    const xml = new XmlStream(sockets.server, new SaxesStreamParserFactory(), {
-      onHeader: () => {},
-      onElement: () => {},
-      onStreamEnd: () => {},
-      onParseError: () => {},
-      onClosed: () => {},
-    }, { contentNs: NS.SERVER, limits: { maxStanzaSize: 10_000, maxDepth: 32 }, idleTimeoutMs: Infinity, clock: new VirtualClock() });
-    return { xml, ...sockets };
+    const opened = await writingXmlStream({ allowHalfOpen: true });
+    cleanups.push(opened.close);
+    return opened;
   }
 
   const stanza = (id: string) => el("message", { from: "a.example", to: "b.example", id }, NS.SERVER, el("body", {}, undefined, `m${id}`));
