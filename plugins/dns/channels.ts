@@ -18,11 +18,6 @@ export interface ChannelOptions {
   readonly now?: () => number;
 }
 
-interface Idle {
-  readonly channel: NodeDnsResolver;
-  readonly madeAt: number;
-}
-
 /**
  * node:dns Resolvers (c-ares channels) shared by the resolutions one at a time. Making one costs
  * 0.2-0.5 ms (c-ares reads resolv.conf and nsswitch.conf, then `setServers`), about 1 ms the
@@ -32,7 +27,8 @@ interface Idle {
  * nothing in flight and nothing cancelled; the next one reuses it.
  */
 export class DnsChannels {
-  readonly #idle: Idle[] = [];
+  readonly #idle: NodeDnsResolver[] = [];
+  /** When each channel this made was made; one it did not make is never shared. */
   readonly #madeAt = new WeakMap<NodeDnsResolver, number>();
   readonly #now: () => number;
 
@@ -41,17 +37,15 @@ export class DnsChannels {
   }
 
   take(): NodeDnsResolver {
-    for (let idle = this.#idle.pop(); idle; idle = this.#idle.pop()) {
-      if (this.#now() - idle.madeAt < CHANNEL_MAX_AGE_MS) return idle.channel;
+    for (let channel = this.#idle.pop(); channel; channel = this.#idle.pop()) {
+      if (this.#young(channel)) return channel;
     }
     return this.#make();
   }
 
   /** Back from a resolution that has no query in flight and was not cancelled. */
   give(channel: NodeDnsResolver): void {
-    const madeAt = this.#madeAt.get(channel);
-    if (madeAt === undefined || this.#idle.length >= MAX_IDLE_CHANNELS || this.#now() - madeAt >= CHANNEL_MAX_AGE_MS) return;
-    this.#idle.push({ channel, madeAt });
+    if (this.#idle.length < MAX_IDLE_CHANNELS && this.#young(channel)) this.#idle.push(channel);
   }
 
   /**
@@ -66,6 +60,11 @@ export class DnsChannels {
   /** Idle channels now (tests). */
   get idle(): number {
     return this.#idle.length;
+  }
+
+  #young(channel: NodeDnsResolver): boolean {
+    const madeAt = this.#madeAt.get(channel);
+    return madeAt !== undefined && this.#now() - madeAt < CHANNEL_MAX_AGE_MS;
   }
 
   #make(): NodeDnsResolver {
