@@ -35,12 +35,21 @@ async function world(modeA: Mode, modeB: Mode, certB?: string) {
   const tlsKeys = (mode: Mode, certfile: string) => (mode === "false" ? {} : { certfile, cacertfile: ca.cafile });
   const twoStreams = { tcp: { bidi: false } };
   const b = await startNode({ hosts: ["b.example"], ip: ipB, plugins: twoStreams, s2s: { use_starttls: modeB, ...tlsKeys(modeB, bCert), address: [addressOf(toA, "a.example"), addressOf(toA, "bot.a.example")] } });
-  const a = await startNode({ hosts: ["a.example"], ip: ipA, componentPassword: "pw", plugins: twoStreams, s2s: { use_starttls: modeA, ...tlsKeys(modeA, certA), address: [addressOf(b, "b.example")] } }, pa);
-  const bot = await connectComponent(a.ip, a.servicePort!, "bot.a.example", "pw");
+  // A world half made (A failed to start, the component failed to connect) still stops what it started.
+  let a: TestNode | undefined;
+  let bot: TestComponent;
+  try {
+    a = await startNode({ hosts: ["a.example"], ip: ipA, componentPassword: "pw", plugins: twoStreams, s2s: { use_starttls: modeA, ...tlsKeys(modeA, certA), address: [addressOf(b, "b.example")] } }, pa);
+    bot = await connectComponent(a.ip, a.servicePort!, "bot.a.example", "pw");
+  } catch (error) {
+    await a?.stop();
+    await b.stop();
+    throw error;
+  }
   const events: S2sEvent[] = [];
   a.server.events$.subscribe((e) => events.push(e));
   b.server.events$.subscribe((e) => events.push(e));
-  return { a, b, bot, events, stop: async () => { await bot.stop(); await a.stop(); await b.stop(); } };
+  return { a, b, bot, events, stop: async () => { await bot.stop(); await a!.stop(); await b.stop(); } };
 }
 
 async function echoes(bot: TestComponent, id: string): Promise<any> {
