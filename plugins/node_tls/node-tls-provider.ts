@@ -230,7 +230,10 @@ export class NodeTlsProvider implements TlsProvider {
     const material = this.#material;
     const hint = hintDomain?.toLowerCase();
     const identity = (hint !== undefined ? material.domainCerts.get(hint) : undefined) ?? material.defaultCert ?? material.domainCerts.values().next().value;
-    socket.on("error", noop); // the TLS socket reports errors; the raw one must never crash the process
+    // The TLS socket reports errors; the raw one must never crash the process. Not a second
+    // listener where the caller keeps one already (the S2S listener's, for the link's life): with
+    // Node's own, a third listener makes the list a 20-slot array held by every link.
+    if (socket.listenerCount("error") === 0) socket.on("error", noop);
     if (!identity) {
       socket.destroy();
       return Promise.reject(new S2sError(ERROR_CODES.TLS_FAILED, "no certificate configured (s2s.certfile or s2s.domain_certfile)"));

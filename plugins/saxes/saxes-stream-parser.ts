@@ -134,18 +134,47 @@ export class SaxesStreamParser implements StreamParser {
 
     const sax = (this.sax = new FastSaxesParser());
     this.cursor = cursorOf(sax);
-    sax.on("opentagstart", (tag) => this.onOpenTagStart(tag));
-    sax.on("opentag", (tag) => this.onOpenTag(tag));
+    sax.owner = this;
+    const shared = SaxesStreamParser.#shared;
+    sax.on("opentagstart", shared.opentagstart);
+    sax.on("opentag", shared.opentag);
+    sax.on("cdata", shared.cdata);
+    sax.on("doctype", shared.doctype);
+    sax.on("processinginstruction", shared.processinginstruction);
+    sax.on("comment", shared.comment);
+    // saxes calls these three without a `this` (e.g. `handler(text)`): one closure each.
     sax.on("closetag", () => this.onCloseTag());
     sax.on("text", (text) => this.onText(text));
-    sax.on("cdata", (text) => this.onText(text));
-    // RFC 6120 §11.1: comments, processing instructions and DTDs are forbidden in XMPP streams.
-    // The XML declaration is not a processing instruction; saxes only accepts it at the very start.
-    sax.on("doctype", () => this.restricted("a document type declaration"));
-    sax.on("processinginstruction", (pi) => this.restricted(`a processing instruction (<?${pi.target}?>)`));
-    sax.on("comment", () => this.restricted("a comment"));
     sax.on("error", (err) => this.fail("not-well-formed", err.message));
   }
+
+  /**
+   * The handlers saxes calls as methods of its parser (`handler.call(parser, ...)` in saxes 6):
+   * one set of functions for every stream, reaching their stream through `owner`, where closures
+   * cost ~0.3 KiB per parser for the life of the stream (docs/performance.md, "Memory").
+   */
+  static readonly #shared = {
+    opentagstart(this: FastSaxesParser, tag: SaxesStartTagNS): void {
+      (this.owner as SaxesStreamParser).onOpenTagStart(tag);
+    },
+    opentag(this: FastSaxesParser, tag: SaxesTagNS): void {
+      (this.owner as SaxesStreamParser).onOpenTag(tag);
+    },
+    cdata(this: FastSaxesParser, text: string): void {
+      (this.owner as SaxesStreamParser).onText(text);
+    },
+    // RFC 6120 §11.1: comments, processing instructions and DTDs are forbidden in XMPP streams.
+    // The XML declaration is not a processing instruction; saxes only accepts it at the very start.
+    doctype(this: FastSaxesParser): void {
+      (this.owner as SaxesStreamParser).restricted("a document type declaration");
+    },
+    processinginstruction(this: FastSaxesParser, pi: { target: string }): void {
+      (this.owner as SaxesStreamParser).restricted(`a processing instruction (<?${pi.target}?>)`);
+    },
+    comment(this: FastSaxesParser): void {
+      (this.owner as SaxesStreamParser).restricted("a comment");
+    },
+  };
 
   write(input: Buffer | string): void {
     if (this.closed) return;
@@ -397,6 +426,7 @@ export class SaxesStreamParser implements StreamParser {
     // The namespace is reported as found: the stream engine decides what is acceptable (RFC 6120 §4.8).
     const header: StreamHeader = { name: tag.local, ns: tag.uri, attrs, defaultNs, prefixes };
     slimRootTag(tag);
+    this.sax.rootOpened();
     this.handlers.onStreamStart(header);
     if (this.closed) throw STOP;
   }
