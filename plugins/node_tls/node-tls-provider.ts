@@ -1,5 +1,5 @@
 import type { X509Certificate } from "node:crypto";
-import { isIP, type Socket } from "node:net";
+import { isIP, Socket } from "node:net";
 import * as tls from "node:tls";
 import {
   type Clock,
@@ -190,8 +190,8 @@ interface PendingHandshake {
 export class NodeTlsProvider implements TlsProvider {
   readonly mode: StartTlsMode;
   #material: Material;
-  /** Inbound handshakes in progress, by TCP 4-tuple (the only link from a server's TLSSocket back to its raw socket). */
-  readonly #pending = new Map<string, PendingHandshake>();
+  /** Inbound handshakes in progress, by the raw socket the server's TLSSocket wraps (`#pendingFor`). */
+  readonly #pending = new Map<Socket, PendingHandshake>();
   readonly #timeoutMs: number;
   readonly #now: () => number;
   readonly #clock: Clock;
@@ -238,8 +238,7 @@ export class NodeTlsProvider implements TlsProvider {
       socket.destroy();
       return Promise.reject(new S2sError(ERROR_CODES.TLS_FAILED, "no certificate configured (s2s.certfile or s2s.domain_certfile)"));
     }
-    const key = tupleKey(socket);
-    if (key === undefined || this.#pending.has(key)) {
+    if (socket.remoteAddress === undefined || this.#pending.has(socket)) {
       socket.destroy();
       return Promise.reject(new S2sError(ERROR_CODES.TLS_FAILED, "connection closed before the TLS handshake"));
     }
@@ -249,7 +248,7 @@ export class NodeTlsProvider implements TlsProvider {
       const done = () => {
         timer.cancel();
         socket.off("close", onClose);
-        this.#pending.delete(key);
+        this.#pending.delete(socket);
       };
       const fail = (err: Error) => {
         done();
@@ -260,7 +259,7 @@ export class NodeTlsProvider implements TlsProvider {
       const onClose = () => fail(new S2sError(ERROR_CODES.TLS_FAILED, "connection closed during the TLS handshake"));
       const timer = this.#clock.timer(this.#timeoutMs, () => fail(new S2sError(ERROR_CODES.TIMEOUT, `TLS handshake not completed within ${this.#timeoutMs} ms`, "connection-timeout")));
       socket.once("close", onClose);
-      this.#pending.set(key, {
+      this.#pending.set(socket, {
         fail,
         secure: (secured) => {
           tlsSocket = secured;
@@ -379,16 +378,32 @@ export class NodeTlsProvider implements TlsProvider {
     const requestCert = this.mode === "required_trusted" || (this.settings.clientCertificates?.() ?? true);
     const server = tls.createServer({ ...options, requestCert });
     server.on("secureConnection", (secured: tls.TLSSocket) => {
-      const pending = this.#pending.get(tupleKey(secured) ?? "");
+      const pending = this.#pendingFor(secured);
       if (pending) pending.secure(secured);
       else secured.destroy();
     });
     server.on("tlsClientError", (err: Error, secured: tls.TLSSocket) => {
-      const pending = this.#pending.get(tupleKey(secured) ?? "");
+      const pending = this.#pendingFor(secured);
       secured.destroy();
       pending?.fail(err);
     });
     return server;
+  }
+
+  /**
+   * The handshake a server's TLSSocket belongs to. Node's TLSSocket keeps the socket it wraps as
+   * `_parent` (lib/_tls_wrap.js; not in its documentation, hence the fallback): reading it costs
+   * nothing, where matching by TCP 4-tuple made Node cache four address objects on the two sockets
+   * for the life of every link (~0.3 KiB, docs/performance.md "Memory"). Fallback for a Node
+   * without it: the 4-tuple, compared with each handshake in progress.
+   */
+  #pendingFor(secured: tls.TLSSocket): PendingHandshake | undefined {
+    const parent = (secured as unknown as { _parent?: unknown })._parent;
+    if (parent instanceof Socket) return this.#pending.get(parent);
+    const key = tupleKey(secured);
+    if (key === undefined) return undefined;
+    for (const [raw, pending] of this.#pending) if (tupleKey(raw) === key) return pending;
+    return undefined;
   }
 
   #load(): Material {

@@ -378,6 +378,61 @@ describe("top-level elements", () => {
   }
 });
 
+describe("what parsers share (one set of handlers and tables for every stream, docs/performance.md \"Memory\")", () => {
+  it("interleaved streams each get their own events: elements, text, CDATA, entities, errors", () => {
+    const a = record();
+    const b = record();
+    // The header of each, then pieces of each in turn, so that every shared handler runs for one
+    // parser between two calls for the other.
+    a.write(HEADER, "<message id='a1'><body>x &amp; <![CDATA[<y>]]></body>");
+    b.write(HEADER.replace("id='abc'", "id='def'"), "<db:result from='c.example' to='a.example'>k&lt;b");
+    a.write("</message><db:result from='b.example' to='a.example'>ka</db:result>");
+    b.write("</db:result><presence><status>s&#x263A;</status></presence>");
+    a.write("<!-- comment -->");
+    b.write("<iq type='get' id='b2'/>");
+    assertError(a, "restricted-xml");
+    assertNoError(b);
+    assert.deepEqual(a.events[0]!.type === "start" && a.events[0]!.header.attrs.id, "abc");
+    assert.deepEqual(b.events[0]!.type === "start" && b.events[0]!.header.attrs.id, "def");
+    assert.deepEqual(
+      a.elements().map((e) => [e.name, e.children]),
+      [["message", [{ name: "body", ns: "jabber:server", attrs: {}, children: ["x & <y>"] }]], ["result", ["ka"]]],
+    );
+    assert.deepEqual(
+      b.elements().map((e) => [e.name, e.attrs.from ?? e.attrs.id, e.children]),
+      [["result", "c.example", ["k<b"]], ["presence", undefined, [{ name: "status", ns: "jabber:server", attrs: {}, children: ["s\u263A"] }]], ["iq", "b2", []]],
+    );
+    // A stream opened after both still reads the XML declaration and the predefined entities.
+    const c = record().write("<?xml version='1.0' encoding='UTF-8'?>", H, "<message><body>&lt;&gt;&apos;&quot;&amp;</body></message>");
+    assertNoError(c);
+    assert.deepEqual(c.elements()[0]!.children, [{ name: "body", ns: "jabber:server", attrs: {}, children: ["<>'\"&"] }]);
+  });
+
+  it("a stream refused for a processing instruction or DOCTYPE does not affect one that goes on", () => {
+    const bad = record().write(H, "<message><body>a");
+    const good = record().write(H, "<message><body>b");
+    bad.write("<?pi x?></body></message>");
+    good.write("</body></message>");
+    assertError(bad, "restricted-xml");
+    assertNoError(good);
+    assert.equal(good.elements().length, 1);
+    const doctype = record().write("<!DOCTYPE stream:stream>", H);
+    assertError(doctype, "restricted-xml");
+    assertNoError(good.write("<presence/>"));
+    assert.equal(good.elements().length, 2);
+  });
+
+  it("parsers share saxes' entity table and, once the root is open, drop their XML declaration objects", () => {
+    const one = new SaxesStreamParserFactory().create({ onStreamStart() {}, onElement() {}, onStreamEnd() {}, onError() {} }, LIMITS) as unknown as { sax: Record<string, unknown> };
+    const two = new SaxesStreamParserFactory().create({ onStreamStart() {}, onElement() {}, onStreamEnd() {}, onError() {} }, LIMITS) as unknown as { sax: Record<string, unknown>; write(s: string): void };
+    assert.equal(one.sax.ENTITIES, two.sax.ENTITIES);
+    assert.equal(one.sax.openTagHandler, two.sax.openTagHandler, "a handler saxes calls as a method is shared");
+    assert.notEqual(one.sax.textHandler, two.sax.textHandler, "saxes calls the text handler without a `this`: one per parser");
+    two.write(HEADER);
+    assert.deepEqual({ ...(two.sax.xmlDecl as object) }, { version: undefined, encoding: undefined, standalone: undefined });
+  });
+});
+
 describe("restricted XML (RFC 6120 §11.1)", () => {
   const cases: [string, string[]][] = [
     ["a DOCTYPE before the root", ["<?xml version='1.0'?><!DOCTYPE stream:stream>", H]],
