@@ -495,6 +495,10 @@ describe("not-well-formed input", () => {
     ["an overlong UTF-8 sequence", [Buffer.from(H + "<message><body>"), Buffer.from([0xc0, 0x80]), Buffer.from("</body></message>")]],
     ["a UTF-8 encoded surrogate", [Buffer.from(H + "<message><body>"), Buffer.from([0xed, 0xa0, 0x80]), Buffer.from("</body></message>")]],
     ["a truncated UTF-8 sequence", [Buffer.from(H + "<message><body>"), Buffer.from([0xe2, 0x9c]), Buffer.from("</body></message>")]],
+    // Chunks that end with an ASCII byte decode without a StringDecoder until one is needed.
+    ["an invalid UTF-8 byte inside a chunk that ends in ASCII", [Buffer.concat([Buffer.from(H + "<message><body>"), Buffer.from([0xff]), Buffer.from("</body></message>")])]],
+    ["a truncated UTF-8 sequence followed by ASCII in the same chunk", [Buffer.from(H), Buffer.concat([Buffer.from("<message><body>"), Buffer.from([0xe2, 0x9c]), Buffer.from("a</body></message>")])]],
+    ["an invalid byte after the decoder took over", [Buffer.from(H + "<message><body>\u00e9"), Buffer.concat([Buffer.from([0xa9, 0xff]), Buffer.from("</body></message>")])]],
   ];
   for (const [label, chunks] of cases) {
     it(`refuses ${label}`, () => {
@@ -503,6 +507,16 @@ describe("not-well-formed input", () => {
       assert.deepEqual(r.elements(), [], "nothing half-parsed is delivered");
     });
   }
+
+  it("decodes multi-byte characters inside chunks and split across them, before and after a split", () => {
+    const text = "h\u00e9 \u2713 \u{1F600}.";
+    const bytes = Buffer.from(H + `<message><body>${text}</body><body>${text}</body></message>`);
+    for (const size of [1, 2, 3, 5, 7, 64]) {
+      const r = record().write(...chunked(bytes, size));
+      assertNoError(r);
+      assert.deepEqual(r.elements()[0]!.children.map((c) => typeof c === "string" ? c : c.children), [[text], [text]], `chunks of ${size}`);
+    }
+  });
 
   it("accepts an encoded U+FFFD split across chunks (it is a legal character)", () => {
     const r = record().write(Buffer.from(H + "<message><body>"), Buffer.from([0xef]), Buffer.from([0xbf]), Buffer.from([0xbd, 0x3c]), Buffer.from("/body></message>"));

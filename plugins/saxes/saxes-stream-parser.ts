@@ -86,7 +86,12 @@ function checkLimits(limits: StreamParserLimits): void {
 export class SaxesStreamParser implements StreamParser {
   private readonly sax: FastSaxesParser;
   private readonly cursor: SaxesCursor;
-  private readonly decoder = new StringDecoder("utf8");
+  /**
+   * Made at the first chunk that ends inside a multi-byte character (or on one), and kept from
+   * then on: until then every chunk ends on a character boundary and decodes alone. Most streams
+   * never need one (a decoder with its native buffer is ~0.2 KiB of JS heap for the stream's life).
+   */
+  private decoder: StringDecoder | null = null;
   private readonly utf8 = new Utf8Validator();
   private readonly maxStanzaSize: number;
   private readonly maxDepth: number;
@@ -185,8 +190,14 @@ export class SaxesStreamParser implements StreamParser {
       if (typeof input === "string") {
         text = input;
       } else {
-        // StringDecoder keeps a character split across chunks until its last byte arrives.
-        text = this.decoder.write(input);
+        // StringDecoder keeps a character split across chunks until its last byte arrives. A chunk
+        // that ends with an ASCII byte, with nothing carried from before, ends on a character
+        // boundary: it decodes alone, the same way (invalid sequences become U+FFFD either way,
+        // which the check below catches).
+        const decoder = this.decoder;
+        const bytes = input.length;
+        if (decoder === null && (bytes === 0 || input[bytes - 1]! < 0x80)) text = input.toString("utf8");
+        else text = (this.decoder = decoder ?? new StringDecoder("utf8")).write(input);
         if (!this.utf8.check(input, text)) this.fail("not-well-formed", "invalid UTF-8 (RFC 6120 §11.6)");
       }
       const length = text.length;
@@ -515,7 +526,7 @@ export class SaxesStreamParser implements StreamParser {
     this.yieldAfterElement = false;
     this.sax.yieldAfterClose = false;
     this.sax.inCloseTag = false;
-    this.decoder.end();
+    this.decoder?.end();
     // Drops saxes' own buffers (pending text, open tags, chunk). Safe mid-write: we unwind with STOP.
     this.sax._init();
   }
