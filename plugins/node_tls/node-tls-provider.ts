@@ -118,7 +118,7 @@ class Material {
    * `emit("connection", socket)`: a hand-made server `TLSSocket` never sets `authorized` for client
    * certificates (node 20: `authorized` and `authorizationError` stay unset). One server per default certificate, reused for every connection.
    */
-  serverFor(identity: Identity, handshakeTimeoutMs: number): tls.Server {
+  serverFor(identity: Identity): tls.Server {
     let server = this.#servers.get(identity);
     if (!server) {
       server = this.newServer({
@@ -129,7 +129,11 @@ class Material {
         // authenticators decide what an untrusted or mismatching certificate means (RFC 6120 §13.7.2).
         requestCert: true,
         rejectUnauthorized: false,
-        handshakeTimeout: handshakeTimeoutMs,
+        // Node's own handshake timer off: acceptInbound runs ours with the same deadline (and says
+        // what happened in our words). Node's would keep its Timeout, cleared, on every TLSSocket
+        // for the life of the link (~0.2 KiB, docs/performance.md "Memory"). A TLSSocket starts it
+        // only for a positive value; 0 would mean Node's default (120 s), hence -1.
+        handshakeTimeout: -1,
         SNICallback: (servername, callback) => {
           // XEP-0368 / RFC 6066: the certificate of the domain the peer asked for.
           const name = servername.toLowerCase().replace(/\.$/, "");
@@ -151,13 +155,13 @@ class Material {
    * and key, and with cacertfile copying the root store), which the first message on a fresh link
    * would otherwise wait for.
    */
-  warm(handshakeTimeoutMs: number): void {
+  warm(): void {
     warmIpRegExps();
     this.contextFor(this.defaultCert);
     for (const identity of new Set([this.defaultCert, ...this.domainCerts.values()])) {
       if (!identity) continue;
       this.contextFor(identity);
-      this.serverFor(identity, handshakeTimeoutMs);
+      this.serverFor(identity);
     }
   }
 
@@ -208,7 +212,7 @@ export class NodeTlsProvider implements TlsProvider {
     if (this.mode !== "false") {
       // Off the start-up path, but before the first peer usually arrives.
       const material = this.#material;
-      setImmediate(() => material.warm(this.#timeoutMs)).unref();
+      setImmediate(() => material.warm()).unref();
     }
   }
 
@@ -242,7 +246,7 @@ export class NodeTlsProvider implements TlsProvider {
       socket.destroy();
       return Promise.reject(new S2sError(ERROR_CODES.TLS_FAILED, "connection closed before the TLS handshake"));
     }
-    const server = material.serverFor(identity, this.#timeoutMs);
+    const server = material.serverFor(identity);
     return new Promise<SecureChannel>((resolve, reject) => {
       let tlsSocket: tls.TLSSocket | undefined;
       const done = () => {
