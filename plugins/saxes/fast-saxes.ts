@@ -120,7 +120,13 @@ export class FastSaxesParser extends SaxesParser<NsOptions> {
   releaseLastRead(): void {
     const self = this as unknown as ReadState;
     self.chunk = "";
-    if (self.stateTable[self.state] === self.sText) self.tag = self.tags[self.tags.length - 1] ?? null;
+    if (self.stateTable[self.state] === self.sText) {
+      const open = self.tags[self.tags.length - 1];
+      self.tag = open ?? null;
+      // saxes leaves `topNS` on the bindings of the last element it closed (a table of its own);
+      // it reads `topNS` only while it opens a tag, after setting it afresh.
+      self.topNS = open?.ns ?? null;
+    }
   }
 
   /**
@@ -252,7 +258,8 @@ interface TextState {
 interface ReadState {
   chunk: string;
   tag: unknown;
-  readonly tags: readonly unknown[];
+  topNS: unknown;
+  readonly tags: readonly { readonly ns: unknown }[];
   readonly state: number;
   readonly stateTable: readonly unknown[];
   readonly sText: unknown;

@@ -422,6 +422,27 @@ describe("what parsers share (one set of handlers and tables for every stream, d
     assert.equal(good.elements().length, 2);
   });
 
+  it("streams with the same root declarations share one table of them; others keep their own", () => {
+    type Sax = { sax: { tags: { ns: Record<string, string> }[]; topNS: unknown } };
+    const header = (db: string) => `<stream:stream xmlns='jabber:server' xmlns:stream='${STREAM_NS}' xmlns:db='${db}'>`;
+    const one = record().write(header("jabber:server:dialback"), "<db:result from='b.example' to='a.example'>k1</db:result>");
+    const two = record().write(header("jabber:server:dialback"), "<db:result from='c.example' to='a.example'>k2</db:result>");
+    const odd = record().write(header("urn:example:not-dialback"), "<db:result from='d.example' to='a.example'>k3</db:result>");
+    for (const r of [one, two, odd]) assertNoError(r);
+    const [s1, s2, s3] = [one, two, odd].map((r) => (r.parser as unknown as Sax).sax);
+    assert.equal(s1!.tags[0]!.ns, s2!.tags[0]!.ns, "same declarations: one table");
+    assert.notEqual(s1!.tags[0]!.ns, s3!.tags[0]!.ns);
+    assert.equal(s3!.tags[0]!.ns.db, "urn:example:not-dialback");
+    // Between reads, saxes' current bindings are the open root's, not the last closed element's.
+    assert.equal(s1!.topNS, s1!.tags[0]!.ns);
+    assert.deepEqual([one, two, odd].map((r) => r.elements()[0]!.ns), ["jabber:server:dialback", "jabber:server:dialback", "urn:example:not-dialback"]);
+    // An element that declares its own prefix after that still resolves it, and the next one does not inherit it.
+    two.write("<x:a xmlns:x='urn:x'><x:b/></x:a><db:verify from='c.example' to='a.example' id='i'>k</db:verify>", "<x:c/>");
+    assertError(two, "not-well-formed");
+    assert.deepEqual(two.elements().map((e) => [e.name, e.ns]), [["result", "jabber:server:dialback"], ["a", "urn:x"], ["verify", "jabber:server:dialback"]]);
+    assert.equal(s1!.tags[0]!.ns.x, undefined, "the shared table is not written by another stream's elements");
+  });
+
   it("parsers share saxes' entity table and, once the root is open, drop their XML declaration objects", () => {
     const one = new SaxesStreamParserFactory().create({ onStreamStart() {}, onElement() {}, onStreamEnd() {}, onError() {} }, LIMITS) as unknown as { sax: Record<string, unknown> };
     const two = new SaxesStreamParserFactory().create({ onStreamStart() {}, onElement() {}, onStreamEnd() {}, onError() {} }, LIMITS) as unknown as { sax: Record<string, unknown>; write(s: string): void };

@@ -1,6 +1,7 @@
 import { StringDecoder } from "node:string_decoder";
 import type { SaxesStartTagNS, SaxesTagNS } from "saxes";
 import {
+  internalized,
   type ParserErrorCondition,
   type StreamHeader,
   type StreamParser,
@@ -557,7 +558,29 @@ function slimRootTag(tag: SaxesTagNS): void {
   root.prefix = shared(root.prefix);
   root.local = shared(root.local);
   root.uri = shared(root.uri);
-  for (const prefix of Object.keys(root.ns)) root.ns[prefix] = shared(root.ns[prefix]!);
+  root.ns = sharedBindings(root.ns);
+}
+
+/** Root namespace declarations seen so far, one table per distinct set (bounded: see below). */
+const ROOT_BINDINGS = new Map<string, Record<string, string>>();
+const MAX_ROOT_BINDINGS = 32;
+
+/**
+ * The root's namespace declarations as one table shared by every stream that declares the same
+ * (saxes makes a dictionary per element, ~0.2 KiB, and keeps the root's for the stream's life).
+ * saxes writes a tag's table only while it opens that tag; afterwards it only reads it, to resolve
+ * prefixes below the root. Streams with unusual declarations keep their own once the cache is full.
+ */
+function sharedBindings(ns: Record<string, string>): Record<string, string> {
+  let key = "";
+  for (const prefix in ns) key += `${prefix}\u0000${ns[prefix]!}\u0000`;
+  const known = ROOT_BINDINGS.get(key);
+  if (known !== undefined) return known;
+  const keep = ROOT_BINDINGS.size < MAX_ROOT_BINDINGS;
+  // Kept by the cache: flat copies, never slices that would hold the chunk the header came in.
+  for (const prefix in ns) ns[prefix] = keep ? internalized(ns[prefix]!) : sharedHeaderString(ns[prefix]!);
+  if (keep) ROOT_BINDINGS.set(internalized(key), ns);
+  return ns;
 }
 
 export class SaxesStreamParserFactory implements StreamParserFactory {
