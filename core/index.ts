@@ -43,7 +43,7 @@ export { createLogger, type Logger } from "./logging/logger.js";
 // For plugin authors (docs/writing-a-plugin.md): what the built-in plugins use, nothing more.
 
 // Addresses: a JID's domain, stanza names, IQ results (normaliseDomain is with the option checks).
-export { STANZA_NAMES, domainOf, fromDomainOf, makeIqResult, toDomainOf } from "./router/stanza.js";
+export { STANZA_NAMES, domainOf, fromDomainOf, internalized, makeIqResult, toDomainOf } from "./router/stanza.js";
 // Option checks: `[plugins.<name>]` parsers and `[s2s]` owners report problems in one format: `path: what (got VALUE, expected SYNTAX)`.
 export { didYouMean } from "./config/did-you-mean.js";
 export {

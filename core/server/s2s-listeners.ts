@@ -118,6 +118,11 @@ export class S2sListeners {
     this.clock.timer(CLOSE_GRACE_MS, () => socket.destroy(), { unref: true });
   }
 
+  /** Every inbound stream's `onGone`: one function, not a closure kept by each link. */
+  readonly #forget = (stream: InboundS2sStream): void => {
+    this.#streams.delete(stream);
+  };
+
   async #accept(socket: Socket, listener: S2sListenerConfig): Promise<void> {
     socket.on("error", ignoreError); // reported through the stream once it exists; never crash on ECONNRESET
     const address = `${socket.remoteAddress}:${socket.remotePort}`;
@@ -133,7 +138,7 @@ export class S2sListeners {
         return;
       }
     }
-    const stream = new InboundS2sStream(tls?.socket ?? socket, listener, this.#needs, (s) => this.#streams.delete(s), tls);
+    const stream = new InboundS2sStream(tls?.socket ?? socket, listener, this.#needs, this.#forget, tls);
     this.#streams.add(stream);
     if (!stream.checkDirectTls()) return;
     this.logger.debug({ what: "inbound_accepted", streamId: stream.id, address });

@@ -63,7 +63,8 @@ export class InboundS2sStream implements InboundStreamApi {
   /** Pairs authenticated on this stream, each with how and when (admin API, docs/operations.md). */
   readonly #authenticated = new AuthenticatedPairs();
   readonly #xml: XmlStream;
-  readonly #negotiationTimer: Timer;
+  /** Dropped once cancelled: an authenticated link keeps no timer object for it. */
+  #negotiationTimer?: Timer;
   /** Read-only facts for the admin API (docs/operations.md), in clock time. */
   readonly openedAt: number;
   stanzasIn = 0;
@@ -214,7 +215,8 @@ export class InboundS2sStream implements InboundStreamApi {
   #markAuthenticated(remoteDomain: string, localDomain: string, method: string): void {
     if (this.#xml.closed) return;
     this.#authenticated.set(remoteDomain, localDomain, { method, at: this.deps.clock.now() });
-    this.#negotiationTimer.cancel();
+    this.#negotiationTimer?.cancel();
+    this.#negotiationTimer = undefined;
     this.deps.logger.info({ what: "authenticated", direction: "inbound", local: localDomain, remote: remoteDomain, method, streamId: this.#id });
     this.deps.events.emit({ type: "authenticated", direction: "inbound", local: localDomain, remote: remoteDomain, method, streamId: this.#id });
     this.deps.sessions.inboundAuthenticated(localDomain, remoteDomain, this);
@@ -407,7 +409,8 @@ export class InboundS2sStream implements InboundStreamApi {
   }
 
   #onClosed(reason: string): void {
-    this.#negotiationTimer.cancel();
+    this.#negotiationTimer?.cancel();
+    this.#negotiationTimer = undefined;
     this.#sm?.closed();
     this.#phase = "closed";
     this.deps.logger.debug({ what: "inbound_closed", streamId: this.#id, reason });

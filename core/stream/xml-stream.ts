@@ -317,7 +317,7 @@ export class XmlStream {
       // a TLS socket hands over each 16 KiB record in a callback of its own, after which the
       // nextTick queue runs, so that cost one write per record (~80 stanzas of the benchmark)
       // where one read brings several (docs/performance.md, "The per-stanza path").
-      setImmediate(this.#flush);
+      setImmediate(XmlStream.#flushLater, this);
       this.#pending = data;
       return;
     }
@@ -329,10 +329,15 @@ export class XmlStream {
   }
 
   #pending = "";
-  readonly #flush = () => {
+  #flush(): void {
     const data = this.#pending;
     this.#pending = "";
     if (data !== "" && !this.#socket.destroyed && this.#socket.writable) this.#socket.write(data);
+  }
+
+  /** What `setImmediate` calls, with the stream as its argument: one function, not a closure kept by every stream. */
+  static readonly #flushLater = (stream: XmlStream): void => {
+    stream.#flush();
   };
 
   #touch(): void {

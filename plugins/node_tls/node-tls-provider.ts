@@ -1,5 +1,5 @@
 import type { X509Certificate } from "node:crypto";
-import { isIP, type Socket } from "node:net";
+import { isIP, Socket } from "node:net";
 import * as tls from "node:tls";
 import {
   type Clock,
@@ -118,7 +118,7 @@ class Material {
    * `emit("connection", socket)`: a hand-made server `TLSSocket` never sets `authorized` for client
    * certificates (node 20: `authorized` and `authorizationError` stay unset). One server per default certificate, reused for every connection.
    */
-  serverFor(identity: Identity, handshakeTimeoutMs: number): tls.Server {
+  serverFor(identity: Identity): tls.Server {
     let server = this.#servers.get(identity);
     if (!server) {
       server = this.newServer({
@@ -129,7 +129,11 @@ class Material {
         // authenticators decide what an untrusted or mismatching certificate means (RFC 6120 §13.7.2).
         requestCert: true,
         rejectUnauthorized: false,
-        handshakeTimeout: handshakeTimeoutMs,
+        // Node's own handshake timer off: acceptInbound runs ours with the same deadline (and says
+        // what happened in our words). Node's would keep its Timeout, cleared, on every TLSSocket
+        // for the life of the link (~0.2 KiB, docs/performance.md "Memory"). A TLSSocket starts it
+        // only for a positive value; 0 would mean Node's default (120 s), hence -1.
+        handshakeTimeout: -1,
         SNICallback: (servername, callback) => {
           // XEP-0368 / RFC 6066: the certificate of the domain the peer asked for.
           const name = servername.toLowerCase().replace(/\.$/, "");
@@ -151,13 +155,13 @@ class Material {
    * and key, and with cacertfile copying the root store), which the first message on a fresh link
    * would otherwise wait for.
    */
-  warm(handshakeTimeoutMs: number): void {
+  warm(): void {
     warmIpRegExps();
     this.contextFor(this.defaultCert);
     for (const identity of new Set([this.defaultCert, ...this.domainCerts.values()])) {
       if (!identity) continue;
       this.contextFor(identity);
-      this.serverFor(identity, handshakeTimeoutMs);
+      this.serverFor(identity);
     }
   }
 
@@ -190,8 +194,8 @@ interface PendingHandshake {
 export class NodeTlsProvider implements TlsProvider {
   readonly mode: StartTlsMode;
   #material: Material;
-  /** Inbound handshakes in progress, by TCP 4-tuple (the only link from a server's TLSSocket back to its raw socket). */
-  readonly #pending = new Map<string, PendingHandshake>();
+  /** Inbound handshakes in progress, by the raw socket the server's TLSSocket wraps (`#pendingFor`). */
+  readonly #pending = new Map<Socket, PendingHandshake>();
   readonly #timeoutMs: number;
   readonly #now: () => number;
   readonly #clock: Clock;
@@ -208,7 +212,7 @@ export class NodeTlsProvider implements TlsProvider {
     if (this.mode !== "false") {
       // Off the start-up path, but before the first peer usually arrives.
       const material = this.#material;
-      setImmediate(() => material.warm(this.#timeoutMs)).unref();
+      setImmediate(() => material.warm()).unref();
     }
   }
 
@@ -230,23 +234,24 @@ export class NodeTlsProvider implements TlsProvider {
     const material = this.#material;
     const hint = hintDomain?.toLowerCase();
     const identity = (hint !== undefined ? material.domainCerts.get(hint) : undefined) ?? material.defaultCert ?? material.domainCerts.values().next().value;
-    socket.on("error", noop); // the TLS socket reports errors; the raw one must never crash the process
+    // The TLS socket reports errors; the raw one must never crash the process. Not a second
+    // listener where the caller keeps one already (the S2S listener's, for the link's life): with
+    // Node's own, a third listener makes the list a 20-slot array held by every link.
+    if (socket.listenerCount("error") === 0) socket.on("error", noop);
     if (!identity) {
       socket.destroy();
       return Promise.reject(new S2sError(ERROR_CODES.TLS_FAILED, "no certificate configured (s2s.certfile or s2s.domain_certfile)"));
     }
-    const key = tupleKey(socket);
-    if (key === undefined || this.#pending.has(key)) {
+    if (socket.destroyed || socket.remoteAddress === undefined || this.#pending.has(socket)) {
       socket.destroy();
       return Promise.reject(new S2sError(ERROR_CODES.TLS_FAILED, "connection closed before the TLS handshake"));
     }
-    const server = material.serverFor(identity, this.#timeoutMs);
+    const server = material.serverFor(identity);
     return new Promise<SecureChannel>((resolve, reject) => {
       let tlsSocket: tls.TLSSocket | undefined;
       const done = () => {
         timer.cancel();
-        socket.off("close", onClose);
-        this.#pending.delete(key);
+        this.#pending.delete(socket);
       };
       const fail = (err: Error) => {
         done();
@@ -254,10 +259,13 @@ export class NodeTlsProvider implements TlsProvider {
         socket.destroy();
         reject(err instanceof S2sError ? err : new S2sError(ERROR_CODES.TLS_FAILED, `TLS handshake failed: ${err.message}`, undefined, { cause: err }));
       };
-      const onClose = () => fail(new S2sError(ERROR_CODES.TLS_FAILED, "connection closed during the TLS handshake"));
       const timer = this.#clock.timer(this.#timeoutMs, () => fail(new S2sError(ERROR_CODES.TIMEOUT, `TLS handshake not completed within ${this.#timeoutMs} ms`, "connection-timeout")));
-      socket.once("close", onClose);
-      this.#pending.set(key, {
+      // A connection that closes (or fails) before the handshake is done reaches `fail` through
+      // the server's tlsClientError (#newServer): Node's server-side TLSSocket reports its close
+      // before the handshake as ECONNRESET there. No listener of ours on the raw socket for it:
+      // with the connection limit's and Node's own, a third one turned the list into a 20-slot
+      // array that every link kept (~0.15 KiB, docs/performance.md "Memory").
+      this.#pending.set(socket, {
         fail,
         secure: (secured) => {
           tlsSocket = secured;
@@ -376,16 +384,32 @@ export class NodeTlsProvider implements TlsProvider {
     const requestCert = this.mode === "required_trusted" || (this.settings.clientCertificates?.() ?? true);
     const server = tls.createServer({ ...options, requestCert });
     server.on("secureConnection", (secured: tls.TLSSocket) => {
-      const pending = this.#pending.get(tupleKey(secured) ?? "");
+      const pending = this.#pendingFor(secured);
       if (pending) pending.secure(secured);
       else secured.destroy();
     });
     server.on("tlsClientError", (err: Error, secured: tls.TLSSocket) => {
-      const pending = this.#pending.get(tupleKey(secured) ?? "");
+      const pending = this.#pendingFor(secured);
       secured.destroy();
       pending?.fail(err);
     });
     return server;
+  }
+
+  /**
+   * The handshake a server's TLSSocket belongs to. Node's TLSSocket keeps the socket it wraps as
+   * `_parent` (lib/_tls_wrap.js; not in its documentation, hence the fallback): reading it costs
+   * nothing, where matching by TCP 4-tuple made Node cache four address objects on the two sockets
+   * for the life of every link (~0.3 KiB, docs/performance.md "Memory"). Fallback for a Node
+   * without it: the 4-tuple, compared with each handshake in progress.
+   */
+  #pendingFor(secured: tls.TLSSocket): PendingHandshake | undefined {
+    const parent = (secured as unknown as { _parent?: unknown })._parent;
+    if (parent instanceof Socket) return this.#pending.get(parent);
+    const key = tupleKey(secured);
+    if (key === undefined) return undefined;
+    for (const [raw, pending] of this.#pending) if (tupleKey(raw) === key) return pending;
+    return undefined;
   }
 
   #load(): Material {

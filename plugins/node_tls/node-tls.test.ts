@@ -314,6 +314,23 @@ describe("NodeTlsProvider over real sockets", () => {
     await new Promise<void>((resolve) => (silent.destroyed ? resolve() : silent.once("close", () => resolve())));
   });
 
+  for (const [label, bytes] of [
+    ["before sending anything", Buffer.alloc(0)],
+    ["after part of its ClientHello", Buffer.from([0x16, 0x03, 0x01, 0x02, 0x00, 0x01, 0x00])],
+  ] as const) {
+    it(`a peer that closes ${label} fails the handshake at once, not at the timeout`, { timeout: 60_000 }, async () => {
+      const B = provider({ certfile: b.certfile, handshakeTimeoutMs: 600_000 });
+      const result = acceptOne(B, "b.example");
+      const peer = net.connect(await result.port, "127.0.0.1");
+      peer.on("error", () => {});
+      await new Promise((r) => peer.once("connect", r));
+      if (bytes.length > 0) await new Promise((r) => peer.write(bytes, r));
+      peer.destroy();
+      // The handshake timeout (10 minutes) outlasts this test's (1 minute): a rejection means the close was seen.
+      await assert.rejects(result.channel, (err: Error) => !/not completed within/.test(err.message));
+    });
+  }
+
   it("connectOutbound rejects when the peer is not speaking TLS", async () => {
     const server = net.createServer((s) => s.end("<stream:stream>not tls at all</stream:stream>"));
     await new Promise<void>((r) => server.listen(0, "127.0.0.1", r));

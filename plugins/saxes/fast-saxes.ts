@@ -4,6 +4,11 @@ import { SaxesParser } from "../../core/cjs/saxes.js";
 let sharedStateTable: readonly unknown[] | undefined;
 /** saxes' predeclared namespace bindings, shared the same way. */
 let sharedRootBindings: Readonly<Record<string, string>> | undefined;
+/** saxes' table of entity definitions (the five predefined ones through its prototype), shared the same way. */
+let sharedEntities: Readonly<Record<string, string>> | undefined;
+/** What saxes keeps of the XML declaration once the root is open: read by nobody after that (see `rootOpened`). */
+const NO_XML_DECL = Object.freeze({ version: undefined, encoding: undefined, standalone: undefined });
+const NO_DECL_NAMES: readonly string[] = Object.freeze([]);
 
 /** The saxes options this plugin uses (positions stay on: they go into the error text). */
 export type NsOptions = { readonly xmlns: true; readonly defaultXMLVersion: "1.0"; readonly forceXMLVersion: true };
@@ -59,6 +64,13 @@ export interface SaxesCursor {
  * (`bench/parser-bench.ts`) measures it.
  */
 export class FastSaxesParser extends SaxesParser<NsOptions> {
+  /**
+   * The object saxes' handlers work for (set once, by the stream parser): lets handlers that
+   * saxes calls as methods of this parser be functions shared by every parser instead of
+   * closures made per parser (saxes-stream-parser.ts, `SHARED_HANDLERS`).
+   */
+  owner: unknown = undefined;
+
   constructor() {
     super(OPTIONS);
     const slots = this as unknown as HandlerSlots;
@@ -79,9 +91,23 @@ export class FastSaxesParser extends SaxesParser<NsOptions> {
     // saxes builds the same table of its own prototype methods for every parser (~0.4 KiB per
     // stream, kept for the stream's life): every parser of this class can share one.
     // The same goes for the bindings of `xml` and `xmlns`, which saxes only reads after this.
-    const self = this as unknown as { stateTable: readonly unknown[]; ns: Readonly<Record<string, string>> };
+    // Likewise the entity table (saxes only reads it: `this.ENTITIES[name]`; nobody here defines
+    // entities), which saxes' `_init` makes again for a parser that is closed (not shared then).
+    const self = this as unknown as { stateTable: readonly unknown[]; ns: Readonly<Record<string, string>>; ENTITIES: Readonly<Record<string, string>> };
     self.stateTable = sharedStateTable ??= self.stateTable;
     self.ns = sharedRootBindings ??= self.ns;
+    self.ENTITIES = sharedEntities ??= self.ENTITIES;
+  }
+
+  /**
+   * The root element is open: saxes writes the XML declaration's fields (and reads the names it
+   * still expects there) only before it, so the per-parser objects for them are dropped for the
+   * life of the stream (~0.1 KiB).
+   */
+  rootOpened(): void {
+    const self = this as unknown as { xmlDecl: unknown; xmlDeclExpects: readonly string[] };
+    self.xmlDecl = NO_XML_DECL;
+    self.xmlDeclExpects = NO_DECL_NAMES;
   }
 
   /**
@@ -94,7 +120,13 @@ export class FastSaxesParser extends SaxesParser<NsOptions> {
   releaseLastRead(): void {
     const self = this as unknown as ReadState;
     self.chunk = "";
-    if (self.stateTable[self.state] === self.sText) self.tag = self.tags[self.tags.length - 1] ?? null;
+    if (self.stateTable[self.state] === self.sText) {
+      const open = self.tags[self.tags.length - 1];
+      self.tag = open ?? null;
+      // saxes leaves `topNS` on the bindings of the last element it closed (a table of its own);
+      // it reads `topNS` only while it opens a tag, after setting it afresh.
+      self.topNS = open?.ns ?? null;
+    }
   }
 
   /**
@@ -226,7 +258,8 @@ interface TextState {
 interface ReadState {
   chunk: string;
   tag: unknown;
-  readonly tags: readonly unknown[];
+  topNS: unknown;
+  readonly tags: readonly { readonly ns: unknown }[];
   readonly state: number;
   readonly stateTable: readonly unknown[];
   readonly sText: unknown;

@@ -378,6 +378,82 @@ describe("top-level elements", () => {
   }
 });
 
+describe("what parsers share (one set of handlers and tables for every stream, docs/performance.md \"Memory\")", () => {
+  it("interleaved streams each get their own events: elements, text, CDATA, entities, errors", () => {
+    const a = record();
+    const b = record();
+    // The header of each, then pieces of each in turn, so that every shared handler runs for one
+    // parser between two calls for the other.
+    a.write(HEADER, "<message id='a1'><body>x &amp; <![CDATA[<y>]]></body>");
+    b.write(HEADER.replace("id='abc'", "id='def'"), "<db:result from='c.example' to='a.example'>k&lt;b");
+    a.write("</message><db:result from='b.example' to='a.example'>ka</db:result>");
+    b.write("</db:result><presence><status>s&#x263A;</status></presence>");
+    a.write("<!-- comment -->");
+    b.write("<iq type='get' id='b2'/>");
+    assertError(a, "restricted-xml");
+    assertNoError(b);
+    assert.deepEqual(a.events[0]!.type === "start" && a.events[0]!.header.attrs.id, "abc");
+    assert.deepEqual(b.events[0]!.type === "start" && b.events[0]!.header.attrs.id, "def");
+    assert.deepEqual(
+      a.elements().map((e) => [e.name, e.children]),
+      [["message", [{ name: "body", ns: "jabber:server", attrs: {}, children: ["x & <y>"] }]], ["result", ["ka"]]],
+    );
+    assert.deepEqual(
+      b.elements().map((e) => [e.name, e.attrs.from ?? e.attrs.id, e.children]),
+      [["result", "c.example", ["k<b"]], ["presence", undefined, [{ name: "status", ns: "jabber:server", attrs: {}, children: ["s\u263A"] }]], ["iq", "b2", []]],
+    );
+    // A stream opened after both still reads the XML declaration and the predefined entities.
+    const c = record().write("<?xml version='1.0' encoding='UTF-8'?>", H, "<message><body>&lt;&gt;&apos;&quot;&amp;</body></message>");
+    assertNoError(c);
+    assert.deepEqual(c.elements()[0]!.children, [{ name: "body", ns: "jabber:server", attrs: {}, children: ["<>'\"&"] }]);
+  });
+
+  it("a stream refused for a processing instruction or DOCTYPE does not affect one that goes on", () => {
+    const bad = record().write(H, "<message><body>a");
+    const good = record().write(H, "<message><body>b");
+    bad.write("<?pi x?></body></message>");
+    good.write("</body></message>");
+    assertError(bad, "restricted-xml");
+    assertNoError(good);
+    assert.equal(good.elements().length, 1);
+    const doctype = record().write("<!DOCTYPE stream:stream>", H);
+    assertError(doctype, "restricted-xml");
+    assertNoError(good.write("<presence/>"));
+    assert.equal(good.elements().length, 2);
+  });
+
+  it("streams with the same root declarations share one table of them; others keep their own", () => {
+    type Sax = { sax: { tags: { ns: Record<string, string> }[]; topNS: unknown } };
+    const header = (db: string) => `<stream:stream xmlns='jabber:server' xmlns:stream='${STREAM_NS}' xmlns:db='${db}'>`;
+    const one = record().write(header("jabber:server:dialback"), "<db:result from='b.example' to='a.example'>k1</db:result>");
+    const two = record().write(header("jabber:server:dialback"), "<db:result from='c.example' to='a.example'>k2</db:result>");
+    const odd = record().write(header("urn:example:not-dialback"), "<db:result from='d.example' to='a.example'>k3</db:result>");
+    for (const r of [one, two, odd]) assertNoError(r);
+    const [s1, s2, s3] = [one, two, odd].map((r) => (r.parser as unknown as Sax).sax);
+    assert.equal(s1!.tags[0]!.ns, s2!.tags[0]!.ns, "same declarations: one table");
+    assert.notEqual(s1!.tags[0]!.ns, s3!.tags[0]!.ns);
+    assert.equal(s3!.tags[0]!.ns.db, "urn:example:not-dialback");
+    // Between reads, saxes' current bindings are the open root's, not the last closed element's.
+    assert.equal(s1!.topNS, s1!.tags[0]!.ns);
+    assert.deepEqual([one, two, odd].map((r) => r.elements()[0]!.ns), ["jabber:server:dialback", "jabber:server:dialback", "urn:example:not-dialback"]);
+    // An element that declares its own prefix after that still resolves it, and the next one does not inherit it.
+    two.write("<x:a xmlns:x='urn:x'><x:b/></x:a><db:verify from='c.example' to='a.example' id='i'>k</db:verify>", "<x:c/>");
+    assertError(two, "not-well-formed");
+    assert.deepEqual(two.elements().map((e) => [e.name, e.ns]), [["result", "jabber:server:dialback"], ["a", "urn:x"], ["verify", "jabber:server:dialback"]]);
+    assert.equal(s1!.tags[0]!.ns.x, undefined, "the shared table is not written by another stream's elements");
+  });
+
+  it("parsers share saxes' entity table and, once the root is open, drop their XML declaration objects", () => {
+    const one = new SaxesStreamParserFactory().create({ onStreamStart() {}, onElement() {}, onStreamEnd() {}, onError() {} }, LIMITS) as unknown as { sax: Record<string, unknown> };
+    const two = new SaxesStreamParserFactory().create({ onStreamStart() {}, onElement() {}, onStreamEnd() {}, onError() {} }, LIMITS) as unknown as { sax: Record<string, unknown>; write(s: string): void };
+    assert.equal(one.sax.ENTITIES, two.sax.ENTITIES);
+    assert.equal(one.sax.openTagHandler, two.sax.openTagHandler, "a handler saxes calls as a method is shared");
+    assert.notEqual(one.sax.textHandler, two.sax.textHandler, "saxes calls the text handler without a `this`: one per parser");
+    two.write(HEADER);
+    assert.deepEqual({ ...(two.sax.xmlDecl as object) }, { version: undefined, encoding: undefined, standalone: undefined });
+  });
+});
+
 describe("restricted XML (RFC 6120 §11.1)", () => {
   const cases: [string, string[]][] = [
     ["a DOCTYPE before the root", ["<?xml version='1.0'?><!DOCTYPE stream:stream>", H]],
@@ -440,6 +516,10 @@ describe("not-well-formed input", () => {
     ["an overlong UTF-8 sequence", [Buffer.from(H + "<message><body>"), Buffer.from([0xc0, 0x80]), Buffer.from("</body></message>")]],
     ["a UTF-8 encoded surrogate", [Buffer.from(H + "<message><body>"), Buffer.from([0xed, 0xa0, 0x80]), Buffer.from("</body></message>")]],
     ["a truncated UTF-8 sequence", [Buffer.from(H + "<message><body>"), Buffer.from([0xe2, 0x9c]), Buffer.from("</body></message>")]],
+    // Chunks that end with an ASCII byte decode without a StringDecoder until one is needed.
+    ["an invalid UTF-8 byte inside a chunk that ends in ASCII", [Buffer.concat([Buffer.from(H + "<message><body>"), Buffer.from([0xff]), Buffer.from("</body></message>")])]],
+    ["a truncated UTF-8 sequence followed by ASCII in the same chunk", [Buffer.from(H), Buffer.concat([Buffer.from("<message><body>"), Buffer.from([0xe2, 0x9c]), Buffer.from("a</body></message>")])]],
+    ["an invalid byte after the decoder took over", [Buffer.from(H + "<message><body>\u00e9"), Buffer.concat([Buffer.from([0xa9, 0xff]), Buffer.from("</body></message>")])]],
   ];
   for (const [label, chunks] of cases) {
     it(`refuses ${label}`, () => {
@@ -448,6 +528,16 @@ describe("not-well-formed input", () => {
       assert.deepEqual(r.elements(), [], "nothing half-parsed is delivered");
     });
   }
+
+  it("decodes multi-byte characters inside chunks and split across them, before and after a split", () => {
+    const text = "h\u00e9 \u2713 \u{1F600}.";
+    const bytes = Buffer.from(H + `<message><body>${text}</body><body>${text}</body></message>`);
+    for (const size of [1, 2, 3, 5, 7, 64]) {
+      const r = record().write(...chunked(bytes, size));
+      assertNoError(r);
+      assert.deepEqual(r.elements()[0]!.children.map((c) => typeof c === "string" ? c : c.children), [[text], [text]], `chunks of ${size}`);
+    }
+  });
 
   it("accepts an encoded U+FFFD split across chunks (it is a legal character)", () => {
     const r = record().write(Buffer.from(H + "<message><body>"), Buffer.from([0xef]), Buffer.from([0xbf]), Buffer.from([0xbd, 0x3c]), Buffer.from("/body></message>"));

@@ -1,6 +1,7 @@
 import { StringDecoder } from "node:string_decoder";
 import type { SaxesStartTagNS, SaxesTagNS } from "saxes";
 import {
+  internalized,
   type ParserErrorCondition,
   type StreamHeader,
   type StreamParser,
@@ -86,7 +87,12 @@ function checkLimits(limits: StreamParserLimits): void {
 export class SaxesStreamParser implements StreamParser {
   private readonly sax: FastSaxesParser;
   private readonly cursor: SaxesCursor;
-  private readonly decoder = new StringDecoder("utf8");
+  /**
+   * Made at the first chunk that ends inside a multi-byte character (or on one), and kept from
+   * then on: until then every chunk ends on a character boundary and decodes alone. Most streams
+   * never need one (a decoder with its native buffer is ~0.2 KiB of JS heap for the stream's life).
+   */
+  private decoder: StringDecoder | null = null;
   private readonly utf8 = new Utf8Validator();
   private readonly maxStanzaSize: number;
   private readonly maxDepth: number;
@@ -134,18 +140,47 @@ export class SaxesStreamParser implements StreamParser {
 
     const sax = (this.sax = new FastSaxesParser());
     this.cursor = cursorOf(sax);
-    sax.on("opentagstart", (tag) => this.onOpenTagStart(tag));
-    sax.on("opentag", (tag) => this.onOpenTag(tag));
+    sax.owner = this;
+    const shared = SaxesStreamParser.#shared;
+    sax.on("opentagstart", shared.opentagstart);
+    sax.on("opentag", shared.opentag);
+    sax.on("cdata", shared.cdata);
+    sax.on("doctype", shared.doctype);
+    sax.on("processinginstruction", shared.processinginstruction);
+    sax.on("comment", shared.comment);
+    // saxes calls these three without a `this` (e.g. `handler(text)`): one closure each.
     sax.on("closetag", () => this.onCloseTag());
     sax.on("text", (text) => this.onText(text));
-    sax.on("cdata", (text) => this.onText(text));
-    // RFC 6120 §11.1: comments, processing instructions and DTDs are forbidden in XMPP streams.
-    // The XML declaration is not a processing instruction; saxes only accepts it at the very start.
-    sax.on("doctype", () => this.restricted("a document type declaration"));
-    sax.on("processinginstruction", (pi) => this.restricted(`a processing instruction (<?${pi.target}?>)`));
-    sax.on("comment", () => this.restricted("a comment"));
     sax.on("error", (err) => this.fail("not-well-formed", err.message));
   }
+
+  /**
+   * The handlers saxes calls as methods of its parser (`handler.call(parser, ...)` in saxes 6):
+   * one set of functions for every stream, reaching their stream through `owner`, where closures
+   * cost ~0.3 KiB per parser for the life of the stream (docs/performance.md, "Memory").
+   */
+  static readonly #shared = {
+    opentagstart(this: FastSaxesParser, tag: SaxesStartTagNS): void {
+      (this.owner as SaxesStreamParser).onOpenTagStart(tag);
+    },
+    opentag(this: FastSaxesParser, tag: SaxesTagNS): void {
+      (this.owner as SaxesStreamParser).onOpenTag(tag);
+    },
+    cdata(this: FastSaxesParser, text: string): void {
+      (this.owner as SaxesStreamParser).onText(text);
+    },
+    // RFC 6120 §11.1: comments, processing instructions and DTDs are forbidden in XMPP streams.
+    // The XML declaration is not a processing instruction; saxes only accepts it at the very start.
+    doctype(this: FastSaxesParser): void {
+      (this.owner as SaxesStreamParser).restricted("a document type declaration");
+    },
+    processinginstruction(this: FastSaxesParser, pi: { target: string }): void {
+      (this.owner as SaxesStreamParser).restricted(`a processing instruction (<?${pi.target}?>)`);
+    },
+    comment(this: FastSaxesParser): void {
+      (this.owner as SaxesStreamParser).restricted("a comment");
+    },
+  };
 
   write(input: Buffer | string): void {
     if (this.closed) return;
@@ -156,8 +191,14 @@ export class SaxesStreamParser implements StreamParser {
       if (typeof input === "string") {
         text = input;
       } else {
-        // StringDecoder keeps a character split across chunks until its last byte arrives.
-        text = this.decoder.write(input);
+        // StringDecoder keeps a character split across chunks until its last byte arrives. A chunk
+        // that ends with an ASCII byte, with nothing carried from before, ends on a character
+        // boundary: it decodes alone, the same way (invalid sequences become U+FFFD either way,
+        // which the check below catches).
+        const decoder = this.decoder;
+        const bytes = input.length;
+        if (decoder === null && (bytes === 0 || input[bytes - 1]! < 0x80)) text = input.toString("utf8");
+        else text = (this.decoder = decoder ?? new StringDecoder("utf8")).write(input);
         if (!this.utf8.check(input, text)) this.fail("not-well-formed", "invalid UTF-8 (RFC 6120 §11.6)");
       }
       const length = text.length;
@@ -397,6 +438,7 @@ export class SaxesStreamParser implements StreamParser {
     // The namespace is reported as found: the stream engine decides what is acceptable (RFC 6120 §4.8).
     const header: StreamHeader = { name: tag.local, ns: tag.uri, attrs, defaultNs, prefixes };
     slimRootTag(tag);
+    this.sax.rootOpened();
     this.handlers.onStreamStart(header);
     if (this.closed) throw STOP;
   }
@@ -485,7 +527,7 @@ export class SaxesStreamParser implements StreamParser {
     this.yieldAfterElement = false;
     this.sax.yieldAfterClose = false;
     this.sax.inCloseTag = false;
-    this.decoder.end();
+    this.decoder?.end();
     // Drops saxes' own buffers (pending text, open tags, chunk). Safe mid-write: we unwind with STOP.
     this.sax._init();
   }
@@ -516,7 +558,29 @@ function slimRootTag(tag: SaxesTagNS): void {
   root.prefix = shared(root.prefix);
   root.local = shared(root.local);
   root.uri = shared(root.uri);
-  for (const prefix of Object.keys(root.ns)) root.ns[prefix] = shared(root.ns[prefix]!);
+  root.ns = sharedBindings(root.ns);
+}
+
+/** Root namespace declarations seen so far, one table per distinct set (bounded: see below). */
+const ROOT_BINDINGS = new Map<string, Record<string, string>>();
+const MAX_ROOT_BINDINGS = 32;
+
+/**
+ * The root's namespace declarations as one table shared by every stream that declares the same
+ * (saxes makes a dictionary per element, ~0.2 KiB, and keeps the root's for the stream's life).
+ * saxes writes a tag's table only while it opens that tag; afterwards it only reads it, to resolve
+ * prefixes below the root. Streams with unusual declarations keep their own once the cache is full.
+ */
+function sharedBindings(ns: Record<string, string>): Record<string, string> {
+  let key = "";
+  for (const prefix in ns) key += `${prefix}\u0000${ns[prefix]!}\u0000`;
+  const known = ROOT_BINDINGS.get(key);
+  if (known !== undefined) return known;
+  const keep = ROOT_BINDINGS.size < MAX_ROOT_BINDINGS;
+  // Kept by the cache: flat copies, never slices that would hold the chunk the header came in.
+  for (const prefix in ns) ns[prefix] = keep ? internalized(ns[prefix]!) : sharedHeaderString(ns[prefix]!);
+  if (keep) ROOT_BINDINGS.set(internalized(key), ns);
+  return ns;
 }
 
 export class SaxesStreamParserFactory implements StreamParserFactory {
