@@ -125,14 +125,42 @@ export const CASES: readonly string[] = [
   "<" + "a>".repeat(40),
   "<message>" + "<a>".repeat(35) + "</a>".repeat(35) + "</message>",
   "<message>" + "<a/>".repeat(40) + "</message>",
+  // Long plain runs (the fast path skips them by one native search) ending in a character that
+  // needs a look, in text and in attribute values; the characters that are plain only where they stand.
+  "<message to='a>b' from=\"c'd\" id='e=f/g'><body>a > b = c 'd' \"e\" / ? !</body></message>",
+  "<message><body>" + "x".repeat(60) + "]]>" + "</body></message>",
+  "<message><body>" + "x".repeat(60) + "]]&gt;" + "</body></message>",
+  "<message><body>]" + "x".repeat(60) + "]]></body></message>",
+  "<message><body>" + "x".repeat(60) + "\r" + "</body></message>",
+  "<message><body>" + "x".repeat(60) + "\u0001" + "</body></message>",
+  "<message><body>" + "x".repeat(60) + "\uFFFE" + "</body></message>",
+  "<message><body>" + "x".repeat(60) + "\uD800" + "</body></message>",
+  "<message><body>" + "x".repeat(60) + "\uDE00" + "x".repeat(20) + "</body></message>",
+  "<message><body>" + "x".repeat(60) + "&bad;" + "</body></message>",
+  "<message to='" + "x".repeat(60) + "é'/>",
+  "<message to='" + "x".repeat(60) + "\t'/>",
+  "<message to='" + "x".repeat(60) + "<'/>",
+  "<message to='" + "x".repeat(60) + "\uFFFF'/>",
+  "<message to='" + "x".repeat(60) + "&amp;" + "x".repeat(60) + "'/>",
+  "<message to='" + "x".repeat(60) + "'><body>" + "y".repeat(60) + "</body><x a='" + "z".repeat(60) + "&lt;'/></message>",
+  // Declarations that make the fast path build the element in a second pass over the same text.
+  "<message xmlns='jabber:client' to='" + "x".repeat(30) + "&amp;y'><body>" + "x".repeat(30) + "é &amp; ✓</body></message>",
+  "<message to='a'><x xmlns='jabber:server'>" + "x".repeat(30) + "&lt;" + "y".repeat(30) + "</x></message>",
+  "<message xmlns='jabber:server'><body>" + "x".repeat(30) + "]]></body></message>",
+  "<message xmlns='jabber:client' to='a'><a>x<a>y</a>z</a><b>w</b></message>",
+  "<message xmlns='jabber:client'><a>x<a>y</a>z</a></message>",
+  // More attributes than the fast path compares (it leaves such an element to saxes).
+  "<message " + Array.from({ length: 40 }, (_, k) => `a${k}='${k}'`).join(" ") + "><x " + Array.from({ length: 40 }, (_, k) => `b${k}='${k}'`).join(" ") + "/></message>",
+  "<message " + Array.from({ length: 40 }, (_, k) => `a${k}='${k}'`).join(" ") + " a39='again'/>",
+  "<message to='a'><a xmlns='jabber:server'>x<a>y</a>z</a>w<b>v</b></message>",
 ];
 
 /** Elements, text and oddities the random generator picks from (weights by repetition). */
 const NAMES = ["message", "presence", "iq", "body", "x", "a.b", "c-d", "_e", "thread", "query", "item"];
-const TEXTS = ["hello", "a &amp; b", "&lt;&gt;", "&apos;&quot;", "é✓", "😀", "\n", "\t", " ", "]]", "]", ">", "line\nline", "x".repeat(40)];
-const ODD_TEXTS = ["\r\n", "\r", "&#65;", "&#x1F600;", "<![CDATA[c]]>", "<!--c-->", "<?p?>", "&nbsp;", "]]>", "\u0001", "\uFFFE", "\uD800", "&"];
-const ATTR_VALUES = ["a.example", "juliet@b.example/balcony", "x&amp;y", "&lt;&gt;", "it&apos;s", "é😀", "", "a b"];
-const ODD_ATTR_VALUES = ["a\tb", "a\nb", "&#65;", "a<b", "&bad;", "a\r\nb"];
+const TEXTS = ["hello", "a &amp; b", "&lt;&gt;", "&apos;&quot;", "é✓", "😀", "\n", "\t", " ", "]]", "]", ">", "line\nline", "x".repeat(40), "y".repeat(30) + "é", "a > b = 'c' \"d\""];
+const ODD_TEXTS = ["\r\n", "\r", "&#65;", "&#x1F600;", "<![CDATA[c]]>", "<!--c-->", "<?p?>", "&nbsp;", "]]>", "\u0001", "\uFFFE", "\uD800", "&", "z".repeat(30) + "]]>", "z".repeat(30) + "\u0002"];
+const ATTR_VALUES = ["a.example", "juliet@b.example/balcony", "x&amp;y", "&lt;&gt;", "it&apos;s", "é😀", "", "a b", "a>b=c/d", "w".repeat(30) + "✓", "x&amp;y=z"];
+const ODD_ATTR_VALUES = ["a\tb", "a\nb", "&#65;", "a<b", "&bad;", "a\r\nb", "v".repeat(30) + "\n", "v".repeat(30) + "<"];
 const NAMESPACES = ["jabber:server", "jabber:client", "urn:xmpp:receipts", "", "http://jabber.org/protocol/caps"];
 
 /** A random stream body: mostly the fast path's subset, with a share of everything around it. */

@@ -5,7 +5,7 @@ import { FastPath } from "../../plugins/saxes/fast-path.js";
 import { CHUNK, generateStream } from "../../bench/scenarios/parser.js";
 import { seededRandom } from "../helpers/seeded-random.js";
 import { CASES, HEADER, HEADERS, mutate, randomStanzas } from "./corpus.js";
-import { both, parse, splitAt, type RunOptions } from "./differential.js";
+import { both, dump, parse, splitAt, type RunOptions } from "./differential.js";
 
 // The fast path (plugins/saxes/fast-path.ts) must be invisible: for any input, at any chunking,
 // the parser with it gives exactly the handler calls of the parser without it (saxes alone).
@@ -84,6 +84,79 @@ describe("fast path against saxes: the test suite's hostile and well-formed case
     for (let n = 0; n < 22; n++) {
       same([text], { limits: DEFAULT, closeAtElement: n }, `close at ${n}`);
       same([text.slice(0, 700), text.slice(700)], { limits: DEFAULT, throwAtElement: n }, `throw at ${n}`);
+    }
+  });
+});
+
+describe("fast path against saxes: plain runs skipped by a native search", () => {
+  // fast-path.ts skips runs of plain ASCII in text and attribute values by one search per stretch
+  // of a read, and checks one character at a time from the first character that needs a look. Each
+  // such character, at every place in a long plain run, in text and in a value, with plain
+  // elements before and after it in the same read (the search's result is reused across them).
+  const ODD = ["&amp;", "&bad;", "&", "é", "😀", "\uD83D", "\uDE00", "\uFFFE", "\uFFFF", "\u0001", "\r", "\t", "\n", "]", "]]>", "]]&gt;", "<", ">", "'", '"', "\u007f", "\u0085"];
+  const RUN = "abcdefghijklmnopqrstuvwxyz0123456789 .,;:!?-_=/+*";
+
+  function bodies(odd: string): string[] {
+    const out: string[] = [];
+    for (let k = 0; k <= RUN.length; k++) {
+      const run = RUN.slice(0, k) + odd + RUN.slice(k);
+      const value = run.replace(/'/g, '"');
+      out.push(`<presence/><message to='a'><body>${run}</body></message><iq type='get' id='${RUN}'/>`);
+      out.push(`<message to='${RUN}'/><message to='${value}' from='b'><x a='${RUN}'/></message><presence/>`);
+      out.push(`<message>${run}<x/>${run}</message>`);
+    }
+    return out;
+  }
+
+  it("gives the same events for each odd character at each place of a run, in one read and split", () => {
+    let taken = 0;
+    taken += fastParses(() => {
+      for (const odd of ODD) {
+        for (const body of bodies(odd)) {
+          const text = HEADER + body;
+          same([HEADER, body], { limits: DEFAULT }, `${JSON.stringify(body)}`);
+          same([HEADER, body + body], { limits: DEFAULT }, `twice: ${JSON.stringify(body)}`);
+          const bytes = Buffer.from(text);
+          const at = HEADER.length + Math.floor((bytes.length - HEADER.length) / 2);
+          same([bytes.subarray(0, at), bytes.subarray(at)], { limits: DEFAULT }, `split at ${at}: ${JSON.stringify(body)}`);
+        }
+      }
+    });
+    assert.ok(taken > 5000, `the fast path took ${taken} elements`);
+  });
+
+  it("counts the UTF-8 bytes of what it skips and checks exactly (a stanza at its size limit, and one byte over)", () => {
+    for (const odd of ODD) {
+      for (let k = 0; k <= RUN.length; k += 7) {
+        const run = RUN.slice(0, k) + odd + RUN.slice(k);
+        for (const stanza of [`<message to='a'><body>${run}</body></message>`, `<message to='${run.replace(/'/g, "")}'/>`]) {
+          const size = Buffer.byteLength(stanza);
+          for (const maxStanzaSize of [size, size - 1]) {
+            same([HEADER, `<presence/>${stanza}<presence/>`], { limits: { maxStanzaSize, maxDepth: DEFAULT_MAX_DEPTH } }, `${maxStanzaSize}: ${JSON.stringify(stanza)}`);
+          }
+        }
+      }
+    }
+  });
+
+  it("does not reuse what it found in one text for another, released or not", () => {
+    const texts = ["x", ...ODD].map((odd) => `<message to='${RUN}'><body>${RUN}${odd}${RUN}</body></message>`);
+    const reused = new FastPath(DEFAULT_MAX_DEPTH);
+    for (const text of [...texts, ...texts.reverse()]) {
+      const fresh = new FastPath(DEFAULT_MAX_DEPTH).scan(text, 0, "jabber:server");
+      const again = reused.scan(text, 0, "jabber:server");
+      assert.equal(again === null, fresh === null, JSON.stringify(text));
+      if (fresh !== null && again !== null) assert.deepEqual(dump(again), dump(fresh), JSON.stringify(text));
+    }
+  });
+
+  it("gives the same events when reads of the same length and content follow each other", () => {
+    // The search's result belongs to one read; a next read that compares equal must not reuse a stale one.
+    for (const odd of ODD) {
+      const a = `<message to='${RUN}'><body>${RUN}${odd}</body></message>`;
+      const b = `<message to='${RUN}'><body>${RUN}x</body></message>`;
+      same([HEADER, a, a, b, a, b, b], { limits: DEFAULT }, `${JSON.stringify(odd)}`);
+      same([HEADER, b, a, a], { limits: DEFAULT }, `${JSON.stringify(odd)}`);
     }
   });
 });
