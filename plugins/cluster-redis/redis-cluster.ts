@@ -41,7 +41,7 @@ import {
 import { AckTracker, parseControl, SendWindow, type Control } from "./flow.js";
 import { createRedis, RedisStart, scanAll, type ScriptedRedis } from "./redis-connection.js";
 import { commandTimeoutMs, RedisDeadline, RedisTimeoutError } from "./redis-deadline.js";
-import { SendQueue, stanzaChars } from "./send-queue.js";
+import { SendQueue, stanzaChars, waitingSince } from "./send-queue.js";
 import { encodeBatch, setSeq, WIRE_VERSION, WireReader, type Envelope } from "./wire.js";
 import { VerifyRelay } from "./verify-relay.js";
 
@@ -766,7 +766,9 @@ export class RedisCluster implements Cluster, LocalDelivery {
    * Every retry tick: what waits for a node that takes nothing (its window full: a sink that stays
    * congested, such as a component that never reads again yet keeps its connection) bounces
    * remote-server-timeout once it has waited as long as a stanza held for a dead node may
-   * (lease_seconds + 5 s). Only batches never published are given up on (send-queue.ts): what the
+   * (lease_seconds + 5 s); a forward held before (for a dead node, or one whose inbox had no
+   * receiver) counts from when it was first held, so held then queued it still waits that bound
+   * once, not twice (send-queue.ts). Only batches never published are given up on (send-queue.ts): what the
    * node was handed is its own to deliver, so a stanza is never bounced here and delivered there.
    * The condition, RFC 6120 §8.3.3.16 remote-server-timeout (type wait): the server that must
    * deliver was reached but took no delivery within a reasonable time, as for a node that died;
@@ -781,7 +783,7 @@ export class RedisCluster implements Cluster, LocalDelivery {
       if (expired.length === 0) continue;
       const count = expired.reduce((n, q) => n + q.count, 0);
       this.#expired += count;
-      this.deps.logger.warn({ what: "cluster_forward_expired", node, count, waitedMs: now - expired[0]!.sealedAt!, unacknowledged: link.window.pending }, "a node took nothing in time: its queued forwards bounce");
+      this.deps.logger.warn({ what: "cluster_forward_expired", node, count, waitedMs: now - Math.min(...expired.map((q) => waitingSince(q, this.#takeWithinMs))), unacknowledged: link.window.pending }, "a node took nothing in time: its queued forwards bounce");
       for (const queued of expired) {
         this.#settled(queued.count, queued.chars);
         this.#failBatch(node, encodeBatch(queued.batch), queued.deadlines, EXPIRED);
