@@ -41,7 +41,7 @@ import {
 import { AckTracker, parseControl, SendWindow, type Control } from "./flow.js";
 import { createRedis, RedisStart, scanAll, type ScriptedRedis } from "./redis-connection.js";
 import { commandTimeoutMs, RedisDeadline, RedisTimeoutError } from "./redis-deadline.js";
-import { SendQueue, stanzaChars, waitingSince } from "./send-queue.js";
+import { type QueuedBatch, SendQueue, stanzaChars, waitingSince } from "./send-queue.js";
 import { encodeBatch, setSeq, WIRE_VERSION, WireReader, type Envelope } from "./wire.js";
 import { VerifyRelay } from "./verify-relay.js";
 
@@ -117,6 +117,8 @@ interface RouteForward {
   readonly domain: string;
   /** Set when first held: then it bounces remote-server-timeout (never silent). */
   deadline?: number;
+  /** Queued and not held before: since when it has waited at least (see #failBatch). */
+  waitedSince?: number;
 }
 
 /** A stanza for a pair owned by another node. */
@@ -128,6 +130,8 @@ interface PairForward {
   readonly st: PairState;
   /** Set when it was held before: it keeps its deadline if held again. */
   deadline?: number;
+  /** Queued and not held before: since when it has waited at least (see #failBatch). */
+  waitedSince?: number;
 }
 
 type Forward = RouteForward | PairForward;
@@ -403,7 +407,7 @@ export class RedisCluster implements Cluster, LocalDelivery {
       if (report) this.#forwardFailed(node, h.domain, "no receiver (holding)");
     }
     if (held.length >= MAX_HELD) return this.#bounceRoute(node, h, "too many stanzas waiting for the node", "resource-constraint");
-    h.deadline ??= Date.now() + this.#takeWithinMs;
+    h.deadline ??= (h.waitedSince ?? Date.now()) + this.#takeWithinMs;
     held.push(h);
   }
 
@@ -501,7 +505,7 @@ export class RedisCluster implements Cluster, LocalDelivery {
         st.owner = undefined;
         this.#forwardFailed(owner, `${st.local}|${st.remote}`, "no receiver (holding)");
       }
-      this.#hold(st, stanza, f.deadline);
+      this.#hold(st, stanza, f.deadline ?? (f.waitedSince === undefined ? undefined : f.waitedSince + this.#takeWithinMs));
     } else if (reason === "redis unavailable") {
       // Availability first, as in #resolve: this node sends while Redis is away; the renewal
       // after it is back settles one owner again (cluster_lease_lost, then forwards).
@@ -681,7 +685,7 @@ export class RedisCluster implements Cluster, LocalDelivery {
     const seq = link.window.next();
     setSeq(queued.batch, seq);
     const text = encodeBatch(queued.batch);
-    const { count, chars, deadlines } = queued;
+    const { count, chars } = queued;
     link.busy = true;
     this.#deadline.within(cmd.publishBy(K.inbox(node), this.#deadline.publishDeadline(), text)).then(
       (receivers) => {
@@ -696,14 +700,14 @@ export class RedisCluster implements Cluster, LocalDelivery {
         }
         if (receivers < 0) {
           // Redis ran it after its deadline (it had stalled): not delivered; an outage for these.
-          this.#failBatch(node, text, deadlines, "redis unavailable");
+          this.#failBatch(node, text, queued, "redis unavailable");
           this.#failQueued(node, link, "redis unavailable");
           return;
         }
         // Nobody listens: hold these, and what was queued behind them, in order. Its "up" may
         // have come before this answer (another connection): one probe tells at once.
         this.#unreachable.add(node);
-        this.#failBatch(node, text, deadlines, "no receiver");
+        this.#failBatch(node, text, queued, "no receiver");
         this.#failQueued(node, link, "no receiver");
         void this.#probe();
       },
@@ -711,7 +715,7 @@ export class RedisCluster implements Cluster, LocalDelivery {
         link.busy = false;
         this.#settled(count, chars);
         // The batch first, then what was queued behind it, then the outage (which fails other links' queues).
-        this.#failBatch(node, text, deadlines, "redis unavailable");
+        this.#failBatch(node, text, queued, "redis unavailable");
         this.#failQueued(node, link, "redis unavailable");
         this.#redisDown(err);
       },
@@ -758,7 +762,7 @@ export class RedisCluster implements Cluster, LocalDelivery {
   #failQueued(node: string, link: Link, reason: string): void {
     for (const queued of link.queue.takeAll()) {
       this.#settled(queued.count, queued.chars);
-      this.#failBatch(node, encodeBatch(queued.batch), queued.deadlines, reason);
+      this.#failBatch(node, encodeBatch(queued.batch), queued, reason);
     }
   }
 
@@ -786,18 +790,24 @@ export class RedisCluster implements Cluster, LocalDelivery {
       this.deps.logger.warn({ what: "cluster_forward_expired", node, count, waitedMs: now - Math.min(...expired.map((q) => waitingSince(q, this.#takeWithinMs))), unacknowledged: link.window.pending }, "a node took nothing in time: its queued forwards bounce");
       for (const queued of expired) {
         this.#settled(queued.count, queued.chars);
-        this.#failBatch(node, encodeBatch(queued.batch), queued.deadlines, EXPIRED);
+        this.#failBatch(node, encodeBatch(queued.batch), queued, EXPIRED);
       }
     }
   }
 
-  /** The rare path: the batch is decoded back into forwards, each failed in order. */
-  #failBatch(node: string, text: string, deadlines: Map<number, number> | undefined, reason: string): void {
+  /**
+   * The rare path: the batch is decoded back into forwards, each failed in order. Held again, a
+   * forward keeps its first deadline; one never held before counts its wait from when its batch
+   * was sealed (stopped growing: each has waited at least since), so queued then held it still
+   * waits the bound once, not its time in the queue plus the bound (send-queue.ts).
+   */
+  #failBatch(node: string, text: string, queued: Pick<QueuedBatch, "deadlines" | "sealedAt">, reason: string): void {
     const batch = this.#decode(text);
+    const waitedSince = queued.sealedAt;
     batch?.envelopes.forEach((env, i) => {
-      const deadline = deadlines?.get(i);
-      if (env.kind === "route") this.#failed(node, { kind: "route", stanza: env.stanza, domain: domainOf(env.stanza.attr("to")) ?? "", deadline }, reason);
-      else this.#failed(node, { kind: "pair", local: env.local, remote: env.remote, stanza: env.stanza, st: this.#pairState(env.local, env.remote), deadline }, reason);
+      const deadline = queued.deadlines?.get(i);
+      if (env.kind === "route") this.#failed(node, { kind: "route", stanza: env.stanza, domain: domainOf(env.stanza.attr("to")) ?? "", deadline, waitedSince }, reason);
+      else this.#failed(node, { kind: "pair", local: env.local, remote: env.remote, stanza: env.stanza, st: this.#pairState(env.local, env.remote), deadline, waitedSince }, reason);
     });
   }
 

@@ -1,17 +1,17 @@
 /**
- * A forward held for a node whose inbox has no receiver, then queued for it once it is back but
- * takes nothing, waits lease_seconds + 5 s once, counted from when it was first held
+ * A forward that waits twice, held (its node's inbox had no receiver) and queued (its node is back
+ * but takes nothing), waits lease_seconds + 5 s once, counted from when it first waited
  * (docs/cluster.md "A node that takes nothing"; send-queue.ts), not that bound held plus the bound
  * queued. Real sockets, a real redis-server: two nodes of a.example on 127.0.0.164-165, a server of
  * ours for b.example on 127.0.0.166 behind a TCP relay, node 2 owns (a.example, b.example).
  *
- * Node 2 connects to Redis as its own ACL user, so the test can keep it away: the user is
- * disabled and its connections killed (node 1's forwards then find no receiver and are held), then
- * enabled again while b.example has stopped reading node 2's stream (node 2 takes in what its
- * socket buffers absorb, then acknowledges nothing), so node 1 queues the held stanzas for node 2
- * and they wait there. Each must bounce remote-server-timeout after the bound counted from its
- * first hold: before node 2 came back + the bound (the old rule's earliest), and never earlier
- * than sent + the bound. Every stanza is delivered or bounced, once.
+ * Node 2 connects to Redis as its own ACL user, so the test can keep it away (the user disabled,
+ * its connections killed: node 1's forwards find no receiver and are held) and let it back; while
+ * b.example does not read node 2's stream (the relay paused), node 2 takes in what its socket
+ * buffers absorb, then acknowledges nothing, and node 1 queues for it. Both orders: held then
+ * queued, and queued then held. Each stanza bounces remote-server-timeout no earlier than the bound
+ * after it was sent, and earlier than the second wait's start + the bound (the old rule's
+ * earliest). Every stanza is delivered or bounced, once, the delivered in order.
  */
 import "reflect-metadata";
 import { after, before, describe, it } from "node:test";
@@ -48,6 +48,7 @@ const BODY = "x".repeat(20_000);
 const USER = "node2";
 const USER_PASSWORD = "node2-secret";
 
+const pairHeld = (n: ClusterNode) => n.cluster().snapshot().pairs["a.example|b.example"]?.held ?? 0;
 const message = (id: string, body = id): XmlElement => el("message", { from: "svc@a.example", to: "u@b.example", id }, undefined, el("body", {}, undefined, body));
 
 describe("cluster: a forward held, then queued for a node that takes nothing", { skip }, () => {
@@ -90,23 +91,42 @@ describe("cluster: a forward held, then queued for a node that takes nothing", {
     await redis?.stop();
   });
 
-  it("bounces remote-server-timeout the bound after the first hold, not the bound after it was queued", async (t) => {
-    const sender = node1.cluster() as unknown as RedisCluster;
-    const pairHeld = () => node1.cluster().snapshot().pairs["a.example|b.example"]?.held ?? 0;
+  /** What b.example receives of the ids starting with `prefix`, and what node 1 bounces to svc@a.example. */
+  function watch(prefix: string) {
     const delivered: string[] = [];
     const atRemote = remote.server.stanzas$.subscribe((s) => {
       const id = s.attr("id") ?? "";
-      if (id.startsWith("q-")) delivered.push(id);
+      if (id.startsWith(prefix)) delivered.push(id);
     });
     const bounced = new Map<string, [string, number]>();
     const duplicates: string[] = [];
     const bounces = node1.server.stanzas$.subscribe((s) => {
-      if (s.attr("type") !== "error") return;
-      const id = s.attr("id")!;
+      const id = s.attr("id") ?? "";
+      if (s.attr("type") !== "error" || !id.startsWith(prefix)) return;
       if (bounced.has(id)) duplicates.push(id);
       const condition = s.getChild("error")?.children.find((c) => typeof c !== "string")?.name ?? "?";
       bounced.set(id, [condition, Date.now()]);
     });
+    return { delivered, bounced, duplicates, stop: () => (atRemote.unsubscribe(), bounces.unsubscribe()) };
+  }
+
+  /** Once b.example reads again: every stanza delivered or bounced, once, the delivered in order. */
+  async function accountFor(ids: string[], w: ReturnType<typeof watch>): Promise<void> {
+    const { delivered, bounced, duplicates } = w;
+    await eventually(() => delivered.length + bounced.size >= ids.length, DEADLINE_MS, "every stanza delivered or bounced");
+    assert.deepEqual(delivered.filter((id) => bounced.has(id)), [], "none bounced and delivered");
+    assert.equal(new Set(delivered).size, delivered.length, "no duplicate deliveries");
+    assert.deepEqual(duplicates, [], "no duplicate bounces");
+    assert.equal(delivered.length + bounced.size, ids.length, "delivered + bounced = sent");
+    assert.ok(delivered.length > 0, "what node 2 took arrives");
+    const numbers = delivered.map((id) => Number(id.slice(2)));
+    assert.ok(numbers.every((n, i) => i === 0 || n > numbers[i - 1]!), "the delivered ones in the order sent");
+  }
+
+  it("bounces remote-server-timeout the bound after the first hold, not the bound after it was queued", async (t) => {
+    const sender = node1.cluster() as unknown as RedisCluster;
+    const w = watch("q-");
+    const { delivered, bounced } = w;
     const sentAt = new Map<string, number>();
     const ids = Array.from({ length: MESSAGES }, (_, i) => `q-${i}`);
     let away = false;
@@ -119,7 +139,7 @@ describe("cluster: a forward held, then queued for a node that takes nothing", {
         sentAt.set(id, Date.now());
         node1.server.send(message(id, BODY));
       }
-      await eventually(() => pairHeld() === MESSAGES, DEADLINE_MS, "node 1 holding the pair's stanzas");
+      await eventually(() => pairHeld(node1) === MESSAGES, DEADLINE_MS, "node 1 holding the pair's stanzas");
       // The hold lasts AWAY_MS (the scenario itself, not a wait for an event): long enough that
       // the two rules give bounce times further apart than a retry tick and the machine's delays.
       await new Promise((resolve) => setTimeout(resolve, AWAY_MS));
@@ -127,10 +147,10 @@ describe("cluster: a forward held, then queued for a node that takes nothing", {
       const backAt = Date.now();
       await admin.call("ACL", "SETUSER", USER, "on");
       away = false;
-      await eventually(() => pairHeld() === 0, DEADLINE_MS, "node 1 sending the held stanzas to node 2");
+      await eventually(() => pairHeld(node1) === 0, DEADLINE_MS, "node 1 sending the held stanzas to node 2");
       t.diagnostic(`node 1 handed the held stanzas on ${Date.now() - backAt} ms after node 2 could log in again`);
 
-      await eventually(() => sender.expired > 0 && bounced.size === sender.expired && sender.inFlight === 0, DEADLINE_MS, "queued forwards bounced");
+      await eventually(() => bounced.size > 0 && bounced.size === sender.expired && sender.inFlight === 0, DEADLINE_MS, "queued forwards bounced");
       assert.equal(delivered.length, 0, "b.example read nothing while the relay was paused");
       assert.deepEqual([...new Set([...bounced.values()].map(([condition]) => condition))], ["remote-server-timeout"]);
       const latest = Math.max(...[...bounced.values()].map(([, at]) => at));
@@ -141,17 +161,56 @@ describe("cluster: a forward held, then queued for a node that takes nothing", {
       }
 
       relay.resumeClients();
-      await eventually(() => delivered.length + bounced.size >= MESSAGES, DEADLINE_MS, "every stanza delivered or bounced");
-      assert.deepEqual(delivered.filter((id) => bounced.has(id)), [], "none bounced and delivered");
-      assert.equal(new Set(delivered).size, delivered.length, "no duplicate deliveries");
-      assert.deepEqual(duplicates, [], "no duplicate bounces");
-      assert.equal(delivered.length + bounced.size, MESSAGES, "delivered + bounced = sent");
-      assert.ok(delivered.length > 0, "what node 2 took arrives");
-      const numbers = delivered.map((id) => Number(id.slice(2)));
-      assert.ok(numbers.every((n, i) => i === 0 || n > numbers[i - 1]!), "the delivered ones in the order sent");
+      await accountFor(ids, w);
     } finally {
-      atRemote.unsubscribe();
-      bounces.unsubscribe();
+      w.stop();
+      relay.resumeClients();
+      if (away) await admin.call("ACL", "SETUSER", USER, "on");
+    }
+  });
+
+  it("bounces what was queued, then held, the bound after it was queued, not the bound after it was held", async (t) => {
+    const sender = node1.cluster() as unknown as RedisCluster;
+    const expiredBefore = sender.expired;
+    const w = watch("r-");
+    const { bounced } = w;
+    const sentAt = new Map<string, number>();
+    const ids = Array.from({ length: MESSAGES }, (_, i) => `r-${i}`);
+    let away = false;
+    try {
+      relay.pauseClients(); // b.example stops reading node 2's stream: node 1's window to node 2 fills, the rest queues
+      for (const id of ids) {
+        sentAt.set(id, Date.now());
+        node1.server.send(message(id, BODY));
+      }
+      // The queue waits AWAY_MS (the scenario: long enough that the two rules differ by more
+      // than a retry tick and the machine's delays), then node 2 leaves Redis: node 1 asks it,
+      // finds no receiver and holds what it had queued.
+      await new Promise((resolve) => setTimeout(resolve, AWAY_MS));
+      assert.ok(sender.inFlight > 0, "node 1 has forwards queued for node 2");
+      const awayAt = Date.now();
+      await admin.call("ACL", "SETUSER", USER, "off");
+      away = true;
+      await admin.call("CLIENT", "KILL", "USER", USER);
+      await eventually(() => pairHeld(node1) > 0, DEADLINE_MS, "node 1 holding what it had queued");
+      t.diagnostic(`node 1 held ${pairHeld(node1)} stanzas ${Date.now() - awayAt} ms after node 2 left Redis`);
+      // Back before its leases run out (node 1 keeps it as the owner): the held stanzas are queued for it again.
+      await admin.call("ACL", "SETUSER", USER, "on");
+      away = false;
+      await eventually(() => pairHeld(node1) === 0, DEADLINE_MS, "node 1 sending the held stanzas to node 2 again");
+
+      await eventually(() => bounced.size > 0 && bounced.size === sender.expired - expiredBefore && sender.inFlight === 0, DEADLINE_MS, "queued forwards bounced");
+      assert.deepEqual([...new Set([...bounced.values()].map(([condition]) => condition))], ["remote-server-timeout"]);
+      const latest = Math.max(...[...bounced.values()].map(([, at]) => at));
+      t.diagnostic(`node 1 bounced ${bounced.size} of ${MESSAGES}, the last ${latest - awayAt} ms after node 2 left Redis (bound ${BOUND_MS} ms)`);
+      for (const [id, [, at]] of bounced) {
+        assert.ok(at - sentAt.get(id)! >= BOUND_MS, `${id} bounced ${at - sentAt.get(id)!} ms after it was sent`);
+        assert.ok(at < awayAt + BOUND_MS, `${id} bounced ${at - awayAt} ms after node 2 left: counted from when it was held, not queued`);
+      }
+      relay.resumeClients();
+      await accountFor(ids, w);
+    } finally {
+      w.stop();
       relay.resumeClients();
       if (away) await admin.call("ACL", "SETUSER", USER, "on");
     }
