@@ -102,8 +102,11 @@ interface PairState {
   owner?: string;
   /** Stanzas waiting for an owner, in order; undefined when none wait. */
   held?: XmlElement[];
-  /** When held stanzas give up and bounce (kept when they are sent again and held again). */
-  deadline?: number;
+  /**
+   * When each held stanza gives up and bounces, by its rank in `held`: lease_seconds + 5 s after
+   * it first waited (kept when it is sent again and held or queued again).
+   */
+  deadlines?: number[];
   resolving?: boolean;
 }
 
@@ -527,8 +530,7 @@ export class RedisCluster implements Cluster, LocalDelivery {
       return false;
     }
     st.held.push(stanza);
-    const own = deadline ?? Date.now() + this.#takeWithinMs;
-    st.deadline = st.deadline === undefined ? own : Math.min(st.deadline, own);
+    (st.deadlines ??= []).push(deadline ?? Date.now() + this.#takeWithinMs);
     return true;
   }
 
@@ -563,13 +565,13 @@ export class RedisCluster implements Cluster, LocalDelivery {
   #flushHeld(st: PairState, owner: string): void {
     st.owner = owner;
     const held = st.held ?? [];
-    const deadline = st.deadline;
+    const deadlines = st.deadlines ?? [];
     st.held = undefined;
-    st.deadline = undefined;
-    for (const stanza of held) {
+    st.deadlines = undefined;
+    held.forEach((stanza, i) => {
       if (owner === this.node) void this.#outbound().send(st.local, st.remote, stanza);
-      else void this.#forwardPair(st, stanza, deadline);
-    }
+      else void this.#forwardPair(st, stanza, deadlines[i]);
+    });
   }
 
   /** Every tenth of the lease, and as soon as a node's inbox answers again: send what waits, or bounce it past its deadline. */
@@ -578,18 +580,29 @@ export class RedisCluster implements Cluster, LocalDelivery {
     const now = Date.now();
     for (const st of this.#pairs.values()) {
       if (!st.held) continue;
-      if (st.deadline !== undefined && now >= st.deadline) this.#bounceHeld(st, "no owner took over in time");
-      else void this.#resolve(st);
+      this.#bounceHeld(st, "no owner took over in time", now);
+      if (st.held) void this.#resolve(st);
     }
   }
 
-  #bounceHeld(st: PairState, reason: string): void {
+  /**
+   * Bounce the held stanzas whose deadline is `now` or earlier (all of them without `now`). Those
+   * that stay keep their order: a bounced stanza is never delivered, so none is overtaken.
+   */
+  #bounceHeld(st: PairState, reason: string, now = Infinity): void {
     const held = st.held ?? [];
-    st.held = undefined;
-    st.deadline = undefined;
-    if (held.length === 0) return;
+    const deadlines = st.deadlines ?? [];
+    const bounced = held.filter((_, i) => deadlines[i]! <= now);
+    if (bounced.length === 0) return;
+    if (bounced.length === held.length) {
+      st.held = undefined;
+      st.deadlines = undefined;
+    } else {
+      st.held = held.filter((_, i) => deadlines[i]! > now);
+      st.deadlines = deadlines.filter((d) => d > now);
+    }
     this.#forwardFailed(st.owner ?? "(none)", `${st.local}|${st.remote}`, reason);
-    for (const stanza of held) this.#routerNow().bounce(stanza, "remote-server-timeout", "wait");
+    for (const stanza of bounced) this.#routerNow().bounce(stanza, "remote-server-timeout", "wait");
   }
 
   #releasePair(local: string, remote: string): void {
