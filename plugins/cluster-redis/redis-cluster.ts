@@ -41,7 +41,7 @@ import {
 import { AckTracker, parseControl, SendWindow, type Control } from "./flow.js";
 import { createRedis, RedisStart, scanAll, type ScriptedRedis } from "./redis-connection.js";
 import { commandTimeoutMs, RedisDeadline, RedisTimeoutError } from "./redis-deadline.js";
-import { SendQueue, stanzaChars } from "./send-queue.js";
+import { type QueuedBatch, SendQueue, stanzaChars, waitingSince } from "./send-queue.js";
 import { encodeBatch, setSeq, WIRE_VERSION, WireReader, type Envelope } from "./wire.js";
 import { VerifyRelay } from "./verify-relay.js";
 
@@ -102,8 +102,11 @@ interface PairState {
   owner?: string;
   /** Stanzas waiting for an owner, in order; undefined when none wait. */
   held?: XmlElement[];
-  /** When held stanzas give up and bounce (kept when they are sent again and held again). */
-  deadline?: number;
+  /**
+   * When each held stanza gives up and bounces, by its rank in `held`: lease_seconds + 5 s after
+   * it first waited (kept when it is sent again and held or queued again).
+   */
+  deadlines?: number[];
   resolving?: boolean;
 }
 
@@ -117,6 +120,8 @@ interface RouteForward {
   readonly domain: string;
   /** Set when first held: then it bounces remote-server-timeout (never silent). */
   deadline?: number;
+  /** Queued and not held before: since when it has waited at least (see #failBatch). */
+  waitedSince?: number;
 }
 
 /** A stanza for a pair owned by another node. */
@@ -128,6 +133,8 @@ interface PairForward {
   readonly st: PairState;
   /** Set when it was held before: it keeps its deadline if held again. */
   deadline?: number;
+  /** Queued and not held before: since when it has waited at least (see #failBatch). */
+  waitedSince?: number;
 }
 
 type Forward = RouteForward | PairForward;
@@ -403,7 +410,7 @@ export class RedisCluster implements Cluster, LocalDelivery {
       if (report) this.#forwardFailed(node, h.domain, "no receiver (holding)");
     }
     if (held.length >= MAX_HELD) return this.#bounceRoute(node, h, "too many stanzas waiting for the node", "resource-constraint");
-    h.deadline ??= Date.now() + this.#takeWithinMs;
+    h.deadline ??= (h.waitedSince ?? Date.now()) + this.#takeWithinMs;
     held.push(h);
   }
 
@@ -501,7 +508,7 @@ export class RedisCluster implements Cluster, LocalDelivery {
         st.owner = undefined;
         this.#forwardFailed(owner, `${st.local}|${st.remote}`, "no receiver (holding)");
       }
-      this.#hold(st, stanza, f.deadline);
+      this.#hold(st, stanza, f.deadline ?? (f.waitedSince === undefined ? undefined : f.waitedSince + this.#takeWithinMs));
     } else if (reason === "redis unavailable") {
       // Availability first, as in #resolve: this node sends while Redis is away; the renewal
       // after it is back settles one owner again (cluster_lease_lost, then forwards).
@@ -523,8 +530,7 @@ export class RedisCluster implements Cluster, LocalDelivery {
       return false;
     }
     st.held.push(stanza);
-    const own = deadline ?? Date.now() + this.#takeWithinMs;
-    st.deadline = st.deadline === undefined ? own : Math.min(st.deadline, own);
+    (st.deadlines ??= []).push(deadline ?? Date.now() + this.#takeWithinMs);
     return true;
   }
 
@@ -559,13 +565,13 @@ export class RedisCluster implements Cluster, LocalDelivery {
   #flushHeld(st: PairState, owner: string): void {
     st.owner = owner;
     const held = st.held ?? [];
-    const deadline = st.deadline;
+    const deadlines = st.deadlines ?? [];
     st.held = undefined;
-    st.deadline = undefined;
-    for (const stanza of held) {
+    st.deadlines = undefined;
+    held.forEach((stanza, i) => {
       if (owner === this.node) void this.#outbound().send(st.local, st.remote, stanza);
-      else void this.#forwardPair(st, stanza, deadline);
-    }
+      else void this.#forwardPair(st, stanza, deadlines[i]);
+    });
   }
 
   /** Every tenth of the lease, and as soon as a node's inbox answers again: send what waits, or bounce it past its deadline. */
@@ -574,18 +580,29 @@ export class RedisCluster implements Cluster, LocalDelivery {
     const now = Date.now();
     for (const st of this.#pairs.values()) {
       if (!st.held) continue;
-      if (st.deadline !== undefined && now >= st.deadline) this.#bounceHeld(st, "no owner took over in time");
-      else void this.#resolve(st);
+      this.#bounceHeld(st, "no owner took over in time", now);
+      if (st.held) void this.#resolve(st);
     }
   }
 
-  #bounceHeld(st: PairState, reason: string): void {
+  /**
+   * Bounce the held stanzas whose deadline is `now` or earlier (all of them without `now`). Those
+   * that stay keep their order: a bounced stanza is never delivered, so none is overtaken.
+   */
+  #bounceHeld(st: PairState, reason: string, now = Infinity): void {
     const held = st.held ?? [];
-    st.held = undefined;
-    st.deadline = undefined;
-    if (held.length === 0) return;
+    const deadlines = st.deadlines ?? [];
+    const bounced = held.filter((_, i) => deadlines[i]! <= now);
+    if (bounced.length === 0) return;
+    if (bounced.length === held.length) {
+      st.held = undefined;
+      st.deadlines = undefined;
+    } else {
+      st.held = held.filter((_, i) => deadlines[i]! > now);
+      st.deadlines = deadlines.filter((d) => d > now);
+    }
     this.#forwardFailed(st.owner ?? "(none)", `${st.local}|${st.remote}`, reason);
-    for (const stanza of held) this.#routerNow().bounce(stanza, "remote-server-timeout", "wait");
+    for (const stanza of bounced) this.#routerNow().bounce(stanza, "remote-server-timeout", "wait");
   }
 
   #releasePair(local: string, remote: string): void {
@@ -681,7 +698,7 @@ export class RedisCluster implements Cluster, LocalDelivery {
     const seq = link.window.next();
     setSeq(queued.batch, seq);
     const text = encodeBatch(queued.batch);
-    const { count, chars, deadlines } = queued;
+    const { count, chars } = queued;
     link.busy = true;
     this.#deadline.within(cmd.publishBy(K.inbox(node), this.#deadline.publishDeadline(), text)).then(
       (receivers) => {
@@ -696,14 +713,14 @@ export class RedisCluster implements Cluster, LocalDelivery {
         }
         if (receivers < 0) {
           // Redis ran it after its deadline (it had stalled): not delivered; an outage for these.
-          this.#failBatch(node, text, deadlines, "redis unavailable");
+          this.#failBatch(node, text, queued, "redis unavailable");
           this.#failQueued(node, link, "redis unavailable");
           return;
         }
         // Nobody listens: hold these, and what was queued behind them, in order. Its "up" may
         // have come before this answer (another connection): one probe tells at once.
         this.#unreachable.add(node);
-        this.#failBatch(node, text, deadlines, "no receiver");
+        this.#failBatch(node, text, queued, "no receiver");
         this.#failQueued(node, link, "no receiver");
         void this.#probe();
       },
@@ -711,7 +728,7 @@ export class RedisCluster implements Cluster, LocalDelivery {
         link.busy = false;
         this.#settled(count, chars);
         // The batch first, then what was queued behind it, then the outage (which fails other links' queues).
-        this.#failBatch(node, text, deadlines, "redis unavailable");
+        this.#failBatch(node, text, queued, "redis unavailable");
         this.#failQueued(node, link, "redis unavailable");
         this.#redisDown(err);
       },
@@ -758,7 +775,7 @@ export class RedisCluster implements Cluster, LocalDelivery {
   #failQueued(node: string, link: Link, reason: string): void {
     for (const queued of link.queue.takeAll()) {
       this.#settled(queued.count, queued.chars);
-      this.#failBatch(node, encodeBatch(queued.batch), queued.deadlines, reason);
+      this.#failBatch(node, encodeBatch(queued.batch), queued, reason);
     }
   }
 
@@ -766,7 +783,9 @@ export class RedisCluster implements Cluster, LocalDelivery {
    * Every retry tick: what waits for a node that takes nothing (its window full: a sink that stays
    * congested, such as a component that never reads again yet keeps its connection) bounces
    * remote-server-timeout once it has waited as long as a stanza held for a dead node may
-   * (lease_seconds + 5 s). Only batches never published are given up on (send-queue.ts): what the
+   * (lease_seconds + 5 s); a forward held before (for a dead node, or one whose inbox had no
+   * receiver) counts from when it was first held, so held then queued it still waits that bound
+   * once, not twice (send-queue.ts). Only batches never published are given up on (send-queue.ts): what the
    * node was handed is its own to deliver, so a stanza is never bounced here and delivered there.
    * The condition, RFC 6120 §8.3.3.16 remote-server-timeout (type wait): the server that must
    * deliver was reached but took no delivery within a reasonable time, as for a node that died;
@@ -781,21 +800,27 @@ export class RedisCluster implements Cluster, LocalDelivery {
       if (expired.length === 0) continue;
       const count = expired.reduce((n, q) => n + q.count, 0);
       this.#expired += count;
-      this.deps.logger.warn({ what: "cluster_forward_expired", node, count, waitedMs: now - expired[0]!.sealedAt!, unacknowledged: link.window.pending }, "a node took nothing in time: its queued forwards bounce");
+      this.deps.logger.warn({ what: "cluster_forward_expired", node, count, waitedMs: now - Math.min(...expired.map((q) => waitingSince(q, this.#takeWithinMs))), unacknowledged: link.window.pending }, "a node took nothing in time: its queued forwards bounce");
       for (const queued of expired) {
         this.#settled(queued.count, queued.chars);
-        this.#failBatch(node, encodeBatch(queued.batch), queued.deadlines, EXPIRED);
+        this.#failBatch(node, encodeBatch(queued.batch), queued, EXPIRED);
       }
     }
   }
 
-  /** The rare path: the batch is decoded back into forwards, each failed in order. */
-  #failBatch(node: string, text: string, deadlines: Map<number, number> | undefined, reason: string): void {
+  /**
+   * The rare path: the batch is decoded back into forwards, each failed in order. Held again, a
+   * forward keeps its first deadline; one never held before counts its wait from when its batch
+   * was sealed (stopped growing: each has waited at least since), so queued then held it still
+   * waits the bound once, not its time in the queue plus the bound (send-queue.ts).
+   */
+  #failBatch(node: string, text: string, queued: Pick<QueuedBatch, "deadlines" | "sealedAt">, reason: string): void {
     const batch = this.#decode(text);
+    const waitedSince = queued.sealedAt;
     batch?.envelopes.forEach((env, i) => {
-      const deadline = deadlines?.get(i);
-      if (env.kind === "route") this.#failed(node, { kind: "route", stanza: env.stanza, domain: domainOf(env.stanza.attr("to")) ?? "", deadline }, reason);
-      else this.#failed(node, { kind: "pair", local: env.local, remote: env.remote, stanza: env.stanza, st: this.#pairState(env.local, env.remote), deadline }, reason);
+      const deadline = queued.deadlines?.get(i);
+      if (env.kind === "route") this.#failed(node, { kind: "route", stanza: env.stanza, domain: domainOf(env.stanza.attr("to")) ?? "", deadline, waitedSince }, reason);
+      else this.#failed(node, { kind: "pair", local: env.local, remote: env.remote, stanza: env.stanza, st: this.#pairState(env.local, env.remote), deadline, waitedSince }, reason);
     });
   }
 

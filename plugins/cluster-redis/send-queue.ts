@@ -12,9 +12,17 @@
  *   a few tens of KB (what is routed while the previous batch awaits Redis's answer), well under
  *   the bound: their throughput is unchanged.
  * - Time: a batch is sealed (stops growing) when it is full, or at a retry tick while it cannot
- *   leave; `expired` hands back, from the head, the batches sealed at least `ms` ago: every stanza
- *   in them has waited at least that long. They were never published, so failing them (a bounce)
- *   can never be followed by a delivery: the at-most-once rule holds without asking the receiver.
+ *   leave; `expired` hands back the batches sealed at least `ms` ago: every stanza in them has
+ *   waited at least that long. Forwards that were held before (for a node whose inbox had no
+ *   receiver) carry the deadline set when they were first held, and go in batches of their own:
+ *   such a batch expires once the last of its deadlines has passed, so a stanza held for a dead
+ *   node and then queued for a node that takes nothing waits the bound once from when it was
+ *   first held, not the bound held plus the bound queued; and none bounces before its own
+ *   deadline, since fresh forwards never share its batch. A held batch may sit behind fresh ones
+ *   that have not expired: it is taken out of the middle (bounced stanzas are never delivered, so
+ *   the order of what is delivered is kept). Expired batches were never published, so failing
+ *   them (a bounce) can never be followed by a delivery: the at-most-once rule holds without
+ *   asking the receiver.
  */
 import { receivedText, type XmlElement } from "../../core/index.js";
 import { addItem, newBatch, type Envelope, type OutBatch } from "./wire.js";
@@ -29,8 +37,21 @@ export interface QueuedBatch {
   chars: number;
   /** Deadlines of the forwards that were held before, by their rank in the batch (they keep it if held again). */
   deadlines?: Map<number, number>;
+  /** A batch of forwards held before (then every one has a deadline): the latest of their deadlines. */
+  heldUntil?: number;
   /** When it stopped growing (Date.now()); undefined while it is the open batch. */
   sealedAt?: number;
+}
+
+/** Whether `q` has waited long enough to bounce: its held stanzas' deadlines, else `ms` since it was sealed. */
+function isExpired(q: QueuedBatch, now: number, ms: number): boolean {
+  if (q.heldUntil !== undefined) return now >= q.heldUntil;
+  return q.sealedAt !== undefined && now - q.sealedAt >= ms;
+}
+
+/** Since when every stanza of `q` has waited at least (for the log): first held, or sealed. */
+export function waitingSince(q: QueuedBatch, ms: number): number {
+  return q.heldUntil !== undefined ? q.heldUntil - ms : q.sealedAt!;
 }
 
 export class SendQueue {
@@ -47,13 +68,18 @@ export class SendQueue {
     return this.#count;
   }
 
+  /** `deadline`: the forward was held before; it bounces once that has passed (with its batch, see above). */
   add(env: Envelope, chars: number, deadline: number | undefined, now: () => number): void {
     let open = this.#batches.at(-1)!;
-    if (open.sealedAt !== undefined || (open.count > 0 && open.chars + chars > MAX_BATCH_CHARS)) {
+    const held = deadline !== undefined;
+    if (open.sealedAt !== undefined || (open.count > 0 && (open.chars + chars > MAX_BATCH_CHARS || (open.heldUntil !== undefined) !== held))) {
       open.sealedAt ??= now();
       this.#batches.push((open = this.#fresh()));
     }
-    if (deadline !== undefined) (open.deadlines ??= new Map()).set(open.count, deadline);
+    if (held) {
+      (open.deadlines ??= new Map()).set(open.count, deadline);
+      open.heldUntil = Math.max(open.heldUntil ?? deadline, deadline);
+    }
     addItem(open.batch, env);
     open.count++;
     open.chars += chars;
@@ -84,14 +110,19 @@ export class SendQueue {
     if (open.count > 0) open.sealedAt ??= now;
   }
 
-  /** The batches at the head sealed at least `ms` before `now`, removed from the queue. */
+  /**
+   * The batches that waited long enough (`isExpired`: sealed at least `ms` before `now`, or held
+   * stanzas past their deadlines), removed from the queue, in order; what stays keeps its order.
+   */
   expired(now: number, ms: number): QueuedBatch[] {
+    if (this.#count === 0) return [];
     const out: QueuedBatch[] = [];
-    while (this.#count > 0) {
-      const head = this.#batches[0]!;
-      if (head.sealedAt === undefined || now - head.sealedAt < ms) break;
-      out.push(this.take()!);
-    }
+    const kept: QueuedBatch[] = [];
+    for (const q of this.#batches) (q.count > 0 && isExpired(q, now, ms) ? out : kept).push(q);
+    if (out.length === 0) return out;
+    // The last batch stays the open one; if it went, a fresh one opens.
+    this.#batches = kept.length > 0 ? kept : [this.#fresh()];
+    for (const q of out) this.#count -= q.count;
     return out;
   }
 

@@ -65,6 +65,22 @@ export class TcpProxy {
     }
   }
 
+  /**
+   * Stop reading what clients send, connections kept (a peer that stops reading: the client's
+   * writes pile up in its socket, and it sees its stream congested); the target's answers still
+   * come back. `resumeClients()` relays again, nothing lost.
+   */
+  pauseClients(): void {
+    for (const [client, upstream] of this.#pairs) {
+      client.unpipe(upstream);
+      client.pause();
+    }
+  }
+
+  resumeClients(): void {
+    for (const [client, upstream] of this.#pairs) client.pipe(upstream);
+  }
+
   /** Reset every relayed connection (RST both ways): the peers see a broken link. */
   cut(): number {
     const n = this.#pairs.size;

@@ -1,0 +1,130 @@
+/**
+ * Forwards to the owner of a remote pair that takes nothing (docs/cluster.md "Backpressure", "A
+ * node that takes nothing"), with real sockets and a real redis-server: two nodes of a.example on
+ * 127.0.0.161-162, a server of ours for b.example on 127.0.0.163 reached through a TCP relay, and
+ * node 2 owns (a.example, b.example), so node 1 forwards the pair's stanzas to it.
+ *
+ * The relay stops reading what node 2 writes (b.example stops reading, connection kept): node 2's
+ * stream is congested, so node 2 stops acknowledging node 1's batches, and node 1's window to it
+ * stays full. What node 1 queued must bounce remote-server-timeout once it has waited
+ * lease_seconds + 5 s, never earlier; when b.example reads again, what node 2 took arrives, none of
+ * the bounced, in the order sent: every stanza delivered or bounced, once.
+ */
+import "reflect-metadata";
+import { after, before, describe, it } from "node:test";
+import assert from "node:assert/strict";
+import { el } from "../../core/xml/element.js";
+import type { XmlElement } from "../../core/xml/element.js";
+import type { RedisCluster } from "../../plugins/cluster-redis/redis-cluster.js";
+import { TcpProxy } from "../faults/tcp-proxy.js";
+import { freePort } from "../helpers/ports.js";
+import { skipWithoutRedis, startRedis, type TestRedis } from "../helpers/redis-server.js";
+import { startNode, type TestNode } from "../helpers/servers.js";
+import { eventually, waitFor } from "../helpers/wait.js";
+import { startClusterNode, type ClusterNode } from "./cluster-nodes.js";
+
+const skip = skipWithoutRedis();
+/** The bound is lease_seconds + 5 s: 7 s here. */
+const LEASE_SECONDS = 2;
+const BOUND_MS = (LEASE_SECONDS + 5) * 1000;
+const REMOTE_IP = "127.0.0.163";
+const DEADLINE_MS = 120_000;
+/** 32 MB: well past what the kernel's socket buffers and node 2's window (8 x 256 KB) absorb. */
+const MESSAGES = 16_000;
+const BODY = "x".repeat(2000);
+
+const message = (id: string, body = id): XmlElement => el("message", { from: "svc@a.example", to: "u@b.example", id }, undefined, el("body", {}, undefined, body));
+
+describe("cluster: the owner of a remote pair takes nothing", { skip }, () => {
+  let redis: TestRedis;
+  let node1: ClusterNode;
+  let node2: ClusterNode;
+  let remote: TestNode;
+  let relay: TcpProxy;
+  const logs: string[] = [];
+
+  before(async () => {
+    redis = await startRedis();
+    const ports = { s2sPort: await freePort(REMOTE_IP), servicePort: await freePort(REMOTE_IP) };
+    relay = await TcpProxy.start(REMOTE_IP, { host: REMOTE_IP, port: ports.s2sPort });
+    const toRemote = [{ host: "b.example", ip_address: REMOTE_IP, port: relay.port }];
+    node1 = await startClusterNode({ name: "node1", ip: "127.0.0.161", redisUrl: redis.url, address: toRemote, leaseSeconds: LEASE_SECONDS, logLines: logs });
+    node2 = await startClusterNode({ name: "node2", ip: "127.0.0.162", redisUrl: redis.url, address: toRemote, leaseSeconds: LEASE_SECONDS });
+    // b.example verifies node 2's dialback key directly, not through the relay.
+    remote = await startNode({ hosts: ["b.example"], ip: REMOTE_IP, s2s: { address: [{ host: "a.example", ip_address: "127.0.0.162", port: node2.s2sPort }] } }, ports);
+    // Node 2 sends first for (a.example, b.example) and so owns the pair; node 1 forwards to it.
+    const first = waitFor(remote.server.stanzas$, (s) => s.attr("id") === "own");
+    node2.server.send(message("own"));
+    await first;
+    await eventually(() => node1.cluster().snapshot().nodes.includes("node2"), undefined, "node 1 sees node 2");
+    const forwarded = waitFor(remote.server.stanzas$, (s) => s.attr("id") === "via-owner");
+    node1.server.send(message("via-owner"));
+    await forwarded;
+    assert.equal(node1.cluster().snapshot().pairs["a.example|b.example"]?.owner, "node2");
+    assert.equal(relay.accepted, 1, "one stream from the cluster to b.example: node 2's");
+  });
+
+  after(async () => {
+    relay?.resumeClients();
+    await remote?.stop();
+    await node2?.server.stop();
+    await node1?.server.stop();
+    await relay?.close();
+    await redis?.stop();
+  });
+
+  it("bounces what node 1 queued for the owner remote-server-timeout after lease_seconds + 5 s, never delivers it later, and accounts for every stanza", async (t) => {
+    const sender = node1.cluster() as unknown as RedisCluster;
+    const delivered: string[] = [];
+    const atRemote = remote.server.stanzas$.subscribe((s) => {
+      const id = s.attr("id") ?? "";
+      if (id.startsWith("p-")) delivered.push(id);
+    });
+    // The bounces come to svc@a.example, which node 1's stanzas$ serves (node 2's too: it forwards them here).
+    const bounced = new Map<string, [string, number]>();
+    const duplicates: string[] = [];
+    const bounces = node1.server.stanzas$.subscribe((s) => {
+      if (s.attr("type") !== "error") return;
+      const id = s.attr("id")!;
+      if (bounced.has(id)) duplicates.push(id);
+      const condition = s.getChild("error")?.children.find((c) => typeof c !== "string")?.name ?? "?";
+      bounced.set(id, [condition, Date.now()]);
+    });
+    const sentAt = new Map<string, number>();
+    const ids = Array.from({ length: MESSAGES }, (_, i) => `p-${i}`);
+    try {
+      relay.pauseClients();
+      // The embedding API does not pause: node 1 queues what node 2 does not take (bounded: 20,000).
+      for (let i = 0; i < ids.length; i += 500) {
+        for (const id of ids.slice(i, i + 500)) {
+          sentAt.set(id, Date.now());
+          node1.server.send(message(id, BODY));
+        }
+        await new Promise((r) => setImmediate(r));
+      }
+      await eventually(() => sender.expired > 0 && bounced.size === sender.expired, DEADLINE_MS, "queued forwards bounced");
+      assert.equal(delivered.length, 0, "b.example read nothing while the relay was paused");
+      assert.deepEqual([...new Set([...bounced.values()].map(([condition]) => condition))], ["remote-server-timeout"]);
+      for (const [id, [, at]] of bounced) assert.ok(at - sentAt.get(id)! >= BOUND_MS, `${id} bounced ${at - sentAt.get(id)!} ms after it was sent`);
+      const expiredLogs = logs.filter((l) => (JSON.parse(l) as { what?: string }).what === "cluster_forward_expired");
+      assert.ok(expiredLogs.length > 0 && expiredLogs.length < bounced.size, "logged once per batch, not per stanza");
+      t.diagnostic(`while b.example did not read: node 2 took in ${node2.cluster().snapshot().received}, node 1 bounced ${bounced.size} of ${MESSAGES}`);
+
+      relay.resumeClients();
+      await eventually(() => delivered.length + bounced.size >= MESSAGES && sender.inFlight === 0, DEADLINE_MS, "every stanza delivered or bounced");
+      const both = delivered.filter((id) => bounced.has(id));
+      assert.deepEqual(both.slice(0, 5), [], `${both.length} stanzas bounced and delivered`);
+      assert.equal(new Set(delivered).size, delivered.length, "no duplicate deliveries");
+      assert.deepEqual(duplicates, [], "no duplicate bounces");
+      assert.equal(delivered.length + bounced.size, MESSAGES, "delivered + bounced = sent");
+      assert.ok(delivered.length > 0, "what node 2 took arrives");
+      const numbers = delivered.map((id) => Number(id.slice(2)));
+      assert.ok(numbers.every((n, i) => i === 0 || n > numbers[i - 1]!), "the delivered ones in the order sent");
+      assert.equal(relay.accepted, 1, "still one stream to b.example: node 1 never sent over one of its own");
+    } finally {
+      atRemote.unsubscribe();
+      bounces.unsubscribe();
+      relay.resumeClients();
+    }
+  });
+});
