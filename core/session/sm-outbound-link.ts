@@ -80,46 +80,15 @@ export class OutboundSmLink {
       this.#bounce(previous.takeAll(), `${this.remote} no longer offers stream management`);
     }
     if (!offered) return "";
-    // XEP-0198 §4: the peer counts from our <enable/> ("h starts at zero at the point stream
-    // management is enabled or requested to be enabled"), so the session may write its stanzas
-    // right behind it instead of waiting a round trip for <enabled/> (the first message on a
-    // fresh link, docs/performance.md). They are kept from here as on an enabled stream; nothing
-    // is requested (<r/>) before <enabled/>, since a peer that answers <failed/> has no count.
     stream.send(el("enable", { resume: "true" }, SM_NS));
-    const sm = (this.#sm = OutboundSm.requested(this.needs.settings, this.needs.clock));
+    const reply = await answer(["enabled", "failed"]);
+    if (reply.name !== "enabled") return "";
+    const sm = (this.#sm = OutboundSm.fromEnabled(this.needs.settings, this.needs.clock, reply));
     this.#stream = stream;
-    void this.#settle(stream, sm, answer(["enabled", "failed"]));
-    return "";
-  }
-
-  /** The answer to our <enable/> (start), after the session went on writing. */
-  async #settle(stream: OutboundS2sStream, sm: OutboundSm, answer: Promise<XmlElement>): Promise<void> {
     const { local, remote } = this;
-    let reply: XmlElement;
-    try {
-      reply = await answer;
-    } catch (err) {
-      // No answer within the negotiation deadline: a broken peer. Closing the stream bounces what
-      // it holds unacknowledged once (streamClosed: not resumable without an id). A stream that
-      // closed meanwhile was handled there already.
-      if (!stream.closed) stream.fail("connection-timeout", `no answer to <enable/>: ${(err as Error).message}`);
-      return;
-    }
-    if (this.#sm !== sm || this.#stream !== stream) return;
-    if (reply.name !== "enabled") {
-      // <failed/>: no stream management on this stream. What went out after <enable/> was received
-      // as on any stream without it (the peer does not count it): handed over, nothing kept.
-      this.#sm = undefined;
-      this.#stream = undefined;
-      this.#requestTimer?.cancel();
-      this.#requestTimer = undefined;
-      sm.takeAll();
-      return;
-    }
-    const request = sm.enabled(reply);
-    if (request && stream.writable) stream.sendSerialized(request);
     this.needs.logger.info({ what: "sm_enabled", direction: "outbound", local, remote, resume: sm.resumable });
     this.needs.events.emit({ type: "sm_enabled", direction: "outbound", local, remote, resume: sm.resumable });
+    return "";
   }
 
   #resumed(stream: OutboundS2sStream, previous: OutboundSm, reply: XmlElement): string {

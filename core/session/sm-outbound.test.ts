@@ -27,19 +27,6 @@ describe("OutboundSm keeps the written texts until acknowledged (XEP-0198 ยง4, ย
     assert.equal(sm.resumed(), texts(2, 3).join("") + REQUEST, "the resend is the text left, then a request");
   });
 
-  it("counts from <enable/> before <enabled/>, asks nothing until then, then one request for what went out meanwhile", () => {
-    const sm = OutboundSm.requested(SETTINGS, new VirtualClock());
-    assert.equal(sm.confirmed, false);
-    assert.equal(sm.written(texts(0, 4)), undefined, "no <r/> before <enabled/>, even past ackEvery");
-    assert.equal(sm.pendingRequest(), undefined);
-    assert.equal(sm.resumable, false);
-    assert.equal(sm.enabled(el("enabled", { id: "id9", resume: "true", max: "30" }, SM_NS)), REQUEST);
-    assert.equal(sm.id, "id9");
-    assert.equal(sm.resumeWindowMs, 30_000, "the peer's max, shorter than ours");
-    assert.deepEqual(sm.acknowledged("4"), {}, "h covers what was written behind <enable/>");
-    assert.equal(sm.unacked, 0);
-  });
-
   it("refuses an h beyond what was sent, and one that is not a 32-bit count", () => {
     const sm = new OutboundSm(SETTINGS, new VirtualClock(), "id1", 60_000);
     sm.written(texts(0, 2));

@@ -34,55 +34,24 @@ export class OutboundSm {
   /** The window ran out and its stanzas were handed over: a late `<resumed h/>` only resyncs the count. */
   #spent = false;
 
-  /** The SM id from `<enabled id/>`; resumption needs it and `resume='true'`. */
-  #id: string | undefined;
-  /** Resume window agreed: ours, or the peer's `max` when shorter (XEP-0198 §5). */
-  #resumeWindowMs: number;
-  /** `<enabled/>` has come: until then nothing is requested (a peer that answers `<failed/>` must never see an `<r/>`). */
-  #confirmed: boolean;
-
   constructor(
     private readonly settings: StreamManagementSettings,
     private readonly clock: Clock,
-    id: string | undefined,
-    resumeWindowMs: number,
-    confirmed = true,
-  ) {
-    this.#id = id;
-    this.#resumeWindowMs = resumeWindowMs;
-    this.#confirmed = confirmed;
-  }
+    /** The SM id from `<enabled id/>`; resumption needs it and `resume='true'`. */
+    readonly id: string | undefined,
+    /** Resume window agreed: ours, or the peer's `max` when shorter (XEP-0198 §5). */
+    readonly resumeWindowMs: number,
+  ) {}
 
   static fromEnabled(settings: StreamManagementSettings, clock: Clock, enabled: XmlElement): OutboundSm {
-    const sm = OutboundSm.requested(settings, clock);
-    sm.enabled(enabled);
-    return sm;
-  }
-
-  /**
-   * Counting from an `<enable/>` just written, before its answer: XEP-0198 §4 starts `h` "at the
-   * point stream management is enabled or requested to be enabled", so what is written after the
-   * request is what the peer's count covers.
-   */
-  static requested(settings: StreamManagementSettings, clock: Clock): OutboundSm {
-    return new OutboundSm(settings, clock, undefined, settings.resumeWindowMs, false);
-  }
-
-  /** The peer's `<enabled/>`: its id and `max`. Returns an `<r/>` for what was written meanwhile, if anything. */
-  enabled(enabled: XmlElement): string | undefined {
     const max = Number(enabled.attr("max"));
-    this.#resumeWindowMs = Number.isInteger(max) && max > 0 ? Math.min(this.settings.resumeWindowMs, max * 1000) : this.settings.resumeWindowMs;
-    this.#id = isTrue(enabled.attr("resume")) ? enabled.attr("id") : undefined;
-    this.#confirmed = true;
-    return this.pendingRequest();
+    const window = Number.isInteger(max) && max > 0 ? Math.min(settings.resumeWindowMs, max * 1000) : settings.resumeWindowMs;
+    return new OutboundSm(settings, clock, isTrue(enabled.attr("resume")) ? enabled.attr("id") : undefined, window);
   }
 
-  get id(): string | undefined { return this.#id; }
-  get resumeWindowMs(): number { return this.#resumeWindowMs; }
-  get confirmed(): boolean { return this.#confirmed; }
   get unacked(): number { return this.#unacked.length - this.#head; }
   /** Resumption is possible: the peer gave an id with resume='true'. */
-  get resumable(): boolean { return this.#id !== undefined; }
+  get resumable(): boolean { return this.id !== undefined; }
   /** Detached from a broken stream and waiting to be resumed. */
   get waiting(): boolean { return this.#window !== undefined; }
 
@@ -94,12 +63,12 @@ export class OutboundSm {
   written(batch: readonly string[]): string | undefined {
     for (const s of batch) this.#unacked.push(s);
     this.#sinceRequest += batch.length;
-    return this.#confirmed && this.#sinceRequest >= this.settings.ackEvery ? this.#request() : undefined;
+    return this.#sinceRequest >= this.settings.ackEvery ? this.#request() : undefined;
   }
 
   /** An `<r/>` for stanzas written since the last request, if any (a quiet link's tail). */
   pendingRequest(): string | undefined {
-    return this.#confirmed && this.#sinceRequest > 0 && this.unacked > 0 ? this.#request() : undefined;
+    return this.#sinceRequest > 0 && this.unacked > 0 ? this.#request() : undefined;
   }
 
   #request(): string {
