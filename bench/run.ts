@@ -311,6 +311,8 @@ type MemoryTrial = MemoryResult & { readonly idleRss: number };
 
 interface LinkTrial {
   readonly trial: number;
+  /** Under XMPP_S2S_BENCH_ALTERNATE_ROOT: the checkout this trial's pair ran (bench/world.ts startPair). */
+  readonly root?: string;
   readonly latencyMs: number;
   /** CPU time of A and B together (every thread) while the first message crossed the fresh link, ms: less sensitive to the machine's load than the latency. */
   readonly firstMessageCpuMs: number;
@@ -354,7 +356,7 @@ async function linkTrial(world: BenchWorld, system: System, trial: number, optio
       throw new Error(`${err.message}\n--- ${a.spec.name} log:\n${a.tail()}\n--- ${b.spec.name} log:\n${b.tail()}`);
     });
     const firstMessageCpuMs = (cpuMicros(a.pid) + cpuMicros(b.pid) - cpu0) / 1000;
-    if (options.firstMessageOnly) return { trial, latencyMs, firstMessageCpuMs, firstMessageWindowUs };
+    if (options.firstMessageOnly) return { trial, ...(pair.root ? { root: pair.root } : {}), latencyMs, firstMessageCpuMs, firstMessageWindowUs };
     if (options.warmup > 0) {
       // Untimed: lets V8 optimise the hot path first (steady state); the issue's figure is without it.
       await throughput(x, y, { a: a.pid, b: b.pid }, options.warmup, 120_000, options.batch);
@@ -389,6 +391,15 @@ async function memoryTrial(world: BenchWorld, system: System, options: Options):
   } finally {
     await gen?.close();
     await target.stop();
+  }
+}
+
+/** Under XMPP_S2S_BENCH_ALTERNATE_ROOT: the first message's medians per checkout (alternating pairs, one invocation). */
+function sayPerRoot(trials: readonly LinkTrial[]): void {
+  const roots = [...new Set(trials.map((r) => r.root).filter((r): r is string => r !== undefined))];
+  for (const root of roots) {
+    const mine = trials.filter((r) => r.root === root);
+    say(`${root}: ${mine.length} trials, first message median ${median(mine.map((r) => r.latencyMs)).toFixed(1)} ms, CPU of A + B median ${median(mine.map((r) => r.firstMessageCpuMs)).toFixed(1)} ms`);
   }
 }
 
@@ -503,7 +514,7 @@ async function measure(options: Options, mode: Mode): Promise<number> {
           collected.link[system].push(r);
           const tp = r.throughput;
           if (!tp) {
-            say(`link trial ${t} ${system}: first message ${r.latencyMs.toFixed(1)} ms (CPU of A + B ${r.firstMessageCpuMs.toFixed(1)} ms)`);
+            say(`link trial ${t} ${system}${r.root ? ` (${r.root})` : ""}: first message ${r.latencyMs.toFixed(1)} ms (CPU of A + B ${r.firstMessageCpuMs.toFixed(1)} ms)`);
             continue;
           }
           say(`link trial ${t} ${system}: first message ${r.latencyMs.toFixed(1)} ms; ${fmt.int(tp.msgsPerSec)} msgs/s (${tp.messages} in ${tp.seconds.toFixed(2)} s); CPU/msg A ${tp.cpuUsPerMsgA.toFixed(1)} µs, B ${tp.cpuUsPerMsgB.toFixed(1)} µs, client ${tp.cpuUsPerMsgClient.toFixed(1)} µs; peak RSS A ${(tp.peakRssA / 2 ** 20).toFixed(1)} MiB, B ${(tp.peakRssB / 2 ** 20).toFixed(1)} MiB`);
@@ -514,6 +525,8 @@ async function measure(options: Options, mode: Mode): Promise<number> {
         }
       }
     }
+
+    sayPerRoot(collected.link.ours);
 
     // 4: memory per idle authenticated TLS link, fresh target per trial.
     for (let t = 1; t <= (options.firstMessageOnly ? 0 : trials); t++) {

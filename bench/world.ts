@@ -83,6 +83,8 @@ export interface RunningServer {
 
 export interface Pair {
   readonly system: System;
+  /** Ours under XMPP_S2S_BENCH_ALTERNATE_ROOT: the checkout whose dist/ this pair runs. */
+  readonly root?: string;
   readonly a: RunningServer;
   readonly b: RunningServer;
   stop(): Promise<void>;
@@ -136,6 +138,8 @@ export class BenchWorld {
   readonly loadgen: LoadGenSpec;
   #dnsmasq?: Started;
   #starts = 0;
+  /** Pairs of ours started so far (XMPP_S2S_BENCH_ALTERNATE_ROOT alternates on it). */
+  #oursPairs = 0;
 
   private constructor(readonly options: WorldOptions, servers: Record<System, Record<Role, ServerSpec>>, loadgen: LoadGenSpec) {
     this.servers = servers;
@@ -293,7 +297,7 @@ export class BenchWorld {
    * also takes XMPP_S2S_BENCH_LOG_LEVEL (default warn) and XMPP_S2S_BENCH_NODE_FLAGS (extra Node
    * flags, space-separated) from the environment, for investigations (docs/performance.md).
    */
-  async startServer(system: System, role: Role, purpose: "link" | "memory", metrics = this.options.metrics ?? false): Promise<RunningServer> {
+  async startServer(system: System, role: Role, purpose: "link" | "memory", metrics = this.options.metrics ?? false, root = this.options.root): Promise<RunningServer> {
     const spec = this.servers[system][role];
     const n = ++this.#starts;
     let proc: Started;
@@ -307,7 +311,7 @@ export class BenchWorld {
         flags.push("--expose-gc", "--require", join(this.options.root, "bench", "lib", "gc-on-signal.cjs"));
       }
       const env = gcFile ? { ...process.env, XMPP_S2S_BENCH_GC_FILE: gcFile } : process.env;
-      proc = startProcess(spec.name, process.execPath, [...flags, join(this.options.root, "dist", "bin", "xmpp-s2s.js"), "start", "--config", metrics ? spec.metricsConfigFile : spec.configFile, "--log-level", process.env.XMPP_S2S_BENCH_LOG_LEVEL ?? "warn"], spec.logFile, { cwd: this.options.root, env });
+      proc = startProcess(spec.name, process.execPath, [...flags, join(root, "dist", "bin", "xmpp-s2s.js"), "start", "--config", metrics ? spec.metricsConfigFile : spec.configFile, "--log-level", process.env.XMPP_S2S_BENCH_LOG_LEVEL ?? "warn"], spec.logFile, { cwd: this.options.root, env });
     } else if (system === "prosody") {
       proc = startProcess(spec.name, "prosody", ["--config", spec.configFile, "-F"], join(spec.dir, "console.log"));
     } else {
@@ -328,11 +332,19 @@ export class BenchWorld {
     return running;
   }
 
-  /** Fresh A and B of one system (fresh processes: no DNS cache, no link). */
+  /**
+   * Fresh A and B of one system (fresh processes: no DNS cache, no link). With
+   * XMPP_S2S_BENCH_ALTERNATE_ROOT set to another built checkout, every second pair of ours runs
+   * that checkout's dist/ (both servers): two builds compared trial by trial in one invocation,
+   * under the same load (docs/performance.md, "First message on a fresh link").
+   */
   async startPair(system: System, metrics = this.options.metrics ?? false): Promise<Pair> {
-    const [a, b] = await Promise.all([this.startServer(system, "a", "link", metrics), this.startServer(system, "b", "link", metrics)]);
+    const alternate = process.env.XMPP_S2S_BENCH_ALTERNATE_ROOT;
+    const root = system === "ours" && alternate && this.#oursPairs++ % 2 === 1 ? alternate : this.options.root;
+    const [a, b] = await Promise.all([this.startServer(system, "a", "link", metrics, root), this.startServer(system, "b", "link", metrics, root)]);
     return {
       system,
+      ...(system === "ours" && alternate ? { root } : {}),
       a,
       b,
       async stop() {

@@ -21,6 +21,7 @@ import { chainFromDetailed, TrustStore, verifyChain } from "./chain.js";
 import { ContextTrust, serverContext } from "./context-trust.js";
 import { describeIdentities, matchIdentity } from "./identity.js";
 import { NodeSecureChannel, type PeerCertificateSource } from "./secure-channel.js";
+import { warmHandshake } from "./warm-handshake.js";
 
 /** What the provider needs from the configuration (the `[s2s]` TLS keys), plus knobs for tests. */
 export interface NodeTlsSettings {
@@ -152,10 +153,10 @@ class Material {
 
   /**
    * Build every context and server now rather than on the first handshake (parsing a certificate
-   * and key, and with cacertfile copying the root store), which the first message on a fresh link
-   * would otherwise wait for.
+   * and key, and with cacertfile copying the root store), then do one handshake with ourselves
+   * (warm-handshake.ts): all of it work the first message on a fresh link would otherwise wait for.
    */
-  warm(): void {
+  warm(handshakeTimeoutMs: number): Promise<"done" | "failed" | "no certificate"> {
     warmIpRegExps();
     this.contextFor(this.defaultCert);
     for (const identity of new Set([this.defaultCert, ...this.domainCerts.values()])) {
@@ -163,6 +164,9 @@ class Material {
       this.contextFor(identity);
       this.serverFor(identity);
     }
+    const identity = this.defaultCert ?? this.domainCerts.values().next().value;
+    if (!identity) return Promise.resolve("no certificate");
+    return warmHandshake(this.contextFor(identity), this.serverFor(identity), handshakeTimeoutMs);
   }
 
   #baseOptions(): tls.SecureContextOptions {
@@ -212,7 +216,9 @@ export class NodeTlsProvider implements TlsProvider {
     if (this.mode !== "false") {
       // Off the start-up path, but before the first peer usually arrives.
       const material = this.#material;
-      setImmediate(() => material.warm()).unref();
+      setImmediate(() => {
+        void material.warm(this.#timeoutMs).then((outcome) => this.logger?.debug({ what: "tls_warmed", outcome }));
+      }).unref();
     }
   }
 

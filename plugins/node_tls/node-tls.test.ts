@@ -10,7 +10,8 @@ import { join } from "node:path";
 import * as net from "node:net";
 import * as tls from "node:tls";
 import type { InjectionToken } from "tsyringe";
-import { isConfigError, type PluginContext, type S2sConfig, type SecureChannel, systemClock, TLS_PROVIDER, type TlsProvider } from "../../core/index.js";
+import { createLogger, isConfigError, type PluginContext, type S2sConfig, type SecureChannel, systemClock, TLS_PROVIDER, type TlsProvider } from "../../core/index.js";
+import { DEADLINE_MS, eventually } from "../../test/helpers/wait.js";
 import { makeCa, makeCertDir, makeLeaf, removeCertDir, type CertAuthority, type Leaf } from "../../test/helpers/certs.js";
 import plugin from "./index.js";
 import { NodeTlsProvider, type NodeTlsSettings } from "./node-tls-provider.js";
@@ -70,6 +71,25 @@ describe("NodeTlsProvider over real sockets", () => {
     assert.ok(ask.inb.peerCertificate, "SASL EXTERNAL enabled: the certificate is requested");
     const trusted = await handshake(A, provider({ mode: "required_trusted", certfile: b.certfile, clientCertificates: () => false }), "a.example", "b.example");
     assert.ok(trusted.inb.peerCertificate, "required_trusted always asks");
+  });
+
+  it("does one handshake with itself at start-up (warm-handshake.ts), then handshakes over real sockets as before", async () => {
+    const logs: Array<{ what?: string; outcome?: string }> = [];
+    const logger = createLogger("debug", { write: (line: string) => void logs.push(JSON.parse(line) as { what?: string; outcome?: string }) });
+    const warmed = () => logs.filter((l) => l.what === "tls_warmed").map((l) => l.outcome);
+    const B = new NodeTlsProvider({ mode: "optional", domainCertfile: [], ciphers: "TLSv1.2:TLSv1.3", cacertfile: ca.cafile, certfile: b.certfile }, logger);
+    await eventually(() => warmed().length > 0, DEADLINE_MS, "tls_warmed");
+    assert.deepEqual(warmed(), ["done"]);
+    // The shared server the warm-up went through still hands real handshakes to acceptInbound.
+    const { out, inb } = await handshake(provider({ certfile: a.certfile }), B, "a.example", "b.example");
+    assert.equal(out.chainTrusted, true, out.chainError);
+    assert.equal(inb.chainTrusted, true, inb.chainError);
+    assert.equal(inb.peerCertificate?.subject, "CN=a.example");
+
+    const bare: string[] = [];
+    new NodeTlsProvider({ mode: "optional", domainCertfile: [], ciphers: "TLSv1.2:TLSv1.3" }, createLogger("debug", { write: (line: string) => void bare.push(line) }));
+    await eventually(() => bare.some((l) => l.includes("tls_warmed")), DEADLINE_MS, "tls_warmed without a certificate");
+    assert.match(bare.join(""), /"outcome":"no certificate"/);
   });
 
   it("both sides trust a chain from the shared CA; each certificate matches its domain", async () => {
