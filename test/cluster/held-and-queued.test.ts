@@ -24,8 +24,9 @@ import { TcpProxy } from "../faults/tcp-proxy.js";
 import { freePort } from "../helpers/ports.js";
 import { skipWithoutRedis, startRedis, type TestRedis } from "../helpers/redis-server.js";
 import { startNode, type TestNode } from "../helpers/servers.js";
-import { eventually, waitFor } from "../helpers/wait.js";
+import { eventually } from "../helpers/wait.js";
 import { startClusterNode, type ClusterNode } from "./cluster-nodes.js";
+import { makePairOwner } from "./pair-owner.js";
 
 const skip = skipWithoutRedis();
 /**
@@ -70,14 +71,8 @@ describe("cluster: a forward held, then queued for a node that takes nothing", {
     node1 = await startClusterNode({ name: "node1", ip: "127.0.0.164", redisUrl: redis.url, address: toRemote, leaseSeconds: LEASE_SECONDS });
     node2 = await startClusterNode({ name: "node2", ip: "127.0.0.165", redisUrl: node2Url, address: toRemote, leaseSeconds: LEASE_SECONDS });
     remote = await startNode({ hosts: ["b.example"], ip: REMOTE_IP, s2s: { address: [{ host: "a.example", ip_address: "127.0.0.165", port: node2.s2sPort }] } }, ports);
-    const first = waitFor(remote.server.stanzas$, (s) => s.attr("id") === "own");
-    node2.server.send(message("own"));
-    await first;
-    await eventually(() => node1.cluster().snapshot().nodes.includes("node2"), undefined, "node 1 sees node 2");
-    const forwarded = waitFor(remote.server.stanzas$, (s) => s.attr("id") === "via-owner");
-    node1.server.send(message("via-owner"));
-    await forwarded;
-    assert.equal(node1.cluster().snapshot().pairs["a.example|b.example"]?.owner, "node2");
+    // Node 2 sends first for (a.example, b.example) and so owns the pair; node 1 forwards to it.
+    await makePairOwner(node2, node1, remote, (id) => message(id));
   });
 
   after(async () => {

@@ -23,6 +23,7 @@ import { WIRE_VERSION } from "../../plugins/cluster-redis/wire.js";
 import { skipWithoutRedis, startRedis, type TestRedis } from "../helpers/redis-server.js";
 import { eventually } from "../helpers/wait.js";
 import { PASSWORD, startClusterNode, type ClusterNode } from "./cluster-nodes.js";
+import { sendAll } from "./pair-owner.js";
 
 const skip = skipWithoutRedis();
 const DEADLINE_MS = 120_000;
@@ -95,13 +96,7 @@ describe("cluster: a receiving node congested for good", { skip }, () => {
     try {
       slow.socket.pause();
       // The embedding API does not pause: node 1 queues what node 2 does not take (bounded: 20,000).
-      for (let i = 0; i < ids.length; i += 500) {
-        for (const id of ids.slice(i, i + 500)) {
-          sentAt.set(id, Date.now());
-          node1.server.send(message(id, BODY));
-        }
-        await new Promise((r) => setImmediate(r));
-      }
+      await sendAll(node1, ids, (id) => message(id, BODY), sentAt);
       await eventually(() => sender.expired > 0 && bounced.size === sender.expired, DEADLINE_MS, "queued forwards bounced");
       assert.equal(slow.received, 0, "the paused component read nothing");
       assert.deepEqual([...new Set([...bounced.values()].map(([condition]) => condition))], ["remote-server-timeout"]);

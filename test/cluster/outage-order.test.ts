@@ -21,6 +21,7 @@ import { skipWithoutRedis, startRedis, type TestRedis } from "../helpers/redis-s
 import { startNode, type TestNode } from "../helpers/servers.js";
 import { eventually, waitFor } from "../helpers/wait.js";
 import { startClusterNode, type ClusterNode } from "./cluster-nodes.js";
+import { makePairOwner } from "./pair-owner.js";
 
 const skip = skipWithoutRedis();
 /** Command deadline 2 s (redis-deadline.ts). */
@@ -47,14 +48,7 @@ describe("cluster: order of a remote pair's stanzas when Redis stops answering",
     node2 = await startClusterNode({ name: "node2", ip: "127.0.0.239", redisUrl: redis.url, address: toRemote, leaseSeconds: LEASE_SECONDS });
     remote = await startNode({ hosts: ["b.example"], ip: REMOTE_IP, s2s: { address: [{ host: "a.example", ip_address: "127.0.0.239", port: node2.s2sPort }] } }, { s2sPort: remotePort, servicePort: await freePort(REMOTE_IP) });
     // Node 2 sends first for (a.example, b.example) and so owns the pair; node 1 forwards to it.
-    const first = waitFor(remote.server.stanzas$, (s) => s.attr("id") === "own");
-    node2.server.send(message("own"));
-    await first;
-    await eventually(() => node1.cluster().snapshot().nodes.includes("node2"), undefined, "node 1 sees node 2");
-    const forwarded = waitFor(remote.server.stanzas$, (s) => s.attr("id") === "via-owner");
-    node1.server.send(message("via-owner"));
-    await forwarded;
-    assert.equal(node1.cluster().snapshot().pairs["a.example|b.example"]?.owner, "node2");
+    await makePairOwner(node2, node1, remote, (id) => message(id));
   });
 
   after(async () => {

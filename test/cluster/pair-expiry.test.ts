@@ -20,8 +20,9 @@ import { TcpProxy } from "../faults/tcp-proxy.js";
 import { freePort } from "../helpers/ports.js";
 import { skipWithoutRedis, startRedis, type TestRedis } from "../helpers/redis-server.js";
 import { startNode, type TestNode } from "../helpers/servers.js";
-import { eventually, waitFor } from "../helpers/wait.js";
+import { eventually } from "../helpers/wait.js";
 import { startClusterNode, type ClusterNode } from "./cluster-nodes.js";
+import { makePairOwner, sendAll } from "./pair-owner.js";
 
 const skip = skipWithoutRedis();
 /** The bound is lease_seconds + 5 s: 7 s here. */
@@ -53,14 +54,7 @@ describe("cluster: the owner of a remote pair takes nothing", { skip }, () => {
     // b.example verifies node 2's dialback key directly, not through the relay.
     remote = await startNode({ hosts: ["b.example"], ip: REMOTE_IP, s2s: { address: [{ host: "a.example", ip_address: "127.0.0.162", port: node2.s2sPort }] } }, ports);
     // Node 2 sends first for (a.example, b.example) and so owns the pair; node 1 forwards to it.
-    const first = waitFor(remote.server.stanzas$, (s) => s.attr("id") === "own");
-    node2.server.send(message("own"));
-    await first;
-    await eventually(() => node1.cluster().snapshot().nodes.includes("node2"), undefined, "node 1 sees node 2");
-    const forwarded = waitFor(remote.server.stanzas$, (s) => s.attr("id") === "via-owner");
-    node1.server.send(message("via-owner"));
-    await forwarded;
-    assert.equal(node1.cluster().snapshot().pairs["a.example|b.example"]?.owner, "node2");
+    await makePairOwner(node2, node1, remote, (id) => message(id));
     assert.equal(relay.accepted, 1, "one stream from the cluster to b.example: node 2's");
   });
 
@@ -95,13 +89,7 @@ describe("cluster: the owner of a remote pair takes nothing", { skip }, () => {
     try {
       relay.pauseClients();
       // The embedding API does not pause: node 1 queues what node 2 does not take (bounded: 20,000).
-      for (let i = 0; i < ids.length; i += 500) {
-        for (const id of ids.slice(i, i + 500)) {
-          sentAt.set(id, Date.now());
-          node1.server.send(message(id, BODY));
-        }
-        await new Promise((r) => setImmediate(r));
-      }
+      await sendAll(node1, ids, (id) => message(id, BODY), sentAt);
       await eventually(() => sender.expired > 0 && bounced.size === sender.expired, DEADLINE_MS, "queued forwards bounced");
       assert.equal(delivered.length, 0, "b.example read nothing while the relay was paused");
       assert.deepEqual([...new Set([...bounced.values()].map(([condition]) => condition))], ["remote-server-timeout"]);
