@@ -21,7 +21,7 @@ import { skipWithoutRedis, startRedis, type TestRedis } from "../helpers/redis-s
 import { startNode, type TestNode } from "../helpers/servers.js";
 import { eventually, waitFor } from "../helpers/wait.js";
 import { startClusterNode, type ClusterNode } from "./cluster-nodes.js";
-import { makePairOwner } from "./pair-owner.js";
+import { makePairOwner } from "./forwarding.js";
 
 const skip = skipWithoutRedis();
 /** Command deadline 2 s (redis-deadline.ts). */
