@@ -410,7 +410,7 @@ export class RedisCluster implements Cluster, LocalDelivery {
       if (report) this.#forwardFailed(node, h.domain, "no receiver (holding)");
     }
     if (held.length >= MAX_HELD) return this.#bounceRoute(node, h, "too many stanzas waiting for the node", "resource-constraint");
-    h.deadline ??= (h.waitedSince ?? Date.now()) + this.#takeWithinMs;
+    h.deadline ??= this.#firstDeadline(h);
     held.push(h);
   }
 
@@ -432,6 +432,14 @@ export class RedisCluster implements Cluster, LocalDelivery {
         else this.#holdRoute(node, h, false); // route gone (its node died): a reconnecting component may publish it again
       }
     }
+  }
+
+  /**
+   * When a forward that is held now bounces: the deadline it got when first held, else the bound
+   * (lease_seconds + 5 s) from when it began to wait: its batch's seal time if it was queued, or now.
+   */
+  #firstDeadline(f: Forward): number {
+    return f.deadline ?? (f.waitedSince ?? Date.now()) + this.#takeWithinMs;
   }
 
   #bounceRoute(node: string, h: RouteForward, reason: string, condition = "remote-server-timeout"): void {
@@ -508,7 +516,7 @@ export class RedisCluster implements Cluster, LocalDelivery {
         st.owner = undefined;
         this.#forwardFailed(owner, `${st.local}|${st.remote}`, "no receiver (holding)");
       }
-      this.#hold(st, stanza, f.deadline ?? (f.waitedSince === undefined ? undefined : f.waitedSince + this.#takeWithinMs));
+      this.#hold(st, stanza, this.#firstDeadline(f));
     } else if (reason === "redis unavailable") {
       // Availability first, as in #resolve: this node sends while Redis is away; the renewal
       // after it is back settles one owner again (cluster_lease_lost, then forwards).
