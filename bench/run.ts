@@ -356,7 +356,8 @@ async function linkTrial(world: BenchWorld, system: System, trial: number, optio
       throw new Error(`${err.message}\n--- ${a.spec.name} log:\n${a.tail()}\n--- ${b.spec.name} log:\n${b.tail()}`);
     });
     const firstMessageCpuMs = (cpuMicros(a.pid) + cpuMicros(b.pid) - cpu0) / 1000;
-    if (options.firstMessageOnly) return { trial, ...(pair.root ? { root: pair.root } : {}), latencyMs, firstMessageCpuMs, firstMessageWindowUs };
+    const first = { trial, ...(pair.root ? { root: pair.root } : {}), latencyMs, firstMessageCpuMs, firstMessageWindowUs };
+    if (options.firstMessageOnly) return first;
     if (options.warmup > 0) {
       // Untimed: lets V8 optimise the hot path first (steady state); the issue's figure is without it.
       await throughput(x, y, { a: a.pid, b: b.pid }, options.warmup, 120_000, options.batch);
@@ -364,7 +365,7 @@ async function linkTrial(world: BenchWorld, system: System, trial: number, optio
     const tp = await throughput(x, y, { a: a.pid, b: b.pid }, options.messages, 120_000, options.batch).catch((err: Error) => {
       throw new Error(`${err.message}\n--- ${a.spec.name} log:\n${a.tail()}\n--- ${b.spec.name} log:\n${b.tail()}`);
     });
-    return { trial, latencyMs, firstMessageCpuMs, firstMessageWindowUs, throughput: tp };
+    return { ...first, throughput: tp };
   } finally {
     x?.close();
     y?.close();
@@ -399,7 +400,9 @@ function sayPerRoot(trials: readonly LinkTrial[]): void {
   const roots = [...new Set(trials.map((r) => r.root).filter((r): r is string => r !== undefined))];
   for (const root of roots) {
     const mine = trials.filter((r) => r.root === root);
-    say(`${root}: ${mine.length} trials, first message median ${median(mine.map((r) => r.latencyMs)).toFixed(1)} ms, CPU of A + B median ${median(mine.map((r) => r.firstMessageCpuMs)).toFixed(1)} ms`);
+    const runs = mine.flatMap((r) => (r.throughput ? [r.throughput] : []));
+    const steady = runs.length === 0 ? "" : `; messages/s median ${fmt.int(median(runs.map((t) => t.msgsPerSec)))}, CPU µs per message A / B median ${median(runs.map((t) => t.cpuUsPerMsgA)).toFixed(1)} / ${median(runs.map((t) => t.cpuUsPerMsgB)).toFixed(1)}`;
+    say(`${root}: ${mine.length} trials, first message median ${median(mine.map((r) => r.latencyMs)).toFixed(1)} ms, CPU of A + B median ${median(mine.map((r) => r.firstMessageCpuMs)).toFixed(1)} ms${steady}`);
   }
 }
 
